@@ -1,0 +1,149 @@
+# lmref -- reference implementation and conformance vectors for the math at
+# both ends of a transformer language model.
+#
+#   make deps      install the Debian packages the project needs (idempotent)
+#   make           build the library, the tools and the tests
+#   make demo      the main job: regenerate the vectors, confirm they are
+#                  byte-identical to the committed ones, validate them against
+#                  the schema, check the reference, print the per-op summary
+#   make check     the whole TAP suite under prove, then under Valgrind, then
+#                  the vector reproducibility, schema and install checks
+#   make vectors   regenerate vectors/ and its manifest (after a change)
+#   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PYTHON := /usr/bin/python3
+VERSION := 0.1.0
+
+WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS)
+GSL_LIBS := -lgsl -lgslcblas -lm
+
+B := build
+
+# ---- the reference library (ref/) ----------------------------------------
+LIB_SRC := ref/lmr_status.c ref/lmr_check.c ref/lmr_embed.c \
+           ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c
+LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
+PUBLIC_HEADERS := ref/lmr.h ref/lmr_status.h ref/lmr_embed.h \
+                  ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h
+LIB_A := $(B)/liblmref.a
+LIB_SO := $(B)/liblmref.so.0
+
+# ---- tools/ ----------------------------------------------------------------
+ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c
+GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
+           tools/gen_embed.c tools/gen_sinusoid.c tools/gen_compose.c \
+           tools/gen_layernorm.c tools/vecio.c $(ORACLE_SRC)
+VERIFY_SRC := tools/vecio.c tools/judge.c tools/ref_ops.c tools/verify.c
+GEN := $(B)/lmr-gen
+VERIFY := $(B)/lmr-verify
+TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
+
+# ---- tests/ ----------------------------------------------------------------
+TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
+         tests/judge.t tests/oracle_selfcheck.t
+TAP_OBJ := $(B)/tests/tap.o
+
+VECTOR_FILES := $(wildcard vectors/*.json)
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+            --show-leak-kinds=all --errors-for-leak-kinds=all
+
+.PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
+        install install-check bench clean
+
+all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(TESTS)
+
+deps:
+	@sh tools/install-deps.sh
+
+# Every compile needs the Debian packages: make them an order-only prerequisite.
+$(B)/ref/%.o: ref/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -Iref -c $< -o $@
+
+$(B)/tools/%.o: tools/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iref -Itools -c $< -o $@
+
+$(B)/tests/%.o: tests/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iref -Itools -Itests -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,liblmref.so.0 -o $@ $^ $(GSL_LIBS)
+
+# The generator links the oracle, never ref/.
+$(GEN): $(call TOOLS_OBJ,$(GEN_SRC))
+	$(CC) -o $@ $^ -ljansson -lmpfr -lgmp $(GSL_LIBS)
+
+$(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/errors.t tests/properties.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(GSL_LIBS)
+
+tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c)
+	$(CC) -o $@ $^ -ljansson -lm
+
+tests/oracle_selfcheck.t: $(B)/tests/oracle_selfcheck.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
+	$(CC) -o $@ $^ -lmpfr -lgmp -lm
+
+# ---- the main job -------------------------------------------------------------
+demo: all
+	@sh tools/check-vectors.sh $(GEN)
+	@$(PYTHON) tools/validate-schema.py spec/vector.schema.json vectors/*.json
+	@echo
+	@echo "== the reference (ref/) against every vector, class fp64 =="
+	@$(VERIFY) vectors/*.json
+
+# ---- tests --------------------------------------------------------------------
+test: all
+	prove -e '' $(TESTS)
+
+memcheck: all
+	prove -e '$(VALGRIND)' $(TESTS)
+
+vectors-check: $(GEN)
+	@sh tools/check-vectors.sh $(GEN)
+
+schema-check: | deps
+	@$(PYTHON) tools/validate-schema.py spec/vector.schema.json vectors/*.json
+	@$(PYTHON) tools/validate-schema.py --expect-invalid spec/vector.schema.json tests/malformed/*.json
+
+check: test memcheck vectors-check schema-check install-check
+
+vectors: $(GEN)
+	$(GEN) vectors
+	cd vectors && sha256sum *.json > SHA256SUMS
+
+# ---- install --------------------------------------------------------------------
+install: $(LIB_A) $(LIB_SO)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/lmref
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf liblmref.so.0 $(DESTDIR)$(LIBDIR)/liblmref.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/lmref/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    tools/lmref.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/lmref.pc
+
+install-check: $(LIB_A) $(LIB_SO)
+	@sh tools/check-install.sh
+
+clean:
+	rm -rf $(B) tests/*.t

@@ -1,0 +1,15 @@
+/*
+ * lmr.h -- lmref, the reference implementation of the math at both ends of a
+ * transformer language model. Include this one header; link with
+ * `pkg-config --libs lmref`. The specification is in spec/ of the source tree.
+ */
+#ifndef LMR_H
+#define LMR_H
+
+#include "lmr_status.h"
+#include "lmr_embed.h"
+#include "lmr_sinusoid.h"
+#include "lmr_compose.h"
+#include "lmr_layernorm.h"
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * lmr_layernorm.c -- LayerNorm.
+ *
+ * Method: two passes per row with GSL's statistics: the mean
+ * (gsl_stats_mean, a running mean), then the biased variance about that mean
+ * (gsl_stats_variance_with_fixed_mean divides by d, not d-1). The variance is
+ * computed from deviations, never as E[x^2] - mu^2, which cancels
+ * catastrophically for rows with a large common offset.
+ *
+ * Accuracy: the mean's rounding error, divided by the row's standard
+ * deviation, dominates; spec/tolerance.md#layernorm bounds it.
+ */
+#include "lmr_layernorm.h"
+
+#include <math.h>
+
+#include <gsl/gsl_statistics_double.h>
+
+#include "lmr_check.h"
+#include "lmr_status.h"
+
+static int check_layernorm(const double *out, const double *in,
+                           const double *gamma, const double *beta,
+                           size_t n, size_t d, double eps)
+{
+    size_t count;
+    int status;
+    if (gamma == NULL || beta == NULL || (n > 0 && (out == NULL || in == NULL)))
+        return LMR_EINVAL;
+    if (d == 0)
+        return LMR_EDIM;
+    if (lmr_array_count(&count, n, d) != LMR_OK)
+        return LMR_EOVERFLOW;
+    if (!isfinite(eps))
+        return LMR_ENONFINITE;
+    if (!(eps > 0.0))
+        return LMR_EDOMAIN;
+    status = lmr_check_finite(gamma, d);
+    if (status == LMR_OK)
+        status = lmr_check_finite(beta, d);
+    if (status == LMR_OK)
+        status = lmr_check_finite(in, count);
+    return status;
+}
+
+/* Normalises one row: out_row and in_row are (d), may alias. */
+static void normalise_row(double *out_row, const double *in_row,
+                          const double *gamma, const double *beta,
+                          size_t d, double eps)
+{
+    double mean = gsl_stats_mean(in_row, 1, d);
+    double variance = gsl_stats_variance_with_fixed_mean(in_row, 1, d, mean);
+    double inv_std = 1.0 / sqrt(variance + eps); /* eps inside the root */
+    for (size_t j = 0; j < d; j++)
+        out_row[j] = gamma[j] * ((in_row[j] - mean) * inv_std) + beta[j];
+}
+
+int lmr_layernorm(double *out, const double *in, const double *gamma,
+                  const double *beta, size_t n, size_t d, double eps)
+{
+    int status = check_layernorm(out, in, gamma, beta, n, d, eps);
+    if (status != LMR_OK)
+        return status;
+    for (size_t t = 0; t < n; t++) /* row t starts at t*d */
+        normalise_row(out + t * d, in + t * d, gamma, beta, d, eps);
+    return LMR_OK;
+}

@@ -1,0 +1,36 @@
+/*
+ * lmr_sinusoid.h -- the sinusoidal position encoding (spec/sinusoid.md;
+ * vectors/pos_sinusoid.json).
+ */
+#ifndef LMR_SINUSOID_H
+#define LMR_SINUSOID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The default base of the frequencies, as in Vaswani et al. (2017). */
+#define LMR_SINUSOID_DEFAULT_BASE 10000.0
+
+/* The largest position accepted: every integer up to 2^53 is a double. */
+#define LMR_SINUSOID_MAX_POSITION ((int64_t)1 << 53)
+
+/*
+ * out[t,j] = sin(p w_i) for even j, cos(p w_i) for odd j, where p =
+ * positions[t], i = floor(j/2) and w_i = base^(-2i/d). Interleaved layout;
+ * odd d ends with an unpaired sine column.
+ * out is (n,d), positions is (n).
+ * Errors: LMR_EDIM (d is 0), LMR_EOVERFLOW, LMR_ENONFINITE (base),
+ * LMR_EDOMAIN (base <= 1), LMR_EPOS (a position outside [0, 2^53]),
+ * LMR_EINVAL (NULL array with n > 0).
+ */
+int lmr_pos_sinusoid(double *out, const int64_t *positions, size_t n,
+                     size_t d, double base);
+
+/*
+ * One element PE(p, j) of the encoding, for callers that have already checked
+ * their arguments (0 <= p <= 2^53, j < d, base finite and > 1). Returns NaN
+ * when they are not valid, so a misuse cannot pass for a value.
+ */
+double lmr_pos_sinusoid_element(int64_t p, size_t j, size_t d, double base);
+
+#endif

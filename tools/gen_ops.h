@@ -1,0 +1,17 @@
+/*
+ * gen_ops.h -- the case lists, one function per vector file. Each builds its
+ * cases, asks the oracle (oracle.h) for every expected value and scale, and
+ * writes dir/<op>.json. Returns 0, or -1 after printing an error.
+ */
+#ifndef LMR_GEN_OPS_H
+#define LMR_GEN_OPS_H
+
+int gen_embed_lookup(const char *dir);
+int gen_embed_onehot(const char *dir);
+int gen_pos_learned(const char *dir);
+int gen_pos_sinusoid(const char *dir);
+int gen_compose(const char *dir);
+int gen_layernorm(const char *dir);
+int gen_compose_layernorm(const char *dir);
+
+#endif

@@ -1,0 +1,32 @@
+#!/bin/sh
+# install-deps.sh -- installs, from Debian's archive, every package the build
+# and the tests need. Idempotent: packages already installed are skipped, and
+# `apt-get update` runs once, only when something is missing.
+set -eu
+
+PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
+libjansson-dev valgrind perl python3 python3-jsonschema"
+
+missing=""
+for package in $PACKAGES; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+    [ "$status" = "installed" ] || missing="$missing $package"
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    run=""
+elif command -v sudo >/dev/null 2>&1; then
+    run="sudo"
+else
+    echo "install-deps: need root (or sudo) to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$run apt-get update -qq
+# shellcheck disable=SC2086 # the list is meant to split into words
+$run apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,73 @@
+/* judge.c -- see judge.h and spec/tolerance.md. */
+#include "judge.h"
+
+#include <float.h>
+#include <math.h>
+
+static const double unit_roundoff[VEC_CLASS_COUNT] = {
+    0x1p-53, 0x1p-24, 0x1p-8, 0x1p-11};
+static const double floor_value[VEC_CLASS_COUNT] = {
+    DBL_MIN, FLT_MIN, FLT_MIN, 0x1p-14};
+
+double judge_unit_roundoff(int cls)
+{
+    return unit_roundoff[cls];
+}
+
+double judge_floor(int cls)
+{
+    return floor_value[cls];
+}
+
+/* One element: how far it is past its bound (ratio > 1 fails) and its error
+ * in units of u s. Non-finite rules first. */
+static void judge_element(double y, double g, double k, double s, int cls,
+                          double *ratio, double *units, double *bound)
+{
+    double u = unit_roundoff[cls];
+    *bound = k * u * s + floor_value[cls];
+    if (isnan(g) || isinf(g)) {
+        int same = isnan(g) ? isnan(y) : (y == g);
+        *ratio = same ? 0.0 : INFINITY;
+        *units = *ratio;
+        return;
+    }
+    if (!isfinite(y)) {
+        *ratio = *units = INFINITY;
+        return;
+    }
+    double error = fabs(y - g); /* +0 and -0 compare equal */
+    *ratio = error / *bound;
+    *units = (error == 0.0) ? 0.0 : (s > 0.0 ? error / (u * s) : INFINITY);
+}
+
+void judge_output(judge_verdict *verdict, const double *got,
+                  const vec_expected *want, int cls)
+{
+    double worst_ratio = -1.0;
+    verdict->passed = 1;
+    verdict->failures = 0;
+    verdict->worst_index = 0;
+    verdict->worst_units = 0.0;
+    verdict->worst_got = verdict->worst_want = verdict->worst_bound = 0.0;
+    verdict->k = want->k;
+    for (size_t i = 0; i < want->value.count; i++) {
+        double ratio, units, bound;
+        double g = want->value.f64[i];
+        judge_element(got[i], g, want->k, want->scale[i], cls, &ratio, &units,
+                      &bound);
+        if (!(ratio <= 1.0)) {
+            verdict->passed = 0;
+            verdict->failures++;
+        }
+        if (units > verdict->worst_units)
+            verdict->worst_units = units;
+        if (ratio > worst_ratio) {
+            worst_ratio = ratio;
+            verdict->worst_index = i;
+            verdict->worst_got = got[i];
+            verdict->worst_want = g;
+            verdict->worst_bound = bound;
+        }
+    }
+}

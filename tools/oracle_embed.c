@@ -1,0 +1,301 @@
+/*
+ * oracle_embed.c -- the oracle of spec/embedding.md: the copy ops (token
+ * lookup, one-hot product, learned positions) and the composite input, plus
+ * the argument checks that the other oracle files share.
+ *
+ * The copy ops do no arithmetic: their expected value is the input element
+ * itself and their scale is its magnitude (spec/tolerance.md#copy, K = 1).
+ */
+#include <math.h> /* isfinite only: a classification, not arithmetic */
+#include <stdint.h>
+
+#include <mpfr.h>
+
+#include "oracle.h"
+#include "oracle_internal.h"
+
+/* K of spec/tolerance.md#copy and spec/tolerance.md#compose. */
+static const double COPY_K = 1.0;
+static const double COMPOSE_K = 4.0;
+
+/* ---- argument checks ---- */
+
+int oracle_table_fits(size_t rows, size_t cols)
+{
+    return rows == 0 || cols <= SIZE_MAX / sizeof(double) / rows;
+}
+
+int oracle_all_finite(const double *values, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(values[i]))
+            return 0;
+    return 1;
+}
+
+int oracle_indices_below(const int64_t *index, size_t n, size_t limit)
+{
+    for (size_t t = 0; t < n; t++)
+        if (index[t] < 0 || (uint64_t)index[t] >= (uint64_t)limit)
+            return 0;
+    return 1;
+}
+
+int oracle_outputs_ok(const double *y, const double *scale, const double *k,
+                      size_t n)
+{
+    return k != NULL && (n == 0 || (y != NULL && scale != NULL));
+}
+
+void oracle_set_size(mpfr_t x, size_t v)
+{
+    mpfr_set_uj(x, (uintmax_t)v, MPFR_RNDN);
+}
+
+/* 1 if a table of shape (rows, d) and the (n, d) output are well formed:
+ * sizes non-zero and in range, table present and finite, ids present. */
+static int table_ok(const double *table, size_t rows, size_t d,
+                    const int64_t *ids, size_t n)
+{
+    if (d == 0 || rows == 0 || table == NULL || (n > 0 && ids == NULL))
+        return 0;
+    if (!oracle_table_fits(rows, d) || !oracle_table_fits(n, d))
+        return 0;
+    return oracle_all_finite(table, rows * d);
+}
+
+/* ---- the copy ops ---- */
+
+/* The scale of a copied element: |g|, as +0 for either zero.
+ * Computed in MPFR and rounded upward, like every scale (it is exact). */
+static double copy_scale(mpfr_t work, double g)
+{
+    mpfr_set_d(work, g, MPFR_RNDN);
+    mpfr_abs(work, work, MPFR_RNDU);
+    return mpfr_get_d(work, MPFR_RNDU);
+}
+
+/* y[t,:] = table[row[t],:] and scale = |y|, element by element.
+ * y, scale: (n, d); table: (rows, d); row: (n), already checked in range */
+static void copy_rows(double *y, double *scale, const double *table,
+                      const int64_t *row, size_t n, size_t d)
+{
+    mpfr_t work;
+    mpfr_init2(work, ORACLE_PREC);
+    for (size_t t = 0; t < n; t++) {
+        const double *source = table + (size_t)row[t] * d;
+        for (size_t j = 0; j < d; j++) {
+            y[t * d + j] = source[j];
+            scale[t * d + j] = copy_scale(work, source[j]);
+        }
+    }
+    mpfr_clear(work);
+}
+
+/* spec/embedding.md#lookup. Contract: tools/oracle.h. */
+int oracle_embed_lookup(double *y, double *scale, double *k,
+                        const double *E, const int64_t *ids,
+                        size_t n, size_t V, size_t d)
+{
+    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(E, V, d, ids, n))
+        return -1;
+    if (!oracle_indices_below(ids, n, V))
+        return -1;
+    copy_rows(y, scale, E, ids, n, d);
+    *k = COPY_K;
+    return 0;
+}
+
+/* spec/embedding.md#learned. Contract: tools/oracle.h. */
+int oracle_pos_learned(double *y, double *scale, double *k,
+                       const double *P, const int64_t *positions,
+                       size_t n, size_t L, size_t d)
+{
+    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(P, L, d, positions, n))
+        return -1;
+    if (!oracle_indices_below(positions, n, L))
+        return -1;
+    copy_rows(y, scale, P, positions, n, d);
+    *k = COPY_K;
+    return 0;
+}
+
+/* If onehot_row is a one-hot row (every entry exactly 0 or 1, exactly one 1),
+ * stores the column of its 1 in *hot and returns 1; otherwise returns 0.
+ * onehot_row: (V) */
+static int hot_column(const double *onehot_row, size_t V, size_t *hot)
+{
+    size_t ones = 0;
+    for (size_t v = 0; v < V; v++) {
+        if (onehot_row[v] == 1.0) {
+            *hot = v;
+            ones++;
+        } else if (onehot_row[v] != 0.0) {
+            return 0;
+        }
+    }
+    return ones == 1;
+}
+
+/* 1 if every row of onehot is a one-hot row.
+ * onehot: (n, V) */
+static int onehot_ok(const double *onehot, size_t n, size_t V)
+{
+    size_t hot;
+    for (size_t t = 0; t < n; t++)
+        if (!hot_column(onehot + t * V, V, &hot))
+            return 0;
+    return 1;
+}
+
+/* spec/embedding.md#onehot. Contract: tools/oracle.h.
+ * Y[t,j] = sum_v onehot[t,v] E[v,j] has the single non-zero term E[hot,j]
+ * (E is finite), so it equals that entry; a zero sum is the real number 0,
+ * written +0 (spec/embedding.md#onehot, "Signed zeros"). */
+int oracle_embed_onehot(double *y, double *scale, double *k,
+                        const double *onehot, const double *E,
+                        size_t n, size_t V, size_t d)
+{
+    if (!oracle_outputs_ok(y, scale, k, n) || (n > 0 && onehot == NULL))
+        return -1;
+    if (!oracle_table_fits(n, V) || !table_ok(E, V, d, NULL, 0))
+        return -1;
+    if (!oracle_table_fits(n, d) || !onehot_ok(onehot, n, V))
+        return -1;
+    mpfr_t work;
+    mpfr_init2(work, ORACLE_PREC);
+    for (size_t t = 0; t < n; t++) {
+        size_t hot = 0;
+        hot_column(onehot + t * V, V, &hot);
+        for (size_t j = 0; j < d; j++) {
+            double g = E[hot * d + j];
+            y[t * d + j] = (g == 0.0) ? 0.0 : g;
+            scale[t * d + j] = copy_scale(work, g);
+        }
+    }
+    mpfr_clear(work);
+    *k = COPY_K;
+    return 0;
+}
+
+/* ---- the composite input ---- */
+
+/* 1 if the learned table of pos covers positions start ... start+n-1. */
+static int learned_range_ok(const oracle_positions *pos, size_t n, size_t d)
+{
+    if (pos->P == NULL || pos->L == 0 || !oracle_table_fits(pos->L, d))
+        return 0;
+    if (!oracle_all_finite(pos->P, pos->L * d))
+        return 0;
+    uint64_t start = (uint64_t)pos->start;
+    return start <= pos->L && n <= pos->L - start;
+}
+
+/* 1 if start + n - 1 <= 2^53, the largest position of spec/sinusoid.md. */
+static int sinusoid_range_ok(int64_t start, size_t n)
+{
+    uint64_t end = (uint64_t)ORACLE_MAX_POSITION + 1; /* bound on start + n */
+    return (uint64_t)start <= end && (uint64_t)n <= end - (uint64_t)start;
+}
+
+int oracle_compose_inputs_ok(const double *E, const int64_t *ids,
+                             const oracle_positions *pos,
+                             size_t n, size_t V, size_t d)
+{
+    if (pos == NULL || !table_ok(E, V, d, ids, n))
+        return 0;
+    if (!oracle_indices_below(ids, n, V) || pos->start < 0)
+        return 0;
+    if (pos->learned)
+        return learned_range_ok(pos, n, d);
+    return oracle_sinusoid_params_ok(d, pos->base)
+           && sinusoid_range_ok(pos->start, n);
+}
+
+void oracle_compose_begin(oracle_compose_state *state,
+                          const oracle_positions *pos, size_t d)
+{
+    state->pos = pos;
+    state->d = d;
+    mpfr_inits2(ORACLE_PREC, state->token_factor, state->token_entry,
+                state->position_term, state->position_scale,
+                state->token_scale, (mpfr_ptr)0);
+    oracle_set_size(state->token_factor, pos->scale_by_sqrt_d ? d : 1);
+    mpfr_sqrt(state->token_factor, state->token_factor, MPFR_RNDN);
+    if (pos->learned) {
+        mpfr_init2(state->log_base, ORACLE_PREC);
+        mpfr_set_zero(state->log_base, 1);
+    } else {
+        oracle_sinusoid_init_log_base(state->log_base, pos->base);
+    }
+}
+
+/* Sets state->position_term = P(position)[j] and state->position_scale =
+ * S_P of spec/tolerance.md#compose. */
+static void position_element(oracle_compose_state *state, int64_t position,
+                             size_t j)
+{
+    const oracle_positions *pos = state->pos;
+    if (pos->learned) {
+        double entry = pos->P[(size_t)position * state->d + j];
+        mpfr_set_d(state->position_term, entry, MPFR_RNDN);
+        mpfr_abs(state->position_scale, state->position_term, MPFR_RNDU);
+    } else {
+        oracle_sinusoid_element(state->position_term, state->position_scale,
+                                position, j, state->d, state->log_base);
+    }
+}
+
+void oracle_compose_element(mpfr_t value, mpfr_t scale,
+                            oracle_compose_state *state,
+                            double token_entry, int64_t position, size_t j)
+{
+    position_element(state, position, j);
+    mpfr_set_d(state->token_entry, token_entry, MPFR_RNDN);
+    /* X = c E + P(p), one rounding at the precision of value */
+    mpfr_fma(value, state->token_factor, state->token_entry,
+             state->position_term, MPFR_RNDN);
+    /* s = |X| + |c E| + S_P, rounded upward at every step */
+    mpfr_mul(state->token_scale, state->token_factor, state->token_entry,
+             MPFR_RNDA);
+    mpfr_abs(state->token_scale, state->token_scale, MPFR_RNDU);
+    mpfr_abs(scale, value, MPFR_RNDU);
+    mpfr_add(scale, scale, state->token_scale, MPFR_RNDU);
+    mpfr_add(scale, scale, state->position_scale, MPFR_RNDU);
+}
+
+void oracle_compose_end(oracle_compose_state *state)
+{
+    mpfr_clears(state->token_factor, state->log_base, state->token_entry,
+                state->position_term, state->position_scale,
+                state->token_scale, (mpfr_ptr)0);
+}
+
+/* spec/embedding.md#compose. Contract: tools/oracle.h. */
+int oracle_compose(double *x, double *scale, double *k,
+                   const double *E, const int64_t *ids,
+                   const oracle_positions *pos,
+                   size_t n, size_t V, size_t d)
+{
+    if (!oracle_outputs_ok(x, scale, k, n)
+        || !oracle_compose_inputs_ok(E, ids, pos, n, V, d))
+        return -1;
+    oracle_compose_state state;
+    mpfr_t value, element_scale;
+    mpfr_inits2(ORACLE_PREC, value, element_scale, (mpfr_ptr)0);
+    oracle_compose_begin(&state, pos, d);
+    for (size_t t = 0; t < n; t++) {
+        const double *token_row = E + (size_t)ids[t] * d;
+        int64_t position = pos->start + (int64_t)t;
+        for (size_t j = 0; j < d; j++) {
+            oracle_compose_element(value, element_scale, &state,
+                                   token_row[j], position, j);
+            x[t * d + j] = mpfr_get_d(value, MPFR_RNDN);
+            scale[t * d + j] = mpfr_get_d(element_scale, MPFR_RNDU);
+        }
+    }
+    oracle_compose_end(&state);
+    mpfr_clears(value, element_scale, (mpfr_ptr)0);
+    *k = COMPOSE_K;
+    return 0;
+}
