@@ -223,7 +223,7 @@ int gen_compose(const char *dir)
     invalid_case(&file, &cfg, 0, WIDE_P, "LMR_EDIM");
     cfg = base; cfg.slug = "id-out-of-range"; cfg.comment = "an id equal to |V|";
     invalid_case(&file, &cfg, 0, BAD_ID, "LMR_EINDEX");
-    cfg = base; cfg.slug = "nan-in-P"; cfg.comment = "NaN in the position table";
+    cfg = base; cfg.slug = "nan-in-table"; cfg.comment = "NaN in the position table P";
     invalid_case(&file, &cfg, 0, NAN_IN_P, "LMR_ENONFINITE");
     cfg = base; cfg.slug = "unknown-kind"; cfg.comment = "positions = \"rotary\", not an option";
     invalid_case(&file, &cfg, 0, UNKNOWN_KIND, "LMR_EDOMAIN");
