@@ -4,10 +4,12 @@
  * Method: the token rows are looked up (exact), scaled by sqrt(d) when asked
  * (one rounding for sqrt, one for the product), and the position row is
  * added (one rounding). Every argument is checked before out is written.
+ * With LayerNorm, the composite is built in a scratch array first.
  */
 #include "lmr_compose.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "lmr_check.h"
 #include "lmr_layernorm.h"
@@ -110,14 +112,25 @@ int lmr_compose_layernorm(double *out, const double *E, const int64_t *ids,
                           const double *beta, size_t n, size_t vocab, size_t d,
                           double eps)
 {
-    /* Check the LayerNorm arguments first so a bad gamma leaves out untouched;
-     * a zero-row call with the real gamma/beta/eps does exactly that. */
+    /* Check the LayerNorm arguments first: a zero-row call with the real
+     * gamma, beta and eps checks them without touching any row. */
     double unused = 0.0;
     int status = lmr_layernorm(&unused, &unused, gamma, beta, 0, d, eps);
     if (status != LMR_OK)
         return status;
-    status = lmr_compose(out, E, ids, positions, n, vocab, d);
-    if (status != LMR_OK)
+    status = check_compose(out, E, ids, positions, n, vocab, d);
+    if (status != LMR_OK || n == 0)
         return status;
-    return lmr_layernorm(out, out, gamma, beta, n, d, eps);
+    /* The composite goes to a scratch array, so that out stays untouched if
+     * it overflows (two finite terms can sum past DBL_MAX). */
+    double *composite = malloc(n * d * sizeof(double)); /* (n, d) */
+    if (composite == NULL)
+        return LMR_ENOMEM;
+    status = lmr_compose(composite, E, ids, positions, n, vocab, d);
+    if (status == LMR_OK && lmr_check_finite(composite, n * d) != LMR_OK)
+        status = LMR_ERANGE;
+    if (status == LMR_OK)
+        status = lmr_layernorm(out, composite, gamma, beta, n, d, eps);
+    free(composite);
+    return status;
 }

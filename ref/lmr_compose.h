@@ -39,7 +39,9 @@ int lmr_compose(double *out, const double *E, const int64_t *ids,
 
 /*
  * out = LayerNorm(compose(...)) with gamma, beta (d) and eps; out is (n,d).
- * Errors: those of lmr_compose and lmr_layernorm.
+ * Errors: those of lmr_compose and lmr_layernorm; LMR_ERANGE when the
+ * composite overflows the double range; LMR_ENOMEM (it allocates n*d
+ * doubles of scratch).
  */
 int lmr_compose_layernorm(double *out, const double *E, const int64_t *ids,
                           const lmr_positions *positions, const double *gamma,

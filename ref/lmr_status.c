@@ -20,6 +20,7 @@ static const struct status_entry status_table[] = {
     {LMR_ENONFINITE, "LMR_ENONFINITE", "NaN or infinity where a finite value is required"},
     {LMR_EDOMAIN, "LMR_EDOMAIN", "a parameter is outside its documented range"},
     {LMR_ENOMEM, "LMR_ENOMEM", "out of memory"},
+    {LMR_ERANGE, "LMR_ERANGE", "an intermediate result overflows the double range"},
 };
 
 static const struct status_entry *find_status(int code)

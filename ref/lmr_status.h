@@ -20,7 +20,8 @@ enum lmr_status {
     LMR_EPOS = 5,       /* a position is negative or beyond the table/limit */
     LMR_ENONFINITE = 6, /* NaN or +-infinity where a finite value is required */
     LMR_EDOMAIN = 7,    /* a parameter outside its documented range */
-    LMR_ENOMEM = 8      /* an allocation failed */
+    LMR_ENOMEM = 8,     /* an allocation failed */
+    LMR_ERANGE = 9      /* an intermediate result overflows the double range */
 };
 
 /* The symbolic name of a code, e.g. "LMR_EINDEX"; "LMR_UNKNOWN" otherwise. */
