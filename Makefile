@@ -28,10 +28,14 @@ B := build
 
 # ---- the reference library (ref/) ----------------------------------------
 LIB_SRC := ref/lmr_status.c ref/lmr_check.c ref/lmr_embed.c \
-           ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c
+           ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c \
+           ref/lmr_head.c ref/lmr_softmax.c ref/lmr_sample.c ref/lmr_lens.c \
+           ref/lmr_params.c
 LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
 PUBLIC_HEADERS := ref/lmr.h ref/lmr_status.h ref/lmr_embed.h \
-                  ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h
+                  ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h \
+                  ref/lmr_head.h ref/lmr_softmax.h ref/lmr_sample.h \
+                  ref/lmr_lens.h ref/lmr_params.h
 LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0
 

@@ -11,5 +11,10 @@
 #include "lmr_sinusoid.h"
 #include "lmr_compose.h"
 #include "lmr_layernorm.h"
+#include "lmr_head.h"
+#include "lmr_softmax.h"
+#include "lmr_sample.h"
+#include "lmr_lens.h"
+#include "lmr_params.h"
 
 #endif
