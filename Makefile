@@ -21,7 +21,7 @@ VERSION := 0.1.0
 
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS)
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS) -MMD -MP
 GSL_LIBS := -lgsl -lgslcblas -lm
 
 B := build
@@ -40,18 +40,24 @@ LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0
 
 # ---- tools/ ----------------------------------------------------------------
-ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c
+ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c \
+              tools/oracle_head.c tools/oracle_softmax.c tools/oracle_sample.c \
+              tools/oracle_lens.c
 GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_embed.c tools/gen_sinusoid.c tools/gen_compose.c \
-           tools/gen_layernorm.c tools/vecio.c $(ORACLE_SRC)
-VERIFY_SRC := tools/vecio.c tools/judge.c tools/ref_ops.c tools/verify.c
+           tools/gen_layernorm.c tools/gen_head.c tools/gen_softmax.c \
+           tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
+           tools/gen_gpt2.c \
+           tools/vecio.c tools/recipe.c $(ORACLE_SRC)
+VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/verify.c
 GEN := $(B)/lmr-gen
 VERIFY := $(B)/lmr-verify
 TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
 
 # ---- tests/ ----------------------------------------------------------------
 TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
-         tests/judge.t tests/oracle_selfcheck.t
+         tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
+         tests/cli.t
 TAP_OBJ := $(B)/tests/tap.o
 
 VECTOR_FILES := $(wildcard vectors/*.json)
@@ -61,7 +67,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 .PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
         install install-check bench clean
 
-all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(TESTS)
+all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(B)/lmr $(TESTS)
 
 deps:
 	@sh tools/install-deps.sh
@@ -93,6 +99,10 @@ $(GEN): $(call TOOLS_OBJ,$(GEN_SRC))
 $(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
+# The command-line tool runs ref/ through the same decoding as the vectors.
+$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c tools/lmr_cli.c) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
@@ -102,10 +112,13 @@ tests/errors.t tests/properties.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(LIB_A)
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c)
+tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c tools/recipe.c)
 	$(CC) -o $@ $^ -ljansson -lm
 
-tests/oracle_selfcheck.t: $(B)/tests/oracle_selfcheck.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
+tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
 	$(CC) -o $@ $^ -lmpfr -lgmp -lm
 
 # ---- the main job -------------------------------------------------------------
@@ -149,5 +162,23 @@ install: $(LIB_A) $(LIB_SO)
 install-check: $(LIB_A) $(LIB_SO)
 	@sh tools/check-install.sh
 
+# ---- benchmark (not a test; not run by `make check`) ----------------------------
+# The C program times the reference tied head at GPT-2 size and this machine's
+# Copy bandwidth and writes its figures to BENCH_RESULTS; bench_torch.py then
+# times PyTorch's float64 head on the same inputs and prints the ratios.
+BENCH := $(B)/lmr-bench-head
+BENCH_RESULTS := $(B)/bench_head.txt
+
+$(BENCH): $(B)/tools/bench_head.o $(LIB_A)
+	$(CC) -o $@ $^ $(GSL_LIBS) -lpthread
+
+bench: $(BENCH)
+	@sh tools/install-bench-deps.sh
+	@$(BENCH) $(BENCH_RESULTS)
+	@$(PYTHON) tools/bench_torch.py $(BENCH_RESULTS)
+
 clean:
 	rm -rf $(B) tests/*.t
+
+# Header dependencies written by -MMD, so a changed header rebuilds its users.
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -12,7 +12,8 @@
  * E the same (vocab,d) matrix as the token lookup, read in place.
  * logits is (n,vocab), h is (n,d), E is (vocab,d).
  * Errors: LMR_EDIM (d or vocab is 0), LMR_EOVERFLOW, LMR_ENONFINITE (h, E),
- * LMR_EINVAL (NULL array).
+ * LMR_EINVAL (NULL array), LMR_ENOMEM (it allocates an (n,vocab) scratch
+ * array, so that logits stays untouched until every row of E has passed).
  */
 int lmr_head_tied(double *logits, const double *h, const double *E, size_t n,
                   size_t vocab, size_t d);

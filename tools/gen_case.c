@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "recipe.h"
 #include "vecio.h"
 
 #define GENERATOR_NAME "lmref-gen 1"
@@ -13,6 +14,7 @@
 void gen_file_init(gen_file *file, const char *op, const char *spec_ref)
 {
     file->op = op;
+    file->stem = op;
     file->root = json_object();
     file->notes = json_object();
     file->cases = json_array();
@@ -33,6 +35,11 @@ void gen_file_init(gen_file *file, const char *op, const char *spec_ref)
     gen_note(file, "edge", "a hand-picked edge case");
 }
 
+void gen_file_rename(gen_file *file, const char *stem)
+{
+    file->stem = stem;
+}
+
 void gen_note(gen_file *file, const char *flag, const char *meaning)
 {
     json_object_set_new(file->notes, flag, json_string(meaning));
@@ -44,7 +51,7 @@ int gen_file_write(gen_file *file, const char *dir)
     json_object_set_new(file->root, "number_of_cases",
                         json_integer((json_int_t)json_array_size(file->cases)));
     json_object_set(file->root, "cases", file->cases);
-    snprintf(path, sizeof path, "%s/%s.json", dir, file->op);
+    snprintf(path, sizeof path, "%s/%s.json", dir, file->stem);
     if (vecw_write_file(file->root, path, err, sizeof err) != 0) {
         fprintf(stderr, "lmr-gen: %s\n", err);
         return -1;
@@ -70,6 +77,7 @@ void gen_case_begin(gen_case *c, gen_file *file, const char *slug,
     c->params = json_object();
     c->inputs = json_object();
     c->fits = (1u << VEC_CLASS_COUNT) - 1;
+    c->allowed = (1u << VEC_CLASS_COUNT) - 1;
     c->inputs_exact_16 = 1;
 }
 
@@ -164,13 +172,51 @@ static size_t shape_of(size_t rows, size_t cols, size_t shape[2],
     return cols == GEN_1D ? 1 : 2;
 }
 
+static size_t count_of(size_t ndim, const size_t *shape)
+{
+    size_t count = 1;
+    for (size_t i = 0; i < ndim; i++)
+        count *= shape[i];
+    return count;
+}
+
+void gen_input_f64_nd(gen_case *c, const char *name, size_t ndim,
+                      const size_t *shape, const double *data)
+{
+    size_t count = count_of(ndim, shape);
+    for (size_t i = 0; i < count; i++)
+        note_input_value(c, data[i]);
+    json_object_set_new(c->inputs, name, vecw_f64_array(ndim, shape, data));
+}
+
 void gen_input_f64(gen_case *c, const char *name, size_t rows, size_t cols,
                    const double *data)
 {
     size_t shape[2], count, ndim = shape_of(rows, cols, shape, &count);
+    gen_input_f64_nd(c, name, ndim, shape, data);
+}
+
+void gen_input_recipe(gen_case *c, const char *name, size_t rows, size_t cols,
+                      const double *data, uint64_t seed, int bits, int shift)
+{
+    size_t shape[2], count, ndim = shape_of(rows, cols, shape, &count);
+    char checksum[17];
+    json_t *shape_list = json_array(), *object = json_object();
     for (size_t i = 0; i < count; i++)
         note_input_value(c, data[i]);
-    json_object_set_new(c->inputs, name, vecw_f64_array(ndim, shape, data));
+    for (size_t i = 0; i < ndim; i++)
+        json_array_append_new(shape_list, json_integer((json_int_t)shape[i]));
+    snprintf(checksum, sizeof checksum, "%016llx",
+             (unsigned long long)recipe_fnv1a64(data, count));
+    json_object_set_new(object, "dtype", json_string("float64"));
+    json_object_set_new(object, "shape", shape_list);
+    json_object_set_new(object, "generator",
+                        json_pack("{s:s, s:I, s:i, s:i}", "name", RECIPE_NAME,
+                                  "seed", (json_int_t)seed, "bits", bits,
+                                  "shift", shift));
+    json_object_set_new(object, "checksum",
+                        json_pack("{s:s}", "fnv1a64", checksum));
+    json_object_set_new(c->inputs, name, object);
 }
 
 void gen_input_i64(gen_case *c, const char *name, size_t rows, size_t cols,
@@ -180,15 +226,21 @@ void gen_input_i64(gen_case *c, const char *name, size_t rows, size_t cols,
     json_object_set_new(c->inputs, name, vecw_i64_array(ndim, shape, data));
 }
 
-void gen_expect(gen_case *c, const char *name, size_t rows, size_t cols,
-                const double *data, double k, const double *scale)
+static void ensure_expected(gen_case *c)
 {
-    size_t shape[2], count, ndim = shape_of(rows, cols, shape, &count);
-    json_t *entry = json_object(), *scales = json_array();
     if (c->expected == NULL) {
         c->expected = json_object();
         c->tolerance = json_object();
     }
+}
+
+void gen_expect_nd(gen_case *c, const char *name, size_t ndim,
+                   const size_t *shape, const double *data, double k,
+                   const double *scale)
+{
+    size_t count = count_of(ndim, shape);
+    json_t *entry = json_object(), *scales = json_array();
+    ensure_expected(c);
     for (size_t i = 0; i < count; i++) {
         note_output_value(c, data[i]);
         json_array_append_new(scales, vecw_double(scale[i]));
@@ -197,6 +249,81 @@ void gen_expect(gen_case *c, const char *name, size_t rows, size_t cols,
     json_object_set_new(entry, "k", vecw_double(k));
     json_object_set_new(entry, "scale", scales);
     json_object_set_new(c->tolerance, name, entry);
+}
+
+void gen_expect(gen_case *c, const char *name, size_t rows, size_t cols,
+                const double *data, double k, const double *scale)
+{
+    size_t shape[2], count, ndim = shape_of(rows, cols, shape, &count);
+    gen_expect_nd(c, name, ndim, shape, data, k, scale);
+}
+
+void gen_expect_i64_nd(gen_case *c, const char *name, size_t ndim,
+                       const size_t *shape, const int64_t *data, json_t *accept)
+{
+    json_t *entry = json_object();
+    ensure_expected(c);
+    json_object_set_new(c->expected, name, vecw_i64_array(ndim, shape, data));
+    json_object_set_new(entry, "exact", json_true());
+    if (accept != NULL && json_array_size(accept) > 0)
+        json_object_set(entry, "accept", accept);
+    json_decref(accept);
+    json_object_set_new(c->tolerance, name, entry);
+}
+
+void gen_expect_i64(gen_case *c, const char *name, size_t rows, size_t cols,
+                    const int64_t *data, json_t *accept)
+{
+    size_t shape[2], count, ndim = shape_of(rows, cols, shape, &count);
+    gen_expect_i64_nd(c, name, ndim, shape, data, accept);
+}
+
+/* 1 if choices a and b list the same alternatives. */
+static int same_choices(const oracle_choices *a, const oracle_choices *b)
+{
+    if (a->count != b->count)
+        return 0;
+    for (size_t i = 1; i < a->count; i++)
+        if (a->values[i] != b->values[i])
+            return 0;
+    return 1;
+}
+
+/* {"index": i, "classes": [...], "values": [...]} for element i: the
+ * alternatives of choices[cls] and of every later class with the same ones. */
+static json_t *accept_entry(const oracle_choices *element, size_t i, int cls,
+                            unsigned *done)
+{
+    json_t *entry = json_object(), *classes = json_array(), *values = json_array();
+    for (int other = cls; other < ORACLE_CLASS_COUNT; other++)
+        if (!(*done & (1u << other)) && same_choices(&element[cls], &element[other])) {
+            json_array_append_new(classes, json_string(vec_class_name(other)));
+            *done |= 1u << other;
+        }
+    for (size_t v = 1; v < element[cls].count; v++)
+        json_array_append_new(values, json_integer((json_int_t)element[cls].values[v]));
+    json_object_set_new(entry, "index", json_integer((json_int_t)i));
+    json_object_set_new(entry, "classes", classes);
+    json_object_set_new(entry, "values", values);
+    return entry;
+}
+
+json_t *gen_accept_json(const oracle_choices *choices, size_t count)
+{
+    json_t *accept = json_array();
+    for (size_t i = 0; i < count; i++) {
+        const oracle_choices *element = choices + i * ORACLE_CLASS_COUNT;
+        unsigned done = 0;
+        for (int cls = 0; cls < ORACLE_CLASS_COUNT; cls++)
+            if (element[cls].count > 1 && !(done & (1u << cls)))
+                json_array_append_new(accept, accept_entry(element, i, cls, &done));
+    }
+    return accept;
+}
+
+void gen_restrict_classes(gen_case *c, unsigned classes)
+{
+    c->allowed &= classes | 1u; /* fp64 always applies */
 }
 
 void gen_invalid(gen_case *c, const char *status_name)
@@ -208,7 +335,8 @@ static json_t *class_list(const gen_case *c)
 {
     json_t *list = json_array();
     /* an input every implementation must reject applies to every class */
-    unsigned classes = c->error ? (1u << VEC_CLASS_COUNT) - 1 : c->fits;
+    unsigned classes = c->error ? (1u << VEC_CLASS_COUNT) - 1
+                                : (c->fits & c->allowed);
     for (int cls = 0; cls < VEC_CLASS_COUNT; cls++)
         if (classes & (1u << cls))
             json_array_append_new(list, json_string(vec_class_name(cls)));

@@ -14,11 +14,14 @@
 
 #include <jansson.h>
 
+#include "oracle_head.h"
+
 typedef struct {
     json_t *root;
     json_t *notes;
     json_t *cases;
     const char *op;
+    const char *stem;  /* the file is <stem>.json; the op's name by default */
 } gen_file;
 
 typedef struct {
@@ -28,12 +31,15 @@ typedef struct {
     json_t *flags, *params, *inputs, *expected, *tolerance, *source;
     const char *error;           /* invalid cases: status name */
     unsigned fits;               /* classes whose range holds every value */
+    unsigned allowed;            /* classes not excluded by gen_restrict_classes */
     int inputs_exact_16;         /* every real input exact in bf16 and fp16 */
     int has_real_input;
 } gen_case;
 
 /* A new file for op, documented in spec_ref (e.g. "spec/sinusoid.md"). */
 void gen_file_init(gen_file *file, const char *op, const char *spec_ref);
+/* Writes the file as <stem>.json instead of <op>.json (large variants). */
+void gen_file_rename(gen_file *file, const char *stem);
 /* Explains a flag in the file's notes dictionary. */
 void gen_note(gen_file *file, const char *flag, const char *meaning);
 /* Writes the file to dir/<op>.json; 0, or -1 after printing the error. */
@@ -58,9 +64,34 @@ void gen_input_f64(gen_case *c, const char *name, size_t rows, size_t cols,
                    const double *data);
 void gen_input_i64(gen_case *c, const char *name, size_t rows, size_t cols,
                    const int64_t *data);
+/* A float64 input given by its recipe (spec/format.md#generated-inputs):
+ * data (rows, cols) must be what recipe_dyadic(seed, bits, shift) makes;
+ * the file gets the recipe and the checksum, not the values. */
+void gen_input_recipe(gen_case *c, const char *name, size_t rows, size_t cols,
+                      const double *data, uint64_t seed, int bits, int shift);
+/* Any shape (ndim <= 4): the 1-D/2-D functions above and below are
+ * shorthands for these. */
+void gen_input_f64_nd(gen_case *c, const char *name, size_t ndim,
+                      const size_t *shape, const double *data);
+void gen_expect_nd(gen_case *c, const char *name, size_t ndim,
+                   const size_t *shape, const double *data, double k,
+                   const double *scale);
+void gen_expect_i64_nd(gen_case *c, const char *name, size_t ndim,
+                       const size_t *shape, const int64_t *data, json_t *accept);
 /* An expected output (rows, cols) or (rows) with its K and per-element scales. */
 void gen_expect(gen_case *c, const char *name, size_t rows, size_t cols,
                 const double *data, double k, const double *scale);
+/* An exact int64 output (rows, cols) or (rows); accept (may be NULL, and is
+ * taken over) lists other acceptable values per class (spec/format.md). */
+void gen_expect_i64(gen_case *c, const char *name, size_t rows, size_t cols,
+                    const int64_t *data, json_t *accept);
+/* The "accept" list of an index output from the oracle's choices
+ * (count elements x ORACLE_CLASS_COUNT classes): one entry per element and
+ * set of alternatives, naming the classes it applies to. */
+json_t *gen_accept_json(const oracle_choices *choices, size_t count);
+/* Removes classes from the case (e.g. those in which a sampled case is
+ * truncation-sensitive): keeps only the bits set in classes. */
+void gen_restrict_classes(gen_case *c, unsigned classes);
 /* Marks the case invalid: implementations must reject it. */
 void gen_invalid(gen_case *c, const char *status_name);
 /* Appends the case to its file. */

@@ -8,6 +8,8 @@
  * same bytes.
  */
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <mpfr.h>
 
@@ -26,6 +28,18 @@ static const struct {
     {"compose", gen_compose},
     {"layernorm", gen_layernorm},
     {"compose_layernorm", gen_compose_layernorm},
+    {"head_tied", gen_head_tied},
+    {"head_untied", gen_head_untied},
+    {"softmax", gen_softmax},
+    {"log_softmax", gen_log_softmax},
+    {"cross_entropy", gen_cross_entropy},
+    {"argmax", gen_argmax},
+    {"sample", gen_sample},
+    {"logit_lens", gen_logit_lens},
+    {"param_count", gen_param_count},
+    {"head_tied_gpt2", gen_head_tied_gpt2},
+    {"softmax_gpt2", gen_softmax_gpt2},
+    {"cross_entropy_gpt2", gen_cross_entropy_gpt2},
 };
 
 int main(int argc, char **argv)
@@ -36,11 +50,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: lmr-gen OUTDIR\n");
         return 2;
     }
+    int show_progress = isatty(STDERR_FILENO);
     for (size_t i = 0; i < count; i++) {
+        time_t start = time(NULL);
+        if (show_progress)
+            fprintf(stderr, "[%2zu/%zu] %-20s ...", i + 1, count, generators[i].op);
         if (generators[i].run(argv[1]) != 0) {
             fprintf(stderr, "lmr-gen: %s: generation failed\n", generators[i].op);
             failed = 1;
         }
+        if (show_progress)
+            fprintf(stderr, " %lds\n", (long)(time(NULL) - start));
     }
     mpfr_free_cache();
     return failed;

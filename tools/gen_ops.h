@@ -13,5 +13,17 @@ int gen_pos_sinusoid(const char *dir);
 int gen_compose(const char *dir);
 int gen_layernorm(const char *dir);
 int gen_compose_layernorm(const char *dir);
+int gen_head_tied(const char *dir);
+int gen_head_untied(const char *dir);
+int gen_softmax(const char *dir);
+int gen_log_softmax(const char *dir);
+int gen_cross_entropy(const char *dir);
+int gen_argmax(const char *dir);
+int gen_sample(const char *dir);
+int gen_logit_lens(const char *dir);
+int gen_param_count(const char *dir);
+int gen_head_tied_gpt2(const char *dir);
+int gen_softmax_gpt2(const char *dir);
+int gen_cross_entropy_gpt2(const char *dir);
 
 #endif

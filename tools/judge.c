@@ -71,3 +71,42 @@ void judge_output(judge_verdict *verdict, const double *got,
         }
     }
 }
+
+/* 1 if value is listed as acceptable for element index under class cls. */
+static int accepted(const vec_expected *want, size_t index, int cls,
+                    int64_t value)
+{
+    for (size_t a = 0; a < want->n_accept; a++) {
+        const vec_accept *entry = &want->accept[a];
+        if (entry->index != index || !(entry->classes & (1u << cls)))
+            continue;
+        for (size_t v = 0; v < entry->count; v++)
+            if (entry->values[v] == value)
+                return 1;
+    }
+    return 0;
+}
+
+void judge_index_output(judge_verdict *verdict, const int64_t *got,
+                        const vec_expected *want, int cls)
+{
+    verdict->passed = 1;
+    verdict->failures = 0;
+    verdict->worst_index = 0;
+    verdict->worst_units = 0.0;
+    verdict->worst_got = verdict->worst_want = verdict->worst_bound = 0.0;
+    verdict->k = 0.0;
+    for (size_t i = 0; i < want->value.count; i++) {
+        int64_t expected = want->value.i64[i];
+        if (got[i] == expected || accepted(want, i, cls, got[i]))
+            continue;
+        if (verdict->passed) { /* report the first mismatch */
+            verdict->worst_index = i;
+            verdict->worst_got = (double)got[i];
+            verdict->worst_want = (double)expected;
+        }
+        verdict->passed = 0;
+        verdict->failures++;
+        verdict->worst_units = INFINITY;
+    }
+}

@@ -26,4 +26,10 @@ typedef struct {
 void judge_output(judge_verdict *verdict, const double *got,
                   const vec_expected *want, int cls);
 
+/* Judges an index output: each element must equal the expected value or one
+ * of the alternatives listed for class cls. worst_* report the first
+ * mismatch; worst_units is 0 (pass) or infinity (fail). */
+void judge_index_output(judge_verdict *verdict, const int64_t *got,
+                        const vec_expected *want, int cls);
+
 #endif

@@ -282,3 +282,33 @@ int oracle_compose_layernorm(double *y, double *scale, double *k,
         *k = layernorm_k(d);
     return status;
 }
+
+/* One row for the logit lens (tools/oracle_lens.c), which needs the
+ * normalised vector itself, not rounded to double. Same steps as
+ * normalise_row without the composite offset. Contract:
+ * tools/oracle_internal.h.
+ * y, x: (d) at ORACLE_PREC bits; scale_row, gamma, beta: (d) */
+int oracle_layernorm_row(mpfr_t *y, double *scale_row, mpfr_t *x,
+                         const double *gamma, const double *beta, size_t d,
+                         double eps)
+{
+    mpfr_t *deviation = new_row(d);
+    if (deviation == NULL)
+        return -1;
+    mpfr_t r, gain, z, gamma_j, beta_j;
+    mpfr_inits2(ORACLE_PREC, r, gain, z, gamma_j, beta_j, (mpfr_ptr)0);
+    deviations(deviation, x, d);
+    inverse_std(r, deviation, d, eps);
+    mean_magnitude(gain, x, d);           /* A */
+    mpfr_mul(gain, gain, r, MPFR_RNDU);   /* A r */
+    for (size_t j = 0; j < d; j++) {
+        mpfr_mul(z, deviation[j], r, MPFR_RNDN);
+        mpfr_set_d(gamma_j, gamma[j], MPFR_RNDN);
+        mpfr_set_d(beta_j, beta[j], MPFR_RNDN);
+        mpfr_fma(y[j], gamma_j, z, beta_j, MPFR_RNDN);
+        scale_row[j] = element_scale(gain, z, y[j], gamma[j], beta[j]);
+    }
+    mpfr_clears(r, gain, z, gamma_j, beta_j, (mpfr_ptr)0);
+    free_row(deviation, d);
+    return 0;
+}

@@ -6,20 +6,39 @@
 
 #include "lmr.h"
 
-/* Allocates result->Y for (rows, cols); -1 with a message on overflow. */
-static int allocate_output(const vec_ctx *ctx, ref_result *result,
-                           size_t rows, size_t cols)
+/* Adds an output called name of (rows, cols) elements to result; returns
+ * it, or NULL with a message on overflow or lack of memory. */
+static ref_output *add_output(const vec_ctx *ctx, ref_result *result,
+                              const char *name, vec_dtype dtype, size_t rows,
+                              size_t cols)
 {
     size_t count;
-    result->rows = rows;
-    result->cols = cols;
-    if (lmr_array_count(&count, rows, cols) != LMR_OK)
-        return vec_fail(ctx, "expected.Y", "output of %zu x %zu overflows",
-                        rows, cols);
-    result->Y = calloc(count + 1, sizeof(double));
-    if (result->Y == NULL)
-        return vec_fail(ctx, "expected.Y", "out of memory");
-    return 0;
+    ref_output *out = &result->outputs[result->n_outputs];
+    if (lmr_array_count(&count, rows, cols) != LMR_OK) {
+        vec_fail(ctx, name, "an output of %zu x %zu overflows", rows, cols);
+        return NULL;
+    }
+    out->name = name;
+    out->dtype = dtype;
+    out->count = count;
+    if (dtype == VEC_F64)
+        out->f64 = calloc(count + 1, sizeof(double));
+    else
+        out->i64 = calloc(count + 1, sizeof(int64_t));
+    if (out->f64 == NULL && out->i64 == NULL) {
+        vec_fail(ctx, name, "out of memory");
+        return NULL;
+    }
+    result->n_outputs++;
+    return out;
+}
+
+/* The common case: one float64 output Y of (rows, cols). */
+static double *allocate_y(const vec_ctx *ctx, ref_result *result, size_t rows,
+                          size_t cols)
+{
+    ref_output *out = add_output(ctx, result, "Y", VEC_F64, rows, cols);
+    return out ? out->f64 : NULL;
 }
 
 static int run_embed_lookup(const vec_ctx *ctx, ref_result *result)
@@ -28,9 +47,10 @@ static int run_embed_lookup(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "E", VEC_F64, 2, &E) || vec_input(ctx, "ids", VEC_I64, 1, &ids))
         return -1;
     size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    if (allocate_output(ctx, result, n, d))
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
-    result->status = lmr_embed_lookup(result->Y, E->f64, ids->i64, n, vocab, d);
+    result->status = lmr_embed_lookup(Y, E->f64, ids->i64, n, vocab, d);
     return 0;
 }
 
@@ -41,13 +61,13 @@ static int run_embed_onehot(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
     size_t n = onehot->shape[0], vocab = E->shape[0], d = E->shape[1];
-    if (allocate_output(ctx, result, n, d))
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
     if (onehot->shape[1] != vocab)
         result->status = LMR_EDIM;
     else
-        result->status = lmr_embed_onehot(result->Y, onehot->f64, E->f64, n,
-                                          vocab, d);
+        result->status = lmr_embed_onehot(Y, onehot->f64, E->f64, n, vocab, d);
     return 0;
 }
 
@@ -58,10 +78,10 @@ static int run_pos_learned(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "positions", VEC_I64, 1, &positions))
         return -1;
     size_t max_len = P->shape[0], d = P->shape[1], n = positions->shape[0];
-    if (allocate_output(ctx, result, n, d))
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
-    result->status = lmr_pos_learned(result->Y, P->f64, positions->i64, n,
-                                     max_len, d);
+    result->status = lmr_pos_learned(Y, P->f64, positions->i64, n, max_len, d);
     return 0;
 }
 
@@ -75,9 +95,10 @@ static int run_pos_sinusoid(const vec_ctx *ctx, ref_result *result)
         vec_param_double(ctx, "base", 0, LMR_SINUSOID_DEFAULT_BASE, &base))
         return -1;
     size_t n = positions->shape[0];
-    if (allocate_output(ctx, result, n, d))
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
-    result->status = lmr_pos_sinusoid(result->Y, positions->i64, n, d, base);
+    result->status = lmr_pos_sinusoid(Y, positions->i64, n, d, base);
     return 0;
 }
 
@@ -118,10 +139,10 @@ static int run_compose(const vec_ctx *ctx, ref_result *result)
         read_positions(ctx, &positions))
         return -1;
     size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    if (allocate_output(ctx, result, n, d))
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
-    result->status = lmr_compose(result->Y, E->f64, ids->i64, &positions, n,
-                                 vocab, d);
+    result->status = lmr_compose(Y, E->f64, ids->i64, &positions, n, vocab, d);
     return 0;
 }
 
@@ -145,11 +166,13 @@ static int run_layernorm(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "x", VEC_F64, 2, &x))
         return -1;
     size_t n = x->shape[0], d = x->shape[1];
-    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree) ||
-        allocate_output(ctx, result, n, d))
+    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree))
+        return -1;
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
     result->status = shapes_agree
-        ? lmr_layernorm(result->Y, x->f64, gamma->f64, beta->f64, n, d, eps)
+        ? lmr_layernorm(Y, x->f64, gamma->f64, beta->f64, n, d, eps)
         : LMR_EDIM;
     return 0;
 }
@@ -165,13 +188,229 @@ static int run_compose_layernorm(const vec_ctx *ctx, ref_result *result)
         read_positions(ctx, &positions))
         return -1;
     size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree) ||
-        allocate_output(ctx, result, n, d))
+    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree))
+        return -1;
+    double *Y = allocate_y(ctx, result, n, d);
+    if (Y == NULL)
         return -1;
     result->status = shapes_agree
-        ? lmr_compose_layernorm(result->Y, E->f64, ids->i64, &positions,
-                                gamma->f64, beta->f64, n, vocab, d, eps)
+        ? lmr_compose_layernorm(Y, E->f64, ids->i64, &positions, gamma->f64,
+                                beta->f64, n, vocab, d, eps)
         : LMR_EDIM;
+    return 0;
+}
+
+
+/* ---- output side ---------------------------------------------------- */
+
+static int run_head_tied(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *E;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    result->status = E->shape[1] != d
+        ? LMR_EDIM
+        : lmr_head_tied(logits->f64, h->f64, E->f64, n, vocab, d);
+    return 0;
+}
+
+static int run_head_untied(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *W, *b = vec_case_input(ctx->c, "b");
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 2, &W))
+        return -1;
+    if (b != NULL && vec_input(ctx, "b", VEC_F64, 1, &b))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    int shapes_agree = W->shape[0] == d && (b == NULL || b->shape[0] == vocab);
+    result->status = shapes_agree
+        ? lmr_head_untied(logits->f64, h->f64, W->f64, b ? b->f64 : NULL, n,
+                          vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* softmax and log_softmax share their inputs and parameter. */
+static int run_softmax_like(const vec_ctx *ctx, ref_result *result, int take_log)
+{
+    const vec_array *logits;
+    double tau;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        vec_param_double(ctx, "tau", 0, 1.0, &tau))
+        return -1;
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    ref_output *out = add_output(ctx, result, take_log ? "logprobs" : "probs",
+                                 VEC_F64, n, vocab);
+    if (out == NULL)
+        return -1;
+    result->status = take_log
+        ? lmr_log_softmax(out->f64, logits->f64, n, vocab, tau)
+        : lmr_softmax(out->f64, logits->f64, n, vocab, tau);
+    return 0;
+}
+
+static int run_softmax(const vec_ctx *ctx, ref_result *result)
+{
+    return run_softmax_like(ctx, result, 0);
+}
+
+static int run_log_softmax(const vec_ctx *ctx, ref_result *result)
+{
+    return run_softmax_like(ctx, result, 1);
+}
+
+/* "none", "sum", "mean"; anything else maps to a value ref rejects. */
+static enum lmr_reduction reduction_named(const char *name)
+{
+    if (strcmp(name, "none") == 0)
+        return LMR_REDUCE_NONE;
+    if (strcmp(name, "sum") == 0)
+        return LMR_REDUCE_SUM;
+    if (strcmp(name, "mean") == 0)
+        return LMR_REDUCE_MEAN;
+    return (enum lmr_reduction)-1;
+}
+
+static int run_cross_entropy(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *logits, *targets;
+    const char *reduction_name;
+    int64_t ignore_index;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_param_string(ctx, "reduction", 0, "mean", &reduction_name) ||
+        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
+                        &ignore_index))
+        return -1;
+    enum lmr_reduction reduction = reduction_named(reduction_name);
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    ref_output *loss = add_output(ctx, result, "loss", VEC_F64,
+                                  reduction == LMR_REDUCE_NONE ? n : 1, 1);
+    if (loss == NULL)
+        return -1;
+    result->status = targets->shape[0] != n
+        ? LMR_EDIM
+        : lmr_cross_entropy(loss->f64, logits->f64, targets->i64, n, vocab,
+                            reduction, ignore_index);
+    return 0;
+}
+
+static int run_argmax(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *logits;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits))
+        return -1;
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    ref_output *token = add_output(ctx, result, "token", VEC_I64, n, 1);
+    if (token == NULL)
+        return -1;
+    result->status = lmr_argmax(token->i64, logits->f64, n, vocab);
+    return 0;
+}
+
+static int run_sample(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *logits, *r;
+    double tau, top_p;
+    int64_t top_k;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        vec_input(ctx, "r", VEC_F64, 1, &r) ||
+        vec_param_double(ctx, "tau", 0, 1.0, &tau) ||
+        vec_param_int64(ctx, "top_k", 0, 0, &top_k) ||
+        vec_param_double(ctx, "top_p", 0, 1.0, &top_p))
+        return -1;
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    ref_output *probs = add_output(ctx, result, "probs", VEC_F64, n, vocab);
+    ref_output *token = probs ? add_output(ctx, result, "token", VEC_I64, n, 1)
+                              : NULL;
+    if (token == NULL)
+        return -1;
+    result->status = r->shape[0] != n
+        ? LMR_EDIM
+        : lmr_sample(probs->f64, token->i64, logits->f64, r->f64, n, vocab,
+                     tau, top_k, top_p);
+    return 0;
+}
+
+/* gamma and beta of the lens, required when final_layernorm is true. */
+static int read_lens_affine(const vec_ctx *ctx, int final_layernorm, size_t d,
+                            const double **gamma, const double **beta,
+                            int *shapes_agree)
+{
+    const vec_array *g, *b;
+    *gamma = *beta = NULL;
+    *shapes_agree = 1;
+    if (!final_layernorm)
+        return 0;
+    if (vec_input(ctx, "gamma", VEC_F64, 1, &g) ||
+        vec_input(ctx, "beta", VEC_F64, 1, &b))
+        return -1;
+    *gamma = g->f64;
+    *beta = b->f64;
+    *shapes_agree = g->shape[0] == d && b->shape[0] == d;
+    return 0;
+}
+
+static int run_logit_lens(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *hidden, *E;
+    const double *gamma, *beta;
+    size_t top_k;
+    int final_layernorm, shapes_agree;
+    double eps;
+    if (vec_input(ctx, "hidden", VEC_F64, 3, &hidden) ||
+        vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_param_size(ctx, "k", 1, 0, &top_k) ||
+        vec_param_bool(ctx, "final_layernorm", 0, 0, &final_layernorm) ||
+        vec_param_double(ctx, "eps", 0, LMR_LAYERNORM_DEFAULT_EPS, &eps))
+        return -1;
+    size_t layers = hidden->shape[0], n = hidden->shape[1], d = hidden->shape[2];
+    size_t vocab = E->shape[0], rows = layers * n;
+    if (read_lens_affine(ctx, final_layernorm, d, &gamma, &beta, &shapes_agree))
+        return -1;
+    ref_output *probs = add_output(ctx, result, "probs", VEC_F64, rows, vocab);
+    ref_output *tokens = probs ? add_output(ctx, result, "top_tokens", VEC_I64,
+                                            rows, top_k) : NULL;
+    ref_output *top = tokens ? add_output(ctx, result, "top_probs", VEC_F64,
+                                          rows, top_k) : NULL;
+    if (top == NULL)
+        return -1;
+    result->status = (!shapes_agree || E->shape[1] != d)
+        ? LMR_EDIM
+        : lmr_logit_lens(probs->f64, tokens->i64, top->f64, hidden->f64, E->f64,
+                         gamma, beta, layers, n, vocab, d, top_k, eps);
+    return 0;
+}
+
+static int run_param_count(const vec_ctx *ctx, ref_result *result)
+{
+    int64_t vocab, d, block_params;
+    lmr_param_counts counts = {0, 0, 0, 0.0};
+    if (vec_param_int64(ctx, "vocab", 1, 0, &vocab) ||
+        vec_param_int64(ctx, "d", 1, 0, &d) ||
+        vec_param_int64(ctx, "block_params", 1, 0, &block_params))
+        return -1;
+    static const char *const names[] = {"untied", "tied", "saving"};
+    ref_output *integers[3];
+    for (size_t i = 0; i < 3; i++)
+        if ((integers[i] = add_output(ctx, result, names[i], VEC_I64, 1, 1)) == NULL)
+            return -1;
+    ref_output *relative = add_output(ctx, result, "relative_reduction",
+                                      VEC_F64, 1, 1);
+    if (relative == NULL)
+        return -1;
+    result->status = lmr_param_count(&counts, vocab, d, block_params);
+    integers[0]->i64[0] = counts.untied;
+    integers[1]->i64[0] = counts.tied;
+    integers[2]->i64[0] = counts.saving;
+    relative->f64[0] = counts.relative;
     return 0;
 }
 
@@ -188,6 +427,15 @@ static const struct {
     {"compose", run_compose},
     {"layernorm", run_layernorm},
     {"compose_layernorm", run_compose_layernorm},
+    {"head_tied", run_head_tied},
+    {"head_untied", run_head_untied},
+    {"softmax", run_softmax},
+    {"log_softmax", run_log_softmax},
+    {"cross_entropy", run_cross_entropy},
+    {"argmax", run_argmax},
+    {"sample", run_sample},
+    {"logit_lens", run_logit_lens},
+    {"param_count", run_param_count},
 };
 
 static op_runner find_runner(const char *op)
@@ -214,8 +462,19 @@ int ref_run(const vec_file *file, const vec_case *c, ref_result *result,
     return run(&ctx, result);
 }
 
+const ref_output *ref_result_output(const ref_result *result, const char *name)
+{
+    for (size_t i = 0; i < result->n_outputs; i++)
+        if (strcmp(result->outputs[i].name, name) == 0)
+            return &result->outputs[i];
+    return NULL;
+}
+
 void ref_result_free(ref_result *result)
 {
-    free(result->Y);
+    for (size_t i = 0; i < result->n_outputs; i++) {
+        free(result->outputs[i].f64);
+        free(result->outputs[i].i64);
+    }
     memset(result, 0, sizeof *result);
 }

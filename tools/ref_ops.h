@@ -14,12 +14,25 @@
 
 #include "vecio.h"
 
+#define REF_MAX_OUTPUTS 4
+
+/* One named output of the reference, as many elements as the op produced. */
 typedef struct {
-    int status;   /* the reference's return code (LMR_OK on success) */
-    size_t rows;  /* shape of Y */
-    size_t cols;
-    double *Y;    /* (rows, cols), meaningful when status == LMR_OK */
+    const char *name;
+    vec_dtype dtype;
+    size_t count;
+    double *f64;    /* (count) when dtype == VEC_F64 */
+    int64_t *i64;   /* (count) when dtype == VEC_I64 */
+} ref_output;
+
+typedef struct {
+    int status;     /* the reference's return code (LMR_OK on success) */
+    size_t n_outputs;
+    ref_output outputs[REF_MAX_OUTPUTS]; /* meaningful when status == LMR_OK */
 } ref_result;
+
+/* The output called name, or NULL. */
+const ref_output *ref_result_output(const ref_result *result, const char *name);
 
 /* 1 if op is an op this program can run. */
 int ref_op_known(const char *op);

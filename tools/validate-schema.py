@@ -39,15 +39,24 @@ def cross_field_errors(document):
         arrays = [("inputs." + k, v) for k, v in case.get("inputs", {}).items()]
         arrays += [("expected." + k, v) for k, v in case.get("expected", {}).items()]
         for field, array in arrays:
-            if len(array["data"]) != product(array["shape"]):
+            if "data" in array and len(array["data"]) != product(array["shape"]):
                 yield (case_id, field, "data length differs from the shape's product")
         expected = case.get("expected", {})
         tolerance = case.get("tolerance", {})
         if set(expected) != set(tolerance):
             yield (case_id, "tolerance", "keys differ from expected's")
         for name, entry in tolerance.items():
-            if name in expected and len(entry["scale"]) != len(expected[name]["data"]):
+            output = expected.get(name)
+            if output is None:
+                continue
+            integer = output["dtype"] == "int64"
+            if integer != ("exact" in entry):
+                yield (case_id, f"tolerance.{name}", "int64 outputs are exact, float64 ones scaled")
+            elif not integer and len(entry["scale"]) != len(output["data"]):
                 yield (case_id, f"tolerance.{name}.scale", "length differs from the output's")
+            for accept in entry.get("accept", []):
+                if accept["index"] >= len(output["data"]):
+                    yield (case_id, f"tolerance.{name}.accept", "index past the output")
 
 
 def problems(validator, path):

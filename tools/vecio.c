@@ -1,6 +1,8 @@
 /* vecio.c -- see vecio.h and spec/format.md. */
 #include "vecio.h"
 
+#include "recipe.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -171,7 +173,48 @@ static int decode_data(const vec_ctx *ctx, const char *field,
     return 0;
 }
 
-/* Decodes {"dtype", "shape", "data"} into array (named name). */
+/* Regenerates a {"generator", "checksum"} input (spec/format.md#generated-
+ * inputs) into array->f64 and checks its checksum. */
+static int decode_generated(const vec_ctx *ctx, const char *field,
+                            const json_t *object, vec_array *array)
+{
+    const json_t *generator = json_object_get(object, "generator");
+    const char *name = json_string_value(json_object_get(generator, "name"));
+    const json_t *seed = json_object_get(generator, "seed");
+    const json_t *bits = json_object_get(generator, "bits");
+    const json_t *shift = json_object_get(generator, "shift");
+    const char *checksum = json_string_value(
+        json_object_get(json_object_get(object, "checksum"), "fnv1a64"));
+    char where[160], computed[17];
+    snprintf(where, sizeof where, "%s.generator", field);
+    if (array->dtype != VEC_F64 || name == NULL ||
+        strcmp(name, RECIPE_NAME) != 0 || !json_is_integer(seed) ||
+        json_integer_value(seed) < 0 || !json_is_integer(bits) ||
+        json_integer_value(bits) < 1 || json_integer_value(bits) > 53 ||
+        !json_is_integer(shift) || json_integer_value(shift) < 0 ||
+        json_integer_value(shift) > 1074)
+        return fail_value(ctx, where, generator,
+                          "a float64 \"" RECIPE_NAME "\" recipe with seed >= 0, "
+                          "bits in [1, 53] and shift in [0, 1074] is required");
+    array->f64 = malloc((array->count ? array->count : 1) * sizeof(double));
+    if (array->f64 == NULL)
+        return vec_fail(ctx, field, "out of memory for %zu elements",
+                        array->count);
+    recipe_dyadic(array->f64, array->count,
+                  (uint64_t)json_integer_value(seed),
+                  (int)json_integer_value(bits), (int)json_integer_value(shift));
+    snprintf(computed, sizeof computed, "%016llx",
+             (unsigned long long)recipe_fnv1a64(array->f64, array->count));
+    snprintf(where, sizeof where, "%s.checksum.fnv1a64", field);
+    if (checksum == NULL || strcmp(checksum, computed) != 0)
+        return fail_value(ctx, where,
+                          json_object_get(json_object_get(object, "checksum"),
+                                          "fnv1a64"),
+                          "does not match the regenerated values");
+    return 0;
+}
+
+/* Decodes {"dtype", "shape", "data"} (or a generated input) into array. */
 static int decode_array(const vec_ctx *ctx, const char *field,
                         const char *name, const json_t *object,
                         vec_array *array)
@@ -193,6 +236,8 @@ static int decode_array(const vec_ctx *ctx, const char *field,
     snprintf(where, sizeof where, "%s.shape", field);
     if (decode_shape(ctx, where, json_object_get(object, "shape"), array) != 0)
         return -1;
+    if (json_object_get(object, "generator") != NULL)
+        return decode_generated(ctx, field, object, array);
     return decode_data(ctx, field, json_object_get(object, "data"), array);
 }
 
@@ -216,15 +261,12 @@ static int decode_inputs(const vec_ctx *ctx, vec_case *c, const json_t *inputs)
     return 0;
 }
 
-static int decode_tolerance(const vec_ctx *ctx, const char *name,
-                            const json_t *tolerance, vec_expected *out)
+static int decode_scale_tolerance(const vec_ctx *ctx, const char *name,
+                                  const json_t *entry, vec_expected *out)
 {
     char field[128];
-    const json_t *entry = json_object_get(tolerance, name);
     const json_t *scale = json_object_get(entry, "scale");
     snprintf(field, sizeof field, "tolerance.%s", name);
-    if (!json_is_object(entry))
-        return fail_value(ctx, field, entry, "missing tolerance for output");
     if (vec_decode_double(json_object_get(entry, "k"), &out->k) != 0 ||
         !(out->k >= 0) || isinf(out->k))
         return fail_value(ctx, field, json_object_get(entry, "k"),
@@ -245,6 +287,76 @@ static int decode_tolerance(const vec_ctx *ctx, const char *name,
         }
     }
     return 0;
+}
+
+static int decode_class_list(const vec_ctx *ctx, const char *field,
+                             const json_t *list, unsigned *classes);
+
+/* One {"index", "classes", "values"} entry of an index output. */
+static int decode_accept_entry(const vec_ctx *ctx, const char *field,
+                               const json_t *entry, size_t count,
+                               vec_accept *accept)
+{
+    const json_t *index = json_object_get(entry, "index");
+    const json_t *values = json_object_get(entry, "values");
+    if (!json_is_integer(index) || json_integer_value(index) < 0 ||
+        (size_t)json_integer_value(index) >= count)
+        return fail_value(ctx, field, index, "index must address an element");
+    accept->index = (size_t)json_integer_value(index);
+    if (decode_class_list(ctx, field, json_object_get(entry, "classes"),
+                          &accept->classes) != 0)
+        return -1;
+    if (!json_is_array(values) || json_array_size(values) == 0)
+        return fail_value(ctx, field, values, "values must be a non-empty array");
+    accept->values = malloc(json_array_size(values) * sizeof(int64_t));
+    if (accept->values == NULL)
+        return vec_fail(ctx, field, "out of memory");
+    for (size_t i = 0; i < json_array_size(values); i++) {
+        const json_t *value = json_array_get(values, i);
+        if (!json_is_integer(value))
+            return fail_value(ctx, field, value, "values must be integers");
+        accept->values[accept->count++] = json_integer_value(value);
+    }
+    return 0;
+}
+
+static int decode_exact_tolerance(const vec_ctx *ctx, const char *name,
+                                  const json_t *entry, vec_expected *out)
+{
+    char field[128];
+    const json_t *accept = json_object_get(entry, "accept");
+    snprintf(field, sizeof field, "tolerance.%s", name);
+    if (!json_is_true(json_object_get(entry, "exact")))
+        return fail_value(ctx, field, entry,
+                          "an int64 output needs {\"exact\": true}");
+    if (accept == NULL)
+        return 0;
+    if (!json_is_array(accept))
+        return fail_value(ctx, field, accept, "accept must be an array");
+    out->accept = calloc(json_array_size(accept) + 1, sizeof *out->accept);
+    if (out->accept == NULL)
+        return vec_fail(ctx, field, "out of memory");
+    for (size_t i = 0; i < json_array_size(accept); i++) {
+        snprintf(field, sizeof field, "tolerance.%s.accept[%zu]", name, i);
+        out->n_accept++;
+        if (decode_accept_entry(ctx, field, json_array_get(accept, i),
+                                out->value.count, &out->accept[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int decode_tolerance(const vec_ctx *ctx, const char *name,
+                            const json_t *tolerance, vec_expected *out)
+{
+    char field[128];
+    const json_t *entry = json_object_get(tolerance, name);
+    snprintf(field, sizeof field, "tolerance.%s", name);
+    if (!json_is_object(entry))
+        return fail_value(ctx, field, entry, "missing tolerance for output");
+    if (out->value.dtype == VEC_F64)
+        return decode_scale_tolerance(ctx, name, entry, out);
+    return decode_exact_tolerance(ctx, name, entry, out);
 }
 
 static int decode_expected(const vec_ctx *ctx, vec_case *c,
@@ -268,29 +380,35 @@ static int decode_expected(const vec_ctx *ctx, vec_case *c,
         snprintf(field, sizeof field, "expected.%s", name);
         if (decode_array(ctx, field, name, object, &out->value) != 0)
             return -1;
-        if (out->value.dtype == VEC_F64 &&
-            decode_tolerance(ctx, name, tolerance, out) != 0)
+        if (decode_tolerance(ctx, name, tolerance, out) != 0)
             return -1;
+    }
+    return 0;
+}
+
+static int decode_class_list(const vec_ctx *ctx, const char *field,
+                             const json_t *list, unsigned *classes)
+{
+    size_t i;
+    const json_t *entry;
+    *classes = 0;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return fail_value(ctx, field, list,
+                          "must be a non-empty array of class names");
+    json_array_foreach(list, i, entry) {
+        const char *name = json_string_value(entry);
+        int cls = name ? vec_class_from_name(name) : -1;
+        if (cls < 0)
+            return fail_value(ctx, field, entry,
+                              "unknown class (fp64, fp32, bf16, fp16)");
+        *classes |= 1u << cls;
     }
     return 0;
 }
 
 static int decode_classes(const vec_ctx *ctx, vec_case *c, const json_t *list)
 {
-    size_t i;
-    const json_t *entry;
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        return fail_value(ctx, "classes", list,
-                          "must be a non-empty array of class names");
-    json_array_foreach(list, i, entry) {
-        const char *name = json_string_value(entry);
-        int cls = name ? vec_class_from_name(name) : -1;
-        if (cls < 0)
-            return fail_value(ctx, "classes", entry,
-                              "unknown class (fp64, fp32, bf16, fp16)");
-        c->classes |= 1u << cls;
-    }
-    return 0;
+    return decode_class_list(ctx, "classes", list, &c->classes);
 }
 
 static int decode_flags(const vec_ctx *ctx, const json_t *flags,
@@ -358,8 +476,12 @@ static void case_free(vec_case *c)
     for (size_t i = 0; i < c->n_inputs; i++)
         array_free(&c->inputs[i]);
     for (size_t i = 0; i < c->n_expected; i++) {
-        array_free(&c->expected[i].value);
-        free(c->expected[i].scale);
+        vec_expected *out = &c->expected[i];
+        array_free(&out->value);
+        free(out->scale);
+        for (size_t a = 0; a < out->n_accept; a++)
+            free(out->accept[a].values);
+        free(out->accept);
     }
     free(c->inputs);
     free(c->expected);
@@ -408,31 +530,17 @@ static int check_unique_ids(const vec_file *file, char *err, size_t errlen)
 int vec_file_load(vec_file *file, const char *path, char *err, size_t errlen)
 {
     json_error_t json_error;
-    const json_t *cases;
-    memset(file, 0, sizeof *file);
-    file->path = strdup(path);
-    file->root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (file->root == NULL) {
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
+    if (root == NULL) {
+        memset(file, 0, sizeof *file);
+        file->path = strdup(path);
         snprintf(err, errlen, "%s: line %d column %d: %s", path,
                  json_error.line, json_error.column, json_error.text);
         return -1;
     }
-    file->op = json_string_value(json_object_get(file->root, "op"));
-    if (check_header(file, err, errlen) != 0)
-        return -1;
-    cases = json_object_get(file->root, "cases");
-    file->cases = calloc(json_array_size(cases) + 1, sizeof *file->cases);
-    if (file->cases == NULL) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    for (size_t i = 0; i < json_array_size(cases); i++) {
-        file->n_cases++;
-        if (decode_case(file, &file->cases[i], json_array_get(cases, i), i,
-                        err, errlen) != 0)
-            return -1;
-    }
-    return check_unique_ids(file, err, errlen);
+    int loaded = vec_file_from_json(file, root, path, err, errlen);
+    json_decref(root);
+    return loaded;
 }
 
 void vec_file_free(vec_file *file)
@@ -615,4 +723,31 @@ int vecw_write_file(const json_t *root, const char *path, char *err,
         return -1;
     }
     return 0;
+}
+
+/* ---- from an already-parsed root ---------------------------------------- */
+
+int vec_file_from_json(vec_file *file, json_t *root, const char *name,
+                       char *err, size_t errlen)
+{
+    const json_t *cases;
+    memset(file, 0, sizeof *file);
+    file->path = strdup(name);
+    file->root = json_incref(root);
+    file->op = json_string_value(json_object_get(file->root, "op"));
+    if (check_header(file, err, errlen) != 0)
+        return -1;
+    cases = json_object_get(file->root, "cases");
+    file->cases = calloc(json_array_size(cases) + 1, sizeof *file->cases);
+    if (file->cases == NULL) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        file->n_cases++;
+        if (decode_case(file, &file->cases[i], json_array_get(cases, i), i,
+                        err, errlen) != 0)
+            return -1;
+    }
+    return check_unique_ids(file, err, errlen);
 }

@@ -42,10 +42,23 @@ typedef struct {
     int64_t *i64;   /* (count) when dtype == VEC_I64, else NULL */
 } vec_array;
 
+/* Other acceptable values of one element of an index output, for some
+ * classes (spec/tolerance.md#index-outputs). */
 typedef struct {
-    vec_array value; /* the expected output g */
-    double k;        /* the op's K for this output */
-    double *scale;   /* (value.count) the per-element scales s */
+    size_t index;     /* the element, in the output's flat row-major order */
+    unsigned classes; /* bit (1u << class) for each class it applies to */
+    size_t count;
+    int64_t *values;  /* (count) acceptable values besides the expected one */
+} vec_accept;
+
+typedef struct {
+    vec_array value;   /* the expected output g */
+    /* float64 outputs: */
+    double k;          /* the op's K for this output */
+    double *scale;     /* (value.count) the per-element scales s */
+    /* int64 outputs are exact, with per-class alternatives: */
+    size_t n_accept;
+    vec_accept *accept; /* (n_accept) */
 } vec_expected;
 
 typedef struct {
@@ -113,5 +126,14 @@ json_t *vecw_i64_array(size_t ndim, const size_t *shape, const int64_t *data);
 /* Writes root to path via path.tmp + rename; 0, or -1 with err. */
 int vecw_write_file(const json_t *root, const char *path, char *err,
                     size_t errlen);
+
+/*
+ * As vec_file_load, from an already-parsed root: the file takes its own
+ * reference to root (the caller keeps, and later releases, its own), and
+ * name stands for the path in every message. 0, or -1 with a message in err;
+ * call vec_file_free either way.
+ */
+int vec_file_from_json(vec_file *file, json_t *root, const char *name,
+                       char *err, size_t errlen);
 
 #endif

@@ -11,7 +11,7 @@
 #include "vecio.h"
 
 typedef struct {
-    const char *op;
+    char label[64];       /* the file's name without .json: the op, or a variant */
     size_t valid, invalid, passed, failed, skipped;
     double worst_units;   /* over every element of every valid case */
     double k_at_worst;
@@ -54,35 +54,55 @@ static int judge_invalid(const vec_case *c, const ref_result *result,
     return 0;
 }
 
-static int judge_valid(const vec_case *c, const ref_result *result, int cls,
-                       op_summary *summary, char *diagnostic, size_t size)
+/* Judges one expected output against the reference's output of that name;
+ * 1 if it passes, else 0 with a diagnostic. */
+static int judge_one_output(const vec_case *c, const vec_expected *want,
+                            const ref_result *result, int cls,
+                            op_summary *summary, char *diagnostic, size_t size)
 {
-    const vec_expected *want = &c->expected[0];
+    const ref_output *got = ref_result_output(result, want->value.name);
     judge_verdict verdict;
-    if (result->status != LMR_OK) {
-        snprintf(diagnostic, size, "rejected valid input: %s (%s)",
-                 lmr_status_name(result->status), lmr_strerror(result->status));
+    if (got == NULL || got->dtype != want->value.dtype ||
+        got->count != want->value.count) {
+        snprintf(diagnostic, size, "output %s: missing or %zu elements, "
+                 "expected %zu", want->value.name, got ? got->count : 0,
+                 want->value.count);
         return 0;
     }
-    if (want->value.count != result->rows * result->cols) {
-        snprintf(diagnostic, size, "output has %zu elements, expected %zu",
-                 result->rows * result->cols, want->value.count);
-        return 0;
-    }
-    judge_output(&verdict, result->Y, want, cls);
-    if (verdict.worst_units >= summary->worst_units) {
+    if (want->value.dtype == VEC_F64)
+        judge_output(&verdict, got->f64, want, cls);
+    else
+        judge_index_output(&verdict, got->i64, want, cls);
+    if (want->value.dtype == VEC_F64 &&
+        verdict.worst_units >= summary->worst_units) {
         summary->worst_units = verdict.worst_units;
         summary->k_at_worst = verdict.k;
         summary->worst_case = c->id;
     }
     if (!verdict.passed)
         snprintf(diagnostic, size,
-                 "%zu element(s) out of bound; worst at [%zu]: got %.17g want "
-                 "%.17g error %.17g bound %.17g (K = %g)",
-                 verdict.failures, verdict.worst_index, verdict.worst_got,
-                 verdict.worst_want, fabs(verdict.worst_got - verdict.worst_want),
+                 "output %s: %zu element(s) out of bound; worst at [%zu]: got "
+                 "%.17g want %.17g error %.17g bound %.17g (K = %g)",
+                 want->value.name, verdict.failures, verdict.worst_index,
+                 verdict.worst_got, verdict.worst_want,
+                 fabs(verdict.worst_got - verdict.worst_want),
                  verdict.worst_bound, verdict.k);
     return verdict.passed;
+}
+
+static int judge_valid(const vec_case *c, const ref_result *result, int cls,
+                       op_summary *summary, char *diagnostic, size_t size)
+{
+    int passed = 1;
+    if (result->status != LMR_OK) {
+        snprintf(diagnostic, size, "rejected valid input: %s (%s)",
+                 lmr_status_name(result->status), lmr_strerror(result->status));
+        return 0;
+    }
+    for (size_t i = 0; i < c->n_expected && passed; i++)
+        passed = judge_one_output(c, &c->expected[i], result, cls, summary,
+                                  diagnostic, size);
+    return passed;
 }
 
 /* Runs and judges one case; -1 when the case is malformed. */
@@ -118,6 +138,17 @@ static int verify_case(verify_state *state, const vec_file *file,
     return 0;
 }
 
+/* "vectors/softmax_gpt2.json" -> "softmax_gpt2". */
+static void file_label(char *label, size_t size, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(label, size, "%s", base);
+    char *extension = strstr(label, ".json");
+    if (extension != NULL)
+        *extension = '\0';
+}
+
 static void print_summary(FILE *out, const op_summary *summaries, size_t count,
                           int cls)
 {
@@ -126,7 +157,7 @@ static void print_summary(FILE *out, const op_summary *summaries, size_t count,
             "worst case");
     for (size_t i = 0; i < count; i++) {
         const op_summary *s = &summaries[i];
-        fprintf(out, "%-18s %6zu %6zu %8zu %7zu %7zu %14.3g %7g  %s\n", s->op,
+        fprintf(out, "%-18s %6zu %6zu %8zu %7zu %7zu %14.3g %7g  %s\n", s->label,
                 s->valid, s->invalid, s->passed, s->failed, s->skipped,
                 s->worst_units, s->k_at_worst,
                 s->worst_case ? s->worst_case : "-");
@@ -156,7 +187,7 @@ int verify_files(char *const *paths, size_t n_paths, int cls,
     if (!malformed && mode == VERIFY_TAP)
         fprintf(out, "1..%zu\n", total);
     for (size_t f = 0; f < n_paths && !malformed; f++) {
-        summaries[f].op = files[f].op;
+        file_label(summaries[f].label, sizeof summaries[f].label, paths[f]);
         for (size_t i = 0; i < files[f].n_cases && !malformed; i++)
             malformed = verify_case(&state, &files[f], &files[f].cases[i],
                                     &summaries[f]) != 0;

@@ -1,0 +1,170 @@
+/*
+ * gen_loss.c -- cases for cross_entropy (spec/softmax.md#cross_entropy):
+ * every reduction, ignored targets, a custom ignore_index, the all-ignored
+ * mean (NaN), a masked target (+inf), huge logits, empty batches.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_case.h"
+#include "gen_ops.h"
+#include "gen_random.h"
+#include "oracle_head.h"
+
+static const char *const reduction_names[] = {"none", "sum", "mean"};
+
+typedef struct {
+    const char *slug, *comment, *flag;
+    size_t n, vocab;
+    const double *logits;   /* (n, vocab) */
+    const int64_t *targets; /* (n) */
+    int64_t ignore_index;
+    enum oracle_reduction reduction;
+    unsigned long seed;     /* 0: hand-written */
+} loss_config;
+
+static int loss_case(gen_file *file, const loss_config *cfg)
+{
+    gen_case c;
+    double k;
+    size_t outputs = cfg->reduction == ORACLE_REDUCE_NONE ? cfg->n : 1;
+    double *loss = calloc(outputs + 1, sizeof(double));
+    double *scale = calloc(outputs + 1, sizeof(double));
+    int status = oracle_cross_entropy(loss, scale, &k, cfg->logits,
+                                      cfg->targets, cfg->n, cfg->vocab,
+                                      cfg->reduction, cfg->ignore_index);
+    if (status == 0) {
+        gen_case_begin(&c, file, cfg->slug, cfg->comment);
+        gen_flag(&c, cfg->seed ? "random" : "edge");
+        if (cfg->seed)
+            gen_source(&c, cfg->seed, "logits: k/16, k uniform in [-255, "
+                       "255]; then targets uniform in [0, |V|)");
+        if (cfg->flag)
+            gen_flag(&c, cfg->flag);
+        gen_param_string(&c, "reduction", reduction_names[cfg->reduction]);
+        gen_param_int(&c, "ignore_index", cfg->ignore_index);
+        gen_input_f64(&c, "logits", cfg->n, cfg->vocab, cfg->logits);
+        gen_input_i64(&c, "targets", cfg->n, GEN_1D, cfg->targets);
+        gen_expect(&c, "loss", outputs, GEN_1D, loss, k, scale);
+        gen_case_end(&c);
+    } else {
+        fprintf(stderr, "lmr-gen: cross_entropy/%s: oracle failed\n", cfg->slug);
+    }
+    free(loss);
+    free(scale);
+    return status;
+}
+
+/* Random logits (n, vocab) and targets; a few targets set to ignore. */
+static int random_cases(gen_file *file)
+{
+    enum { N = 6, VOCAB = 10 };
+    double logits[N * VOCAB];
+    int64_t targets[N];
+    gsl_rng *rng = gen_rng(7001);
+    gen_dyadic(rng, logits, N * VOCAB, 4, 255);
+    gen_ids(rng, targets, N, VOCAB);
+    gsl_rng_free(rng);
+    targets[1] = -100;
+    targets[4] = -100;
+    static const char *const slugs[] = {"random-none", "random-sum", "random-mean"};
+    int status = 0;
+    for (int r = 0; r < 3 && status == 0; r++) {
+        loss_config cfg = {slugs[r], "6 positions, 2 of them ignored (-100)",
+                           "ignored", N, VOCAB, logits, targets, -100,
+                           (enum oracle_reduction)r, 7001};
+        status = loss_case(file, &cfg);
+    }
+    return status;
+}
+
+static int hand_cases(gen_file *file)
+{
+    static const double logits[] = {2.0, 1.0, 0.5,  -1.0, 0.0, 3.0,
+                                    0.0, 0.0, 0.0,  1e300, -1e300, 0.0};
+    static const double masked[] = {0.0, -INFINITY, 1.0,  0.5, 0.25, -INFINITY};
+    static const int64_t all_ignored[] = {-100, -100, -100, -100};
+    static const int64_t custom[] = {0, -1, 2, -1};
+    static const int64_t some[] = {0, 2, 1, 0};
+    static const int64_t masked_target[] = {1, 0};
+    loss_config list[] = {
+        {"mean-all-ignored", "every target ignored: the mean is NaN (0/0)",
+         "all_ignored", 4, 3, logits, all_ignored, -100, ORACLE_REDUCE_MEAN, 0},
+        {"sum-all-ignored", "every target ignored: the sum is 0", "all_ignored",
+         4, 3, logits, all_ignored, -100, ORACLE_REDUCE_SUM, 0},
+        {"none-all-ignored", "every target ignored: zeros", "all_ignored",
+         4, 3, logits, all_ignored, -100, ORACLE_REDUCE_NONE, 0},
+        {"custom-ignore-index", "ignore_index = -1; mean over the 2 counted",
+         "ignored", 4, 3, logits, custom, -1, ORACLE_REDUCE_MEAN, 0},
+        {"huge-logits", "a row with +-1e300: loss 0 or 2e300 exactly as the "
+         "reals say", "wide_range", 4, 3, logits, some, -100,
+         ORACLE_REDUCE_NONE, 0},
+        {"masked-target", "the target's logit is -inf: loss +inf",
+         "masked", 2, 3, masked, masked_target, -100, ORACLE_REDUCE_NONE, 0},
+        {"masked-target-mean", "an infinite loss makes the mean +inf",
+         "masked", 2, 3, masked, masked_target, -100, ORACLE_REDUCE_MEAN, 0},
+        {"empty-batch-mean", "n = 0: the mean is NaN", "empty", 0, 3, logits,
+         some, -100, ORACLE_REDUCE_MEAN, 0},
+        {"empty-batch-sum", "n = 0: the sum is 0", "empty", 0, 3, logits, some,
+         -100, ORACLE_REDUCE_SUM, 0},
+    };
+    int status = 0;
+    for (size_t i = 0; i < sizeof list / sizeof list[0] && status == 0; i++)
+        status = loss_case(file, &list[i]);
+    return status;
+}
+
+static void invalid_loss(gen_file *file, const char *slug, const char *comment,
+                         const int64_t *targets, size_t n_targets,
+                         int64_t ignore_index, const char *reduction,
+                         const char *status_name)
+{
+    static const double logits[] = {2.0, 1.0, 0.5, -1.0, 0.0, 3.0}; /* (2, 3) */
+    gen_case c;
+    gen_case_begin(&c, file, slug, comment);
+    gen_flag(&c, "edge");
+    gen_param_string(&c, "reduction", reduction);
+    gen_param_int(&c, "ignore_index", ignore_index);
+    gen_input_f64(&c, "logits", 2, 3, logits);
+    gen_input_i64(&c, "targets", n_targets, GEN_1D, targets);
+    gen_invalid(&c, status_name);
+    gen_case_end(&c);
+}
+
+static void invalid_cases(gen_file *file)
+{
+    static const int64_t too_large[] = {0, 3}, negative[] = {-5, 1};
+    static const int64_t good[] = {0, 1}, one[] = {0};
+    invalid_loss(file, "target-equal-to-vocab", "target 3 with |V| = 3",
+                 too_large, 2, -100, "mean", "LMR_EINDEX");
+    invalid_loss(file, "target-negative", "target -5, not the ignore_index",
+                 negative, 2, -100, "mean", "LMR_EINDEX");
+    invalid_loss(file, "ignore-index-in-range", "ignore_index 1 would drop "
+                 "a real token", good, 2, 1, "mean", "LMR_EDOMAIN");
+    invalid_loss(file, "unknown-reduction", "reduction \"avg\"", good, 2,
+                 -100, "avg", "LMR_EDOMAIN");
+    invalid_loss(file, "targets-length", "one target for two rows", one, 1,
+                 -100, "sum", "LMR_EDIM");
+}
+
+int gen_cross_entropy(const char *dir)
+{
+    gen_file file;
+    gen_file_init(&file, "cross_entropy", "spec/softmax.md#cross_entropy");
+    gen_note(&file, "ignored", "some targets equal ignore_index");
+    gen_note(&file, "all_ignored", "every target equals ignore_index");
+    gen_note(&file, "wide_range", "logits near the ends of the double range");
+    gen_note(&file, "masked", "a target whose logit is -inf");
+    gen_note(&file, "empty", "an empty batch (n = 0)");
+    int status = random_cases(&file);
+    if (status == 0)
+        status = hand_cases(&file);
+    invalid_cases(&file);
+    if (status == 0)
+        status = gen_file_write(&file, dir);
+    gen_file_free(&file);
+    return status;
+}
