@@ -1,11 +1,13 @@
 #!/bin/sh
-# install-deps.sh -- installs, from Debian's archive, every package the build
-# and the tests need. Idempotent: packages already installed are skipped, and
-# `apt-get update` runs once, only when something is missing.
+# install-deps.sh [PACKAGE...] -- installs, from Debian's archive, the
+# packages the build and the tests need (or the ones named). Idempotent:
+# packages already installed are skipped, and `apt-get update` runs once,
+# only when something is missing. Exits non-zero if an install fails.
 set -eu
 
 PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
 libjansson-dev valgrind perl python3 python3-jsonschema"
+[ "$#" -gt 0 ] && PACKAGES="$*"
 
 missing=""
 for package in $PACKAGES; do
