@@ -30,24 +30,24 @@ B := build
 LIB_SRC := ref/lmr_status.c ref/lmr_check.c ref/lmr_embed.c \
            ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c \
            ref/lmr_head.c ref/lmr_softmax.c ref/lmr_sample.c ref/lmr_lens.c \
-           ref/lmr_params.c
+           ref/lmr_params.c ref/lmr_variants.c
 LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
 PUBLIC_HEADERS := ref/lmr.h ref/lmr_status.h ref/lmr_embed.h \
                   ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h \
                   ref/lmr_head.h ref/lmr_softmax.h ref/lmr_sample.h \
-                  ref/lmr_lens.h ref/lmr_params.h
+                  ref/lmr_lens.h ref/lmr_params.h ref/lmr_variants.h
 LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0
 
 # ---- tools/ ----------------------------------------------------------------
 ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c \
               tools/oracle_head.c tools/oracle_softmax.c tools/oracle_sample.c \
-              tools/oracle_lens.c
+              tools/oracle_lens.c tools/oracle_variants.c
 GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_embed.c tools/gen_sinusoid.c tools/gen_compose.c \
            tools/gen_layernorm.c tools/gen_head.c tools/gen_softmax.c \
            tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
-           tools/gen_gpt2.c \
+           tools/gen_gpt2.c tools/gen_variants.c tools/gen_mixture.c \
            tools/vecio.c tools/recipe.c $(ORACLE_SRC)
 VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/verify.c
 GEN := $(B)/lmr-gen
@@ -56,7 +56,9 @@ TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
 
 # ---- tests/ ----------------------------------------------------------------
 TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
+         tests/errors_output.t tests/properties_output.t \
          tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
+         tests/oracle_variants_selfcheck.t \
          tests/cli.t
 TAP_OBJ := $(B)/tests/tap.o
 
@@ -106,7 +108,7 @@ $(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cl
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/errors.t tests/properties.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(LIB_A)
+tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(GSL_LIBS)
 
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
@@ -118,7 +120,7 @@ tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/re
 tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c tools/recipe.c)
 	$(CC) -o $@ $^ -ljansson -lm
 
-tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
+tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t tests/oracle_variants_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
 	$(CC) -o $@ $^ -lmpfr -lgmp -lm
 
 # ---- the main job -------------------------------------------------------------

@@ -16,5 +16,6 @@
 #include "lmr_sample.h"
 #include "lmr_lens.h"
 #include "lmr_params.h"
+#include "lmr_variants.h"
 
 #endif

@@ -126,7 +126,9 @@ int lmr_cross_entropy(double *loss, const double *logits,
     if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
         reduction != LMR_REDUCE_MEAN)
         return LMR_EDOMAIN;
-    if (loss == NULL || (n > 0 && targets == NULL))
+    /* loss holds n entries under NONE (none when n = 0), else one */
+    if ((loss == NULL && (reduction != LMR_REDUCE_NONE || n > 0)) ||
+        (n > 0 && targets == NULL))
         return LMR_EINVAL;
     /* with n = 0 and a reduction, loss is written but logits need not exist */
     int status = check_rows(reduction == LMR_REDUCE_NONE ? loss : logits,

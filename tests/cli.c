@@ -318,7 +318,8 @@ static const char *const all_ops[] = {
     "embed_lookup", "embed_onehot", "pos_learned", "pos_sinusoid", "compose",
     "layernorm", "compose_layernorm", "head_tied", "head_untied", "softmax",
     "log_softmax", "cross_entropy", "argmax", "sample", "logit_lens",
-    "param_count",
+    "param_count", "head_partial", "head_transformed", "head_adaptive",
+    "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss",
 };
 #define OP_COUNT (sizeof all_ops / sizeof all_ops[0])
 

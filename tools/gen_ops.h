@@ -25,5 +25,12 @@ int gen_param_count(const char *dir);
 int gen_head_tied_gpt2(const char *dir);
 int gen_softmax_gpt2(const char *dir);
 int gen_cross_entropy_gpt2(const char *dir);
+int gen_head_partial(const char *dir);
+int gen_head_transformed(const char *dir);
+int gen_head_adaptive(const char *dir);
+int gen_head_mlp(const char *dir);
+int gen_mos_fixed(const char *dir);
+int gen_mos_gated(const char *dir);
+int gen_soft_tie_loss(const char *dir);
 
 #endif

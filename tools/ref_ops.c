@@ -414,6 +414,199 @@ static int run_param_count(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
+/* ---- head variants --------------------------------------------------- */
+
+/* An optional input: NULL when absent; -1 when present with the wrong kind. */
+static int optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
+                          const vec_array **out)
+{
+    *out = vec_case_input(ctx->c, name);
+    return *out != NULL ? vec_input(ctx, name, VEC_F64, ndim, out) : 0;
+}
+
+static int run_head_partial(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *E, *F;
+    size_t k;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        optional_input(ctx, "F", 2, &F) || vec_param_size(ctx, "k", 1, 0, &k))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    int shapes_agree = E->shape[1] == d &&
+        (F == NULL ? k == vocab
+                   : (F->shape[0] == d && k <= vocab && F->shape[1] == vocab - k));
+    result->status = k > vocab ? LMR_EDOMAIN
+        : !shapes_agree ? LMR_EDIM
+        : lmr_head_partial(logits->f64, h->f64, E->f64, F ? F->f64 : NULL, n,
+                           vocab, d, k);
+    return 0;
+}
+
+static int run_head_transformed(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *T, *E;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "T", VEC_F64, 2, &T) ||
+        vec_input(ctx, "E", VEC_F64, 2, &E))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    int shapes_agree = T->shape[0] == d && T->shape[1] == d && E->shape[1] == d;
+    result->status = shapes_agree
+        ? lmr_head_transformed(logits->f64, h->f64, T->f64, E->f64, n, vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_head_adaptive(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *E, *F;
+    double alpha;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "F", VEC_F64, 2, &F) ||
+        vec_param_double(ctx, "alpha", 1, 0.0, &alpha))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    int shapes_agree = E->shape[1] == d && F->shape[0] == d && F->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_adaptive(logits->f64, h->f64, E->f64, F->f64, alpha, n, vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *W1, *b1, *W2, *E, *b2;
+    int tied;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W1", VEC_F64, 2, &W1) ||
+        optional_input(ctx, "b1", 1, &b1) || optional_input(ctx, "W2", 2, &W2) ||
+        optional_input(ctx, "E", 2, &E) || optional_input(ctx, "b2", 1, &b2) ||
+        vec_param_bool(ctx, "tied", 0, 0, &tied))
+        return -1;
+    if (tied ? E == NULL : W2 == NULL)
+        return vec_fail(ctx, tied ? "inputs.E" : "inputs.W2",
+                        "required input is missing");
+    size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
+    size_t vocab = tied ? E->shape[0] : W2->shape[1];
+    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    if (logits == NULL)
+        return -1;
+    int shapes_agree = W1->shape[0] == d && (b1 == NULL || b1->shape[0] == m) &&
+        (b2 == NULL || b2->shape[0] == vocab) &&
+        (tied ? E->shape[1] == d : W2->shape[0] == m);
+    result->status = shapes_agree
+        ? lmr_head_mlp(logits->f64, h->f64, W1->f64, b1 ? b1->f64 : NULL,
+                       tied ? NULL : W2->f64, tied ? E->f64 : NULL,
+                       b2 ? b2->f64 : NULL, n, vocab, d, m)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* probs and logprobs (n, vocab) of a mixture. */
+static int add_mixture_outputs(const vec_ctx *ctx, ref_result *result,
+                               size_t n, size_t vocab, double **probs,
+                               double **logprobs)
+{
+    ref_output *p = add_output(ctx, result, "probs", VEC_F64, n, vocab);
+    ref_output *lp = p ? add_output(ctx, result, "logprobs", VEC_F64, n, vocab)
+                       : NULL;
+    if (lp == NULL)
+        return -1;
+    *probs = p->f64;
+    *logprobs = lp->f64;
+    return 0;
+}
+
+static int run_mos_fixed(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *W, *alpha;
+    double *probs, *logprobs;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 3, &W) ||
+        vec_input(ctx, "alpha", VEC_F64, 1, &alpha))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
+    if (add_mixture_outputs(ctx, result, n, vocab, &probs, &logprobs))
+        return -1;
+    int shapes_agree = W->shape[1] == d && alpha->shape[0] == K;
+    result->status = shapes_agree
+        ? lmr_mos_fixed(probs, logprobs, h->f64, W->f64, alpha->f64, n, vocab, d, K)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out;
+    double *probs, *logprobs;
+    int tied;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W_pi", VEC_F64, 2, &W_pi) ||
+        vec_input(ctx, "W_comp", VEC_F64, 3, &W_comp) ||
+        vec_input(ctx, "b_comp", VEC_F64, 2, &b_comp) ||
+        optional_input(ctx, "W_out", 2, &W_out) || optional_input(ctx, "E", 2, &E) ||
+        optional_input(ctx, "b_out", 1, &b_out) ||
+        vec_param_bool(ctx, "tied", 0, 0, &tied))
+        return -1;
+    if (tied ? E == NULL : W_out == NULL)
+        return vec_fail(ctx, tied ? "inputs.E" : "inputs.W_out",
+                        "required input is missing");
+    size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
+    size_t vocab = tied ? E->shape[0] : W_out->shape[1];
+    if (add_mixture_outputs(ctx, result, n, vocab, &probs, &logprobs))
+        return -1;
+    int shapes_agree = W_pi->shape[0] == d && W_comp->shape[0] == K &&
+        W_comp->shape[1] == d && W_comp->shape[2] == d && b_comp->shape[0] == K &&
+        b_comp->shape[1] == d && (b_out == NULL || b_out->shape[0] == vocab) &&
+        (tied ? E->shape[1] == d : W_out->shape[0] == d);
+    result->status = shapes_agree
+        ? lmr_mos_gated(probs, logprobs, h->f64, W_pi->f64, W_comp->f64,
+                        b_comp->f64, tied ? NULL : W_out->f64,
+                        tied ? E->f64 : NULL, b_out ? b_out->f64 : NULL, n,
+                        vocab, d, K)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *E, *W, *targets;
+    const char *reduction_name;
+    double lambda;
+    int64_t ignore_index;
+    lmr_soft_tie values = {0.0, 0.0, 0.0};
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "W", VEC_F64, 2, &W) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_param_double(ctx, "lambda", 1, 0.0, &lambda) ||
+        vec_param_string(ctx, "reduction", 0, "mean", &reduction_name) ||
+        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
+                        &ignore_index))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    static const char *const names[] = {"loss", "cross_entropy", "penalty"};
+    ref_output *outputs[3];
+    for (size_t i = 0; i < 3; i++)
+        if ((outputs[i] = add_output(ctx, result, names[i], VEC_F64, 1, 1)) == NULL)
+            return -1;
+    int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
+                       W->shape[1] == vocab && targets->shape[0] == n;
+    result->status = shapes_agree
+        ? lmr_soft_tie_loss(&values, h->f64, E->f64, W->f64, targets->i64, n,
+                            vocab, d, lambda, reduction_named(reduction_name),
+                            ignore_index)
+        : LMR_EDIM;
+    outputs[0]->f64[0] = values.loss;
+    outputs[1]->f64[0] = values.cross_entropy;
+    outputs[2]->f64[0] = values.penalty;
+    return 0;
+}
+
 typedef int (*op_runner)(const vec_ctx *ctx, ref_result *result);
 
 static const struct {
@@ -436,6 +629,13 @@ static const struct {
     {"sample", run_sample},
     {"logit_lens", run_logit_lens},
     {"param_count", run_param_count},
+    {"head_partial", run_head_partial},
+    {"head_transformed", run_head_transformed},
+    {"head_adaptive", run_head_adaptive},
+    {"head_mlp", run_head_mlp},
+    {"mos_fixed", run_mos_fixed},
+    {"mos_gated", run_mos_gated},
+    {"soft_tie_loss", run_soft_tie_loss},
 };
 
 static op_runner find_runner(const char *op)
