@@ -166,10 +166,12 @@ static struct worst worst_start(void)
     return worst;
 }
 
+/* An infinite or NaN error, or a nonzero error against a bound that is not
+ * a positive finite number, counts as a failure (ratio +inf). */
 static void worst_update(struct worst *worst, double error, double bound)
 {
     double ratio;
-    if (isnan(error) || (error > 0 && !(bound > 0)))
+    if (!isfinite(error) || (error > 0 && !(bound > 0 && isfinite(bound))))
         ratio = INFINITY;
     else
         ratio = error > 0 ? error / bound : 0.0;
@@ -302,12 +304,14 @@ static struct row_stats row_stats_of(const double *row, const double *probs,
     return stats;
 }
 
-/* The log-softmax scale of an entry with this logit
+/* The log-softmax scale of an unmasked entry with this logit
  * (spec/tolerance.md#log_softmax): s_i = e_i + e-bar + |V| + 2 + |log S| +
- * 2 |log y_i|; log_prob is the library's log y_i. */
+ * 2 |log y_i|, with log y_i = z_i - log S formed here, never taken from the
+ * output under test (a wrong -inf there would make the bound infinite). */
 static double log_softmax_scale(const struct row_stats *stats, double logit,
-                                size_t vocab, double tau, double log_prob)
+                                size_t vocab, double tau)
 {
+    double log_prob = (logit - stats->largest) / tau - stats->log_sum;
     return entry_error(logit, stats->largest, tau) + stats->mean
            + (double)vocab + 2.0 + fabs(stats->log_sum) + 2.0 * fabs(log_prob);
 }
@@ -531,9 +535,30 @@ static void log_update(struct worst *worst, const double *row,
                           + (double)vocab + 5.0;
         double log_prob = log(probs[i]);
         double bound = UNIT_ROUNDOFF * (2.0 * relative + fabs(log_prob)
-                       + 2.0 * log_softmax_scale(&stats, row[i], vocab, tau,
-                                                 logprobs[i]));
+                       + 2.0 * log_softmax_scale(&stats, row[i], vocab, tau));
         worst_update(worst, fabs(log_prob - logprobs[i]), bound);
+    }
+}
+
+/* log_softmax against its definition z_i - log S, formed here as
+ * fl(fl(fl(u_i - a)/tau) - fl(log S)): the library is within 2u s^ls_i of
+ * the exact value, and this test's z_i (2u |z_i|), S (|V| u relative, so
+ * |V| u absolute in log S, plus u |log S|) and difference (u |log y_i|) are
+ * within u s^ls_i of it, so 3u s^ls_i in all. Unlike log(softmax) this
+ * holds where y_i underflows to 0: spec/softmax.md requires this form so
+ * that such entries stay finite. */
+static void log_formula_update(struct worst *worst, const double *row,
+                               const double *probs, const double *logprobs,
+                               size_t vocab, double tau)
+{
+    struct row_stats stats = row_stats_of(row, probs, vocab, tau);
+    for (size_t i = 0; i < vocab; i++) {
+        if (row[i] == -INFINITY)
+            continue; /* checked by masked_exact */
+        double want = (row[i] - stats.largest) / tau - stats.log_sum;
+        double bound = 3.0 * UNIT_ROUNDOFF
+                       * log_softmax_scale(&stats, row[i], vocab, tau);
+        worst_update(worst, fabs(logprobs[i] - want), bound + FLOOR);
     }
 }
 
@@ -552,7 +577,8 @@ static void check_softmax_rows(gsl_rng *rng, struct softmax_case test)
         lmr_softmax(arrays.probs, arrays.logits, n, vocab, tau) == LMR_OK
         && lmr_softmax(arrays.in_place, arrays.in_place, n, vocab, tau) == LMR_OK
         && lmr_log_softmax(arrays.logprobs, arrays.logits, n, vocab, tau) == LMR_OK;
-    struct worst sums = worst_start(), aliased = worst_start(), logs = worst_start();
+    struct worst sums = worst_start(), aliased = worst_start();
+    struct worst logs = worst_start(), formula = worst_start();
     int masks_ok = calls_ok;
     for (size_t t = 0; calls_ok && t < n; t++) {
         size_t at = t * vocab;
@@ -568,8 +594,11 @@ static void check_softmax_rows(gsl_rng *rng, struct softmax_case test)
         if (test.check_log)
             log_update(&logs, arrays.logits + at, arrays.probs + at,
                        arrays.logprobs + at, vocab, test.tau);
+        log_formula_update(&formula, arrays.logits + at, arrays.probs + at,
+                           arrays.logprobs + at, vocab, test.tau);
     }
     sums.calls_ok = aliased.calls_ok = logs.calls_ok = calls_ok;
+    formula.calls_ok = calls_ok;
     worst_report(&sums, "softmax rows sum to 1 within 2u sum s_i + |V| u "
                  "(n=%zu |V|=%zu |u|<%g tau=%g)", n, vocab, test.limit, test.tau);
     tap_ok(masks_ok, "masked logits give probability +0 and log-probability "
@@ -579,6 +608,9 @@ static void check_softmax_rows(gsl_rng *rng, struct softmax_case test)
     if (test.check_log)
         worst_report(&logs, "log_softmax = log(softmax) within the two bounds "
                      "(n=%zu |V|=%zu |u|<%g tau=%g)", n, vocab, test.limit, test.tau);
+    worst_report(&formula, "log_softmax = (u - a)/tau - log S, finite where "
+                 "softmax underflows (n=%zu |V|=%zu |u|<%g tau=%g)", n, vocab,
+                 test.limit, test.tau);
     free(arrays.logits);
     free(arrays.probs);
     free(arrays.in_place);
@@ -712,8 +744,7 @@ static void check_temperature(gsl_rng *rng, double tau)
             else
                 worst_update(&logs, fabs(logprobs[at] - unit_logprobs[at]),
                              4.0 * UNIT_ROUNDOFF
-                             * log_softmax_scale(&stats, row[i], vocab, 1.0,
-                                                 unit_logprobs[at]));
+                             * log_softmax_scale(&stats, row[i], vocab, 1.0));
         }
     }
     worst_report(&worst, "softmax(u, tau) = softmax(u/tau, 1) (tau=%a, u/tau exact)",
@@ -800,6 +831,7 @@ static const struct entropy_case ENTROPY_CASES[] = {
     {30, 12, 3.0, 0, 5, INT64_MAX},
     {8, 50257, 10.0, 0, 4, INT64_MIN},
     {12, 5, 5.0, 2, 1, LMR_DEFAULT_IGNORE_INDEX},
+    {10, 20, 1e300, 4, 4, LMR_DEFAULT_IGNORE_INDEX}, /* y underflows: loss ~1e300 */
 };
 
 /* targets (n): ignore_index with probability 1/ignore_one_in, otherwise a
@@ -853,7 +885,7 @@ static struct entropy_sums compare_none(const double *none,
         struct row_stats stats = row_stats_of(logits + at, probs + at,
                                               test.vocab, 1.0);
         double scale = log_softmax_scale(&stats, logits[at + target],
-                                         test.vocab, 1.0, logprobs[at + target]);
+                                         test.vocab, 1.0);
         worst_update(&sums.none, fabs(none[t] + logprobs[at + target]),
                      4.0 * UNIT_ROUNDOFF * scale);
         sums.losses += none[t];
