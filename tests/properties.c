@@ -135,7 +135,10 @@ static struct worst worst_start(void)
 static void worst_update(struct worst *worst, double error, double bound)
 {
     double ratio;
-    if (isnan(error) || (error > 0 && !(bound > 0)))
+    /* an infinite error or bound (a wrong inf somewhere) is a failure, never
+     * an inf/inf that slips through */
+    if (isnan(error) || isinf(error) || !isfinite(bound) ||
+        (error > 0 && !(bound > 0)))
         ratio = INFINITY;
     else
         ratio = error > 0 ? error / bound : 0.0;
