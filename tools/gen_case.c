@@ -93,8 +93,19 @@ void gen_param_int(gen_case *c, const char *name, int64_t value)
     json_object_set_new(c->params, name, json_integer((json_int_t)value));
 }
 
+/* Scalar parameters are held in binary32 (at least) by the narrow classes:
+ * one outside binary32's normal range makes the case fp64-only. */
+static void note_param_value(gen_case *c, double x)
+{
+    double magnitude = fabs(x);
+    if (!isfinite(x) || (magnitude != 0.0 &&
+                         (magnitude < FLT_MIN || magnitude > FLT_MAX)))
+        c->fits &= 1u; /* fp64 only */
+}
+
 void gen_param_double(gen_case *c, const char *name, double value)
 {
+    note_param_value(c, value);
     json_object_set_new(c->params, name, vecw_double(value));
 }
 
