@@ -52,6 +52,11 @@ GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
 VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/verify.c
 GEN := $(B)/lmr-gen
 VERIFY := $(B)/lmr-verify
+RUNNER_SRC := tools/runner.c tools/runner_testee.c tools/runner_verdict.c \
+              tools/runner_report.c tools/runner_input.c tools/vecio.c \
+              tools/recipe.c tools/judge.c
+RUNNER := $(B)/lmr-run
+TESTEE_REF := $(B)/lmr-testee-ref
 TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
 
 # ---- tests/ ----------------------------------------------------------------
@@ -59,17 +64,19 @@ TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
          tests/errors_output.t tests/properties_output.t \
          tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
          tests/oracle_variants_selfcheck.t \
-         tests/cli.t
+         tests/cli.t tests/runner.t
 TAP_OBJ := $(B)/tests/tap.o
+# Misbehaving (and one well-behaved) testees for tests/runner.t.
+TESTEES := $(B)/tests/testees/replay
 
 VECTOR_FILES := $(wildcard vectors/*.json)
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=all --errors-for-leak-kinds=all
 
 .PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
-        install install-check bench clean
+        install install-check bench clean runner-check testees-check
 
-all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(B)/lmr $(TESTS)
+all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(B)/lmr $(RUNNER) $(TESTEE_REF) $(TESTS)
 
 deps:
 	@sh tools/install-deps.sh
@@ -105,6 +112,14 @@ $(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
 $(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c tools/lmr_cli.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
+# The runner links judge.c and vecio.c, never ref/; the reference reaches it
+# only as a testee, through the protocol.
+$(RUNNER): $(call TOOLS_OBJ,$(RUNNER_SRC) tools/lmr_run.c)
+	$(CC) -o $@ $^ -ljansson -lm
+
+$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/testee_ref.c) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
@@ -116,6 +131,12 @@ tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $
 
 tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/runner.t: $(B)/tests/runner.o $(TAP_OBJ) $(call TOOLS_OBJ,$(RUNNER_SRC)) | $(TESTEES)
+	$(CC) -o $@ $^ -ljansson -lm
+
+$(TESTEES): $(B)/tests/testees/%: $(B)/tests/testees/%.o
+	$(CC) -o $@ $^ -ljansson
 
 tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c tools/recipe.c)
 	$(CC) -o $@ $^ -ljansson -lm
@@ -130,6 +151,9 @@ demo: all
 	@echo
 	@echo "== the reference (ref/) against every vector, class fp64 =="
 	@$(VERIFY) vectors/*.json
+	@echo
+	@echo "== the bundled testees through lmr-run, per op; then the mutants =="
+	@sh tools/check-testees.sh --tables $(RUNNER)
 
 # ---- tests --------------------------------------------------------------------
 test: all
@@ -145,7 +169,24 @@ schema-check: | deps
 	@$(PYTHON) tools/validate-schema.py spec/vector.schema.json vectors/*.json
 	@$(PYTHON) tools/validate-schema.py --expect-invalid spec/vector.schema.json tests/malformed/*.json
 
-check: test memcheck vectors-check schema-check install-check
+check: test memcheck vectors-check schema-check install-check runner-check \
+       testees-check
+
+# Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
+# class, and every mutant of the NumPy testee must be caught.
+testees-check: $(RUNNER) $(TESTEE_REF) | deps
+	@sh tools/check-testees.sh $(RUNNER)
+
+# The reference library as a testee of lmr-run: every case must pass (no
+# failure, no unsupported case). The TAP stays in build/runner-check.tap.
+runner-check: $(RUNNER) $(TESTEE_REF)
+	@$(RUNNER) --vectors vectors -- $(TESTEE_REF) > $(B)/runner-check.tap; \
+	status=$$?; sed -n '/^# summary/,$$p' $(B)/runner-check.tap; \
+	if [ $$status -ne 0 ] || grep -q -e '^not ok' -e '# SKIP' $(B)/runner-check.tap; then \
+	    echo "runner-check: not every case passed (see $(B)/runner-check.tap)"; \
+	    exit 1; \
+	fi; \
+	echo "runner-check: every case passed (TAP in $(B)/runner-check.tap)"
 
 vectors: $(GEN)
 	$(GEN) vectors
@@ -174,7 +215,15 @@ BENCH_RESULTS := $(B)/bench_head.txt
 $(BENCH): $(B)/tools/bench_head.o $(LIB_A)
 	$(CC) -o $@ $^ $(GSL_LIBS) -lpthread
 
-bench: $(BENCH)
+$(B)/lmr-bench-judge: $(call TOOLS_OBJ,tools/bench_judge.c tools/judge.c tools/vecio.c tools/recipe.c)
+	$(CC) -o $@ $^ -ljansson -lm
+
+bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
+	@echo "== the runner: judging throughput, and the whole suite against the C testee =="
+	@$(B)/lmr-bench-judge vectors/*.json
+	@start=$$(date +%s.%N); $(RUNNER) -- $(TESTEE_REF) > $(B)/bench-runner.tap; \
+	end=$$(date +%s.%N); \
+	echo "  whole suite ($$(grep -c '^ok' $(B)/bench-runner.tap) cases passed) against lmr-testee-ref: $$(awk "BEGIN { printf \"%.2f\", $$end - $$start }") s wall time (target < 60 s)"
 	@sh tools/install-deps.sh python3-torch python3-numpy || \
 	    echo "bench: PyTorch could not be installed; its comparison is skipped"
 	@$(BENCH) $(BENCH_RESULTS)

@@ -6,7 +6,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
-libjansson-dev valgrind perl python3 python3-jsonschema"
+libjansson-dev valgrind perl python3 python3-jsonschema python3-numpy \
+python3-torch"
 [ "$#" -gt 0 ] && PACKAGES="$*"
 
 missing=""

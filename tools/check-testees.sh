@@ -1,0 +1,74 @@
+#!/bin/sh
+# check-testees.sh [--tables] RUNNER -- runs the conformance runner against
+# every bundled correct testee (each must pass every case it supports: zero
+# false failures) and against every mutant of the NumPy testee (each must
+# fail at least one case), then prints the mutation score. With --tables, the
+# runner's per-op summary of each correct testee is printed too. Exit status
+# 0 only if both hold.
+set -u
+tables=0
+if [ "${1:-}" = "--tables" ]; then
+    tables=1
+    shift
+fi
+runner=${1:?usage: check-testees.sh [--tables] path/to/lmr-run}
+python=/usr/bin/python3
+timeout=120
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT INT TERM
+status=0
+
+# name|command: the correct testees and the class each declares
+correct="reference|build/lmr-testee-ref
+numpy-fp64|$python tools/testee_numpy.py --class fp64
+numpy-fp32|$python tools/testee_numpy.py --class fp32
+torch-fp64|$python tools/testee_torch.py --class fp64
+torch-fp32|$python tools/testee_torch.py --class fp32
+torch-bf16|$python tools/testee_torch.py --class bf16"
+
+echo "== correct testees: every supported case must pass =="
+printf '%-12s %8s %8s %12s %s\n' testee passed failed unsupported verdict
+echo "$correct" | while IFS='|' read -r name command; do
+    # shellcheck disable=SC2086 # the command is meant to split into words
+    "$runner" --timeout "$timeout" --report "$log/$name.json" -- $command \
+        > "$log/$name.tap" 2> "$log/$name.err"
+    code=$?
+    passed=$(grep -c '^ok ' "$log/$name.tap")
+    skipped=$(grep -c '^ok .*# SKIP' "$log/$name.tap")
+    failed=$(grep -c '^not ok ' "$log/$name.tap")
+    verdict=$([ "$code" -eq 0 ] && echo pass || echo FAIL)
+    printf '%-12s %8d %8d %12d %s\n' "$name" $((passed - skipped)) "$failed" \
+        "$skipped" "$verdict"
+    if [ "$tables" -eq 1 ]; then
+        sed -n '/^# summary/,/^# total/p' "$log/$name.tap" | sed 's/^# /    /'
+    fi
+    if [ "$code" -ne 0 ]; then
+        grep -A3 '^not ok' "$log/$name.tap" | head -n 20
+        tail -n 5 "$log/$name.err"
+        echo 1 > "$log/false-failures"
+    fi
+done
+[ -f "$log/false-failures" ] && status=1
+
+echo
+echo "== mutants of the NumPy testee: each must be caught =="
+caught=0
+total=0
+for mutant in $($python tools/testee_numpy.py --list-mutants | cut -f1); do
+    total=$((total + 1))
+    "$runner" --timeout "$timeout" -- $python tools/testee_numpy.py \
+        --class fp64 --mutant "$mutant" > "$log/mutant.tap" 2>/dev/null
+    code=$?
+    failures=$(grep -c '^not ok ' "$log/mutant.tap")
+    if [ "$code" -eq 1 ] && [ "$failures" -gt 0 ]; then
+        caught=$((caught + 1))
+        first=$(grep -m1 '^not ok ' "$log/mutant.tap" | sed 's/^not ok [0-9]* - //')
+        printf '  caught   %-26s %4d failing cases, first: %s\n' "$mutant" \
+            "$failures" "$first"
+    else
+        printf '  MISSED   %-26s (runner exit %d)\n' "$mutant" "$code"
+        status=1
+    fi
+done
+echo "mutation score: $caught of $total mutants caught"
+exit "$status"

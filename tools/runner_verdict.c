@@ -1,0 +1,364 @@
+/* runner_verdict.c -- see runner_verdict.h and spec/protocol.md#verdicts. */
+#include "runner_verdict.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How much of an offending value a message shows. */
+#define SHOWN_LEN 80
+
+static const char *const verdict_names[VERDICT_COUNT] = {
+    "pass", "fail", "unsupported", "timeout", "crash", "protocol_error",
+    "known_failure", "unexpected_pass"};
+
+const char *verdict_name(verdict_kind verdict)
+{
+    return verdict_names[verdict];
+}
+
+int verdict_fails_run(verdict_kind verdict)
+{
+    return verdict != VERDICT_PASS && verdict != VERDICT_UNSUPPORTED &&
+           verdict != VERDICT_KNOWN_FAILURE;
+}
+
+int verdict_is_failure(verdict_kind verdict)
+{
+    return verdict == VERDICT_FAIL || verdict == VERDICT_TIMEOUT ||
+           verdict == VERDICT_CRASH || verdict == VERDICT_PROTOCOL_ERROR;
+}
+
+void outcome_set(case_outcome *outcome, verdict_kind verdict,
+                 const char *fmt, ...)
+{
+    va_list args;
+    outcome->verdict = outcome->original = verdict;
+    va_start(args, fmt);
+    vsnprintf(outcome->reason, sizeof outcome->reason, fmt, args);
+    va_end(args);
+}
+
+void outcome_free(case_outcome *outcome)
+{
+    for (size_t i = 0; i < outcome->n_outputs; i++) {
+        free(outcome->outputs[i].f64);
+        free(outcome->outputs[i].i64);
+    }
+    free(outcome->outputs);
+    outcome->outputs = NULL;
+    outcome->n_outputs = 0;
+}
+
+/* ---- showing offending values -------------------------------------------- */
+
+/* The first bytes of raw text, non-printable bytes as '?'. */
+static void show_text(char *shown, size_t size, const char *text, size_t len)
+{
+    size_t n = 0;
+    for (; n < len && n + 4 < size && n < SHOWN_LEN; n++) {
+        unsigned char byte = (unsigned char)text[n];
+        shown[n] = (isprint(byte) || byte >= 0x80) ? (char)byte : '?';
+    }
+    if (n < len && n + 4 <= size) {
+        memcpy(shown + n, "...", 3);
+        n += 3;
+    }
+    shown[n] = '\0';
+}
+
+/* A JSON value in compact form, shortened. */
+static void show_json(char *shown, size_t size, const json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT)
+                       : NULL;
+    if (text == NULL)
+        snprintf(shown, size, "(missing)");
+    else
+        show_text(shown, size, text, strlen(text));
+    free(text);
+}
+
+/* ---- decoding one provided output ---------------------------------------- */
+
+typedef enum {
+    OUTPUT_DECODED, OUTPUT_MISSING, OUTPUT_WRONG_SHAPE, OUTPUT_MALFORMED
+} output_state;
+
+/* A float element: a JSON number, "inf", "-inf", "nan", "-0", or any string
+ * that strtod reads completely (spec/protocol.md#response). */
+static int decode_float(const json_t *value, double *out)
+{
+    if (vec_decode_double(value, out) == 0)
+        return 0;
+    const char *text = json_string_value(value);
+    if (text == NULL || text[0] == '\0' || isspace((unsigned char)text[0]))
+        return -1;
+    char *end;
+    errno = 0;
+    *out = strtod(text, &end);
+    return *end == '\0' ? 0 : -1;
+}
+
+/* Reads "shape" into out; 0, or -1 when it is not an array of at most
+ * VEC_MAX_DIMS non-negative sizes with a product that fits. */
+static int decode_shape(const json_t *shape, output_outcome *out,
+                        size_t *count)
+{
+    if (!json_is_array(shape) || json_array_size(shape) > VEC_MAX_DIMS)
+        return -1;
+    out->ndim = json_array_size(shape);
+    *count = 1;
+    for (size_t i = 0; i < out->ndim; i++) {
+        const json_t *dim = json_array_get(shape, i);
+        json_int_t size = json_is_integer(dim) ? json_integer_value(dim) : -1;
+        if (size < 0 || (size != 0 && *count > (SIZE_MAX / 16) / (size_t)size))
+            return -1;
+        out->shape[i] = (size_t)size;
+        *count *= (size_t)size;
+    }
+    return 0;
+}
+
+/* 1 if the provided shape is the expected one. */
+static int same_shape(const output_outcome *out)
+{
+    const vec_array *want = &out->want->value;
+    if (out->ndim != want->ndim)
+        return 0;
+    for (size_t i = 0; i < out->ndim; i++)
+        if (out->shape[i] != want->shape[i])
+            return 0;
+    return 1;
+}
+
+/* "[2, 3]" */
+static void format_shape(char *text, size_t size, size_t ndim,
+                         const size_t *shape)
+{
+    size_t used = (size_t)snprintf(text, size, "[");
+    for (size_t i = 0; i < ndim && used < size; i++)
+        used += (size_t)snprintf(text + used, size - used, "%s%zu",
+                                 i ? ", " : "", shape[i]);
+    if (used < size)
+        snprintf(text + used, size - used, "]");
+}
+
+/* Decodes the data array (already checked to have count elements). */
+static output_state decode_values(output_outcome *out, const json_t *data,
+                                  char *reason, size_t size)
+{
+    const char *name = out->want->value.name;
+    size_t count = out->want->value.count;
+    int is_float = out->want->value.dtype == VEC_F64;
+    if (is_float)
+        out->f64 = malloc((count + 1) * sizeof *out->f64);
+    else
+        out->i64 = malloc((count + 1) * sizeof *out->i64);
+    if (out->f64 == NULL && out->i64 == NULL) {
+        snprintf(reason, size, "output %s: the runner is out of memory", name);
+        return OUTPUT_MALFORMED;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const json_t *element = json_array_get(data, i);
+        int bad = is_float ? decode_float(element, &out->f64[i]) != 0
+                           : !json_is_integer(element);
+        if (!is_float && !bad)
+            out->i64[i] = json_integer_value(element);
+        if (bad) {
+            char shown[SHOWN_LEN + 8];
+            show_json(shown, sizeof shown, element);
+            snprintf(reason, size, "output %s: data[%zu] is not %s (value: %s)",
+                     name, i, is_float ? "a number or a number string"
+                                       : "an integer", shown);
+            return OUTPUT_MALFORMED;
+        }
+    }
+    return OUTPUT_DECODED;
+}
+
+/* Checks and decodes the provided object of one expected output. */
+static output_state decode_output(output_outcome *out, const json_t *provided,
+                                  char *reason, size_t size)
+{
+    const char *name = out->want->value.name;
+    const json_t *data = json_object_get(provided, "data");
+    char shown[SHOWN_LEN + 8], got[96], want[96];
+    size_t count;
+    if (provided == NULL) {
+        snprintf(reason, size, "output %s is missing", name);
+        return OUTPUT_MISSING;
+    }
+    if (!json_is_object(provided) ||
+        decode_shape(json_object_get(provided, "shape"), out, &count) != 0) {
+        show_json(shown, sizeof shown, provided);
+        snprintf(reason, size, "output %s: not an object with a shape of at "
+                 "most %d sizes (value: %s)", name, VEC_MAX_DIMS, shown);
+        return OUTPUT_MALFORMED;
+    }
+    if (!json_is_array(data) || json_array_size(data) != count) {
+        show_json(shown, sizeof shown, data);
+        snprintf(reason, size, "output %s: data must be an array of %zu "
+                 "elements, the shape's product (value: %s)", name, count,
+                 shown);
+        return OUTPUT_MALFORMED;
+    }
+    if (!same_shape(out)) {
+        format_shape(got, sizeof got, out->ndim, out->shape);
+        format_shape(want, sizeof want, out->want->value.ndim,
+                     out->want->value.shape);
+        snprintf(reason, size, "output %s has shape %s, expected %s", name,
+                 got, want);
+        return OUTPUT_WRONG_SHAPE;
+    }
+    return decode_values(out, data, reason, size);
+}
+
+/* ---- judging ------------------------------------------------------------- */
+
+void output_worst_element(const output_outcome *out, int cls, double *units,
+                          double *bound_units)
+{
+    size_t i = out->judged.worst_index;
+    double u = judge_unit_roundoff(cls);
+    double s = out->want->value.count ? out->want->scale[i] : 0.0;
+    double error = fabs(out->judged.worst_got - out->judged.worst_want);
+    *units = (error == 0.0) ? 0.0 : (s > 0.0 ? error / (u * s) : INFINITY);
+    *bound_units = s > 0.0 ? out->want->k + judge_floor(cls) / (u * s)
+                           : INFINITY;
+}
+
+/* The diagnostic of a failed output: the worst element. */
+static void describe_failure(const output_outcome *out, int cls, char *reason,
+                             size_t size)
+{
+    const judge_verdict *v = &out->judged;
+    const char *name = out->want->value.name;
+    double units, bound_units;
+    if (out->want->value.dtype == VEC_I64) {
+        snprintf(reason, size, "output %s: %zu of %zu elements not accepted; "
+                 "first at [%zu]: got %.17g want %.17g", name, v->failures,
+                 out->want->value.count, v->worst_index, v->worst_got,
+                 v->worst_want);
+        return;
+    }
+    output_worst_element(out, cls, &units, &bound_units);
+    snprintf(reason, size, "output %s: %zu of %zu elements out of bound; "
+             "worst at [%zu]: got %.17g want %.17g, error %.4g u*s, bound "
+             "%.4g u*s (|y - g| = %.3g, bound %.3g)", name, v->failures,
+             out->want->value.count, v->worst_index, v->worst_got, v->worst_want,
+             units, bound_units, fabs(v->worst_got - v->worst_want),
+             v->worst_bound);
+}
+
+/* Judges every decoded output; the first failure gives the reason. */
+static void judge_decoded(case_outcome *outcome, int cls)
+{
+    outcome_set(outcome, VERDICT_PASS, "%s", "");
+    for (size_t i = 0; i < outcome->n_outputs; i++) {
+        output_outcome *out = &outcome->outputs[i];
+        if (out->f64 != NULL)
+            judge_output(&out->judged, out->f64, out->want, cls);
+        else if (out->i64 != NULL)
+            judge_index_output(&out->judged, out->i64, out->want, cls);
+        else
+            continue;
+        if (!out->judged.passed && outcome->verdict == VERDICT_PASS) {
+            outcome->verdict = outcome->original = VERDICT_FAIL;
+            describe_failure(out, cls, outcome->reason, sizeof outcome->reason);
+        }
+    }
+}
+
+/* An ok response to a valid case: every expected output, decoded, then
+ * judged. A malformed output is a protocol error (and nothing is kept); a
+ * missing output or a wrong shape is a failure, the other outputs being
+ * judged all the same. */
+static void judge_outputs(case_outcome *outcome, const json_t *outputs,
+                          const vec_case *c, int cls)
+{
+    char problem[VERDICT_REASON_LEN] = "", reason[VERDICT_REASON_LEN];
+    if (!json_is_object(outputs)) {
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR,
+                    "status ok without an outputs object");
+        return;
+    }
+    outcome->outputs = calloc(c->n_expected + 1, sizeof *outcome->outputs);
+    if (outcome->outputs == NULL) {
+        outcome_set(outcome, VERDICT_FAIL, "the runner is out of memory");
+        return;
+    }
+    outcome->n_outputs = c->n_expected;
+    for (size_t i = 0; i < c->n_expected; i++) {
+        output_outcome *out = &outcome->outputs[i];
+        out->want = &c->expected[i];
+        output_state state = decode_output(
+            out, json_object_get(outputs, out->want->value.name), reason,
+            sizeof reason);
+        if (state == OUTPUT_MALFORMED) {
+            outcome_free(outcome);
+            outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "%s", reason);
+            return;
+        }
+        if (state != OUTPUT_DECODED && problem[0] == '\0')
+            snprintf(problem, sizeof problem, "%s", reason);
+    }
+    judge_decoded(outcome, cls);
+    if (problem[0] != '\0')
+        outcome_set(outcome, VERDICT_FAIL, "%s", problem);
+}
+
+/* The status of a response with the right id. */
+static void judge_status(case_outcome *outcome, const json_t *response,
+                         const vec_case *c, int cls)
+{
+    const char *status = json_string_value(json_object_get(response, "status"));
+    const char *said = json_string_value(json_object_get(response, "reason"));
+    char shown[SHOWN_LEN + 8];
+    said = said ? said : "(no reason given)";
+    if (status != NULL && strcmp(status, "ok") == 0) {
+        if (c->valid)
+            judge_outputs(outcome, json_object_get(response, "outputs"), c, cls);
+        else
+            outcome_set(outcome, VERDICT_FAIL, "accepted an invalid case "
+                        "(the reference rejects it with %s)", c->error);
+    } else if (status != NULL && strcmp(status, "rejected") == 0) {
+        if (c->valid)
+            outcome_set(outcome, VERDICT_FAIL, "rejected a valid case: %s", said);
+        else
+            outcome_set(outcome, VERDICT_PASS, "%s", "");
+    } else if (status != NULL && strcmp(status, "unsupported") == 0) {
+        outcome_set(outcome, VERDICT_UNSUPPORTED, "%s", said);
+    } else {
+        show_json(shown, sizeof shown, json_object_get(response, "status"));
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "unknown status (value: "
+                    "%s); expected \"ok\", \"rejected\" or \"unsupported\"",
+                    shown);
+    }
+}
+
+void judge_response(case_outcome *outcome, const char *line, size_t len,
+                    const vec_case *c, int cls)
+{
+    json_error_t error;
+    json_t *response = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+    const json_t *id = json_object_get(response, "id");
+    char shown[SHOWN_LEN + 8];
+    if (response == NULL || !json_is_object(response)) {
+        show_text(shown, sizeof shown, line, len);
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "not a JSON object "
+                    "(%s): %s", response ? "another JSON value" : error.text,
+                    shown);
+    } else if (!json_is_string(id) || strcmp(json_string_value(id), c->id)) {
+        show_json(shown, sizeof shown, id);
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "wrong id %s, expected "
+                    "\"%s\"", shown, c->id);
+    } else {
+        judge_status(outcome, response, c, cls);
+    }
+    json_decref(response);
+}

@@ -1,0 +1,722 @@
+#!/usr/bin/python3
+"""PyTorch testee for lmr-run (spec/protocol.md).
+
+    /usr/bin/python3 tools/testee_torch.py --class fp64|fp32|bf16
+
+Uses PyTorch's real modules wherever one exists: nn.Embedding for lookups and
+learned positions, nn.Linear for the heads (the tied head shares the
+embedding's Parameter: lm_head.weight = embedding.weight; the untied head
+loads weight = W.T), F.layer_norm / nn.LayerNorm, F.softmax, F.log_softmax,
+F.cross_entropy (reduction, ignore_index), torch.argmax.  Orders with ties
+(top-k, the lens's top tokens) use a stable sort rather than torch.topk,
+whose order among equal values is not specified.
+
+Classes: fp64 and fp32 store and compute in that dtype; bf16 rounds every
+real input to bfloat16, computes in float32 on those values and rounds every
+output to bfloat16 (spec/tolerance.md#precision-classes).
+
+The protocol plumbing and the input checks that are pure bookkeeping (shapes,
+finiteness, parameter ranges) come from tools/testee_numpy.py; every number
+is computed here, by torch.
+"""
+import json
+import math
+import os
+import sys
+import traceback
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as Fn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testee_numpy as tn  # noqa: E402
+from testee_numpy import Reject, Unsupported, finite, check_table, check_logits, check_tau  # noqa: E402
+
+torch.set_grad_enabled(False)
+warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+
+STORE = torch.float64
+COMP = torch.float64
+
+
+def tt(a):
+    """A double numpy array -> a tensor of the class (rounded to storage, widened to compute)."""
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)).to(STORE).to(COMP)
+
+
+def ti(a):
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+
+
+def of(x):
+    return tn.out_f(x.detach().to(STORE).to(torch.float64).cpu().numpy())
+
+
+def oi(x):
+    return tn.out_i(x.detach().cpu().numpy())
+
+
+def param(x):
+    return nn.Parameter(x, requires_grad=False)
+
+
+def linear(in_f, out_f, weight, bias=None):
+    """nn.Linear(in_f, out_f) holding the given |out| x |in| weight (and bias)."""
+    lin = nn.utils.skip_init(nn.Linear, in_f, out_f, bias=bias is not None, dtype=COMP)
+    lin.weight = weight if isinstance(weight, nn.Parameter) else param(weight)
+    if bias is not None:
+        lin.bias = param(bias)
+    return lin
+
+
+def embedding(table):
+    return nn.Embedding.from_pretrained(table, freeze=True)
+
+
+# ------------------------------------------------------------ input side --
+
+
+def op_embed_lookup(c):
+    E = c.f("E", 2)
+    ids = c.i("ids")
+    check_table(E, "E")
+    finite(E, "E")
+    emb = embedding(tt(E))
+    return {"Y": of(emb(ti(ids)).reshape(len(ids), E.shape[1]))}     # IndexError on a bad id
+
+
+def op_embed_onehot(c):
+    O = c.f("onehot", 2)
+    E = c.f("E", 2)
+    check_table(E, "E")
+    finite(E, "E")
+    if O.shape[1] != E.shape[0]:
+        raise Reject("one-hot width differs from |V|")
+    Ot = torch.from_numpy(O)
+    if not bool(torch.all((Ot == 0) | (Ot == 1))):
+        raise Reject("entry other than 0 or 1")
+    if O.shape[0] and not bool(torch.all((Ot == 1).sum(dim=1) == 1)):
+        raise Reject("row without exactly one 1")
+    return {"Y": of(torch.matmul(tt(O), tt(E)))}
+
+
+def op_pos_learned(c):
+    P = c.f("P", 2)
+    pos = c.i("positions")
+    check_table(P, "P")
+    finite(P, "P")
+    if np.any(pos < 0):
+        raise Reject("negative position")        # nn.Embedding would raise too
+    wpe = embedding(tt(P))
+    return {"Y": of(wpe(ti(pos)).reshape(len(pos), P.shape[1]))}
+
+
+def sinusoid(pos, d, base):
+    """The PyTorch tutorial's recipe, interleaved, odd d allowed."""
+    position = ti(pos).to(COMP).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, d, 2, dtype=COMP) * (-math.log(base) / d))
+    pe = torch.zeros(len(pos), d, dtype=COMP)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term[: d // 2])
+    return pe
+
+
+def op_pos_sinusoid(c):
+    d = c.pi("d")
+    base = c.pf("base", 10000.0)
+    pos = c.i("positions")
+    if d < 1:
+        raise Reject("d = 0")
+    tn.check_base(base)
+    if np.any(pos < 0) or np.any(pos > tn.SIN_MAX_POS):
+        raise Reject("position out of range")
+    return {"Y": of(sinusoid(pos, d, base))}
+
+
+def compose(c):
+    E = c.f("E", 2)
+    ids = c.i("ids")
+    if "positions" not in c.params:
+        raise Reject("missing positions kind")
+    kind = c.ps("positions", "")
+    start = c.pi("start", 0)
+    scale = c.pb("scale_by_sqrt_d", False)
+    check_table(E, "E")
+    finite(E, "E")
+    V, d = E.shape
+    n = len(ids)
+    if start < 0:
+        raise Reject("negative start")
+    wte = embedding(tt(E))
+    if kind == "learned":
+        P = c.f("P", 2)
+        check_table(P, "P")
+        if P.shape[1] != d:
+            raise Reject("P and E widths differ")
+        finite(P, "P")
+        wpe = embedding(tt(P))
+        pe = wpe(torch.arange(start, start + n, dtype=torch.int64))     # IndexError past the table
+    elif kind == "sinusoid":
+        base = c.pf("base", 10000.0)
+        tn.check_base(base)
+        if n and start + n - 1 > tn.SIN_MAX_POS:
+            raise Reject("position out of range")
+        pe = sinusoid(np.arange(start, start + n, dtype=np.int64), d, base)
+    else:
+        raise Reject("unknown positions kind %r" % kind)
+    tok = wte(ti(ids)).reshape(n, d)
+    if scale:
+        tok = tok * math.sqrt(d)
+    return tok + pe
+
+
+def op_compose(c):
+    return {"Y": of(compose(c))}
+
+
+def ln_module(c, d):
+    g = c.f("gamma", 1)
+    b = c.f("beta", 1)
+    eps = c.pf("eps", 1e-5)
+    if g.shape[0] != d or b.shape[0] != d:
+        raise Reject("gamma/beta length differs from d")
+    finite(g, "gamma")
+    finite(b, "beta")
+    if not math.isfinite(eps):
+        raise Reject("eps not finite")
+    if eps <= 0:
+        raise Reject("eps <= 0")
+    ln = nn.LayerNorm(d, eps=eps, dtype=COMP)
+    ln.weight = param(tt(g))
+    ln.bias = param(tt(b))
+    return ln
+
+
+def op_layernorm(c):
+    x = c.f("x", 2)
+    d = x.shape[1]
+    if d < 1:
+        raise Reject("d = 0")
+    finite(x, "x")
+    ln = ln_module(c, d)
+    return {"Y": of(Fn.layer_norm(tt(x), (d,), ln.weight, ln.bias, ln.eps))}
+
+
+def op_compose_layernorm(c):
+    E = c.f("E", 2)
+    ln = ln_module(c, E.shape[1])
+    X = compose(c)
+    if not bool(torch.all(torch.isfinite(X))):
+        raise Reject("composite overflowed")
+    return {"Y": of(ln(X))}
+
+
+# ------------------------------------------------------------------ heads --
+
+
+def tied_head(E):
+    """An nn.Embedding and an nn.Linear sharing one Parameter, GPT-2 style."""
+    V, d = E.shape
+    wte = nn.Embedding.from_pretrained(tt(E), freeze=True)
+    lm_head = linear(d, V, wte.weight)
+    lm_head.weight = wte.weight
+    assert lm_head.weight is wte.weight
+    return wte, lm_head
+
+
+def op_head_tied(c):
+    h = c.f("h", 2)
+    E = c.f("E", 2)
+    check_table(E, "E")
+    if h.shape[1] != E.shape[1]:
+        raise Reject("h and E widths differ")
+    finite(h, "h")
+    finite(E, "E")
+    _, lm_head = tied_head(E)
+    return {"logits": of(lm_head(tt(h)))}
+
+
+def op_head_untied(c):
+    h = c.f("h", 2)
+    W = c.f("W", 2)
+    b = c.f("b", 1, optional=True)
+    d, V = W.shape
+    if d < 1 or V < 1:
+        raise Reject("zero size")
+    if h.shape[1] != d:
+        raise Reject("h and W widths differ")
+    if b is not None and b.shape[0] != V:
+        raise Reject("b length differs from |V|")
+    finite(h, "h")
+    finite(W, "W")
+    finite(b, "b")
+    lm_head = linear(d, V, tt(W).T.contiguous(), None if b is None else tt(b))
+    return {"logits": of(lm_head(tt(h)))}
+
+
+# ---------------------------------------------------------------- softmax --
+
+
+def op_softmax(c):
+    u = c.f("logits")
+    tau = c.pf("tau", 1.0)
+    check_tau(tau)
+    check_logits(u)
+    return {"probs": of(Fn.softmax(tt(u) / tau, dim=-1))}
+
+
+def op_log_softmax(c):
+    u = c.f("logits")
+    tau = c.pf("tau", 1.0)
+    check_tau(tau)
+    check_logits(u)
+    return {"logprobs": of(Fn.log_softmax(tt(u) / tau, dim=-1))}
+
+
+def ce(c, logits, n, V):
+    tg = c.i("targets")
+    red = c.ps("reduction", "mean")
+    ig = c.pi("ignore_index", -100)
+    if 0 <= ig < V:
+        raise Reject("ignore_index inside [0, |V|)")     # PyTorch would silently drop that token
+    if red not in ("none", "sum", "mean"):
+        raise Reject("unknown reduction %r" % red)
+    if len(tg) != n:
+        raise Reject("targets length differs from n")
+    tgt = ti(tg)
+    if bool(torch.any((tgt != ig) & ((tgt < 0) | (tgt >= V)))):
+        raise Reject("target out of range")             # PyTorch raises (or asserts on GPU)
+    loss = Fn.cross_entropy(logits, tgt, reduction=red, ignore_index=ig)
+    return loss.reshape(-1) if red == "none" else loss.reshape(1)
+
+
+def op_cross_entropy(c):
+    u = c.f("logits")
+    check_logits(u)
+    return {"loss": of(ce(c, tt(u), u.shape[0], u.shape[1]))}
+
+
+# --------------------------------------------------------------- sampling --
+
+
+def op_argmax(c):
+    u = c.f("logits")
+    check_logits(u)
+    return {"token": oi(torch.argmax(tt(u), dim=-1))}
+
+
+def ranked(u):
+    """Indices by decreasing logit, ties by increasing index (stable sort)."""
+    return torch.sort(u, dim=-1, descending=True, stable=True).indices
+
+
+def op_sample(c):
+    u = c.f("logits")
+    r = c.f("r", 1)
+    tau = c.pf("tau", 1.0)
+    k = c.pi("top_k", 0)
+    top_p = c.pf("top_p", 1.0)
+    check_tau(tau)
+    if k < 0:
+        raise Reject("top_k < 0")
+    if not math.isfinite(top_p):
+        raise Reject("top_p not finite")
+    if not (0.0 < top_p <= 1.0):
+        raise Reject("top_p outside (0, 1]")
+    if not np.all(np.isfinite(r)):
+        raise Reject("r not finite")
+    if np.any(r < 0) or np.any(r >= 1):
+        raise Reject("r outside [0, 1)")
+    check_logits(u)
+    if len(r) != u.shape[0]:
+        raise Reject("r length differs from n")
+    ut = tt(u)
+    rt = tt(r)
+    n, V = ut.shape
+    p = Fn.softmax(ut / tau, dim=-1)                    # 1. temperature
+    order = ranked(ut)
+    probs = torch.zeros_like(p)
+    tokens = torch.zeros(n, dtype=torch.int64)
+    for t in range(n):
+        o = order[t]
+        o = o[torch.isfinite(ut[t, o])]
+        if k >= 1:                                      # 2. top-k, exactly k
+            o = o[:k]
+        if top_p < 1.0:                                 # 3. top-p, shortest prefix >= top_p
+            pk = p[t, o] / p[t, o].sum()
+            cum = torch.cumsum(pk, dim=0)
+            hit = torch.nonzero(cum >= top_p).flatten()
+            o = o[: int(hit[0]) + 1] if len(hit) else o
+        keep = torch.zeros(V, dtype=torch.bool)
+        keep[o] = True
+        q = torch.where(keep, p[t], torch.zeros((), dtype=p.dtype))
+        q = q / q.sum()                                 # 4. renormalise
+        probs[t] = q
+        C = torch.cumsum(q, dim=0)                      # 5. inverse CDF in index order
+        i = int(torch.searchsorted(C, rt[t:t + 1], right=True)[0])
+        last = int(torch.nonzero(keep).flatten()[-1])
+        tokens[t] = min(i, last)
+    return {"probs": of(probs), "token": oi(tokens)}
+
+
+# ------------------------------------------------------------- logit lens --
+
+
+def op_logit_lens(c):
+    H = c.f("hidden", 3)
+    E = c.f("E", 2)
+    k = c.pi("k")
+    fl = c.pb("final_layernorm", False)
+    L, n, d = H.shape
+    check_table(E, "E")
+    if L < 1 or d < 1:
+        raise Reject("zero size")
+    if E.shape[1] != d:
+        raise Reject("hidden and E widths differ")
+    V = E.shape[0]
+    if k < 1 or k > V:
+        raise Reject("k outside [1, |V|]")
+    finite(H, "hidden")
+    finite(E, "E")
+    x = tt(H)
+    if fl:
+        ln_f = ln_module(c, d)
+        x = ln_f(x)                                     # per layer and position
+    _, unembed = tied_head(E)
+    logits = unembed(x)                                 # L x n x V
+    probs = Fn.softmax(logits, dim=-1)
+    top = ranked(logits)[..., :k]
+    return {"probs": of(probs), "top_tokens": oi(top), "top_probs": of(torch.gather(probs, -1, top))}
+
+
+# ---------------------------------------------------------- param counts --
+
+
+def op_param_count(c):
+    V = c.pi("vocab")
+    d = c.pi("d")
+    B = c.pi("block_params")
+    if V < 1 or d < 1 or B < 0:
+        raise Reject("vocab < 1, d < 1 or B < 0")
+    if V * d > tn.I64_MAX:
+        raise Reject("|V| d overflows int64")
+    # count the parameters of real modules, on the meta device (no memory)
+    wte = nn.Embedding(V, d, device="meta", dtype=torch.bfloat16)
+    lm_head = nn.Linear(d, V, bias=False, device="meta", dtype=torch.bfloat16)
+    model = nn.ModuleList([wte, lm_head])
+    untied = sum(p.numel() for p in model.parameters()) + B
+    lm_head.weight = wte.weight                         # tie: parameters() now yields it once
+    tied = sum(p.numel() for p in model.parameters()) + B
+    if untied > tn.I64_MAX:
+        raise Reject("count overflows int64")
+    saving = untied - tied
+    rel = torch.tensor(saving, dtype=COMP) / torch.tensor(untied, dtype=COMP)
+    return {"untied": oi(torch.tensor([untied])), "tied": oi(torch.tensor([tied])),
+            "saving": oi(torch.tensor([saving])), "relative_reduction": of(rel.reshape(1))}
+
+
+# ---------------------------------------------------------- head variants --
+
+
+def op_head_partial(c):
+    h = c.f("h", 2)
+    E = c.f("E", 2)
+    k = c.pi("k")
+    check_table(E, "E")
+    V, d = E.shape
+    if k < 0 or k > V:
+        raise Reject("k outside [0, |V|]")
+    F = c.f("F", 2, optional=True)
+    if F is None:
+        if k != V:
+            raise Reject("missing F")
+        F = np.zeros((d, 0))
+    if F.shape != (d, V - k):
+        raise Reject("F not d x (|V| - k)")
+    if h.shape[1] != d:
+        raise Reject("h and E widths differ")
+    finite(h, "h")
+    finite(E, "E")
+    finite(F, "F")
+    wte = embedding(tt(E))
+    ht = tt(h)
+    shared = Fn.linear(ht, wte.weight[:k])              # a view of the embedding's first k rows
+    free = linear(d, V - k, tt(F).T.contiguous())
+    return {"logits": of(torch.cat([shared, free(ht)], dim=-1))}
+
+
+def op_head_transformed(c):
+    h = c.f("h", 2)
+    Tm = c.f("T", 2)
+    E = c.f("E", 2)
+    check_table(E, "E")
+    d = E.shape[1]
+    if Tm.shape != (d, d) or h.shape[1] != d:
+        raise Reject("T not d x d or h width differs")
+    finite(h, "h")
+    finite(Tm, "T")
+    finite(E, "E")
+    transform = linear(d, d, tt(Tm).T.contiguous())
+    _, lm_head = tied_head(E)
+    return {"logits": of(lm_head(transform(tt(h))))}
+
+
+def op_head_adaptive(c):
+    h = c.f("h", 2)
+    E = c.f("E", 2)
+    F = c.f("F", 2)
+    alpha = c.pf("alpha")
+    check_table(E, "E")
+    V, d = E.shape
+    if F.shape != (d, V) or h.shape[1] != d:
+        raise Reject("F not d x |V| or h width differs")
+    if not math.isfinite(alpha):
+        raise Reject("alpha not finite")
+    if not (0.0 <= alpha <= 1.0):
+        raise Reject("alpha outside [0, 1]")
+    finite(h, "h")
+    finite(E, "E")
+    finite(F, "F")
+    _, tied = tied_head(E)
+    free = linear(d, V, tt(F).T.contiguous())
+    ht = tt(h)
+    return {"logits": of(alpha * tied(ht) + (1.0 - alpha) * free(ht))}
+
+
+def op_head_mlp(c):
+    h = c.f("h", 2)
+    W1 = c.f("W1", 2)
+    b1 = c.f("b1", 1, optional=True)
+    b2 = c.f("b2", 1, optional=True)
+    tied = c.pb("tied", False)
+    n, d = h.shape
+    if d < 1 or W1.shape[0] != d:
+        raise Reject("h and W1 widths differ")
+    m = W1.shape[1]
+    if m < 1:
+        raise Reject("m = 0")
+    if tied:
+        E = c.f("E", 2)
+        check_table(E, "E")
+        if E.shape[1] != d or m != d:
+            raise Reject("tied MLP head needs m = d")
+        finite(E, "E")
+        V = E.shape[0]
+    else:
+        W2 = c.f("W2", 2)
+        if W2.shape[0] != m or W2.shape[1] < 1:
+            raise Reject("W2 not m x |V|")
+        finite(W2, "W2")
+        V = W2.shape[1]
+    if b1 is not None and b1.shape[0] != m:
+        raise Reject("b1 length differs from m")
+    if b2 is not None and b2.shape[0] != V:
+        raise Reject("b2 length differs from |V|")
+    for a, nm in ((h, "h"), (W1, "W1"), (b1, "b1"), (b2, "b2")):
+        finite(a, nm)
+    fc = linear(d, m, tt(W1).T.contiguous(), None if b1 is None else tt(b1))
+    if tied:
+        wte, out = tied_head(E)
+        if b2 is not None:
+            out.bias = param(tt(b2))
+    else:
+        out = linear(m, V, tt(W2).T.contiguous(), None if b2 is None else tt(b2))
+    mlp = nn.Sequential(fc, nn.ReLU(), out)
+    return {"logits": of(mlp(tt(h)))}
+
+
+def op_mos_fixed(c):
+    h = c.f("h", 2)
+    W = c.f("W", 3)
+    al = c.f("alpha", 1)
+    K, d, V = W.shape
+    if K < 1 or d < 1 or V < 1 or h.shape[1] != d:
+        raise Reject("shape mismatch")
+    if al.shape[0] != K:
+        raise Reject("alpha length differs from K")
+    finite(h, "h")
+    finite(W, "W")
+    finite(al, "alpha")
+    if np.any(al < 0) or not np.any(al > 0):
+        raise Reject("negative weight, or all zero")
+    a = tt(al)
+    w = a / a.sum()
+    ht = tt(h)
+    logits = torch.stack([ht @ wk for wk in tt(W)])                 # K x n x V
+    probs = (w[:, None, None] * Fn.softmax(logits, dim=-1)).sum(dim=0)
+    logprobs = torch.logsumexp(torch.log(w)[:, None, None] + Fn.log_softmax(logits, dim=-1), dim=0)
+    return {"probs": of(probs), "logprobs": of(logprobs)}
+
+
+def op_mos_gated(c):
+    h = c.f("h", 2)
+    Wpi = c.f("W_pi", 2)
+    Wc = c.f("W_comp", 3)
+    bc = c.f("b_comp", 2)
+    tied = c.pb("tied", False)
+    bo = c.f("b_out", 1, optional=True)
+    n, d = h.shape
+    if d < 1 or Wpi.shape[0] != d:
+        raise Reject("W_pi not d x K")
+    K = Wpi.shape[1]
+    if K < 1 or Wc.shape != (K, d, d) or bc.shape != (K, d):
+        raise Reject("component shapes")
+    if tied:
+        E = c.f("E", 2)
+        check_table(E, "E")
+        if E.shape[1] != d:
+            raise Reject("E width differs")
+        finite(E, "E")
+        V = E.shape[0]
+    else:
+        Wo = c.f("W_out", 2)
+        if Wo.shape[0] != d or Wo.shape[1] < 1:
+            raise Reject("W_out not d x |V|")
+        finite(Wo, "W_out")
+        V = Wo.shape[1]
+    if bo is not None and bo.shape[0] != V:
+        raise Reject("b_out length differs from |V|")
+    for a, nm in ((h, "h"), (Wpi, "W_pi"), (Wc, "W_comp"), (bc, "b_comp"), (bo, "b_out")):
+        finite(a, nm)
+    ht = tt(h)
+    gate = linear(d, K, tt(Wpi).T.contiguous())
+    comps = [linear(d, d, tt(Wc[k]).T.contiguous(), tt(bc[k])) for k in range(K)]
+    if tied:
+        _, out = tied_head(E)
+        if bo is not None:
+            out.bias = param(tt(bo))
+    else:
+        out = linear(d, V, tt(Wo).T.contiguous(), None if bo is None else tt(bo))
+    g = gate(ht)                                                    # n x K
+    u = torch.stack([out(torch.tanh(comp(ht))) for comp in comps])  # K x n x V
+    pi = Fn.softmax(g, dim=-1).T[:, :, None]
+    probs = (pi * Fn.softmax(u, dim=-1)).sum(dim=0)
+    logprobs = torch.logsumexp(Fn.log_softmax(g, dim=-1).T[:, :, None] + Fn.log_softmax(u, dim=-1), dim=0)
+    return {"probs": of(probs), "logprobs": of(logprobs)}
+
+
+def op_soft_tie_loss(c):
+    h = c.f("h", 2)
+    E = c.f("E", 2)
+    W = c.f("W", 2)
+    lam = c.pf("lambda")
+    red = c.ps("reduction", "mean")
+    if red == "none":
+        raise Reject("reduction none is not a scalar")
+    check_table(E, "E")
+    V, d = E.shape
+    if W.shape != (d, V) or h.shape[1] != d:
+        raise Reject("W not d x |V| or h width differs")
+    if not math.isfinite(lam):
+        raise Reject("lambda not finite")
+    if lam < 0:
+        raise Reject("lambda < 0")
+    finite(h, "h")
+    finite(E, "E")
+    finite(W, "W")
+    Wt = tt(W)
+    lm_head = linear(d, V, Wt.T.contiguous())
+    wte = embedding(tt(E))
+    ce_loss = ce(c, lm_head(tt(h)), h.shape[0], V)
+    penalty = ((wte.weight - lm_head.weight) ** 2).sum().reshape(1)
+    loss = ce_loss + lam * penalty
+    return {"loss": of(loss), "cross_entropy": of(ce_loss), "penalty": of(penalty)}
+
+
+OPS = {
+    "embed_lookup": op_embed_lookup,
+    "embed_onehot": op_embed_onehot,
+    "pos_learned": op_pos_learned,
+    "pos_sinusoid": op_pos_sinusoid,
+    "compose": op_compose,
+    "layernorm": op_layernorm,
+    "compose_layernorm": op_compose_layernorm,
+    "head_tied": op_head_tied,
+    "head_untied": op_head_untied,
+    "softmax": op_softmax,
+    "log_softmax": op_log_softmax,
+    "cross_entropy": op_cross_entropy,
+    "argmax": op_argmax,
+    "sample": op_sample,
+    "logit_lens": op_logit_lens,
+    "param_count": op_param_count,
+    "head_partial": op_head_partial,
+    "head_transformed": op_head_transformed,
+    "head_adaptive": op_head_adaptive,
+    "head_mlp": op_head_mlp,
+    "mos_fixed": op_mos_fixed,
+    "mos_gated": op_mos_gated,
+    "soft_tie_loss": op_soft_tie_loss,
+}
+
+
+def handle(req):
+    rid = req.get("id", "")
+    op = req.get("op")
+    fn = OPS.get(op)
+    if fn is None:
+        return {"id": rid, "status": "unsupported", "reason": "no op %r here" % (op,)}
+    try:
+        return {"id": rid, "status": "ok", "outputs": fn(tn.Case(req))}
+    except Reject as e:
+        return {"id": rid, "status": "rejected", "reason": str(e)}
+    except Unsupported as e:
+        return {"id": rid, "status": "unsupported", "reason": str(e)}
+    except ValueError as e:
+        if "checksum" in str(e) or "generator" in str(e):
+            return {"id": rid, "status": "unsupported", "reason": "generated input: %s" % e}
+        return {"id": rid, "status": "rejected", "reason": "%s: %s" % (type(e).__name__, e)}
+    except (IndexError, RuntimeError) as e:      # how PyTorch refuses a bad index or shape
+        return {"id": rid, "status": "rejected", "reason": "%s: %s" % (type(e).__name__, e)}
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        return {"id": rid, "status": "rejected", "reason": "exception: %s: %s" % (type(e).__name__, e)}
+
+
+def main(argv):
+    global STORE, COMP
+    klass = "fp64"
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--class" and args:
+            klass = args.pop(0)
+        elif a.startswith("--class="):
+            klass = a.split("=", 1)[1]
+        else:
+            print("usage: testee_torch.py --class fp64|fp32|bf16", file=sys.stderr)
+            return 2
+    if klass == "fp64":
+        STORE = COMP = torch.float64
+    elif klass == "fp32":
+        STORE = COMP = torch.float32
+    elif klass == "bf16":
+        STORE, COMP = torch.bfloat16, torch.float32
+    else:
+        print("class must be fp64, fp32 or bf16", file=sys.stderr)
+        return 2
+    tn.T = {"fp64": np.float64, "fp32": np.float32, "bf16": np.float32}[klass]
+    out = sys.stdout
+    out.write(json.dumps({"protocol": 1, "name": "torch-%s-%s" % (torch.__version__, klass),
+                          "class": klass, "ops": sorted(OPS)}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+        except ValueError:
+            out.write(json.dumps({"id": "", "status": "rejected", "reason": "bad request line"}) + "\n")
+            out.flush()
+            continue
+        out.write(json.dumps(handle(req), allow_nan=False) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
