@@ -968,19 +968,26 @@ OPS = {
 }
 
 
-def handle(req):
+def respond(req, ops, make_case, refusals=()):
+    """One response line for request req: run ops[op] on make_case(req).
+
+    Reject, and any exception type in refusals (how a library says no), give
+    "rejected"; Unsupported and a bad generated input give "unsupported";
+    any other exception is reported on stderr and counts as a refusal.
+    """
     rid = req.get("id", "")
     op = req.get("op")
-    fn = OPS.get(op)
+    fn = ops.get(op)
     if fn is None:
         return {"id": rid, "status": "unsupported", "reason": "no op %r here" % (op,)}
     try:
-        outputs = fn(Case(req))
-        return {"id": rid, "status": "ok", "outputs": outputs}
+        return {"id": rid, "status": "ok", "outputs": fn(make_case(req))}
     except Reject as e:
         return {"id": rid, "status": "rejected", "reason": str(e)}
     except Unsupported as e:
         return {"id": rid, "status": "unsupported", "reason": str(e)}
+    except refusals as e:
+        return {"id": rid, "status": "rejected", "reason": "%s: %s" % (type(e).__name__, e)}
     except ValueError as e:
         if "checksum" in str(e) or "generator" in str(e):
             return {"id": rid, "status": "unsupported", "reason": "generated input: %s" % e}
@@ -989,6 +996,26 @@ def handle(req):
     except Exception as e:  # an exception is this implementation's way of refusing
         traceback.print_exc(file=sys.stderr)
         return {"id": rid, "status": "rejected", "reason": "exception: %s: %s" % (type(e).__name__, e)}
+
+
+def serve(hello, ops, make_case, refusals=()):
+    """The protocol loop: the hello line, then one response per request line."""
+    out = sys.stdout
+    out.write(json.dumps(hello) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+        except ValueError:
+            out.write(json.dumps({"id": "", "status": "rejected", "reason": "bad request line"}) + "\n")
+            out.flush()
+            continue
+        out.write(json.dumps(respond(req, ops, make_case, refusals), allow_nan=False) + "\n")
+        out.flush()
+    return 0
 
 
 def main(argv):
@@ -1020,22 +1047,8 @@ def main(argv):
         return 2
     T = np.float64 if klass == "fp64" else np.float32
     name = "numpy-" + klass + ("" if MUT is None else "-mutant-" + MUT)
-    out = sys.stdout
-    out.write(json.dumps({"protocol": 1, "name": name, "class": klass, "ops": sorted(OPS)}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-        except ValueError:
-            out.write(json.dumps({"id": "", "status": "rejected", "reason": "bad request line"}) + "\n")
-            out.flush()
-            continue
-        out.write(json.dumps(handle(req), allow_nan=False) + "\n")
-        out.flush()
-    return 0
+    hello = {"protocol": 1, "name": name, "class": klass, "ops": sorted(OPS)}
+    return serve(hello, OPS, Case)
 
 
 if __name__ == "__main__":

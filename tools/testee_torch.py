@@ -19,11 +19,9 @@ The protocol plumbing and the input checks that are pure bookkeeping (shapes,
 finiteness, parameter ranges) come from tools/testee_numpy.py; every number
 is computed here, by torch.
 """
-import json
 import math
 import os
 import sys
-import traceback
 import warnings
 
 import numpy as np
@@ -653,29 +651,6 @@ OPS = {
 }
 
 
-def handle(req):
-    rid = req.get("id", "")
-    op = req.get("op")
-    fn = OPS.get(op)
-    if fn is None:
-        return {"id": rid, "status": "unsupported", "reason": "no op %r here" % (op,)}
-    try:
-        return {"id": rid, "status": "ok", "outputs": fn(tn.Case(req))}
-    except Reject as e:
-        return {"id": rid, "status": "rejected", "reason": str(e)}
-    except Unsupported as e:
-        return {"id": rid, "status": "unsupported", "reason": str(e)}
-    except ValueError as e:
-        if "checksum" in str(e) or "generator" in str(e):
-            return {"id": rid, "status": "unsupported", "reason": "generated input: %s" % e}
-        return {"id": rid, "status": "rejected", "reason": "%s: %s" % (type(e).__name__, e)}
-    except (IndexError, RuntimeError) as e:      # how PyTorch refuses a bad index or shape
-        return {"id": rid, "status": "rejected", "reason": "%s: %s" % (type(e).__name__, e)}
-    except Exception as e:
-        traceback.print_exc(file=sys.stderr)
-        return {"id": rid, "status": "rejected", "reason": "exception: %s: %s" % (type(e).__name__, e)}
-
-
 def main(argv):
     global STORE, COMP
     klass = "fp64"
@@ -699,23 +674,10 @@ def main(argv):
         print("class must be fp64, fp32 or bf16", file=sys.stderr)
         return 2
     tn.T = {"fp64": np.float64, "fp32": np.float32, "bf16": np.float32}[klass]
-    out = sys.stdout
-    out.write(json.dumps({"protocol": 1, "name": "torch-%s-%s" % (torch.__version__, klass),
-                          "class": klass, "ops": sorted(OPS)}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-        except ValueError:
-            out.write(json.dumps({"id": "", "status": "rejected", "reason": "bad request line"}) + "\n")
-            out.flush()
-            continue
-        out.write(json.dumps(handle(req), allow_nan=False) + "\n")
-        out.flush()
-    return 0
+    hello = {"protocol": 1, "name": "torch-%s-%s" % (torch.__version__, klass),
+             "class": klass, "ops": sorted(OPS)}
+    # IndexError and RuntimeError are how PyTorch refuses a bad index or shape
+    return tn.serve(hello, OPS, tn.Case, refusals=(IndexError, RuntimeError))
 
 
 if __name__ == "__main__":
