@@ -294,7 +294,7 @@ static void test_hang(void)
     run_result result = run_replay(ARGS("--timeout", "1"),
                                    ARGS("--bad", "argmax/near-tie", "hang"), 0);
     expect_one(&result, "argmax/near-tie", "timeout", RUNNER_FAILED, "hang");
-    tap_ok(result.seconds < 8.0, "hang: the run takes about the timeout "
+    tap_ok(result.seconds < 30.0, "hang: the run ends soon after the timeout "
            "(%.2f s)", result.seconds);
     run_free(&result);
 }
@@ -374,7 +374,7 @@ static void test_no_hello(void)
            "(got %d)", result.status);
     tap_ok(contains(result.out, "Bail out! the testee did not say hello: "
                                 "timeout"), "never says hello: bails out");
-    tap_ok(result.seconds < 8.0, "never says hello: gives up after the "
+    tap_ok(result.seconds < 30.0, "never says hello: gives up after the "
            "timeout (%.2f s)", result.seconds);
     tap_ok(result.report != NULL &&
            json_is_string(json_object_get(result.report, "error")),
