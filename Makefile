@@ -123,7 +123,7 @@ $(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c too
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(LIB_A)
+tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(B)/tests/check.o $(LIB_A)
 	$(CC) -o $@ $^ $(GSL_LIBS)
 
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "lmr.h"
+#include "check.h"
 #include "tap.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -121,22 +122,6 @@ static int untouched(const struct outputs *out)
             return 0;
     return values_untouched_from(out->values, 0)
            && values_untouched_from(out->top_probs, 0);
-}
-
-/* dst = src with dst[position] replaced by value. dst, src: (count) */
-static void copy_with(double *dst, const double *src, size_t count,
-                      size_t position, double value)
-{
-    memcpy(dst, src, count * sizeof *dst);
-    dst[position] = value;
-}
-
-/* One TAP line: the call returned exactly `expected`. */
-static void expect_status(int status, int expected, const char *what)
-{
-    tap_ok(status == expected, "%s -> %s", what, lmr_status_name(expected));
-    if (status != expected)
-        tap_diag("got %s (%d)", lmr_status_name(status), status);
 }
 
 /* Two TAP lines: the call returned `expected` and left every output

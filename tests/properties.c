@@ -33,6 +33,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "lmr.h"
+#include "check.h"
 #include "tap.h"
 
 /* u, the unit roundoff of binary64 (spec/tolerance.md, class fp64) */
@@ -118,54 +119,6 @@ static void fill_ids(int64_t *ids, size_t n, size_t limit, gsl_rng *rng)
 {
     for (size_t t = 0; t < n; t++)
         ids[t] = (int64_t)gsl_rng_uniform_int(rng, limit);
-}
-
-/* The largest ratio error / bound seen by one property check. */
-struct worst {
-    double ratio, error, bound;
-    int calls_ok; /* 0 once a library call has failed */
-};
-
-static struct worst worst_start(void)
-{
-    struct worst worst = {0.0, 0.0, 0.0, 1};
-    return worst;
-}
-
-static void worst_update(struct worst *worst, double error, double bound)
-{
-    double ratio;
-    /* an infinite error or bound (a wrong inf somewhere) is a failure, never
-     * an inf/inf that slips through */
-    if (isnan(error) || isinf(error) || !isfinite(bound) ||
-        (error > 0 && !(bound > 0)))
-        ratio = INFINITY;
-    else
-        ratio = error > 0 ? error / bound : 0.0;
-    if (ratio > worst->ratio) {
-        worst->ratio = ratio;
-        worst->error = error;
-        worst->bound = bound;
-    }
-}
-
-/* One TAP line: every library call succeeded and every error was within its
- * bound; prints the worst error and its bound on failure. */
-static void worst_report(const struct worst *worst, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void worst_report(const struct worst *worst, const char *fmt, ...)
-{
-    char name[256];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(name, sizeof name, fmt, args);
-    va_end(args);
-    tap_ok(worst->calls_ok && worst->ratio <= 1.0, "%s", name);
-    if (!worst->calls_ok)
-        tap_diag("a library call did not return LMR_OK");
-    else if (!(worst->ratio <= 1.0))
-        tap_diag("worst error %.17g bound %.17g", worst->error, worst->bound);
 }
 
 /* ---- (a) compose = lookup + position rows ------------------------------------ */

@@ -52,6 +52,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "lmr.h"
+#include "check.h"
 #include "tap.h"
 
 /* u, the unit roundoff of binary64 (spec/tolerance.md, class fp64) */
@@ -152,53 +153,6 @@ static int all_equal(const double *a, const double *b, size_t count)
         if (!(a[i] == b[i]))
             return 0;
     return 1;
-}
-
-/* The largest ratio error / bound seen by one property check. */
-struct worst {
-    double ratio, error, bound;
-    int calls_ok; /* 0 once a library call has failed */
-};
-
-static struct worst worst_start(void)
-{
-    struct worst worst = {0.0, 0.0, 0.0, 1};
-    return worst;
-}
-
-/* An infinite or NaN error, or a nonzero error against a bound that is not
- * a positive finite number, counts as a failure (ratio +inf). */
-static void worst_update(struct worst *worst, double error, double bound)
-{
-    double ratio;
-    if (!isfinite(error) || (error > 0 && !(bound > 0 && isfinite(bound))))
-        ratio = INFINITY;
-    else
-        ratio = error > 0 ? error / bound : 0.0;
-    if (ratio > worst->ratio) {
-        worst->ratio = ratio;
-        worst->error = error;
-        worst->bound = bound;
-    }
-}
-
-/* One TAP line: every library call succeeded and every error was within its
- * bound; prints the worst error and its bound on failure. */
-static void worst_report(const struct worst *worst, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void worst_report(const struct worst *worst, const char *fmt, ...)
-{
-    char name[256];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(name, sizeof name, fmt, args);
-    va_end(args);
-    tap_ok(worst->calls_ok && worst->ratio <= 1.0, "%s", name);
-    if (!worst->calls_ok)
-        tap_diag("a library call did not return LMR_OK");
-    else if (!(worst->ratio <= 1.0))
-        tap_diag("worst error %.17g bound %.17g", worst->error, worst->bound);
 }
 
 /* ---- rows of logits and their scales ------------------------------------- */
