@@ -427,7 +427,8 @@ def op_compose_layernorm(c):
 # ------------------------------------------------------------------ heads --
 
 
-def op_head_tied(c):
+def read_head_tied(c):
+    """The validated inputs of head_tied (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     E = c.f("E", 2)
     check_table(E, "E")
@@ -435,10 +436,16 @@ def op_head_tied(c):
         raise Reject("h and E widths differ")
     finite(h, "h")
     finite(E, "E")
+    return h, E
+
+
+def op_head_tied(c):
+    h, E = read_head_tied(c)
     return {"logits": out_f(cls(h) @ cls(E).T)}
 
 
-def op_head_untied(c):
+def read_head_untied(c):
+    """The validated inputs of head_untied (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     W = c.f("W", 2)
     b = c.f("b", 1, optional=True)
@@ -452,6 +459,11 @@ def op_head_untied(c):
     finite(h, "h")
     finite(W, "W")
     finite(b, "b")
+    return h, W, b, d, V
+
+
+def op_head_untied(c):
+    h, W, b, d, V = read_head_untied(c)
     if mut("untied-no-transpose"):
         Wc = cls(W).reshape(V, d).T          # the buffer read as nn.Linear's |V| x d weight
     else:
@@ -591,7 +603,8 @@ def rank_order(row):
     return np.lexsort((idx, -row))
 
 
-def op_sample(c):
+def read_sample(c):
+    """The validated inputs of sample (shared with the PyTorch testee)."""
     u = c.f("logits")
     r = c.f("r", 1)
     tau = c.pf("tau", 1.0)
@@ -611,6 +624,11 @@ def op_sample(c):
     check_logits(u)
     if len(r) != u.shape[0]:
         raise Reject("r length differs from n")
+    return u, r, tau, k, top_p
+
+
+def op_sample(c):
+    u, r, tau, k, top_p = read_sample(c)
     uc = cls(u)
     rc = cls(r)
     n, V = uc.shape
@@ -656,7 +674,8 @@ def op_sample(c):
 # ------------------------------------------------------------- logit lens --
 
 
-def op_logit_lens(c):
+def read_logit_lens(c):
+    """The validated inputs of logit_lens (shared with the PyTorch testee)."""
     H = c.f("hidden", 3)
     E = c.f("E", 2)
     k = c.pi("k")
@@ -672,6 +691,11 @@ def op_logit_lens(c):
         raise Reject("k outside [1, |V|]")
     finite(H, "hidden")
     finite(E, "E")
+    return H, E, k, fl, L, n, d, V
+
+
+def op_logit_lens(c):
+    H, E, k, fl, L, n, d, V = read_logit_lens(c)
     X = cls(H)
     if fl:
         g, b, eps = ln_params(c, d)
@@ -713,7 +737,8 @@ def op_param_count(c):
 # ---------------------------------------------------------- head variants --
 
 
-def op_head_partial(c):
+def read_head_partial(c):
+    """The validated inputs of head_partial (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     E = c.f("E", 2)
     k = c.pi("k")
@@ -733,6 +758,11 @@ def op_head_partial(c):
     finite(h, "h")
     finite(E, "E")
     finite(F, "F")
+    return h, E, k, V, d, F
+
+
+def op_head_partial(c):
+    h, E, k, V, d, F = read_head_partial(c)
     hc, Ec, Fc = cls(h), cls(E), cls(F)
     if mut("partial-off-by-one"):
         ks = min(k + 1, V)
@@ -742,7 +772,8 @@ def op_head_partial(c):
     return {"logits": out_f(u)}
 
 
-def op_head_transformed(c):
+def read_head_transformed(c):
+    """The validated inputs of head_transformed (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     Tm = c.f("T", 2)
     E = c.f("E", 2)
@@ -753,10 +784,16 @@ def op_head_transformed(c):
     finite(h, "h")
     finite(Tm, "T")
     finite(E, "E")
+    return h, Tm, E, d
+
+
+def op_head_transformed(c):
+    h, Tm, E, d = read_head_transformed(c)
     return {"logits": out_f((cls(h) @ cls(Tm)) @ cls(E).T)}
 
 
-def op_head_adaptive(c):
+def read_head_adaptive(c):
+    """The validated inputs of head_adaptive (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     E = c.f("E", 2)
     F = c.f("F", 2)
@@ -767,6 +804,11 @@ def op_head_adaptive(c):
         raise Reject("F not d x |V| or h width differs")
     if not math.isfinite(alpha):
         raise Reject("alpha not finite")
+    return h, E, F, alpha, V, d
+
+
+def op_head_adaptive(c):
+    h, E, F, alpha, V, d = read_head_adaptive(c)
     if not mut("adaptive-unchecked") and not (0.0 <= alpha <= 1.0):
         raise Reject("alpha outside [0, 1]")
     finite(h, "h")
@@ -833,7 +875,8 @@ def mix_log(logw, lps):
     return m + np.log(np.sum(np.exp(t - m[None]), axis=0))
 
 
-def op_mos_fixed(c):
+def read_mos_fixed(c):
+    """The validated inputs of mos_fixed (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     W = c.f("W", 3)
     al = c.f("alpha", 1)
@@ -847,6 +890,11 @@ def op_mos_fixed(c):
     finite(al, "alpha")
     if np.any(al < 0) or not np.any(al > 0):
         raise Reject("negative weight, or all zero")
+    return h, W, al, K, V
+
+
+def op_mos_fixed(c):
+    h, W, al, K, V = read_mos_fixed(c)
     alc = cls(al)
     w = alc if mut("mos-unnormalised") else alc / np.sum(alc, dtype=T)
     hc = cls(h)
@@ -909,7 +957,8 @@ def op_mos_gated(c):
     return {"probs": out_f(y), "logprobs": out_f(ly)}
 
 
-def op_soft_tie_loss(c):
+def read_soft_tie_loss(c):
+    """The validated inputs of soft_tie_loss (shared with the PyTorch testee)."""
     h = c.f("h", 2)
     E = c.f("E", 2)
     W = c.f("W", 2)
@@ -928,6 +977,11 @@ def op_soft_tie_loss(c):
     finite(h, "h")
     finite(E, "E")
     finite(W, "W")
+    return h, E, W, lam, red, V, d
+
+
+def op_soft_tie_loss(c):
+    h, E, W, lam, red, V, d = read_soft_tie_loss(c)
     tg, red, counted = ce_check(c, h.shape[0], V)
     u = cls(h) @ cls(W)
     ce = cross_entropy(u, tg, red, counted)[0]

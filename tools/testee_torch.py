@@ -31,7 +31,7 @@ import torch.nn.functional as Fn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import testee_numpy as tn  # noqa: E402
-from testee_numpy import Reject, Unsupported, finite, check_table, check_logits, check_tau  # noqa: E402
+from testee_numpy import Reject, finite, check_table, check_logits, check_tau  # noqa: E402
 
 torch.set_grad_enabled(False)
 warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
@@ -226,31 +226,13 @@ def tied_head(E):
 
 
 def op_head_tied(c):
-    h = c.f("h", 2)
-    E = c.f("E", 2)
-    check_table(E, "E")
-    if h.shape[1] != E.shape[1]:
-        raise Reject("h and E widths differ")
-    finite(h, "h")
-    finite(E, "E")
+    h, E = tn.read_head_tied(c)
     _, lm_head = tied_head(E)
     return {"logits": of(lm_head(tt(h)))}
 
 
 def op_head_untied(c):
-    h = c.f("h", 2)
-    W = c.f("W", 2)
-    b = c.f("b", 1, optional=True)
-    d, V = W.shape
-    if d < 1 or V < 1:
-        raise Reject("zero size")
-    if h.shape[1] != d:
-        raise Reject("h and W widths differ")
-    if b is not None and b.shape[0] != V:
-        raise Reject("b length differs from |V|")
-    finite(h, "h")
-    finite(W, "W")
-    finite(b, "b")
+    h, W, b, d, V = tn.read_head_untied(c)
     lm_head = linear(d, V, tt(W).T.contiguous(), None if b is None else tt(b))
     return {"logits": of(lm_head(tt(h)))}
 
@@ -312,25 +294,7 @@ def ranked(u):
 
 
 def op_sample(c):
-    u = c.f("logits")
-    r = c.f("r", 1)
-    tau = c.pf("tau", 1.0)
-    k = c.pi("top_k", 0)
-    top_p = c.pf("top_p", 1.0)
-    check_tau(tau)
-    if k < 0:
-        raise Reject("top_k < 0")
-    if not math.isfinite(top_p):
-        raise Reject("top_p not finite")
-    if not (0.0 < top_p <= 1.0):
-        raise Reject("top_p outside (0, 1]")
-    if not np.all(np.isfinite(r)):
-        raise Reject("r not finite")
-    if np.any(r < 0) or np.any(r >= 1):
-        raise Reject("r outside [0, 1)")
-    check_logits(u)
-    if len(r) != u.shape[0]:
-        raise Reject("r length differs from n")
+    u, r, tau, k, top_p = tn.read_sample(c)
     ut = tt(u)
     rt = tt(r)
     n, V = ut.shape
@@ -364,21 +328,7 @@ def op_sample(c):
 
 
 def op_logit_lens(c):
-    H = c.f("hidden", 3)
-    E = c.f("E", 2)
-    k = c.pi("k")
-    fl = c.pb("final_layernorm", False)
-    L, n, d = H.shape
-    check_table(E, "E")
-    if L < 1 or d < 1:
-        raise Reject("zero size")
-    if E.shape[1] != d:
-        raise Reject("hidden and E widths differ")
-    V = E.shape[0]
-    if k < 1 or k > V:
-        raise Reject("k outside [1, |V|]")
-    finite(H, "hidden")
-    finite(E, "E")
+    H, E, k, fl, _, _, d, V = tn.read_logit_lens(c)
     x = tt(H)
     if fl:
         ln_f = ln_module(c, d)
@@ -420,25 +370,7 @@ def op_param_count(c):
 
 
 def op_head_partial(c):
-    h = c.f("h", 2)
-    E = c.f("E", 2)
-    k = c.pi("k")
-    check_table(E, "E")
-    V, d = E.shape
-    if k < 0 or k > V:
-        raise Reject("k outside [0, |V|]")
-    F = c.f("F", 2, optional=True)
-    if F is None:
-        if k != V:
-            raise Reject("missing F")
-        F = np.zeros((d, 0))
-    if F.shape != (d, V - k):
-        raise Reject("F not d x (|V| - k)")
-    if h.shape[1] != d:
-        raise Reject("h and E widths differ")
-    finite(h, "h")
-    finite(E, "E")
-    finite(F, "F")
+    h, E, k, V, d, F = tn.read_head_partial(c)
     wte = embedding(tt(E))
     ht = tt(h)
     shared = Fn.linear(ht, wte.weight[:k])              # a view of the embedding's first k rows
@@ -447,32 +379,14 @@ def op_head_partial(c):
 
 
 def op_head_transformed(c):
-    h = c.f("h", 2)
-    Tm = c.f("T", 2)
-    E = c.f("E", 2)
-    check_table(E, "E")
-    d = E.shape[1]
-    if Tm.shape != (d, d) or h.shape[1] != d:
-        raise Reject("T not d x d or h width differs")
-    finite(h, "h")
-    finite(Tm, "T")
-    finite(E, "E")
+    h, Tm, E, d = tn.read_head_transformed(c)
     transform = linear(d, d, tt(Tm).T.contiguous())
     _, lm_head = tied_head(E)
     return {"logits": of(lm_head(transform(tt(h))))}
 
 
 def op_head_adaptive(c):
-    h = c.f("h", 2)
-    E = c.f("E", 2)
-    F = c.f("F", 2)
-    alpha = c.pf("alpha")
-    check_table(E, "E")
-    V, d = E.shape
-    if F.shape != (d, V) or h.shape[1] != d:
-        raise Reject("F not d x |V| or h width differs")
-    if not math.isfinite(alpha):
-        raise Reject("alpha not finite")
+    h, E, F, alpha, V, d = tn.read_head_adaptive(c)
     if not (0.0 <= alpha <= 1.0):
         raise Reject("alpha outside [0, 1]")
     finite(h, "h")
@@ -527,19 +441,7 @@ def op_head_mlp(c):
 
 
 def op_mos_fixed(c):
-    h = c.f("h", 2)
-    W = c.f("W", 3)
-    al = c.f("alpha", 1)
-    K, d, V = W.shape
-    if K < 1 or d < 1 or V < 1 or h.shape[1] != d:
-        raise Reject("shape mismatch")
-    if al.shape[0] != K:
-        raise Reject("alpha length differs from K")
-    finite(h, "h")
-    finite(W, "W")
-    finite(al, "alpha")
-    if np.any(al < 0) or not np.any(al > 0):
-        raise Reject("negative weight, or all zero")
+    h, W, al, K, V = tn.read_mos_fixed(c)
     a = tt(al)
     w = a / a.sum()
     ht = tt(h)
@@ -597,24 +499,7 @@ def op_mos_gated(c):
 
 
 def op_soft_tie_loss(c):
-    h = c.f("h", 2)
-    E = c.f("E", 2)
-    W = c.f("W", 2)
-    lam = c.pf("lambda")
-    red = c.ps("reduction", "mean")
-    if red == "none":
-        raise Reject("reduction none is not a scalar")
-    check_table(E, "E")
-    V, d = E.shape
-    if W.shape != (d, V) or h.shape[1] != d:
-        raise Reject("W not d x |V| or h width differs")
-    if not math.isfinite(lam):
-        raise Reject("lambda not finite")
-    if lam < 0:
-        raise Reject("lambda < 0")
-    finite(h, "h")
-    finite(E, "E")
-    finite(W, "W")
+    h, E, W, lam, red, V, d = tn.read_soft_tie_loss(c)
     Wt = tt(W)
     lm_head = linear(d, V, Wt.T.contiguous())
     wte = embedding(tt(E))
