@@ -1,0 +1,140 @@
+/*
+ * oracle_grad.h -- the MPFR oracle for the backward ops and the end-to-end
+ * tied model (spec/gradients.md), with the running error bound of
+ * spec/tolerance.md#gradients as every output's scale.
+ *
+ * Contract as in oracle.h: exact double inputs, evaluation at ORACLE_PREC
+ * bits, each value rounded once to nearest, each scale rounded upward; no
+ * libm, no BLAS, nothing from ref/. K is 2 for every output (ORACLE_GRAD_K).
+ * Returns 0, or -1 on a violated precondition (never aborts). Arrays are
+ * flat row-major, shapes in the comments.
+ */
+#ifndef LMR_ORACLE_GRAD_H
+#define LMR_ORACLE_GRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oracle_head.h" /* enum oracle_reduction */
+
+#define ORACLE_GRAD_K 2.0
+
+/* One output: its expected values and their scales, both of the output's
+ * shape. A NULL value means the output is not wanted (e.g. dW_out in the
+ * tied form). */
+typedef struct {
+    double *value;
+    double *scale;
+} oracle_out;
+
+/* dE: (V,d); ids: (n); dY: (n,d) */
+int oracle_embed_lookup_backward(oracle_out dE, const int64_t *ids,
+                                 const double *dY, size_t n, size_t V, size_t d);
+/* dP: (L,d); positions: (n); dY: (n,d) */
+int oracle_pos_learned_backward(oracle_out dP, const int64_t *positions,
+                                const double *dY, size_t n, size_t L, size_t d);
+/* dx: (n,d); dgamma, dbeta: (d); x, dY: (n,d); gamma: (d) */
+int oracle_layernorm_backward(oracle_out dx, oracle_out dgamma,
+                              oracle_out dbeta, const double *x,
+                              const double *gamma, const double *dY, size_t n,
+                              size_t d, double eps);
+/* dh: (n,d); dE: (V,d); h: (n,d); E: (V,d); dU: (n,V) */
+int oracle_head_tied_backward(oracle_out dh, oracle_out dE, const double *h,
+                              const double *E, const double *dU, size_t n,
+                              size_t V, size_t d);
+/* dh: (n,d); dW: (d,V); db: (V); h: (n,d); W: (d,V); dU: (n,V) */
+int oracle_head_untied_backward(oracle_out dh, oracle_out dW, oracle_out db,
+                                const double *h, const double *W,
+                                const double *dU, size_t n, size_t V, size_t d);
+/* dlogits: (n,V); dtau: (1); logits, G: (n,V). take_log = 0: softmax,
+ * 1: log-softmax (G at masked entries must be 0). */
+int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
+                            const double *logits, const double *G, size_t n,
+                            size_t V, double tau, int take_log);
+/* dlogits: (n,V); logits: (n,V); targets: (n); dloss: (n) for NONE, else (1) */
+int oracle_cross_entropy_backward(oracle_out dlogits, const double *logits,
+                                  const int64_t *targets, const double *dloss,
+                                  size_t n, size_t V,
+                                  enum oracle_reduction reduction,
+                                  int64_t ignore_index);
+
+/* dh: (n,d); dE: (V,d); dF: (d,V-k); h: (n,d); E: (V,d); F: (d,V-k) */
+int oracle_head_partial_backward(oracle_out dh, oracle_out dE, oracle_out dF,
+                                 const double *h, const double *E,
+                                 const double *F, const double *dU, size_t n,
+                                 size_t V, size_t d, size_t k);
+/* dh: (n,d); dT: (d,d); dE: (V,d) */
+int oracle_head_transformed_backward(oracle_out dh, oracle_out dT,
+                                     oracle_out dE, const double *h,
+                                     const double *T, const double *E,
+                                     const double *dU, size_t n, size_t V,
+                                     size_t d);
+/* dh: (n,d); dE: (V,d); dF: (d,V); dalpha: (1) */
+int oracle_head_adaptive_backward(oracle_out dh, oracle_out dE, oracle_out dF,
+                                  oracle_out dalpha, const double *h,
+                                  const double *E, const double *F,
+                                  double alpha, const double *dU, size_t n,
+                                  size_t V, size_t d);
+
+/* The MLP head's inputs (b1, b2 may be NULL; W2 NULL: tied, W2 = E^T). */
+typedef struct {
+    const double *h, *W1, *b1, *W2, *E, *b2, *dU;
+    size_t n, V, d, m;
+} oracle_mlp_inputs;
+/* dh: (n,d); dW1: (d,m); db1: (m); dW2: (m,V) untied; dE: (V,d) tied;
+ * db2: (V). Also reports, for the generator, the smallest margin
+ * min |a| / E(a) over the non-zero pre-activations a (E(a) the running error
+ * bound of spec/tolerance.md#gradients), +inf if there are none, and whether
+ * some pre-activation is exactly 0. */
+int oracle_head_mlp_backward(oracle_out dh, oracle_out dW1, oracle_out db1,
+                             oracle_out dW2, oracle_out dE, oracle_out db2,
+                             double *min_margin, int *has_zero,
+                             const oracle_mlp_inputs *in);
+
+/* dh: (n,d); dW: (K,d,V); dalpha: (K); h: (n,d); W: (K,d,V); alpha: (K);
+ * G: (n,V) upstream gradient of logprobs */
+int oracle_mos_fixed_backward(oracle_out dh, oracle_out dW, oracle_out dalpha,
+                              const double *h, const double *W,
+                              const double *alpha, const double *G, size_t n,
+                              size_t V, size_t d, size_t K);
+
+typedef struct {
+    const double *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out, *G;
+    size_t n, V, d, K; /* W_out NULL: tied, W_out = E^T; b_out may be NULL */
+} oracle_mos_gated_inputs;
+typedef struct {
+    oracle_out dh, dW_pi, dW_comp, db_comp, dW_out, dE, db_out;
+} oracle_mos_gated_outputs;
+int oracle_mos_gated_backward(const oracle_mos_gated_outputs *out,
+                              const oracle_mos_gated_inputs *in);
+
+/* dh: (n,d); dE: (V,d); dW: (d,V); reduction SUM or MEAN; dloss scalar */
+int oracle_soft_tie_loss_backward(oracle_out dh, oracle_out dE, oracle_out dW,
+                                  const double *h, const double *E,
+                                  const double *W, const int64_t *targets,
+                                  size_t n, size_t V, size_t d, double lambda,
+                                  enum oracle_reduction reduction,
+                                  int64_t ignore_index, double dloss);
+
+/* spec/gradients.md#tied_lm. gamma/beta NULL: no LayerNorm; M NULL: identity. */
+typedef struct {
+    const int64_t *ids, *targets; /* (n) */
+    const double *E;              /* (V,d) */
+    const double *P;              /* (L,d), L >= n */
+    const double *gamma, *beta;   /* (d) or NULL */
+    const double *M;              /* (d,d) or NULL */
+    size_t n, V, d, L;
+    double eps;
+    enum oracle_reduction reduction; /* SUM or MEAN */
+    int64_t ignore_index;
+} oracle_tied_lm_inputs;
+typedef struct {
+    oracle_out loss;               /* (1) */
+    oracle_out dE, dE_input, dE_output; /* (V,d) */
+    oracle_out dP;                 /* (L,d) */
+    oracle_out dgamma, dbeta;      /* (d), value NULL without LayerNorm */
+} oracle_tied_lm_outputs;
+int oracle_tied_lm(const oracle_tied_lm_outputs *out,
+                   const oracle_tied_lm_inputs *in);
+
+#endif
