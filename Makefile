@@ -30,19 +30,23 @@ B := build
 LIB_SRC := ref/lmr_status.c ref/lmr_check.c ref/lmr_embed.c \
            ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c \
            ref/lmr_head.c ref/lmr_softmax.c ref/lmr_sample.c ref/lmr_lens.c \
-           ref/lmr_params.c ref/lmr_variants.c
+           ref/lmr_params.c ref/lmr_variants.c ref/lmr_grad_input.c \
+           ref/lmr_grad_head.c ref/lmr_grad_variants.c ref/lmr_tied_lm.c
 LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
 PUBLIC_HEADERS := ref/lmr.h ref/lmr_status.h ref/lmr_embed.h \
                   ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h \
                   ref/lmr_head.h ref/lmr_softmax.h ref/lmr_sample.h \
-                  ref/lmr_lens.h ref/lmr_params.h ref/lmr_variants.h
+                  ref/lmr_lens.h ref/lmr_params.h ref/lmr_variants.h \
+                  ref/lmr_grad_input.h ref/lmr_grad_head.h \
+                  ref/lmr_grad_variants.h ref/lmr_tied_lm.h
 LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0
 
 # ---- tools/ ----------------------------------------------------------------
 ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c \
               tools/oracle_head.c tools/oracle_softmax.c tools/oracle_sample.c \
-              tools/oracle_lens.c tools/oracle_variants.c
+              tools/oracle_lens.c tools/oracle_variants.c tools/oracle_errnum.c \
+              tools/oracle_grad.c tools/oracle_grad_variants.c
 GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_embed.c tools/gen_sinusoid.c tools/gen_compose.c \
            tools/gen_layernorm.c tools/gen_head.c tools/gen_softmax.c \

@@ -17,5 +17,9 @@
 #include "lmr_lens.h"
 #include "lmr_params.h"
 #include "lmr_variants.h"
+#include "lmr_grad_input.h"
+#include "lmr_grad_head.h"
+#include "lmr_grad_variants.h"
+#include "lmr_tied_lm.h"
 
 #endif

@@ -1,0 +1,3 @@
+/* oracle_errnum.c -- stub, being written. */
+#include "oracle_errnum.h"
+typedef int stub_oracle_errnum;
