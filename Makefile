@@ -53,7 +53,7 @@ GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
            tools/gen_gpt2.c tools/gen_variants.c tools/gen_mixture.c \
            tools/vecio.c tools/recipe.c $(ORACLE_SRC)
-VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/verify.c
+VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/ref_ops_grad.c tools/verify.c
 GEN := $(B)/lmr-gen
 VERIFY := $(B)/lmr-verify
 RUNNER_SRC := tools/runner.c tools/runner_testee.c tools/runner_verdict.c \
@@ -68,7 +68,7 @@ TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
          tests/errors_output.t tests/properties_output.t \
          tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
          tests/oracle_variants_selfcheck.t \
-         tests/cli.t tests/runner.t
+         tests/cli.t tests/runner.t tests/gradcheck.t
 TAP_OBJ := $(B)/tests/tap.o
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TESTEES := $(B)/tests/testees/replay
@@ -113,7 +113,7 @@ $(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 # The command-line tool runs ref/ through the same decoding as the vectors.
-$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c tools/lmr_cli.c) $(LIB_A)
+$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/cli.c tools/cli_explain.c tools/lmr_cli.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 # The runner links judge.c and vecio.c, never ref/; the reference reaches it
@@ -121,10 +121,13 @@ $(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cl
 $(RUNNER): $(call TOOLS_OBJ,$(RUNNER_SRC) tools/lmr_run.c)
 	$(CC) -o $@ $^ -ljansson -lm
 
-$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/testee_ref.c) $(LIB_A)
+$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/testee_ref.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
+	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+
+tests/gradcheck.t: $(B)/tests/gradcheck.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(B)/tests/check.o $(LIB_A)
@@ -133,7 +136,7 @@ tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/cli.c tools/cli_explain.c) $(LIB_A)
+tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/cli.c tools/cli_explain.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 tests/runner.t: $(B)/tests/runner.o $(TAP_OBJ) $(call TOOLS_OBJ,$(RUNNER_SRC)) | $(TESTEES)

@@ -52,6 +52,7 @@ void errnum_tanh(errnum *r, const errnum *a);
 typedef struct {
     mpfr_t value, abs_sum, err_sum;
     size_t count;
+    size_t inexact; /* additions into value that MPFR had to round */
 } errnum_sum;
 void errnum_sum_begin(errnum_sum *s);
 void errnum_sum_add(errnum_sum *s, const errnum *term);

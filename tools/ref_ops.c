@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include "lmr.h"
+#include "ref_ops_internal.h"
 
-/* Adds an output called name of (rows, cols) elements to result; returns
- * it, or NULL with a message on overflow or lack of memory. */
-static ref_output *add_output(const vec_ctx *ctx, ref_result *result,
+ref_output *ref_add_output(const vec_ctx *ctx, ref_result *result,
                               const char *name, vec_dtype dtype, size_t rows,
                               size_t cols)
 {
@@ -33,12 +32,18 @@ static ref_output *add_output(const vec_ctx *ctx, ref_result *result,
     return out;
 }
 
+double *ref_add_f64(const vec_ctx *ctx, ref_result *result, const char *name,
+                    size_t rows, size_t cols)
+{
+    ref_output *out = ref_add_output(ctx, result, name, VEC_F64, rows, cols);
+    return out ? out->f64 : NULL;
+}
+
 /* The common case: one float64 output Y of (rows, cols). */
 static double *allocate_y(const vec_ctx *ctx, ref_result *result, size_t rows,
                           size_t cols)
 {
-    ref_output *out = add_output(ctx, result, "Y", VEC_F64, rows, cols);
-    return out ? out->f64 : NULL;
+    return ref_add_f64(ctx, result, "Y", rows, cols);
 }
 
 static int run_embed_lookup(const vec_ctx *ctx, ref_result *result)
@@ -209,7 +214,7 @@ static int run_head_tied(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     result->status = E->shape[1] != d
@@ -226,7 +231,7 @@ static int run_head_untied(const vec_ctx *ctx, ref_result *result)
     if (b != NULL && vec_input(ctx, "b", VEC_F64, 1, &b))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     int shapes_agree = W->shape[0] == d && (b == NULL || b->shape[0] == vocab);
@@ -246,7 +251,7 @@ static int run_softmax_like(const vec_ctx *ctx, ref_result *result, int take_log
         vec_param_double(ctx, "tau", 0, 1.0, &tau))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *out = add_output(ctx, result, take_log ? "logprobs" : "probs",
+    ref_output *out = ref_add_output(ctx, result, take_log ? "logprobs" : "probs",
                                  VEC_F64, n, vocab);
     if (out == NULL)
         return -1;
@@ -266,8 +271,7 @@ static int run_log_softmax(const vec_ctx *ctx, ref_result *result)
     return run_softmax_like(ctx, result, 1);
 }
 
-/* "none", "sum", "mean"; anything else maps to a value ref rejects. */
-static enum lmr_reduction reduction_named(const char *name)
+enum lmr_reduction ref_reduction_named(const char *name)
 {
     if (strcmp(name, "none") == 0)
         return LMR_REDUCE_NONE;
@@ -289,9 +293,9 @@ static int run_cross_entropy(const vec_ctx *ctx, ref_result *result)
         vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
                         &ignore_index))
         return -1;
-    enum lmr_reduction reduction = reduction_named(reduction_name);
+    enum lmr_reduction reduction = ref_reduction_named(reduction_name);
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *loss = add_output(ctx, result, "loss", VEC_F64,
+    ref_output *loss = ref_add_output(ctx, result, "loss", VEC_F64,
                                   reduction == LMR_REDUCE_NONE ? n : 1, 1);
     if (loss == NULL)
         return -1;
@@ -308,7 +312,7 @@ static int run_argmax(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *token = add_output(ctx, result, "token", VEC_I64, n, 1);
+    ref_output *token = ref_add_output(ctx, result, "token", VEC_I64, n, 1);
     if (token == NULL)
         return -1;
     result->status = lmr_argmax(token->i64, logits->f64, n, vocab);
@@ -327,8 +331,8 @@ static int run_sample(const vec_ctx *ctx, ref_result *result)
         vec_param_double(ctx, "top_p", 0, 1.0, &top_p))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *probs = add_output(ctx, result, "probs", VEC_F64, n, vocab);
-    ref_output *token = probs ? add_output(ctx, result, "token", VEC_I64, n, 1)
+    ref_output *probs = ref_add_output(ctx, result, "probs", VEC_F64, n, vocab);
+    ref_output *token = probs ? ref_add_output(ctx, result, "token", VEC_I64, n, 1)
                               : NULL;
     if (token == NULL)
         return -1;
@@ -375,10 +379,10 @@ static int run_logit_lens(const vec_ctx *ctx, ref_result *result)
     size_t vocab = E->shape[0], rows = layers * n;
     if (read_lens_affine(ctx, final_layernorm, d, &gamma, &beta, &shapes_agree))
         return -1;
-    ref_output *probs = add_output(ctx, result, "probs", VEC_F64, rows, vocab);
-    ref_output *tokens = probs ? add_output(ctx, result, "top_tokens", VEC_I64,
+    ref_output *probs = ref_add_output(ctx, result, "probs", VEC_F64, rows, vocab);
+    ref_output *tokens = probs ? ref_add_output(ctx, result, "top_tokens", VEC_I64,
                                             rows, top_k) : NULL;
-    ref_output *top = tokens ? add_output(ctx, result, "top_probs", VEC_F64,
+    ref_output *top = tokens ? ref_add_output(ctx, result, "top_probs", VEC_F64,
                                           rows, top_k) : NULL;
     if (top == NULL)
         return -1;
@@ -400,9 +404,9 @@ static int run_param_count(const vec_ctx *ctx, ref_result *result)
     static const char *const names[] = {"untied", "tied", "saving"};
     ref_output *integers[3];
     for (size_t i = 0; i < 3; i++)
-        if ((integers[i] = add_output(ctx, result, names[i], VEC_I64, 1, 1)) == NULL)
+        if ((integers[i] = ref_add_output(ctx, result, names[i], VEC_I64, 1, 1)) == NULL)
             return -1;
-    ref_output *relative = add_output(ctx, result, "relative_reduction",
+    ref_output *relative = ref_add_output(ctx, result, "relative_reduction",
                                       VEC_F64, 1, 1);
     if (relative == NULL)
         return -1;
@@ -416,8 +420,7 @@ static int run_param_count(const vec_ctx *ctx, ref_result *result)
 
 /* ---- head variants --------------------------------------------------- */
 
-/* An optional input: NULL when absent; -1 when present with the wrong kind. */
-static int optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
+int ref_optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
                           const vec_array **out)
 {
     *out = vec_case_input(ctx->c, name);
@@ -429,10 +432,10 @@ static int run_head_partial(const vec_ctx *ctx, ref_result *result)
     const vec_array *h, *E, *F;
     size_t k;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
-        optional_input(ctx, "F", 2, &F) || vec_param_size(ctx, "k", 1, 0, &k))
+        ref_optional_input(ctx, "F", 2, &F) || vec_param_size(ctx, "k", 1, 0, &k))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     int shapes_agree = E->shape[1] == d &&
@@ -452,7 +455,7 @@ static int run_head_transformed(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     int shapes_agree = T->shape[0] == d && T->shape[1] == d && E->shape[1] == d;
@@ -471,7 +474,7 @@ static int run_head_adaptive(const vec_ctx *ctx, ref_result *result)
         vec_param_double(ctx, "alpha", 1, 0.0, &alpha))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     int shapes_agree = E->shape[1] == d && F->shape[0] == d && F->shape[1] == vocab;
@@ -486,8 +489,8 @@ static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
     const vec_array *h, *W1, *b1, *W2, *E, *b2;
     int tied;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W1", VEC_F64, 2, &W1) ||
-        optional_input(ctx, "b1", 1, &b1) || optional_input(ctx, "W2", 2, &W2) ||
-        optional_input(ctx, "E", 2, &E) || optional_input(ctx, "b2", 1, &b2) ||
+        ref_optional_input(ctx, "b1", 1, &b1) || ref_optional_input(ctx, "W2", 2, &W2) ||
+        ref_optional_input(ctx, "E", 2, &E) || ref_optional_input(ctx, "b2", 1, &b2) ||
         vec_param_bool(ctx, "tied", 0, 0, &tied))
         return -1;
     if (tied ? E == NULL : W2 == NULL)
@@ -495,7 +498,7 @@ static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
                         "required input is missing");
     size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
     size_t vocab = tied ? E->shape[0] : W2->shape[1];
-    ref_output *logits = add_output(ctx, result, "logits", VEC_F64, n, vocab);
+    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
     if (logits == NULL)
         return -1;
     int shapes_agree = W1->shape[0] == d && (b1 == NULL || b1->shape[0] == m) &&
@@ -514,8 +517,8 @@ static int add_mixture_outputs(const vec_ctx *ctx, ref_result *result,
                                size_t n, size_t vocab, double **probs,
                                double **logprobs)
 {
-    ref_output *p = add_output(ctx, result, "probs", VEC_F64, n, vocab);
-    ref_output *lp = p ? add_output(ctx, result, "logprobs", VEC_F64, n, vocab)
+    ref_output *p = ref_add_output(ctx, result, "probs", VEC_F64, n, vocab);
+    ref_output *lp = p ? ref_add_output(ctx, result, "logprobs", VEC_F64, n, vocab)
                        : NULL;
     if (lp == NULL)
         return -1;
@@ -549,8 +552,8 @@ static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W_pi", VEC_F64, 2, &W_pi) ||
         vec_input(ctx, "W_comp", VEC_F64, 3, &W_comp) ||
         vec_input(ctx, "b_comp", VEC_F64, 2, &b_comp) ||
-        optional_input(ctx, "W_out", 2, &W_out) || optional_input(ctx, "E", 2, &E) ||
-        optional_input(ctx, "b_out", 1, &b_out) ||
+        ref_optional_input(ctx, "W_out", 2, &W_out) || ref_optional_input(ctx, "E", 2, &E) ||
+        ref_optional_input(ctx, "b_out", 1, &b_out) ||
         vec_param_bool(ctx, "tied", 0, 0, &tied))
         return -1;
     if (tied ? E == NULL : W_out == NULL)
@@ -592,13 +595,13 @@ static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
     static const char *const names[] = {"loss", "cross_entropy", "penalty"};
     ref_output *outputs[3];
     for (size_t i = 0; i < 3; i++)
-        if ((outputs[i] = add_output(ctx, result, names[i], VEC_F64, 1, 1)) == NULL)
+        if ((outputs[i] = ref_add_output(ctx, result, names[i], VEC_F64, 1, 1)) == NULL)
             return -1;
     int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
                        W->shape[1] == vocab && targets->shape[0] == n;
     result->status = shapes_agree
         ? lmr_soft_tie_loss(&values, h->f64, E->f64, W->f64, targets->i64, n,
-                            vocab, d, lambda, reduction_named(reduction_name),
+                            vocab, d, lambda, ref_reduction_named(reduction_name),
                             ignore_index)
         : LMR_EDIM;
     outputs[0]->f64[0] = values.loss;
@@ -607,12 +610,7 @@ static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
-typedef int (*op_runner)(const vec_ctx *ctx, ref_result *result);
-
-static const struct {
-    const char *op;
-    op_runner run;
-} runners[] = {
+static const ref_op_entry runners[] = {
     {"embed_lookup", run_embed_lookup},
     {"embed_onehot", run_embed_onehot},
     {"pos_learned", run_pos_learned},
@@ -643,6 +641,9 @@ static op_runner find_runner(const char *op)
     for (size_t i = 0; i < sizeof runners / sizeof runners[0]; i++)
         if (strcmp(runners[i].op, op) == 0)
             return runners[i].run;
+    for (size_t i = 0; i < ref_grad_op_count; i++)
+        if (strcmp(ref_grad_ops[i].op, op) == 0)
+            return ref_grad_ops[i].run;
     return NULL;
 }
 

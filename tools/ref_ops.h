@@ -14,7 +14,7 @@
 
 #include "vecio.h"
 
-#define REF_MAX_OUTPUTS 4
+#define REF_MAX_OUTPUTS 8
 
 /* One named output of the reference, as many elements as the op produced. */
 typedef struct {

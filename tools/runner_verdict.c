@@ -274,6 +274,52 @@ static void judge_decoded(case_outcome *outcome, int cls)
     }
 }
 
+/* The decoded output called name, or NULL. */
+static const output_outcome *outcome_output(const case_outcome *outcome,
+                                            const char *name)
+{
+    for (size_t i = 0; i < outcome->n_outputs; i++)
+        if (strcmp(outcome->outputs[i].want->value.name, name) == 0)
+            return &outcome->outputs[i];
+    return NULL;
+}
+
+/* 1 if the provided values of out pass as the expected output other. */
+static int passes_as(const output_outcome *out, const output_outcome *other,
+                     int cls)
+{
+    judge_verdict verdict;
+    if (out->f64 == NULL || other->want->value.count != out->want->value.count)
+        return 0;
+    judge_output(&verdict, out->f64, other->want, cls);
+    return verdict.passed;
+}
+
+/* tied_lm (spec/gradients.md#tied_lm): when dE fails, says whether it is one
+ * path's share alone, the two bugs real code has. */
+static void explain_tied_gradient(case_outcome *outcome, int cls)
+{
+    const output_outcome *total = outcome_output(outcome, "dE");
+    const output_outcome *input = outcome_output(outcome, "dE_input");
+    const output_outcome *output = outcome_output(outcome, "dE_output");
+    const char *hint = NULL;
+    if (total == NULL || input == NULL || output == NULL ||
+        total->f64 == NULL || total->judged.passed)
+        return;
+    if (passes_as(total, output, cls))
+        hint = "dE is the head's share alone (dE_output): the gradient of "
+               "the input lookup never reached E";
+    else if (passes_as(total, input, cls))
+        hint = "dE is the lookup's share alone (dE_input): the head's "
+               "gradient never reached E -- is the head's weight a copy of E "
+               "instead of the same tensor?";
+    if (hint != NULL) {
+        size_t used = strlen(outcome->reason);
+        snprintf(outcome->reason + used, sizeof outcome->reason - used,
+                 "%s%s", used ? "; " : "", hint);
+    }
+}
+
 /* An ok response to a valid case: every expected output, decoded, then
  * judged. A malformed output is a protocol error (and nothing is kept); a
  * missing output or a wrong shape is a failure, the other outputs being
@@ -310,6 +356,7 @@ static void judge_outputs(case_outcome *outcome, const json_t *outputs,
     judge_decoded(outcome, cls);
     if (problem[0] != '\0')
         outcome_set(outcome, VERDICT_FAIL, "%s", problem);
+    explain_tied_gradient(outcome, cls);
 }
 
 /* The status of a response with the right id. */

@@ -61,6 +61,17 @@ MUTANTS = {
     "soft-tie-half": "soft-tying penalty with a factor 1/2",
     "lens-last-layer-stats": "logit lens normalises every layer with the last layer's LayerNorm statistics",
     "all-masked-uniform": "a row of only -inf gives a uniform distribution instead of an error",
+    # gradients (spec/gradients.md)
+    "tied-one-path-output": "tied_lm: dE only from the head (the lookup's share dropped: dE = dE_output)",
+    "tied-copy": "tied_lm ties by copying E into the head, whose gradient lands on the copy: dE = dE_input",
+    "ce-mean-no-1-over-n": "cross-entropy backward (and tied_lm) with reduction mean misses the factor 1/m",
+    "ce-ignored-counted": "cross-entropy backward mean divides by n, ignored rows counted in m",
+    "ln-backward-unbiased": "LayerNorm backward uses the unbiased variance 1/(d-1) (the forward the biased one)",
+    "scatter-overwrite": "lookup backward (tokens, learned positions, tied_lm) overwrites repeated ids instead of adding",
+    "softmax-dtau-sign": "softmax and log-softmax backward return dtau with the wrong sign",
+    "mlp-relu-grad-at-zero-one": "MLP head backward takes ReLU's derivative as 1 at a = 0 (a >= 0 instead of a > 0)",
+    "adaptive-dalpha-missing-f": "adaptive head dalpha = sum dU * (h E^T), the -h F term forgotten",
+    "mos-fixed-alpha-unnormalised": "mixture dalpha = dL/d(abar) = c_i, the normalisation's Jacobian (c_i - sum abar c)/A ignored",
 }
 
 MUT = None
@@ -823,7 +834,12 @@ def op_head_adaptive(c):
     return {"logits": out_f(u)}
 
 
-def op_head_mlp(c):
+def read_head_mlp(c):
+    """The validated inputs of head_mlp (and its backward), in double.
+
+    -> (h, W1, b1, W2, b2, tied); W2 is E^T (m x |V|) in the tied form, and
+    b1, b2 are None when absent.
+    """
     h = c.f("h", 2)
     W1 = c.f("W1", 2)
     b1 = c.f("b1", 1, optional=True)
@@ -841,13 +857,12 @@ def op_head_mlp(c):
         if E.shape[1] != d or m != d:
             raise Reject("tied MLP head needs m = d")
         finite(E, "E")
-        W2 = cls(E).T
+        W2 = E.T
     else:
-        W2r = c.f("W2", 2)
-        if W2r.shape[0] != m or W2r.shape[1] < 1:
+        W2 = c.f("W2", 2)
+        if W2.shape[0] != m or W2.shape[1] < 1:
             raise Reject("W2 not m x |V|")
-        finite(W2r, "W2")
-        W2 = cls(W2r)
+        finite(W2, "W2")
     V = W2.shape[1]
     if b1 is not None and b1.shape[0] != m:
         raise Reject("b1 length differs from m")
@@ -857,11 +872,16 @@ def op_head_mlp(c):
     finite(W1, "W1")
     finite(b1, "b1")
     finite(b2, "b2")
+    return h, W1, b1, W2, b2, tied
+
+
+def op_head_mlp(c):
+    h, W1, b1, W2, b2, tied = read_head_mlp(c)
     a = cls(h) @ cls(W1)
     if b1 is not None:
         a = a + cls(b1)
     h1 = np.maximum(a, T(0))
-    u = h1 @ W2
+    u = h1 @ cls(W2)
     if b2 is not None:
         u = u + cls(b2)
     return {"logits": out_f(u)}
@@ -906,7 +926,12 @@ def op_mos_fixed(c):
     return {"probs": out_f(y), "logprobs": out_f(ly)}
 
 
-def op_mos_gated(c):
+def read_mos_gated(c):
+    """The validated inputs of mos_gated (and its backward), in double.
+
+    -> (h, W_pi, W_comp, b_comp, W_out, b_out, tied); W_out is E^T
+    (d x |V|) in the tied form, b_out None when absent.
+    """
     h = c.f("h", 2)
     Wpi = c.f("W_pi", 2)
     Wc_ = c.f("W_comp", 3)
@@ -925,18 +950,24 @@ def op_mos_gated(c):
         if E.shape[1] != d:
             raise Reject("E width differs")
         finite(E, "E")
-        Wout = cls(E).T
+        Wo = E.T
     else:
         Wo = c.f("W_out", 2)
         if Wo.shape[0] != d or Wo.shape[1] < 1:
             raise Reject("W_out not d x |V|")
         finite(Wo, "W_out")
-        Wout = cls(Wo)
-    V = Wout.shape[1]
+    V = Wo.shape[1]
     if bo is not None and bo.shape[0] != V:
         raise Reject("b_out length differs from |V|")
     for a, nm in ((h, "h"), (Wpi, "W_pi"), (Wc_, "W_comp"), (bc, "b_comp"), (bo, "b_out")):
         finite(a, nm)
+    return h, Wpi, Wc_, bc, Wo, bo, tied
+
+
+def op_mos_gated(c):
+    h, Wpi, Wc_, bc, Wo, bo, tied = read_mos_gated(c)
+    K = Wpi.shape[1]
+    Wout = cls(Wo)
     hc = cls(h)
     gate = hc @ cls(Wpi)                             # n x K
     pi = softmax(gate)
@@ -995,6 +1026,423 @@ def op_soft_tie_loss(c):
             "penalty": out_f(np.array([pen], dtype=T))}
 
 
+# -------------------------------------------------------------- gradients --
+#
+# The backward ops of spec/gradients.md, computed by hand from the closed
+# forms there (no autograd): each op_<op>_backward validates the forward op's
+# inputs as the forward op does, then the upstream gradient, then evaluates
+# the formulas in the class dtype.
+
+
+def upstream(c, name, shape):
+    """The upstream gradient `name` in the class dtype: must have `shape` and be finite."""
+    g = c.f(name)
+    if g.shape != tuple(shape):
+        raise Reject("%s is %s, not %s" % (name, list(g.shape), list(shape)))
+    finite(g, name)
+    return cls(g)
+
+
+def scatter_add(rows, index, nrows):
+    """out[v,:] = sum of rows[t,:] over the t with index[t] = v (rows n x d).
+
+    The backward of a table lookup; a row that no index names stays 0.
+    """
+    out = np.zeros((nrows, rows.shape[1]), dtype=T)
+    if mut("scatter-overwrite"):
+        for t, v in enumerate(index):
+            out[v] = rows[t]                     # keeps only the last occurrence
+    else:
+        np.add.at(out, index, rows)
+    return out
+
+
+def check_index(index, size, what):
+    if np.any(index < 0) or np.any(index >= size):
+        raise Reject("%s out of range" % what)
+
+
+def read_scatter_backward(c, index_name, size_name):
+    """(index, dY, size) of a lookup's backward: index n, dY n x d, size >= 1."""
+    size = c.pi(size_name)
+    index = c.i(index_name)
+    if size < 1:
+        raise Reject("%s < 1" % size_name)
+    dY = c.f("dY", 2)
+    if dY.shape[1] < 1:
+        raise Reject("d = 0")
+    check_index(index, size, index_name)
+    dY = upstream(c, "dY", (len(index), dY.shape[1]))
+    return index, dY, size
+
+
+def op_embed_lookup_backward(c):
+    ids, dY, V = read_scatter_backward(c, "ids", "vocab")
+    return {"dE": out_f(scatter_add(dY, ids, V))}
+
+
+def op_pos_learned_backward(c):
+    pos, dY, L = read_scatter_backward(c, "positions", "max_len")
+    return {"dP": out_f(scatter_add(dY, pos, L))}
+
+
+def layernorm_backward(x, g, eps, dY):
+    """-> (dx n x d, dgamma d, dbeta d) of LayerNorm at x (n x d), all in the class dtype."""
+    d = x.shape[1]
+    mu, r = ln_stats(x, eps)
+    z = (x - mu[:, None]) * r[:, None]
+    gd = g * dY                                              # g_j = gamma_j dY_j
+    gbar = np.sum(gd, axis=1, dtype=T) / T(d)
+    # the variance's share; the mutant divides by d - 1 here only
+    vshare = T(d - 1) if mut("ln-backward-unbiased") else T(d)
+    m = np.sum(gd * z, axis=1, dtype=T) / vshare
+    dx = r[:, None] * (gd - gbar[:, None] - z * m[:, None])
+    dgamma = np.sum(dY * z, axis=0, dtype=T)
+    dbeta = np.sum(dY, axis=0, dtype=T)
+    return dx, dgamma, dbeta
+
+
+def read_layernorm_backward(c):
+    """(x, gamma, eps, dY) of layernorm_backward; beta is not an input."""
+    x = c.f("x", 2)
+    g = c.f("gamma", 1)
+    eps = c.pf("eps", 1e-5)
+    d = x.shape[1]
+    if d < 1:
+        raise Reject("d = 0")
+    if g.shape[0] != d:
+        raise Reject("gamma length differs from d")
+    finite(x, "x")
+    finite(g, "gamma")
+    if not math.isfinite(eps):
+        raise Reject("eps not finite")
+    if eps <= 0:
+        raise Reject("eps <= 0")
+    dY = upstream(c, "dY", x.shape)
+    return x, g, eps, dY
+
+
+def op_layernorm_backward(c):
+    x, g, eps, dY = read_layernorm_backward(c)
+    dx, dgamma, dbeta = layernorm_backward(cls(x), cls(g), T(eps), dY)
+    return {"dx": out_f(dx), "dgamma": out_f(dgamma), "dbeta": out_f(dbeta)}
+
+
+def op_head_tied_backward(c):
+    h, E = read_head_tied(c)
+    dU = upstream(c, "dlogits", (h.shape[0], E.shape[0]))
+    return {"dh": out_f(dU @ cls(E)), "dE": out_f(dU.T @ cls(h))}
+
+
+def op_head_untied_backward(c):
+    h, W, b, d, V = read_head_untied(c)
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    return {"dh": out_f(dU @ cls(W).T), "dW": out_f(cls(h).T @ dU),
+            "db": out_f(np.sum(dU, axis=0, dtype=T))}
+
+
+def dtau_of(dl, zeta):
+    """dtau = -sum dlogits * zeta over every unmasked entry of the batch (shape 1)."""
+    terms = np.where(np.isfinite(zeta), dl * zeta, T(0))
+    s = np.sum(terms, dtype=T)
+    return np.array([s if mut("softmax-dtau-sign") else -s], dtype=T)
+
+
+def read_softmax_backward(c, grad_name):
+    """(logits, tau, G) of softmax_backward / log_softmax_backward; G in the class dtype."""
+    u = c.f("logits")
+    tau = c.pf("tau", 1.0)
+    check_tau(tau)
+    check_logits(u)
+    G = upstream(c, grad_name, u.shape)
+    return u, tau, G
+
+
+def op_softmax_backward(c):
+    u, tau, G = read_softmax_backward(c, "dprobs")
+    uc = cls(u)
+    y = softmax(uc, tau)
+    gbar = np.sum(y * G, axis=1, dtype=T)
+    dl = y * (G - gbar[:, None]) / T(tau)
+    return {"dlogits": out_f(dl), "dtau": out_f(dtau_of(dl, scaled(uc, tau)))}
+
+
+def op_log_softmax_backward(c):
+    u, tau, G = read_softmax_backward(c, "dlogprobs")
+    if np.any((u == -math.inf) & (G != 0)):
+        raise Reject("nonzero upstream gradient at a masked entry")
+    uc = cls(u)
+    y = softmax(uc, tau)
+    gamma = np.sum(G, axis=1, dtype=T)
+    dl = (G - y * gamma[:, None]) / T(tau)
+    return {"dlogits": out_f(dl), "dtau": out_f(dtau_of(dl, scaled(uc, tau)))}
+
+
+def ce_backward(u, tg, red, counted, dloss):
+    """dlogits (n x |V|) of cross-entropy from logits u, both in the class dtype.
+
+    dloss holds n entries for reduction "none", 1 otherwise.  Ignored rows get
+    0, and so does every row of a mean with no counted row.
+    """
+    n, V = u.shape
+    if red == "none":
+        w = dloss
+    elif red == "sum":
+        w = np.full(n, dloss[0], dtype=T)
+    else:
+        m = n if mut("ce-ignored-counted") else int(np.count_nonzero(counted))
+        if mut("ce-mean-no-1-over-n"):
+            w = np.full(n, dloss[0], dtype=T)
+        else:
+            w = np.full(n, dloss[0] / T(m) if m else T(0), dtype=T)
+    y = softmax(u, 1.0)
+    rows = np.nonzero(counted)[0]
+    target = np.zeros((n, V), dtype=T)
+    target[rows, tg[rows]] = T(1)
+    return np.where(counted[:, None], w[:, None] * (y - target), T(0))
+
+
+def check_dloss(c, red, n):
+    """The upstream gradient of a loss: n entries for "none", 1 for "sum"/"mean"."""
+    return upstream(c, "dloss", (n,) if red == "none" else (1,))
+
+
+def op_cross_entropy_backward(c):
+    u = c.f("logits")
+    check_logits(u)
+    n = u.shape[0]
+    tg, red, counted = ce_check(c, n, u.shape[1])
+    rows = np.nonzero(counted)[0]
+    if np.any(u[rows, tg[rows]] == -math.inf):
+        raise Reject("a counted target has a -inf logit")
+    dloss = check_dloss(c, red, n)
+    return {"dlogits": out_f(ce_backward(cls(u), tg, red, counted, dloss))}
+
+
+def op_head_partial_backward(c):
+    h, E, k, V, d, F = read_head_partial(c)
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    hc, Ec, Fc = cls(h), cls(E), cls(F)
+    dh = dU[:, :k] @ Ec[:k] + dU[:, k:] @ Fc.T
+    dE = np.zeros((V, d), dtype=T)
+    dE[:k] = dU[:, :k].T @ hc
+    dF = hc.T @ dU[:, k:]
+    return {"dh": out_f(dh), "dE": out_f(dE), "dF": out_f(dF)}
+
+
+def op_head_transformed_backward(c):
+    h, Tm, E, d = read_head_transformed(c)
+    dU = upstream(c, "dlogits", (h.shape[0], E.shape[0]))
+    hc, Tc, Ec = cls(h), cls(Tm), cls(E)
+    q = hc @ Tc                                              # n x d
+    r = dU @ Ec                                              # n x d
+    return {"dh": out_f(r @ Tc.T), "dT": out_f(hc.T @ r), "dE": out_f(dU.T @ q)}
+
+
+def op_head_adaptive_backward(c):
+    h, E, F, alpha, V, d = read_head_adaptive(c)
+    if not (0.0 <= alpha <= 1.0):
+        raise Reject("alpha outside [0, 1]")
+    finite(h, "h")
+    finite(E, "E")
+    finite(F, "F")
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    a = T(alpha)
+    hc, Ec, Fc = cls(h), cls(E), cls(F)
+    W = a * Ec.T + (T(1) - a) * Fc                           # d x |V|, the mixed matrix
+    uE = hc @ Ec.T
+    uF = hc @ Fc
+    if mut("adaptive-dalpha-missing-f"):
+        dalpha = np.sum(dU * uE, dtype=T)
+    else:
+        dalpha = np.sum(dU * (uE - uF), dtype=T)
+    return {"dh": out_f(dU @ W.T), "dE": out_f(a * (dU.T @ hc)),
+            "dF": out_f((T(1) - a) * (hc.T @ dU)),
+            "dalpha": out_f(np.array([dalpha], dtype=T))}
+
+
+def op_head_mlp_backward(c):
+    h, W1, b1, W2, b2, tied = read_head_mlp(c)
+    V = W2.shape[1]
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    hc, W1c, W2c = cls(h), cls(W1), cls(W2)
+    a = hc @ W1c
+    if b1 is not None:
+        a = a + cls(b1)
+    h1 = np.maximum(a, T(0))
+    on = a >= 0 if mut("mlp-relu-grad-at-zero-one") else a > 0
+    da = np.where(on, dU @ W2c.T, T(0))                      # n x m
+    out = {"dh": out_f(da @ W1c.T), "dW1": out_f(hc.T @ da),
+           "db1": out_f(np.sum(da, axis=0, dtype=T)),
+           "db2": out_f(np.sum(dU, axis=0, dtype=T))}
+    if tied:
+        out["dE"] = out_f(dU.T @ h1)
+    else:
+        out["dW2"] = out_f(h1.T @ dU)
+    return out
+
+
+def mixture_deltas(weights, probs, G):
+    """The mixture's shared backward quantities, per row of the batch.
+
+    weights: n x K (or 1 x K) mixture weights, probs: K x n x V component
+    distributions, G: n x V upstream gradient of log y.
+    -> (omega, delta, rho, y): the responsibilities omega_k = w_k p_k / y
+    (K x n x V), delta_k = omega_k G - p_k rho_k, the gradient of component
+    k's logits (K x n x V), rho_k = sum_v omega_k G (K x n), and the mixture
+    y (n x V).
+    """
+    wk = weights.T[:, :, None]                               # K x n x 1
+    y = np.sum(wk * probs, axis=0, dtype=T)                  # n x V
+    safe = np.where(y > 0, y, T(1))
+    omega = np.where(y > 0, wk * probs / safe, T(0))
+    oG = omega * G[None]
+    rho = np.sum(oG, axis=2, dtype=T)                        # K x n
+    delta = oG - probs * rho[:, :, None]
+    return omega, delta, rho, y
+
+
+def op_mos_fixed_backward(c):
+    h, W, al, K, V = read_mos_fixed(c)
+    n = h.shape[0]
+    G = upstream(c, "dlogprobs", (n, V))
+    hc, Wc, alc = cls(h), cls(W), cls(al)
+    A = np.sum(alc, dtype=T)
+    abar = alc / A                                           # K
+    probs = np.stack([softmax(hc @ Wc[k]) for k in range(K)])     # K x n x V
+    omega, delta, rho, y = mixture_deltas(abar[None, :], probs, G)
+    dW = np.stack([hc.T @ delta[k] for k in range(K)])      # K x d x V
+    dh = sum(delta[k] @ Wc[k].T for k in range(K))
+    ck = np.empty(K, dtype=T)                                # dL/d abar_k
+    safe = np.where(y > 0, y, T(1))
+    for k in range(K):
+        if abar[k] > 0:
+            ck[k] = np.sum(omega[k] * G, dtype=T) / abar[k]
+        else:
+            ck[k] = np.sum(np.where(y > 0, probs[k] * G / safe, T(0)), dtype=T)
+    if mut("mos-fixed-alpha-unnormalised"):
+        dalpha = ck
+    else:
+        dalpha = (ck - np.sum(abar * ck, dtype=T)) / A
+    return {"dh": out_f(dh), "dW": out_f(dW), "dalpha": out_f(dalpha)}
+
+
+def op_mos_gated_backward(c):
+    h, Wpi, Wcomp, bcomp, Wo, bo, tied = read_mos_gated(c)
+    n = h.shape[0]
+    K = Wpi.shape[1]
+    V = Wo.shape[1]
+    G = upstream(c, "dlogprobs", (n, V))
+    hc, Wpic, Wcc, bcc, Woc = cls(h), cls(Wpi), cls(Wcomp), cls(bcomp), cls(Wo)
+    pi = softmax(hc @ Wpic)                                  # n x K
+    gs, probs = [], []
+    for k in range(K):
+        g = np.tanh(hc @ Wcc[k] + bcc[k])                    # n x d
+        u = g @ Woc
+        if bo is not None:
+            u = u + cls(bo)
+        gs.append(g)
+        probs.append(softmax(u))
+    probs = np.stack(probs)                                  # K x n x V
+    omega, delta, rho, y = mixture_deltas(pi, probs, G)
+    dgate = rho.T - pi * np.sum(rho, axis=0, dtype=T)[:, None]   # n x K
+    dWout = sum(gs[k].T @ delta[k] for k in range(K))       # d x V
+    dbout = np.sum(np.sum(delta, axis=0, dtype=T), axis=0, dtype=T)
+    dc = [(delta[k] @ Woc.T) * (T(1) - gs[k] * gs[k]) for k in range(K)]
+    dh = dgate @ Wpic.T + sum(dc[k] @ Wcc[k].T for k in range(K))
+    out = {"dh": out_f(dh), "dW_pi": out_f(hc.T @ dgate),
+           "dW_comp": out_f(np.stack([hc.T @ dc[k] for k in range(K)])),
+           "db_comp": out_f(np.stack([np.sum(dc[k], axis=0, dtype=T) for k in range(K)])),
+           "db_out": out_f(dbout)}
+    if tied:
+        out["dE"] = out_f(dWout.T)
+    else:
+        out["dW_out"] = out_f(dWout)
+    return out
+
+
+def op_soft_tie_loss_backward(c):
+    h, E, W, lam, red, V, d = read_soft_tie_loss(c)
+    tg, red, counted = ce_check(c, h.shape[0], V)
+    dloss = check_dloss(c, red, h.shape[0])
+    hc, Ec, Wc = cls(h), cls(E), cls(W)
+    D = ce_backward(hc @ Wc, tg, red, counted, dloss)
+    pull = (T(1) if mut("soft-tie-half") else T(2)) * T(lam) * dloss[0]
+    return {"dh": out_f(D @ Wc.T), "dE": out_f(pull * (Ec - Wc.T)),
+            "dW": out_f(hc.T @ D + pull * (Wc - Ec.T))}
+
+
+def read_tied_lm(c):
+    """The validated inputs of tied_lm, in double.
+
+    -> (ids, tg, red, counted, E, P, ln, M); ln is None or (gamma, beta,
+    eps), M None for the identity middle.
+    """
+    E = c.f("E", 2)
+    ids = c.i("ids")
+    P = c.f("P", 2)
+    check_table(E, "E")
+    check_table(P, "P")
+    V, d = E.shape
+    n = len(ids)
+    check_index(ids, V, "token id")
+    if P.shape[1] != d:
+        raise Reject("P and E widths differ")
+    if P.shape[0] < n:
+        raise Reject("more tokens than positions")
+    if c.ps("reduction", "mean") == "none":
+        raise Reject("reduction none is not a scalar loss")
+    tg, red, counted = ce_check(c, n, V)
+    middle = c.ps("middle", "identity")
+    if middle not in ("identity", "matrix"):
+        raise Reject("unknown middle %r" % middle)
+    finite(E, "E")
+    finite(P, "P")
+    ln = ln_params(c, d) if c.pb("layernorm", False) else None
+    M = None
+    if middle == "matrix":
+        M = c.f("M", 2)
+        if M.shape != (d, d):
+            raise Reject("M not d x d")
+        finite(M, "M")
+    return ids, tg, red, counted, E, P, ln, M
+
+
+def op_tied_lm(c):
+    ids, tg, red, counted, E, P, ln, M = read_tied_lm(c)
+    n = len(ids)
+    Ec, Pc = cls(E), cls(P)
+    X = Ec[ids].reshape(n, Ec.shape[1]) + Pc[:n]
+    Z = X if ln is None else layernorm(X, ln[0], ln[1], ln[2])
+    H = Z if M is None else Z @ cls(M)
+    u = H @ Ec.T
+    loss = cross_entropy(u, tg, red, counted)
+    dU = ce_backward(u, tg, red, counted, np.ones(1, dtype=T))
+    dE_output = dU.T @ H
+    dZ = dU @ Ec
+    if M is not None:
+        dZ = dZ @ cls(M).T
+    out = {}
+    if ln is None:
+        dX = dZ
+    else:
+        dX, dgamma, dbeta = layernorm_backward(X, ln[0], ln[2], dZ)
+        out["dgamma"] = out_f(dgamma)
+        out["dbeta"] = out_f(dbeta)
+    dE_input = scatter_add(dX, ids, Ec.shape[0])
+    dP = np.zeros_like(Pc)
+    dP[:n] = dX
+    if mut("tied-one-path-output"):
+        dE = dE_output
+    elif mut("tied-copy"):
+        dE = dE_input
+    else:
+        dE = dE_input + dE_output
+    out.update({"loss": out_f(loss), "dE": out_f(dE), "dE_input": out_f(dE_input),
+                "dE_output": out_f(dE_output), "dP": out_f(dP)})
+    return out
+
+
 OPS = {
     "embed_lookup": op_embed_lookup,
     "embed_onehot": op_embed_onehot,
@@ -1019,6 +1467,22 @@ OPS = {
     "mos_fixed": op_mos_fixed,
     "mos_gated": op_mos_gated,
     "soft_tie_loss": op_soft_tie_loss,
+    "embed_lookup_backward": op_embed_lookup_backward,
+    "pos_learned_backward": op_pos_learned_backward,
+    "layernorm_backward": op_layernorm_backward,
+    "head_tied_backward": op_head_tied_backward,
+    "head_untied_backward": op_head_untied_backward,
+    "softmax_backward": op_softmax_backward,
+    "log_softmax_backward": op_log_softmax_backward,
+    "cross_entropy_backward": op_cross_entropy_backward,
+    "head_partial_backward": op_head_partial_backward,
+    "head_transformed_backward": op_head_transformed_backward,
+    "head_adaptive_backward": op_head_adaptive_backward,
+    "head_mlp_backward": op_head_mlp_backward,
+    "mos_fixed_backward": op_mos_fixed_backward,
+    "mos_gated_backward": op_mos_gated_backward,
+    "soft_tie_loss_backward": op_soft_tie_loss_backward,
+    "tied_lm": op_tied_lm,
 }
 
 

@@ -65,6 +65,12 @@ static const shape_rule shape_rules[] = {
     {"mos_fixed", "logprobs", {"h.0", "W.2"}},
     {"mos_gated", "probs", {"h.0", "W_out.1|E.0"}},
     {"mos_gated", "logprobs", {"h.0", "W_out.1|E.0"}},
+    /* Gradients: "dX" has the shape of the input X (below); these are the
+     * ones without such an input. */
+    {"embed_lookup_backward", "dE", {"vocab", "dY.1"}},
+    {"pos_learned_backward", "dP", {"max_len", "dY.1"}},
+    {"tied_lm", "dE_input", {"E.0", "E.1"}},
+    {"tied_lm", "dE_output", {"E.0", "E.1"}},
 };
 
 /* The size one alternative names ("E.1" or "d"); 0, or -1 if absent. */
@@ -102,11 +108,33 @@ static int resolve_dim(const vec_case *c, const char *dim, size_t *size)
     return -1;
 }
 
+/* A gradient "dX" has the shape of input X (spec/gradients.md#conventions):
+ * fills shape and returns its ndim, or 0 when there is no such input of the
+ * same size. */
+static size_t gradient_shape(const vec_case *c, const ref_output *output,
+                             size_t *shape)
+{
+    const vec_array *input = output->name[0] == 'd'
+        ? vec_case_input(c, output->name + 1) : NULL;
+    size_t product = 1;
+    if (input == NULL)
+        return 0;
+    for (size_t k = 0; k < input->ndim; k++)
+        product *= input->shape[k];
+    if (product != output->count)
+        return 0;
+    memcpy(shape, input->shape, input->ndim * sizeof *shape);
+    return input->ndim;
+}
+
 /* Fills shape (VEC_MAX_DIMS) for the output; returns its ndim. */
 static size_t output_shape(const char *op, const vec_case *c,
                            const ref_output *output, size_t *shape)
 {
     size_t count = sizeof shape_rules / sizeof shape_rules[0];
+    size_t gradient_ndim = gradient_shape(c, output, shape);
+    if (gradient_ndim > 0)
+        return gradient_ndim;
     for (size_t r = 0; r < count; r++) {
         const shape_rule *rule = &shape_rules[r];
         size_t ndim = 0, product = 1;

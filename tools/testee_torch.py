@@ -15,10 +15,20 @@ Classes: fp64 and fp32 store and compute in that dtype; bf16 rounds every
 real input to bfloat16, computes in float32 on those values and rounds every
 output to bfloat16 (spec/tolerance.md#precision-classes).
 
+Gradients (spec/gradients.md): every <op>_backward builds the forward with
+the same modules, marks the differentiated inputs as leaves (nn.Parameter or
+requires_grad), calls backward() with the upstream gradient and returns the
+leaves' .grad.  No gradient formula is written by hand.  In bf16 autograd
+runs on float32 tensors holding the bf16-rounded inputs (binary32
+arithmetic, as the class defines), and the gradients are rounded to bf16.
+Where PyTorch's autograd disagrees with the spec, the op says so in a
+comment marked "PyTorch differs".
+
 The protocol plumbing and the input checks that are pure bookkeeping (shapes,
 finiteness, parameter ranges) come from tools/testee_numpy.py; every number
 is computed here, by torch.
 """
+import functools
 import math
 import os
 import sys
@@ -58,20 +68,21 @@ def oi(x):
 
 
 def param(x):
-    return nn.Parameter(x, requires_grad=False)
+    """x as a frozen Parameter, unless it is a Parameter already (then as it is)."""
+    return x if isinstance(x, nn.Parameter) else nn.Parameter(x, requires_grad=False)
 
 
 def linear(in_f, out_f, weight, bias=None):
     """nn.Linear(in_f, out_f) holding the given |out| x |in| weight (and bias)."""
     lin = nn.utils.skip_init(nn.Linear, in_f, out_f, bias=bias is not None, dtype=COMP)
-    lin.weight = weight if isinstance(weight, nn.Parameter) else param(weight)
+    lin.weight = param(weight)
     if bias is not None:
         lin.bias = param(bias)
     return lin
 
 
-def embedding(table):
-    return nn.Embedding.from_pretrained(table, freeze=True)
+def embedding(table, trainable=False):
+    return nn.Embedding.from_pretrained(table, freeze=not trainable)
 
 
 # ------------------------------------------------------------ input side --
@@ -215,10 +226,10 @@ def op_compose_layernorm(c):
 # ------------------------------------------------------------------ heads --
 
 
-def tied_head(E):
+def tied_head(E, trainable=False):
     """An nn.Embedding and an nn.Linear sharing one Parameter, GPT-2 style."""
     V, d = E.shape
-    wte = nn.Embedding.from_pretrained(tt(E), freeze=True)
+    wte = embedding(tt(E), trainable)
     lm_head = linear(d, V, wte.weight)
     lm_head.weight = wte.weight
     assert lm_head.weight is wte.weight

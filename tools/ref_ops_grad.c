@@ -1,0 +1,543 @@
+/*
+ * ref_ops_grad.c -- runners for the backward ops and the end-to-end tied
+ * model (spec/gradients.md). Each: fetch the case's inputs, allocate the
+ * named gradient outputs, check that the shapes agree (LMR_EDIM when they do
+ * not, like any rejection by the reference), call ref/.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "ref_ops_internal.h"
+
+/* Allocates outputs names[0..count) of (rows[i], cols[i]) into out[i]. */
+static int add_outputs(const vec_ctx *ctx, ref_result *result, size_t count,
+                       const char *const *names, const size_t *rows,
+                       const size_t *cols, double **out)
+{
+    for (size_t i = 0; i < count; i++)
+        if ((out[i] = ref_add_f64(ctx, result, names[i], rows[i], cols[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+/* rows * cols as the column count of a 3-D output (k, rows, cols); 0 with a
+ * message when it overflows. */
+static int inner_count(const vec_ctx *ctx, const char *name, size_t rows,
+                       size_t cols, size_t *count)
+{
+    if (lmr_array_count(count, rows, cols) != LMR_OK)
+        return vec_fail(ctx, name, "an output of %zu x %zu overflows", rows, cols);
+    return 0;
+}
+
+/* ---- input side -------------------------------------------------------- */
+
+/* Lookup and learned positions: the same scatter-add. */
+static int run_scatter_backward(const vec_ctx *ctx, ref_result *result,
+                                const char *index_name, const char *rows_param,
+                                const char *output_name)
+{
+    const vec_array *index, *dY;
+    size_t table_rows;
+    if (vec_input(ctx, index_name, VEC_I64, 1, &index) ||
+        vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
+        vec_param_size(ctx, rows_param, 1, 0, &table_rows))
+        return -1;
+    size_t n = index->shape[0], d = dY->shape[1];
+    double *grad = ref_add_f64(ctx, result, output_name, table_rows, d);
+    if (grad == NULL)
+        return -1;
+    if (dY->shape[0] != n)
+        result->status = LMR_EDIM;
+    else if (strcmp(index_name, "ids") == 0)
+        result->status = lmr_embed_lookup_backward(grad, index->i64, dY->f64, n,
+                                                   table_rows, d);
+    else
+        result->status = lmr_pos_learned_backward(grad, index->i64, dY->f64, n,
+                                                  table_rows, d);
+    return 0;
+}
+
+static int run_embed_lookup_backward(const vec_ctx *ctx, ref_result *result)
+{
+    return run_scatter_backward(ctx, result, "ids", "vocab", "dE");
+}
+
+static int run_pos_learned_backward(const vec_ctx *ctx, ref_result *result)
+{
+    return run_scatter_backward(ctx, result, "positions", "max_len", "dP");
+}
+
+static int run_layernorm_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dx", "dgamma", "dbeta"};
+    const vec_array *x, *gamma, *dY;
+    double eps, *out[3];
+    if (vec_input(ctx, "x", VEC_F64, 2, &x) ||
+        vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
+        vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
+        vec_param_double(ctx, "eps", 1, 0.0, &eps))
+        return -1;
+    size_t n = x->shape[0], d = x->shape[1];
+    size_t rows[] = {n, d, d}, cols[] = {d, 1, 1};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = gamma->shape[0] == d && dY->shape[0] == n && dY->shape[1] == d;
+    result->status = shapes_agree
+        ? lmr_layernorm_backward(out[0], out[1], out[2], x->f64, gamma->f64,
+                                 dY->f64, n, d, eps)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* ---- output side ------------------------------------------------------- */
+
+static int run_head_tied_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dE"};
+    const vec_array *h, *E, *dU;
+    double *out[2];
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t rows[] = {n, vocab}, cols[] = {d, d};
+    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+        return -1;
+    int shapes_agree = E->shape[1] == d && dU->shape[0] == n && dU->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_tied_backward(out[0], out[1], h->f64, E->f64, dU->f64, n,
+                                 vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_head_untied_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dW", "db"};
+    const vec_array *h, *W, *dU;
+    double *out[3];
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 2, &W) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
+    size_t rows[] = {n, d, vocab}, cols[] = {d, vocab, 1};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = W->shape[0] == d && dU->shape[0] == n && dU->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_untied_backward(out[0], out[1], out[2], h->f64, W->f64,
+                                   dU->f64, n, vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* softmax and log_softmax backward share their inputs and outputs. */
+static int run_softmax_like_backward(const vec_ctx *ctx, ref_result *result,
+                                     int take_log)
+{
+    static const char *const names[] = {"dlogits", "dtau"};
+    const char *upstream = take_log ? "dlogprobs" : "dprobs";
+    const vec_array *logits, *G;
+    double tau, *out[2];
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        vec_input(ctx, upstream, VEC_F64, 2, &G) ||
+        vec_param_double(ctx, "tau", 0, 1.0, &tau))
+        return -1;
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    size_t rows[] = {n, 1}, cols[] = {vocab, 1};
+    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+        return -1;
+    if (G->shape[0] != n || G->shape[1] != vocab)
+        result->status = LMR_EDIM;
+    else if (take_log)
+        result->status = lmr_log_softmax_backward(out[0], out[1], logits->f64,
+                                                  G->f64, n, vocab, tau);
+    else
+        result->status = lmr_softmax_backward(out[0], out[1], logits->f64,
+                                              G->f64, n, vocab, tau);
+    return 0;
+}
+
+static int run_softmax_backward(const vec_ctx *ctx, ref_result *result)
+{
+    return run_softmax_like_backward(ctx, result, 0);
+}
+
+static int run_log_softmax_backward(const vec_ctx *ctx, ref_result *result)
+{
+    return run_softmax_like_backward(ctx, result, 1);
+}
+
+/* Reads reduction and ignore_index, the cross-entropy's parameters. */
+static int read_loss_params(const vec_ctx *ctx, enum lmr_reduction *reduction,
+                            int64_t *ignore_index)
+{
+    const char *name;
+    if (vec_param_string(ctx, "reduction", 0, "mean", &name) ||
+        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
+                        ignore_index))
+        return -1;
+    *reduction = ref_reduction_named(name);
+    return 0;
+}
+
+static int run_cross_entropy_backward(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *logits, *targets, *dloss;
+    enum lmr_reduction reduction;
+    int64_t ignore_index;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
+        read_loss_params(ctx, &reduction, &ignore_index))
+        return -1;
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    double *dlogits = ref_add_f64(ctx, result, "dlogits", n, vocab);
+    if (dlogits == NULL)
+        return -1;
+    size_t dloss_count = reduction == LMR_REDUCE_NONE ? n : 1;
+    int shapes_agree = targets->shape[0] == n && dloss->shape[0] == dloss_count;
+    result->status = shapes_agree
+        ? lmr_cross_entropy_backward(dlogits, logits->f64, targets->i64,
+                                     dloss->f64, n, vocab, reduction,
+                                     ignore_index)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* ---- head variants ----------------------------------------------------- */
+
+static int run_head_partial_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dE", "dF"};
+    const vec_array *h, *E, *F, *dU;
+    double *out[3];
+    size_t k;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        ref_optional_input(ctx, "F", 2, &F) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
+        vec_param_size(ctx, "k", 1, 0, &k))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t free_cols = k <= vocab ? vocab - k : 0;
+    size_t rows[] = {n, vocab, d}, cols[] = {d, d, free_cols};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = E->shape[1] == d && dU->shape[0] == n &&
+        dU->shape[1] == vocab &&
+        (F == NULL ? k == vocab
+                   : (F->shape[0] == d && F->shape[1] == free_cols));
+    result->status = k > vocab ? LMR_EDOMAIN
+        : !shapes_agree ? LMR_EDIM
+        : lmr_head_partial_backward(out[0], out[1], out[2], h->f64, E->f64,
+                                    F ? F->f64 : NULL, dU->f64, n, vocab, d, k);
+    return 0;
+}
+
+static int run_head_transformed_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dT", "dE"};
+    const vec_array *h, *T, *E, *dU;
+    double *out[3];
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "T", VEC_F64, 2, &T) ||
+        vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t rows[] = {n, d, vocab}, cols[] = {d, d, d};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = T->shape[0] == d && T->shape[1] == d && E->shape[1] == d &&
+                       dU->shape[0] == n && dU->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_transformed_backward(out[0], out[1], out[2], h->f64, T->f64,
+                                        E->f64, dU->f64, n, vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_head_adaptive_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dE", "dF", "dalpha"};
+    const vec_array *h, *E, *F, *dU;
+    double alpha, *out[4];
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "F", VEC_F64, 2, &F) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
+        vec_param_double(ctx, "alpha", 1, 0.0, &alpha))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t rows[] = {n, vocab, d, 1}, cols[] = {d, d, vocab, 1};
+    if (add_outputs(ctx, result, 4, names, rows, cols, out))
+        return -1;
+    int shapes_agree = E->shape[1] == d && F->shape[0] == d &&
+        F->shape[1] == vocab && dU->shape[0] == n && dU->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_adaptive_backward(out[0], out[1], out[2], out[3], h->f64,
+                                     E->f64, F->f64, alpha, dU->f64, n, vocab, d)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* The MLP head's inputs, as read from a case. */
+typedef struct {
+    const vec_array *h, *W1, *b1, *W2, *E, *b2, *dU;
+    int tied;
+} mlp_case;
+
+static int read_mlp(const vec_ctx *ctx, mlp_case *in)
+{
+    if (vec_input(ctx, "h", VEC_F64, 2, &in->h) ||
+        vec_input(ctx, "W1", VEC_F64, 2, &in->W1) ||
+        ref_optional_input(ctx, "b1", 1, &in->b1) ||
+        ref_optional_input(ctx, "W2", 2, &in->W2) ||
+        ref_optional_input(ctx, "E", 2, &in->E) ||
+        ref_optional_input(ctx, "b2", 1, &in->b2) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &in->dU) ||
+        vec_param_bool(ctx, "tied", 0, 0, &in->tied))
+        return -1;
+    if (in->tied ? in->E == NULL : in->W2 == NULL)
+        return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W2",
+                        "required input is missing");
+    return 0;
+}
+
+static int run_head_mlp_backward(const vec_ctx *ctx, ref_result *result)
+{
+    mlp_case in;
+    if (read_mlp(ctx, &in))
+        return -1;
+    size_t n = in.h->shape[0], d = in.h->shape[1], m = in.W1->shape[1];
+    size_t vocab = in.tied ? in.E->shape[0] : in.W2->shape[1];
+    const char *names[] = {"dh", "dW1", "db1", in.tied ? "dE" : "dW2", "db2"};
+    size_t rows[] = {n, d, m, in.tied ? vocab : m, vocab};
+    size_t cols[] = {d, m, 1, in.tied ? d : vocab, 1};
+    double *out[5];
+    if (add_outputs(ctx, result, 5, names, rows, cols, out))
+        return -1;
+    int shapes_agree = in.W1->shape[0] == d &&
+        (in.b1 == NULL || in.b1->shape[0] == m) &&
+        (in.b2 == NULL || in.b2->shape[0] == vocab) &&
+        (in.tied ? in.E->shape[1] == d : in.W2->shape[0] == m) &&
+        in.dU->shape[0] == n && in.dU->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_head_mlp_backward(out[0], out[1], out[2], in.tied ? NULL : out[3],
+                                in.tied ? out[3] : NULL, out[4], in.h->f64,
+                                in.W1->f64, in.b1 ? in.b1->f64 : NULL,
+                                in.tied ? NULL : in.W2->f64,
+                                in.tied ? in.E->f64 : NULL,
+                                in.b2 ? in.b2->f64 : NULL, in.dU->f64, n, vocab,
+                                d, m)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_mos_fixed_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dW", "dalpha"};
+    const vec_array *h, *W, *alpha, *G;
+    double *out[3];
+    size_t inner;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 3, &W) ||
+        vec_input(ctx, "alpha", VEC_F64, 1, &alpha) ||
+        vec_input(ctx, "dlogprobs", VEC_F64, 2, &G))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
+    if (inner_count(ctx, "dW", d, vocab, &inner))
+        return -1;
+    size_t rows[] = {n, K, K}, cols[] = {d, inner, 1};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = W->shape[1] == d && alpha->shape[0] == K &&
+                       G->shape[0] == n && G->shape[1] == vocab;
+    result->status = shapes_agree
+        ? lmr_mos_fixed_backward(out[0], out[1], out[2], h->f64, W->f64,
+                                 alpha->f64, G->f64, n, vocab, d, K)
+        : LMR_EDIM;
+    return 0;
+}
+
+/* The gated mixture's inputs, as read from a case. */
+typedef struct {
+    const vec_array *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out, *G;
+    int tied;
+} mos_gated_case;
+
+static int read_mos_gated(const vec_ctx *ctx, mos_gated_case *in)
+{
+    if (vec_input(ctx, "h", VEC_F64, 2, &in->h) ||
+        vec_input(ctx, "W_pi", VEC_F64, 2, &in->W_pi) ||
+        vec_input(ctx, "W_comp", VEC_F64, 3, &in->W_comp) ||
+        vec_input(ctx, "b_comp", VEC_F64, 2, &in->b_comp) ||
+        ref_optional_input(ctx, "W_out", 2, &in->W_out) ||
+        ref_optional_input(ctx, "E", 2, &in->E) ||
+        ref_optional_input(ctx, "b_out", 1, &in->b_out) ||
+        vec_input(ctx, "dlogprobs", VEC_F64, 2, &in->G) ||
+        vec_param_bool(ctx, "tied", 0, 0, &in->tied))
+        return -1;
+    if (in->tied ? in->E == NULL : in->W_out == NULL)
+        return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W_out",
+                        "required input is missing");
+    return 0;
+}
+
+static int mos_gated_shapes_agree(const mos_gated_case *in, size_t n, size_t d,
+                                  size_t K, size_t vocab)
+{
+    return in->W_pi->shape[0] == d && in->W_comp->shape[0] == K &&
+        in->W_comp->shape[1] == d && in->W_comp->shape[2] == d &&
+        in->b_comp->shape[0] == K && in->b_comp->shape[1] == d &&
+        (in->b_out == NULL || in->b_out->shape[0] == vocab) &&
+        (in->tied ? in->E->shape[1] == d : in->W_out->shape[0] == d) &&
+        in->G->shape[0] == n && in->G->shape[1] == vocab;
+}
+
+static int run_mos_gated_backward(const vec_ctx *ctx, ref_result *result)
+{
+    mos_gated_case in;
+    size_t inner;
+    if (read_mos_gated(ctx, &in))
+        return -1;
+    size_t n = in.h->shape[0], d = in.h->shape[1], K = in.W_pi->shape[1];
+    size_t vocab = in.tied ? in.E->shape[0] : in.W_out->shape[1];
+    if (inner_count(ctx, "dW_comp", d, d, &inner))
+        return -1;
+    const char *names[] = {"dh", "dW_pi", "dW_comp", "db_comp",
+                           in.tied ? "dE" : "dW_out", "db_out"};
+    size_t rows[] = {n, d, K, K, in.tied ? vocab : d, vocab};
+    size_t cols[] = {d, K, inner, d, in.tied ? d : vocab, 1};
+    double *out[6];
+    if (add_outputs(ctx, result, 6, names, rows, cols, out))
+        return -1;
+    lmr_mos_gated_grads grads = {out[0], out[1], out[2], out[3],
+                                 in.tied ? NULL : out[4],
+                                 in.tied ? out[4] : NULL, out[5]};
+    result->status = mos_gated_shapes_agree(&in, n, d, K, vocab)
+        ? lmr_mos_gated_backward(&grads, in.h->f64, in.W_pi->f64,
+                                 in.W_comp->f64, in.b_comp->f64,
+                                 in.tied ? NULL : in.W_out->f64,
+                                 in.tied ? in.E->f64 : NULL,
+                                 in.b_out ? in.b_out->f64 : NULL, in.G->f64,
+                                 n, vocab, d, K)
+        : LMR_EDIM;
+    return 0;
+}
+
+static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dh", "dE", "dW"};
+    const vec_array *h, *E, *W, *targets, *dloss;
+    enum lmr_reduction reduction;
+    int64_t ignore_index;
+    double lambda, *out[3];
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "W", VEC_F64, 2, &W) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
+        vec_param_double(ctx, "lambda", 1, 0.0, &lambda) ||
+        read_loss_params(ctx, &reduction, &ignore_index))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t rows[] = {n, vocab, d}, cols[] = {d, d, vocab};
+    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+        return -1;
+    int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
+        W->shape[1] == vocab && targets->shape[0] == n && dloss->shape[0] == 1;
+    result->status = shapes_agree
+        ? lmr_soft_tie_loss_backward(out[0], out[1], out[2], h->f64, E->f64,
+                                     W->f64, targets->i64, n, vocab, d, lambda,
+                                     reduction, ignore_index, dloss->f64[0])
+        : LMR_EDIM;
+    return 0;
+}
+
+/* ---- the tied model end to end ----------------------------------------- */
+
+/* Reads tied_lm's case into model; *shapes_agree says whether the arrays'
+ * shapes fit together. */
+static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
+                        int *shapes_agree)
+{
+    const vec_array *ids, *targets, *E, *P, *gamma = NULL, *beta = NULL, *M = NULL;
+    const char *middle, *reduction;
+    int layernorm;
+    memset(model, 0, sizeof *model);
+    if (vec_input(ctx, "ids", VEC_I64, 1, &ids) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_input(ctx, "E", VEC_F64, 2, &E) || vec_input(ctx, "P", VEC_F64, 2, &P) ||
+        vec_param_bool(ctx, "layernorm", 0, 0, &layernorm) ||
+        vec_param_double(ctx, "eps", 0, LMR_LAYERNORM_DEFAULT_EPS, &model->eps) ||
+        vec_param_string(ctx, "middle", 0, "identity", &middle) ||
+        vec_param_string(ctx, "reduction", 0, "mean", &reduction) ||
+        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
+                        &model->ignore_index))
+        return -1;
+    if (layernorm && (vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
+                      vec_input(ctx, "beta", VEC_F64, 1, &beta)))
+        return -1;
+    if (strcmp(middle, "matrix") == 0 && vec_input(ctx, "M", VEC_F64, 2, &M))
+        return -1;
+    if (strcmp(middle, "matrix") != 0 && strcmp(middle, "identity") != 0)
+        return vec_fail(ctx, "params.middle", "'%s' is neither \"identity\" "
+                        "nor \"matrix\"", middle);
+    size_t d = E->shape[1];
+    model->ids = ids->i64;
+    model->targets = targets->i64;
+    model->E = E->f64;
+    model->P = P->f64;
+    model->gamma = gamma ? gamma->f64 : NULL;
+    model->beta = beta ? beta->f64 : NULL;
+    model->M = M ? M->f64 : NULL;
+    model->n = ids->shape[0];
+    model->vocab = E->shape[0];
+    model->d = d;
+    model->max_len = P->shape[0];
+    model->reduction = ref_reduction_named(reduction);
+    *shapes_agree = targets->shape[0] == model->n && P->shape[1] == d &&
+        (gamma == NULL || (gamma->shape[0] == d && beta->shape[0] == d)) &&
+        (M == NULL || (M->shape[0] == d && M->shape[1] == d));
+    return 0;
+}
+
+static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"loss", "dE", "dE_input", "dE_output",
+                                        "dP", "dgamma", "dbeta"};
+    lmr_tied_lm_model model;
+    int shapes_agree;
+    double *out[7] = {NULL};
+    if (read_tied_lm(ctx, &model, &shapes_agree))
+        return -1;
+    size_t vocab = model.vocab, d = model.d;
+    size_t rows[] = {1, vocab, vocab, vocab, model.max_len, d, d};
+    size_t cols[] = {1, d, d, d, d, 1, 1};
+    size_t count = model.gamma != NULL ? 7 : 5;
+    if (add_outputs(ctx, result, count, names, rows, cols, out))
+        return -1;
+    lmr_tied_lm_grads grads = {out[0], out[1], out[2], out[3], out[4], out[5],
+                               out[6]};
+    result->status = shapes_agree ? lmr_tied_lm(&grads, &model) : LMR_EDIM;
+    return 0;
+}
+
+const ref_op_entry ref_grad_ops[] = {
+    {"embed_lookup_backward", run_embed_lookup_backward},
+    {"pos_learned_backward", run_pos_learned_backward},
+    {"layernorm_backward", run_layernorm_backward},
+    {"head_tied_backward", run_head_tied_backward},
+    {"head_untied_backward", run_head_untied_backward},
+    {"softmax_backward", run_softmax_backward},
+    {"log_softmax_backward", run_log_softmax_backward},
+    {"cross_entropy_backward", run_cross_entropy_backward},
+    {"head_partial_backward", run_head_partial_backward},
+    {"head_transformed_backward", run_head_transformed_backward},
+    {"head_adaptive_backward", run_head_adaptive_backward},
+    {"head_mlp_backward", run_head_mlp_backward},
+    {"mos_fixed_backward", run_mos_fixed_backward},
+    {"mos_gated_backward", run_mos_gated_backward},
+    {"soft_tie_loss_backward", run_soft_tie_loss_backward},
+    {"tied_lm", run_tied_lm},
+};
+
+const size_t ref_grad_op_count = sizeof ref_grad_ops / sizeof ref_grad_ops[0];

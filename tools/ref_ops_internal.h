@@ -1,0 +1,40 @@
+/*
+ * ref_ops_internal.h -- what the per-family runner files of ref_ops share:
+ * allocating named outputs, optional inputs, the reduction names, and the
+ * table entry type. Not an interface outside tools/ref_ops*.c.
+ */
+#ifndef LMR_REF_OPS_INTERNAL_H
+#define LMR_REF_OPS_INTERNAL_H
+
+#include <stddef.h>
+
+#include "lmr.h"
+#include "ref_ops.h"
+#include "vecio.h"
+
+typedef int (*op_runner)(const vec_ctx *ctx, ref_result *result);
+
+typedef struct {
+    const char *op;
+    op_runner run;
+} ref_op_entry;
+
+/* The gradient ops (tools/ref_ops_grad.c). */
+extern const ref_op_entry ref_grad_ops[];
+extern const size_t ref_grad_op_count;
+
+/* Adds an output called name of (rows, cols) elements to result; returns
+ * it, or NULL with a message on overflow or lack of memory. */
+ref_output *ref_add_output(const vec_ctx *ctx, ref_result *result,
+                           const char *name, vec_dtype dtype, size_t rows,
+                           size_t cols);
+/* A float64 output of (rows, cols) elements; NULL after a message. */
+double *ref_add_f64(const vec_ctx *ctx, ref_result *result, const char *name,
+                    size_t rows, size_t cols);
+/* An optional input: NULL when absent; -1 when present with the wrong kind. */
+int ref_optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
+                       const vec_array **out);
+/* "none", "sum", "mean"; anything else maps to a value ref rejects. */
+enum lmr_reduction ref_reduction_named(const char *name);
+
+#endif
