@@ -52,6 +52,8 @@ GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_layernorm.c tools/gen_head.c tools/gen_softmax.c \
            tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
            tools/gen_gpt2.c tools/gen_variants.c tools/gen_mixture.c \
+           tools/gen_grad_input.c tools/gen_grad_head.c \
+           tools/gen_grad_variants.c tools/gen_tied_lm.c \
            tools/vecio.c tools/recipe.c $(ORACLE_SRC)
 VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/ref_ops_grad.c tools/verify.c
 GEN := $(B)/lmr-gen
@@ -65,9 +67,10 @@ TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
 
 # ---- tests/ ----------------------------------------------------------------
 TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
-         tests/errors_output.t tests/properties_output.t \
+         tests/errors_output.t tests/properties_output.t tests/errors_grad.t \
          tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
-         tests/oracle_variants_selfcheck.t \
+         tests/oracle_variants_selfcheck.t tests/oracle_grad_selfcheck.t \
+         tests/oracle_grad_variants_selfcheck.t \
          tests/cli.t tests/runner.t tests/gradcheck.t
 TAP_OBJ := $(B)/tests/tap.o
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
@@ -130,7 +133,7 @@ tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC))
 tests/gradcheck.t: $(B)/tests/gradcheck.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(B)/tests/check.o $(LIB_A)
+tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t tests/errors_grad.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(B)/tests/check.o $(LIB_A)
 	$(CC) -o $@ $^ $(GSL_LIBS)
 
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
@@ -148,7 +151,7 @@ $(TESTEES): $(B)/tests/testees/%: $(B)/tests/testees/%.o
 tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c tools/recipe.c)
 	$(CC) -o $@ $^ -ljansson -lm
 
-tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t tests/oracle_variants_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
+tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t tests/oracle_variants_selfcheck.t tests/oracle_grad_selfcheck.t tests/oracle_grad_variants_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
 	$(CC) -o $@ $^ -lmpfr -lgmp -lm
 
 # ---- the main job -------------------------------------------------------------

@@ -1,3 +1,185 @@
-/* lmr_grad_input.c -- stub, being written. */
+/*
+ * lmr_grad_input.c -- backward of the token lookup, the learned positions
+ * and LayerNorm (spec/gradients.md#embed_lookup_backward,
+ * #pos_learned_backward, #layernorm_backward).
+ *
+ * Method. A lookup copies rows of a table, so its backward is a scatter-add:
+ * the gradient table starts at zero and row t of the upstream gradient is
+ * added into row ids[t]. Adding (never assigning) is what makes a token that
+ * occurs twice receive both contributions; an absent token keeps its zeros.
+ *
+ * LayerNorm: per row, the statistics mu and r = 1/sqrt(var + eps) are
+ * recomputed exactly as lmr_layernorm computes them (GSL's mean and biased
+ * variance, with the same rescaling of rows whose deviations pass 2^500),
+ * then z_j = (x_j - mu) r and, with g_j = gamma_j dY_j,
+ *     dx_j = r (g_j - mean(g) - z_j mean(g z)),
+ *     dgamma_j += dY_j z_j,   dbeta_j += dY_j.
+ *
+ * Every input is checked before anything is written, and nothing can fail
+ * after the checks except an allocation, which is done first.
+ *
+ * Accuracy: spec/tolerance.md#gradients (a running error bound, K = 2).
+ */
 #include "lmr_grad_input.h"
-typedef int stub_lmr_grad_input;
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <gsl/gsl_statistics_double.h>
+
+#include "lmr_check.h"
+#include "lmr_status.h"
+
+/* ---- scatter-add: token lookup and learned positions -------------------- */
+
+/* Checks a scatter-add of dY (n,d) into the gradient dtable (rows,d) of a
+ * table read at index (n); bad_index is the code for an index outside
+ * [0, rows) (LMR_EINDEX for ids, LMR_EPOS for positions). */
+static int check_scatter(const double *dtable, const int64_t *index,
+                         const double *dY, size_t n, size_t rows, size_t d,
+                         int bad_index)
+{
+    size_t table_count, upstream_count;
+    if (dtable == NULL || (n > 0 && (index == NULL || dY == NULL)))
+        return LMR_EINVAL;
+    if (rows == 0 || d == 0)
+        return LMR_EDIM;
+    if (lmr_array_count(&table_count, rows, d) != LMR_OK ||
+        lmr_array_count(&upstream_count, n, d) != LMR_OK)
+        return LMR_EOVERFLOW;
+    if (lmr_check_finite(dY, upstream_count) != LMR_OK)
+        return LMR_ENONFINITE;
+    return lmr_check_ids(index, n, rows) == LMR_OK ? LMR_OK : bad_index;
+}
+
+/* dtable (rows,d) = 0, then dtable[index[t],:] += dY[t,:] for t < n.
+ * index is (n), checked; dY is (n,d). */
+static void scatter_add(double *dtable, const int64_t *index, const double *dY,
+                        size_t n, size_t rows, size_t d)
+{
+    for (size_t i = 0; i < rows * d; i++)
+        dtable[i] = 0.0;
+    for (size_t t = 0; t < n; t++) {
+        double *row = dtable + (size_t)index[t] * d; /* dtable[index[t],:] */
+        const double *upstream = dY + t * d;         /* dY[t,:] */
+        for (size_t j = 0; j < d; j++)
+            row[j] += upstream[j];
+    }
+}
+
+int lmr_embed_lookup_backward(double *dE, const int64_t *ids, const double *dY,
+                              size_t n, size_t vocab, size_t d)
+{
+    int status = check_scatter(dE, ids, dY, n, vocab, d, LMR_EINDEX);
+    if (status == LMR_OK)
+        scatter_add(dE, ids, dY, n, vocab, d);
+    return status;
+}
+
+int lmr_pos_learned_backward(double *dP, const int64_t *positions,
+                             const double *dY, size_t n, size_t max_len,
+                             size_t d)
+{
+    int status = check_scatter(dP, positions, dY, n, max_len, d, LMR_EPOS);
+    if (status == LMR_OK)
+        scatter_add(dP, positions, dY, n, max_len, d);
+    return status;
+}
+
+/* ---- LayerNorm ------------------------------------------------------------ */
+
+static int check_layernorm_backward(const double *dx, const double *dgamma,
+                                    const double *dbeta, const double *x,
+                                    const double *gamma, const double *dY,
+                                    size_t n, size_t d, double eps)
+{
+    size_t count, width;
+    if (dgamma == NULL || dbeta == NULL || gamma == NULL ||
+        (n > 0 && (dx == NULL || x == NULL || dY == NULL)))
+        return LMR_EINVAL;
+    if (d == 0)
+        return LMR_EDIM;
+    /* gamma, dgamma and dbeta hold d entries even when there are no rows */
+    if (lmr_array_count(&count, n, d) != LMR_OK ||
+        lmr_array_count(&width, 1, d) != LMR_OK)
+        return LMR_EOVERFLOW;
+    if (!isfinite(eps))
+        return LMR_ENONFINITE;
+    if (!(eps > 0.0))
+        return LMR_EDOMAIN;
+    if (lmr_check_finite(gamma, width) != LMR_OK ||
+        lmr_check_finite(x, count) != LMR_OK ||
+        lmr_check_finite(dY, count) != LMR_OK)
+        return LMR_ENONFINITE;
+    return LMR_OK;
+}
+
+/* Deviations above this would overflow when squared (as in lmr_layernorm.c). */
+#define LARGEST_SAFE_DEVIATION 0x1p+500
+
+/* The mean of a row (d) and r = 1/sqrt(var + eps), computed as lmr_layernorm
+ * computes them, so that z below is the forward's normalised row. */
+static void row_statistics(const double *row, size_t d, double eps,
+                           double *mean, double *inv_std)
+{
+    double largest = 0.0;
+    *mean = gsl_stats_mean(row, 1, d);
+    for (size_t j = 0; j < d; j++)
+        largest = fmax(largest, fabs(row[j] - *mean));
+    if (largest <= LARGEST_SAFE_DEVIATION) {
+        double variance = gsl_stats_variance_with_fixed_mean(row, 1, d, *mean);
+        *inv_std = 1.0 / sqrt(variance + eps); /* biased variance, eps inside */
+        return;
+    }
+    /* var + eps = largest^2 (var of the scaled deviations + eps/largest^2) */
+    double sum_of_squares = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        double scaled = (row[j] - *mean) / largest;
+        sum_of_squares += scaled * scaled;
+    }
+    double scaled_eps = (eps / largest) / largest;
+    *inv_std = 1.0 / (largest * sqrt(sum_of_squares / (double)d + scaled_eps));
+}
+
+/* Backward of one row: writes dx_row (d), adds into dgamma and dbeta (d).
+ * x_row, dY_row: (d); gamma: (d); z: (d) scratch for the normalised row
+ * (so dx_row may even be x_row or dY_row). */
+static void backward_row(double *dx_row, double *dgamma, double *dbeta,
+                         double *z, const double *x_row, const double *gamma,
+                         const double *dY_row, size_t d, double eps)
+{
+    double mean, inv_std, g_sum = 0.0, gz_sum = 0.0;
+    row_statistics(x_row, d, eps, &mean, &inv_std);
+    for (size_t j = 0; j < d; j++) {
+        double g = gamma[j] * dY_row[j]; /* dL/dz_j */
+        z[j] = (x_row[j] - mean) * inv_std;
+        g_sum += g;
+        gz_sum += g * z[j];
+        dgamma[j] += dY_row[j] * z[j];
+        dbeta[j] += dY_row[j];
+    }
+    double g_mean = g_sum / (double)d;   /* the mean's share */
+    double gz_mean = gz_sum / (double)d; /* the variance's share */
+    for (size_t j = 0; j < d; j++)
+        dx_row[j] = inv_std * (gamma[j] * dY_row[j] - g_mean - z[j] * gz_mean);
+}
+
+int lmr_layernorm_backward(double *dx, double *dgamma, double *dbeta,
+                           const double *x, const double *gamma,
+                           const double *dY, size_t n, size_t d, double eps)
+{
+    int status = check_layernorm_backward(dx, dgamma, dbeta, x, gamma, dY, n,
+                                          d, eps);
+    if (status != LMR_OK)
+        return status;
+    double *z = malloc(d * sizeof(double)); /* (d): one normalised row */
+    if (z == NULL)
+        return LMR_ENOMEM;
+    for (size_t j = 0; j < d; j++)
+        dgamma[j] = dbeta[j] = 0.0;
+    for (size_t t = 0; t < n; t++) /* row t starts at t*d */
+        backward_row(dx + t * d, dgamma, dbeta, z, x + t * d, gamma,
+                     dY + t * d, d, eps);
+    free(z);
+    return LMR_OK;
+}

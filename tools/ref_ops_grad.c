@@ -442,8 +442,12 @@ static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
     size_t rows[] = {n, vocab, d}, cols[] = {d, d, vocab};
     if (add_outputs(ctx, result, 3, names, rows, cols, out))
         return -1;
+    /* reduction "none" is the reference's to reject (LMR_EDOMAIN), whatever
+     * the length of dloss */
+    size_t dloss_count = reduction == LMR_REDUCE_NONE ? dloss->shape[0] : 1;
     int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
-        W->shape[1] == vocab && targets->shape[0] == n && dloss->shape[0] == 1;
+        W->shape[1] == vocab && targets->shape[0] == n &&
+        dloss->shape[0] == dloss_count && dloss_count > 0;
     result->status = shapes_agree
         ? lmr_soft_tie_loss_backward(out[0], out[1], out[2], h->f64, E->f64,
                                      W->f64, targets->i64, n, vocab, d, lambda,
@@ -505,7 +509,7 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
     static const char *const names[] = {"loss", "dE", "dE_input", "dE_output",
                                         "dP", "dgamma", "dbeta"};
     lmr_tied_lm_model model;
-    int shapes_agree;
+    int shapes_agree = 0;
     double *out[7] = {NULL};
     if (read_tied_lm(ctx, &model, &shapes_agree))
         return -1;
