@@ -332,16 +332,19 @@ typedef struct {
     double *dY;    /* (n, d) */
 } ln_inputs;
 
-static void ln_draw(ln_inputs *in, const ln_config *cfg)
+/* Draws x, gamma and dY; with room_for_bad_shapes, gamma gets d + 1
+ * entries and dY d more (for the invalid cases). */
+static void ln_draw(ln_inputs *in, const ln_config *cfg,
+                    int room_for_bad_shapes)
 {
-    size_t count = cfg->n * cfg->d;
+    size_t count = cfg->n * cfg->d, extra = room_for_bad_shapes ? 1 : 0;
     gsl_rng *rng = gen_rng(cfg->seed);
     in->x = calloc(count + 1, sizeof(double));
     in->gamma = calloc(cfg->d + 2, sizeof(double));
     in->dY = calloc(count + cfg->d + 1, sizeof(double)); /* room for a bad shape */
     if (cfg->rows == ROWS_FULL)
         gen_uniform53(rng, in->x, count, -1.0, 1.0);
-    else
+    else if (cfg->rows != ROWS_CONSTANT)
         gen_dyadic(rng, in->x, count, 6, cfg->rows == ROWS_OFFSET ? 63 : 127);
     for (size_t i = 0; i < count; i++) {
         if (cfg->rows == ROWS_OFFSET)
@@ -350,14 +353,14 @@ static void ln_draw(ln_inputs *in, const ln_config *cfg)
             in->x[i] = 0.75;
     }
     if (cfg->unit_gamma)
-        for (size_t j = 0; j < cfg->d + 1; j++)
+        for (size_t j = 0; j < cfg->d + extra; j++)
             in->gamma[j] = 1.0;
     else
-        gen_dyadic(rng, in->gamma, cfg->d + 1, 6, 127);
+        gen_dyadic(rng, in->gamma, cfg->d + extra, 6, 127);
     if (cfg->rows == ROWS_FULL)
-        gen_uniform53(rng, in->dY, count + cfg->d, -1.0, 1.0);
+        gen_uniform53(rng, in->dY, count + extra * cfg->d, -1.0, 1.0);
     else
-        gen_dyadic(rng, in->dY, count + cfg->d, 6, 127);
+        gen_dyadic(rng, in->dY, count + extra * cfg->d, 6, 127);
     gsl_rng_free(rng);
 }
 
@@ -392,7 +395,7 @@ static int ln_case(gen_file *file, const ln_config *cfg)
     ln_inputs in;
     gen_case c;
     size_t count = cfg->n * cfg->d;
-    ln_draw(&in, cfg);
+    ln_draw(&in, cfg, 0);
     oracle_out dx = out_alloc(count), dgamma = out_alloc(cfg->d);
     oracle_out dbeta = out_alloc(cfg->d);
     int status = oracle_layernorm_backward(dx, dgamma, dbeta, in.x, in.gamma,
@@ -474,7 +477,7 @@ static void ln_invalid_cases(gen_file *file)
                          ln_invalid_configs[i].eps, ROWS_DYADIC, 0, 32900};
         ln_inputs in;
         gen_case c;
-        ln_draw(&in, &cfg);
+        ln_draw(&in, &cfg, 1);
         if (ln_invalid_configs[i].bad_at == 1)
             in.x[1] = ln_invalid_configs[i].bad_value;
         else if (ln_invalid_configs[i].bad_at == 2)

@@ -156,6 +156,15 @@ static void invalid_lens(gen_file *file, const char *slug, const char *comment,
     gen_case c;
     draw_lens_inputs(&in, &cfg);
     in.hidden[2] = isnan(hidden_value) ? hidden_value : in.hidden[2];
+    if (e_width != cfg.d) {
+        /* E of another width: the drawn values, repeated in flat order (the
+         * drawn table has vocab x d entries, fewer than needed here) */
+        double *wide = calloc(cfg.vocab * e_width + 1, sizeof(double));
+        for (size_t i = 0; wide != NULL && i < cfg.vocab * e_width; i++)
+            wide[i] = in.E[i % (cfg.vocab * cfg.d)];
+        free(in.E);
+        in.E = wide;
+    }
     gen_case_begin(&c, file, slug, comment);
     add_lens_fields(&c, &cfg, &in, e_width);
     gen_invalid(&c, status_name);

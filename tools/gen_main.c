@@ -47,6 +47,22 @@ static const struct {
     {"mos_fixed", gen_mos_fixed},
     {"mos_gated", gen_mos_gated},
     {"soft_tie_loss", gen_soft_tie_loss},
+    {"embed_lookup_backward", gen_embed_lookup_backward},
+    {"pos_learned_backward", gen_pos_learned_backward},
+    {"layernorm_backward", gen_layernorm_backward},
+    {"head_tied_backward", gen_head_tied_backward},
+    {"head_untied_backward", gen_head_untied_backward},
+    {"softmax_backward", gen_softmax_backward},
+    {"log_softmax_backward", gen_log_softmax_backward},
+    {"cross_entropy_backward", gen_cross_entropy_backward},
+    {"head_partial_backward", gen_head_partial_backward},
+    {"head_transformed_backward", gen_head_transformed_backward},
+    {"head_adaptive_backward", gen_head_adaptive_backward},
+    {"head_mlp_backward", gen_head_mlp_backward},
+    {"mos_fixed_backward", gen_mos_fixed_backward},
+    {"mos_gated_backward", gen_mos_gated_backward},
+    {"soft_tie_loss_backward", gen_soft_tie_loss_backward},
+    {"tied_lm", gen_tied_lm},
 };
 
 int main(int argc, char **argv)

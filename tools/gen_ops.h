@@ -33,4 +33,22 @@ int gen_mos_fixed(const char *dir);
 int gen_mos_gated(const char *dir);
 int gen_soft_tie_loss(const char *dir);
 
+/* Backward ops and the end-to-end tied model (spec/gradients.md). */
+int gen_embed_lookup_backward(const char *dir);
+int gen_pos_learned_backward(const char *dir);
+int gen_layernorm_backward(const char *dir);
+int gen_head_tied_backward(const char *dir);
+int gen_head_untied_backward(const char *dir);
+int gen_softmax_backward(const char *dir);
+int gen_log_softmax_backward(const char *dir);
+int gen_cross_entropy_backward(const char *dir);
+int gen_head_partial_backward(const char *dir);
+int gen_head_transformed_backward(const char *dir);
+int gen_head_adaptive_backward(const char *dir);
+int gen_head_mlp_backward(const char *dir);
+int gen_mos_fixed_backward(const char *dir);
+int gen_mos_gated_backward(const char *dir);
+int gen_soft_tie_loss_backward(const char *dir);
+int gen_tied_lm(const char *dir);
+
 #endif
