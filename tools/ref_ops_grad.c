@@ -458,10 +458,10 @@ static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
 
 /* ---- the tied model end to end ----------------------------------------- */
 
-/* Reads tied_lm's case into model; *shapes_agree says whether the arrays'
- * shapes fit together. */
+/* Reads tied_lm's case into model; *status is LMR_OK, or LMR_EDIM when the
+ * arrays' shapes do not fit together, or LMR_EDOMAIN for an unknown middle. */
 static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
-                        int *shapes_agree)
+                        int *status)
 {
     const vec_array *ids, *targets, *E, *P, *gamma = NULL, *beta = NULL, *M = NULL;
     const char *middle, *reduction;
@@ -482,9 +482,6 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
         return -1;
     if (strcmp(middle, "matrix") == 0 && vec_input(ctx, "M", VEC_F64, 2, &M))
         return -1;
-    if (strcmp(middle, "matrix") != 0 && strcmp(middle, "identity") != 0)
-        return vec_fail(ctx, "params.middle", "'%s' is neither \"identity\" "
-                        "nor \"matrix\"", middle);
     size_t d = E->shape[1];
     model->ids = ids->i64;
     model->targets = targets->i64;
@@ -498,9 +495,12 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
     model->d = d;
     model->max_len = P->shape[0];
     model->reduction = ref_reduction_named(reduction);
-    *shapes_agree = targets->shape[0] == model->n && P->shape[1] == d &&
+    int shapes_agree = targets->shape[0] == model->n && P->shape[1] == d &&
         (gamma == NULL || (gamma->shape[0] == d && beta->shape[0] == d)) &&
         (M == NULL || (M->shape[0] == d && M->shape[1] == d));
+    int known_middle = strcmp(middle, "matrix") == 0 ||
+                       strcmp(middle, "identity") == 0;
+    *status = !known_middle ? LMR_EDOMAIN : shapes_agree ? LMR_OK : LMR_EDIM;
     return 0;
 }
 
@@ -509,9 +509,9 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
     static const char *const names[] = {"loss", "dE", "dE_input", "dE_output",
                                         "dP", "dgamma", "dbeta"};
     lmr_tied_lm_model model;
-    int shapes_agree = 0;
+    int status = LMR_OK;
     double *out[7] = {NULL};
-    if (read_tied_lm(ctx, &model, &shapes_agree))
+    if (read_tied_lm(ctx, &model, &status))
         return -1;
     size_t vocab = model.vocab, d = model.d;
     size_t rows[] = {1, vocab, vocab, vocab, model.max_len, d, d};
@@ -521,7 +521,7 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
         return -1;
     lmr_tied_lm_grads grads = {out[0], out[1], out[2], out[3], out[4], out[5],
                                out[6]};
-    result->status = shapes_agree ? lmr_tied_lm(&grads, &model) : LMR_EDIM;
+    result->status = status == LMR_OK ? lmr_tied_lm(&grads, &model) : status;
     return 0;
 }
 

@@ -31,8 +31,8 @@
 /* ---- output shapes ------------------------------------------------------- */
 
 /* The shape of an output, from the op's section of spec/: each dimension is
- * "input.axis", alternatives "a.1|b.0" (the first input present), or an
- * integer param. Outputs not listed, or whose listed shape does not match
+ * "input.axis", alternatives "a.1|b.0" (the first input present), an
+ * integer param, or a number. Outputs not listed, or whose listed shape does not match
  * the count the reference produced (cross_entropy's sum and mean), are
  * one-dimensional. */
 typedef struct {
@@ -71,13 +71,19 @@ static const shape_rule shape_rules[] = {
     {"pos_learned_backward", "dP", {"max_len", "dY.1"}},
     {"tied_lm", "dE_input", {"E.0", "E.1"}},
     {"tied_lm", "dE_output", {"E.0", "E.1"}},
+    {"head_partial_backward", "dF", {"h.1", "0"}}, /* k = |V|: no F, d x 0 */
 };
 
-/* The size one alternative names ("E.1" or "d"); 0, or -1 if absent. */
+/* The size one alternative names ("E.1", "d", or a number); 0, or -1 if
+ * absent. */
 static int resolve_alternative(const vec_case *c, const char *text, size_t len,
                                size_t *size)
 {
     char name[64];
+    if (len > 0 && strspn(text, "0123456789") == len) {
+        *size = (size_t)strtoul(text, NULL, 10);
+        return 0;
+    }
     const char *dot = memchr(text, '.', len);
     size_t name_len = dot ? (size_t)(dot - text) : len;
     snprintf(name, sizeof name, "%.*s", (int)name_len, text);
