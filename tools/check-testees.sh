@@ -63,10 +63,10 @@ for mutant in $($python tools/testee_numpy.py --list-mutants | cut -f1); do
     if [ "$code" -eq 1 ] && [ "$failures" -gt 0 ]; then
         caught=$((caught + 1))
         first=$(grep -m1 '^not ok ' "$log/mutant.tap" | sed 's/^not ok [0-9]* - //')
-        printf '  caught   %-26s %4d failing cases, first: %s\n' "$mutant" \
+        printf '  caught   %-30s %4d failing cases, first: %s\n' "$mutant" \
             "$failures" "$first"
     else
-        printf '  MISSED   %-26s (runner exit %d)\n' "$mutant" "$code"
+        printf '  MISSED   %-30s (runner exit %d)\n' "$mutant" "$code"
         status=1
     fi
 done
