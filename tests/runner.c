@@ -553,6 +553,71 @@ static void test_offline(void)
     run_free(&result);
 }
 
+/* ---- the tied model's hint ----------------------------------------------- */
+
+/* Writes responses to every case of the tied_lm file: correct, except that
+ * the first valid case returns dE_input as dE and the second dE_output.
+ * Their ids go to lookup_only and head_only. */
+static void write_tied_results(const char *path, char *lookup_only,
+                               char *head_only, size_t id_len)
+{
+    json_t *root = json_load_file(path, 0, NULL), *c;
+    FILE *out = fopen(scratch_path, "w");
+    size_t i, valid = 0;
+    json_array_foreach(json_object_get(root, "cases"), i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_t *expected = json_object_get(c, "expected"), *response;
+        if (expected == NULL) {
+            response = json_pack("{s:s, s:s}", "id", id, "status", "rejected");
+        } else {
+            json_t *outputs = json_deep_copy(expected);
+            const char *share = valid == 0 ? "dE_input" : "dE_output";
+            if (valid < 2) {
+                json_object_set(outputs, "dE", json_object_get(expected, share));
+                snprintf(valid == 0 ? lookup_only : head_only, id_len, "%s", id);
+            }
+            valid++;
+            response = json_pack("{s:s, s:s, s:o}", "id", id, "status", "ok",
+                                 "outputs", outputs);
+        }
+        if (out != NULL) {
+            json_dumpf(response, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            fputc('\n', out);
+        }
+        json_decref(response);
+    }
+    if (out != NULL)
+        fclose(out);
+    json_decref(root);
+}
+
+/* A tied model whose dE is one path's share alone fails with a reason that
+ * names the missing path (spec/protocol.md#hints). */
+static void test_tied_hint(void)
+{
+    const char *vectors = getenv("LMR_VECTORS") ? getenv("LMR_VECTORS")
+                                                 : "vectors";
+    char path[PATH_LEN], lookup_only[128] = "", head_only[128] = "";
+    snprintf(path, sizeof path, "%s/tied_lm.json", vectors);
+    write_tied_results(path, lookup_only, head_only, sizeof lookup_only);
+    const char *argv[] = {"lmr-run", "--vectors", vectors, "--report",
+                          report_path, "--op", "tied_lm", "--results",
+                          scratch_path, "--class", "fp64", NULL};
+    run_result result = run_argv((char **)argv, 11, 0);
+    tap_ok(strcmp(verdict_of(&result, lookup_only), "fail") == 0 &&
+           contains(reason_of(&result, lookup_only), "lookup's share alone"),
+           "tied_lm: dE from the lookup alone fails, naming the missing head "
+           "path (%s: %s)", lookup_only, reason_of(&result, lookup_only));
+    tap_ok(strcmp(verdict_of(&result, head_only), "fail") == 0 &&
+           contains(reason_of(&result, head_only), "head's share alone"),
+           "tied_lm: dE from the head alone fails, naming the missing lookup "
+           "path (%s: %s)", head_only, reason_of(&result, head_only));
+    tap_ok(count_verdict(&result, "fail") == 2 && result.status == RUNNER_FAILED,
+           "tied_lm: the other cases pass (%zu failures, exit %d)",
+           count_verdict(&result, "fail"), result.status);
+    run_free(&result);
+}
+
 /* ---- usage --------------------------------------------------------------- */
 
 /* Bad usage and malformed vector files: exit status 2. */
@@ -608,6 +673,7 @@ int main(void)
     test_filters();
     test_class_filter();
     test_offline();
+    test_tied_hint();
     test_usage();
     remove_fixtures();
     tap_done();
