@@ -320,6 +320,12 @@ static const char *const all_ops[] = {
     "log_softmax", "cross_entropy", "argmax", "sample", "logit_lens",
     "param_count", "head_partial", "head_transformed", "head_adaptive",
     "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss",
+    "embed_lookup_backward", "pos_learned_backward", "layernorm_backward",
+    "head_tied_backward", "head_untied_backward", "softmax_backward",
+    "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
+    "head_transformed_backward", "head_adaptive_backward", "head_mlp_backward",
+    "mos_fixed_backward", "mos_gated_backward", "soft_tie_loss_backward",
+    "tied_lm",
 };
 #define OP_COUNT (sizeof all_ops / sizeof all_ops[0])
 
