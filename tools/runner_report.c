@@ -249,7 +249,7 @@ static void print_stats_row(FILE *out, const char *label, const size_t *counts,
         snprintf(worst, sizeof worst, "%.3g", worst_units);
     if (!isnan(nmse))
         snprintf(error, sizeof error, "%.3g", nmse);
-    fprintf(out, "# %-20s %6zu %6zu %6zu %6zu %6zu %14s %10s\n", label, cases,
+    fprintf(out, "# %-25s %6zu %6zu %6zu %6zu %6zu %14s %10s\n", label, cases,
             counts[VERDICT_PASS], failing_count(counts),
             counts[VERDICT_UNSUPPORTED], counts[VERDICT_KNOWN_FAILURE], worst,
             error);
@@ -264,7 +264,7 @@ static void print_summary(const run_report *report)
     fprintf(out, "# summary: class %s, e = |y - g| / (u s) with u = 2^%d; "
             "NMSE = sum (y - g)^2 / sum g^2\n", vec_class_name(report->cls),
             (int)lround(log2(judge_unit_roundoff(report->cls))));
-    fprintf(out, "# %-20s %6s %6s %6s %6s %6s %14s %10s\n", "op", "cases",
+    fprintf(out, "# %-25s %6s %6s %6s %6s %6s %14s %10s\n", "op", "cases",
             "pass", "fail", "unsupp", "known", "worst e (u*s)", "NMSE");
     for (size_t i = 0; i < report->n_ops; i++) {
         const op_stats *stats = &report->ops[i];

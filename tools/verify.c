@@ -152,12 +152,12 @@ static void file_label(char *label, size_t size, const char *path)
 static void print_summary(FILE *out, const op_summary *summaries, size_t count,
                           int cls)
 {
-    fprintf(out, "%-18s %6s %6s %8s %7s %7s %14s %7s  %s\n", "op", "valid",
+    fprintf(out, "%-25s %6s %6s %8s %7s %7s %14s %7s  %s\n", "op", "valid",
             "invalid", "passed", "failed", "skipped", "worst e (u*s)", "K",
             "worst case");
     for (size_t i = 0; i < count; i++) {
         const op_summary *s = &summaries[i];
-        fprintf(out, "%-18s %6zu %6zu %8zu %7zu %7zu %14.3g %7g  %s\n", s->label,
+        fprintf(out, "%-25s %6zu %6zu %8zu %7zu %7zu %14.3g %7g  %s\n", s->label,
                 s->valid, s->invalid, s->passed, s->failed, s->skipped,
                 s->worst_units, s->k_at_worst,
                 s->worst_case ? s->worst_case : "-");
