@@ -186,6 +186,13 @@ def op_compose(c):
     return {"Y": of(compose(c))}
 
 
+def check_eps(eps):
+    if not math.isfinite(eps):
+        raise Reject("eps not finite")
+    if eps <= 0:
+        raise Reject("eps <= 0")
+
+
 def ln_module(c, d):
     g = c.f("gamma", 1)
     b = c.f("beta", 1)
@@ -194,10 +201,7 @@ def ln_module(c, d):
         raise Reject("gamma/beta length differs from d")
     finite(g, "gamma")
     finite(b, "beta")
-    if not math.isfinite(eps):
-        raise Reject("eps not finite")
-    if eps <= 0:
-        raise Reject("eps <= 0")
+    check_eps(eps)
     ln = nn.LayerNorm(d, eps=eps, dtype=COMP)
     ln.weight = param(tt(g))
     ln.bias = param(tt(b))
@@ -520,6 +524,415 @@ def op_soft_tie_loss(c):
     return {"loss": of(loss), "cross_entropy": of(ce_loss), "penalty": of(penalty)}
 
 
+# -------------------------------------------------------------- gradients --
+#
+# spec/gradients.md.  Each backward op builds its forward from the same
+# modules as the forward op, with the differentiated inputs as leaves
+# (nn.Parameter, so requires_grad), calls backward() with the upstream
+# gradient, and returns the leaves' .grad.  Autograd is off in the rest of
+# this file; with_autograd switches it on for one op.
+
+
+def with_autograd(op):
+    @functools.wraps(op)
+    def run(c):
+        with torch.enable_grad():
+            return op(c)
+    return run
+
+
+def trainable(a):
+    """A double array as a leaf of the class that autograd differentiates."""
+    return nn.Parameter(tt(a))
+
+
+def grad(leaf):
+    """The gradient autograd accumulated in leaf (zeros if no path reached it)."""
+    return leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
+
+
+def upstream(c, name, shape):
+    """The upstream gradient input `name` (of the given shape, finite) as a class tensor."""
+    g = c.f(name)
+    if g.shape != tuple(shape):
+        raise Reject("%s is %s, not %s" % (name, list(g.shape), list(shape)))
+    finite(g, name)
+    return tt(g)
+
+
+def lookup_backward(c, index_name, rows_name):
+    """dTable (rows x d) of an nn.Embedding lookup at the given indices, for dY (n x d)."""
+    idx = c.i(index_name)
+    rows = c.pi(rows_name)
+    dY = c.f("dY", 2)
+    n, d = dY.shape
+    if rows < 1:
+        raise Reject("%s < 1" % rows_name)
+    if d < 1:
+        raise Reject("d = 0")
+    if len(idx) != n:
+        raise Reject("dY has %d rows for %d indices" % (n, len(idx)))
+    if np.any(idx < 0) or np.any(idx >= rows):
+        raise Reject("index outside [0, %s)" % rows_name)   # nn.Embedding would raise too
+    finite(dY, "dY")
+    table = embedding(torch.zeros(rows, d, dtype=COMP), trainable=True)   # values do not enter
+    table(ti(idx)).backward(tt(dY))
+    return grad(table.weight)
+
+
+@with_autograd
+def op_embed_lookup_backward(c):
+    return {"dE": of(lookup_backward(c, "ids", "vocab"))}
+
+
+@with_autograd
+def op_pos_learned_backward(c):
+    return {"dP": of(lookup_backward(c, "positions", "max_len"))}
+
+
+@with_autograd
+def op_layernorm_backward(c):
+    x = c.f("x", 2)
+    g = c.f("gamma", 1)
+    eps = c.pf("eps", 1e-5)
+    d = x.shape[1]
+    if d < 1:
+        raise Reject("d = 0")
+    if g.shape[0] != d:
+        raise Reject("gamma length differs from d")
+    finite(x, "x")
+    finite(g, "gamma")
+    check_eps(eps)
+    dY = upstream(c, "dY", x.shape)
+    ln = nn.LayerNorm(d, eps=eps, dtype=COMP)
+    ln.weight = trainable(g)
+    ln.bias = trainable(np.zeros(d))        # beta does not enter the backward; dbeta is its .grad
+    xl = trainable(x)
+    ln(xl).backward(dY)
+    return {"dx": of(grad(xl)), "dgamma": of(grad(ln.weight)), "dbeta": of(grad(ln.bias))}
+
+
+@with_autograd
+def op_head_tied_backward(c):
+    h, E = tn.read_head_tied(c)
+    dU = upstream(c, "dlogits", (h.shape[0], E.shape[0]))
+    wte, lm_head = tied_head(E, trainable=True)
+    hl = trainable(h)
+    lm_head(hl).backward(dU)
+    return {"dh": of(grad(hl)), "dE": of(grad(wte.weight))}
+
+
+@with_autograd
+def op_head_untied_backward(c):
+    h, W, _, d, V = tn.read_head_untied(c)
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    lm_head = linear(d, V, trainable(W.T), trainable(np.zeros(V)))   # db: what a bias receives
+    hl = trainable(h)
+    lm_head(hl).backward(dU)
+    return {"dh": of(grad(hl)), "dW": of(grad(lm_head.weight).T), "db": of(grad(lm_head.bias))}
+
+
+def scaled(u, tau):
+    """u / tau for softmax and log-softmax, masked entries (-inf) kept out of the division.
+
+    PyTorch differs: with the plain u / tau, a masked entry sends
+    0 * (-inf) = NaN into dtau (its softmax gradient is 0 and d(u/tau)/dtau =
+    -u/tau^2 is infinite); the spec says it contributes nothing.  So the
+    division sees 0 there and torch.where puts -inf back; where() passes no
+    gradient to the branch it did not take.
+    """
+    masked = torch.isneginf(u)
+    u_finite = torch.where(masked, torch.zeros((), dtype=COMP), u)
+    return torch.where(masked, torch.full((), -math.inf, dtype=COMP), u_finite / tau)
+
+
+def softmax_family_backward(c, fn, upstream_name):
+    """dlogits and dtau of fn(logits / tau) for the upstream gradient `upstream_name`."""
+    u = c.f("logits")
+    tau = c.pf("tau", 1.0)
+    check_tau(tau)
+    check_logits(u)
+    G = upstream(c, upstream_name, u.shape)
+    ul = trainable(u)
+    tau_leaf = nn.Parameter(torch.tensor(tau, dtype=COMP))   # binary32 at least, as the classes say
+    fn(scaled(ul, tau_leaf), dim=-1).backward(G)
+    return {"dlogits": of(grad(ul)), "dtau": of(grad(tau_leaf).reshape(1))}
+
+
+@with_autograd
+def op_softmax_backward(c):
+    return softmax_family_backward(c, Fn.softmax, "dprobs")
+
+
+@with_autograd
+def op_log_softmax_backward(c):
+    # A masked output is the constant -inf, so a non-zero upstream gradient
+    # there is bad input.  PyTorch differs: it accepts one, and its backward
+    # G - exp(o) sum(G) passes G_i to the masked logit and counts it in the sum.
+    u = c.f("logits")
+    G = c.f("dlogprobs")
+    if G.shape == u.shape and np.any((u == -math.inf) & (G != 0)):
+        raise Reject("non-zero dlogprobs at a masked entry")
+    return softmax_family_backward(c, Fn.log_softmax, "dlogprobs")
+
+
+def check_target_logits(c, u):
+    """A counted row whose target logit is -inf has an infinite loss: bad input.
+
+    PyTorch differs: F.cross_entropy returns loss inf there and still a finite
+    gradient (y - onehot, -1 at the masked target).
+    """
+    tg = c.i("targets")
+    rows = np.nonzero(tg != c.pi("ignore_index", -100))[0]
+    if np.any(u[rows, tg[rows]] == -math.inf):
+        raise Reject("counted row with a -inf target logit")
+
+
+@with_autograd
+def op_cross_entropy_backward(c):
+    # With reduction "mean" and every target ignored the loss is NaN (0/0);
+    # the spec wants dlogits = 0, and PyTorch 1.13's nll_loss backward gives
+    # exactly that (it skips ignored rows and never divides by the zero count).
+    u = c.f("logits")
+    check_logits(u)
+    n, V = u.shape
+    ul = trainable(u)
+    loss = ce(c, ul, n, V)                  # checks targets, reduction, ignore_index
+    check_target_logits(c, u)
+    dloss = upstream(c, "dloss", (n,) if c.ps("reduction", "mean") == "none" else (1,))
+    loss.backward(dloss)
+    return {"dlogits": of(grad(ul))}
+
+
+@with_autograd
+def op_head_partial_backward(c):
+    h, E, k, V, d, F = tn.read_head_partial(c)
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    wte = embedding(tt(E), trainable=True)
+    free = linear(d, V - k, trainable(F.T))
+    hl = trainable(h)
+    shared = Fn.linear(hl, wte.weight[:k])   # a view of the embedding's first k rows
+    torch.cat([shared, free(hl)], dim=-1).backward(dU)
+    return {"dh": of(grad(hl)), "dE": of(grad(wte.weight)), "dF": of(grad(free.weight).T)}
+
+
+@with_autograd
+def op_head_transformed_backward(c):
+    h, Tm, E, d = tn.read_head_transformed(c)
+    dU = upstream(c, "dlogits", (h.shape[0], E.shape[0]))
+    transform = linear(d, d, trainable(Tm.T))
+    wte, lm_head = tied_head(E, trainable=True)
+    hl = trainable(h)
+    lm_head(transform(hl)).backward(dU)
+    return {"dh": of(grad(hl)), "dT": of(grad(transform.weight).T), "dE": of(grad(wte.weight))}
+
+
+@with_autograd
+def op_head_adaptive_backward(c):
+    h, E, F, alpha, V, d = tn.read_head_adaptive(c)
+    if not (0.0 <= alpha <= 1.0):
+        raise Reject("alpha outside [0, 1]")
+    finite(h, "h")
+    finite(E, "E")
+    finite(F, "F")
+    dU = upstream(c, "dlogits", (h.shape[0], V))
+    wte, tied = tied_head(E, trainable=True)
+    free = linear(d, V, trainable(F.T))
+    a = nn.Parameter(torch.tensor(alpha, dtype=COMP))
+    hl = trainable(h)
+    (a * tied(hl) + (1.0 - a) * free(hl)).backward(dU)
+    return {"dh": of(grad(hl)), "dE": of(grad(wte.weight)), "dF": of(grad(free.weight).T),
+            "dalpha": of(grad(a).reshape(1))}
+
+
+@with_autograd
+def op_head_mlp_backward(c):
+    h, W1, b1, W2, b2, tied = tn.read_head_mlp(c)
+    n, d = h.shape
+    m, V = W2.shape
+    dU = upstream(c, "dlogits", (n, V))
+    # absent biases are zero Parameters: their .grad is what a bias would receive
+    fc = linear(d, m, trainable(W1.T), trainable(np.zeros(m) if b1 is None else b1))
+    if tied:
+        _, out = tied_head(W2.T, trainable=True)        # out.weight is the embedding's E
+    else:
+        out = linear(m, V, trainable(W2.T))
+    out.bias = trainable(np.zeros(V) if b2 is None else b2)
+    mlp = nn.Sequential(fc, nn.ReLU(), out)             # ReLU's derivative at 0 is 0, as the spec
+    hl = trainable(h)
+    mlp(hl).backward(dU)
+    grads = {"dh": of(grad(hl)), "dW1": of(grad(fc.weight).T), "db1": of(grad(fc.bias)),
+             "db2": of(grad(out.bias))}
+    if tied:
+        grads["dE"] = of(grad(out.weight))
+    else:
+        grads["dW2"] = of(grad(out.weight).T)
+    return grads
+
+
+@with_autograd
+def op_mos_fixed_backward(c):
+    h, W, al, K, V = tn.read_mos_fixed(c)
+    G = upstream(c, "dlogprobs", (h.shape[0], V))
+    hl, Wl, al_leaf = trainable(h), trainable(W), trainable(al)
+    w = al_leaf / al_leaf.sum()
+    p = Fn.softmax(torch.matmul(hl, Wl), dim=-1)                   # K x n x V
+    # The log of the mixture is taken in probability space.  PyTorch differs
+    # with the log-space form of the forward op, logsumexp(log w_k + log p_k):
+    # a weight alpha_k = 0 makes every dalpha NaN (log's backward, 0 * 1/0),
+    # where the spec wants the finite sum of p G / y.
+    logprobs = torch.log((w[:, None, None] * p).sum(dim=0))
+    logprobs.backward(G)
+    return {"dh": of(grad(hl)), "dW": of(grad(Wl)), "dalpha": of(grad(al_leaf))}
+
+
+@with_autograd
+def op_mos_gated_backward(c):
+    h, Wpi, Wc, bc, Wo, bo, tied = tn.read_mos_gated(c)
+    n, d = h.shape
+    K = Wpi.shape[1]
+    V = Wo.shape[1]
+    G = upstream(c, "dlogprobs", (n, V))
+    gate = linear(d, K, trainable(Wpi.T))
+    comps = [linear(d, d, trainable(Wc[k].T), trainable(bc[k])) for k in range(K)]
+    if tied:
+        _, out = tied_head(Wo.T, trainable=True)        # out.weight is the embedding's E
+    else:
+        out = linear(d, V, trainable(Wo.T))
+    out.bias = trainable(np.zeros(V) if bo is None else bo)    # db_out with or without a bias
+    hl = trainable(h)
+    g = gate(hl)                                                    # n x K
+    u = torch.stack([out(torch.tanh(comp(hl))) for comp in comps])  # K x n x V
+    logprobs = torch.logsumexp(Fn.log_softmax(g, dim=-1).T[:, :, None] + Fn.log_softmax(u, dim=-1), dim=0)
+    logprobs.backward(G)
+    grads = {"dh": of(grad(hl)), "dW_pi": of(grad(gate.weight).T),
+             "dW_comp": of(torch.stack([grad(comp.weight).T for comp in comps])),
+             "db_comp": of(torch.stack([grad(comp.bias) for comp in comps])),
+             "db_out": of(grad(out.bias))}
+    if tied:
+        grads["dE"] = of(grad(out.weight))
+    else:
+        grads["dW_out"] = of(grad(out.weight).T)
+    return grads
+
+
+@with_autograd
+def op_soft_tie_loss_backward(c):
+    h, E, W, lam, _, V, d = tn.read_soft_tie_loss(c)
+    dloss = upstream(c, "dloss", (1,))
+    wte = embedding(tt(E), trainable=True)
+    lm_head = linear(d, V, trainable(W.T))
+    hl = trainable(h)
+    ce_loss = ce(c, lm_head(hl), h.shape[0], V)
+    penalty = ((wte.weight - lm_head.weight) ** 2).sum().reshape(1)
+    (ce_loss + lam * penalty).backward(dloss)
+    return {"dh": of(grad(hl)), "dE": of(grad(wte.weight)), "dW": of(grad(lm_head.weight).T)}
+
+
+# ------------------------------------------------- the tied model, end to end --
+
+
+def edges_into(leaf, root):
+    """The (node, slot) pairs of root's graph whose gradient goes straight into leaf.
+
+    Each pair is one use of leaf in the forward; autograd sums what they send.
+    """
+    edges, seen, todo = [], set(), [root]
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for slot, (nxt, _) in enumerate(node.next_functions):
+            if nxt is None:
+                continue
+            if getattr(nxt, "variable", None) is leaf:
+                edges.append((node, slot))
+            else:
+                todo.append(nxt)
+    return edges
+
+
+def record_shares(leaf, root, lookup_node):
+    """Hooks that catch, during the next backward, each path's share of leaf's gradient.
+
+    -> a dict that the backward fills: "input" (what lookup_node sends into
+    leaf) and "output" (what every other use sends).
+    """
+    shares = {}
+
+    def catch(path, slot, grad_inputs, _grad_outputs):
+        g = grad_inputs[slot]
+        if g is None:
+            return
+        g = g.detach().clone()      # autograd may add the other share into this buffer in place
+        shares[path] = shares[path] + g if path in shares else g
+
+    for node, slot in edges_into(leaf, root):
+        path = "input" if node is lookup_node else "output"
+        node.register_hook(functools.partial(catch, path, slot))
+    return shares
+
+
+def read_tied_lm(c):
+    """The validated inputs of tied_lm: (ids, E, P, M or None, layernorm)."""
+    E = c.f("E", 2)
+    ids = c.i("ids")
+    P = c.f("P", 2)
+    layernorm = c.pb("layernorm", False)
+    middle = c.ps("middle", "identity")
+    check_table(E, "E")
+    check_table(P, "P")
+    V, d = E.shape
+    if c.ps("reduction", "mean") == "none":
+        raise Reject("reduction none: tied_lm needs a scalar loss")
+    if middle not in ("identity", "matrix"):
+        raise Reject("unknown middle %r" % middle)
+    if P.shape[1] != d:
+        raise Reject("P and E widths differ")
+    if P.shape[0] < len(ids):
+        raise Reject("max_len < n")
+    if np.any(ids < 0) or np.any(ids >= V):
+        raise Reject("token id out of range")
+    finite(E, "E")
+    finite(P, "P")
+    M = None
+    if middle == "matrix":
+        M = c.f("M", 2)
+        if M.shape != (d, d):
+            raise Reject("M not d x d")
+        finite(M, "M")
+    return ids, E, P, M, layernorm
+
+
+@with_autograd
+def op_tied_lm(c):
+    ids, E, P, M, layernorm = read_tied_lm(c)
+    V, d = E.shape
+    n = len(ids)
+    wte, lm_head = tied_head(E, trainable=True)          # lm_head.weight is wte.weight
+    wpe = embedding(tt(P), trainable=True)
+    ln_f = ln_module(c, d).requires_grad_() if layernorm else nn.Identity()
+    middle = linear(d, d, tt(M).T.contiguous()) if M is not None else nn.Identity()   # frozen
+    tok = wte(ti(ids))                                   # n x d
+    X = tok + wpe(torch.arange(n, dtype=torch.int64))
+    logits = lm_head(middle(ln_f(X)))
+    loss = ce(c, logits, n, V)                           # checks targets, reduction, ignore_index
+    # The split by path: the shared Parameter is used twice (the lookup and
+    # the head); a hook on each of those two autograd nodes records what it
+    # sends into the Parameter, and autograd itself adds them into .grad.
+    shares = record_shares(wte.weight, loss.grad_fn, tok.grad_fn)
+    loss.backward(torch.ones(1, dtype=COMP))
+    zeros = torch.zeros_like(wte.weight)
+    grads = {"loss": of(loss), "dE": of(grad(wte.weight)),
+             "dE_input": of(shares.get("input", zeros)), "dE_output": of(shares.get("output", zeros)),
+             "dP": of(grad(wpe.weight))}
+    if layernorm:
+        grads["dgamma"] = of(grad(ln_f.weight))
+        grads["dbeta"] = of(grad(ln_f.bias))
+    return grads
+
+
 OPS = {
     "embed_lookup": op_embed_lookup,
     "embed_onehot": op_embed_onehot,
@@ -544,6 +957,22 @@ OPS = {
     "mos_fixed": op_mos_fixed,
     "mos_gated": op_mos_gated,
     "soft_tie_loss": op_soft_tie_loss,
+    "embed_lookup_backward": op_embed_lookup_backward,
+    "pos_learned_backward": op_pos_learned_backward,
+    "layernorm_backward": op_layernorm_backward,
+    "head_tied_backward": op_head_tied_backward,
+    "head_untied_backward": op_head_untied_backward,
+    "softmax_backward": op_softmax_backward,
+    "log_softmax_backward": op_log_softmax_backward,
+    "cross_entropy_backward": op_cross_entropy_backward,
+    "head_partial_backward": op_head_partial_backward,
+    "head_transformed_backward": op_head_transformed_backward,
+    "head_adaptive_backward": op_head_adaptive_backward,
+    "head_mlp_backward": op_head_mlp_backward,
+    "mos_fixed_backward": op_mos_fixed_backward,
+    "mos_gated_backward": op_mos_gated_backward,
+    "soft_tie_loss_backward": op_soft_tie_loss_backward,
+    "tied_lm": op_tied_lm,
 }
 
 
