@@ -8,9 +8,8 @@
  * added into row ids[t]. Adding (never assigning) is what makes a token that
  * occurs twice receive both contributions; an absent token keeps its zeros.
  *
- * LayerNorm: per row, the statistics mu and r = 1/sqrt(var + eps) are
- * recomputed exactly as lmr_layernorm computes them (GSL's mean and biased
- * variance, with the same rescaling of rows whose deviations pass 2^500),
+ * LayerNorm: per row, the statistics mu and r = 1/sqrt(var + eps) come from
+ * the forward's own lmr_layernorm_row_stats (lmr_layernorm_stats.h),
  * then z_j = (x_j - mu) r and, with g_j = gamma_j dY_j,
  *     dx_j = r (g_j - mean(g) - z_j mean(g z)),
  *     dgamma_j += dY_j z_j,   dbeta_j += dY_j.
@@ -25,9 +24,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include <gsl/gsl_statistics_double.h>
-
 #include "lmr_check.h"
+#include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
 /* ---- scatter-add: token lookup and learned positions -------------------- */
@@ -114,33 +112,6 @@ static int check_layernorm_backward(const double *dx, const double *dgamma,
     return LMR_OK;
 }
 
-/* Deviations above this would overflow when squared (as in lmr_layernorm.c). */
-#define LARGEST_SAFE_DEVIATION 0x1p+500
-
-/* The mean of a row (d) and r = 1/sqrt(var + eps), computed as lmr_layernorm
- * computes them, so that z below is the forward's normalised row. */
-static void row_statistics(const double *row, size_t d, double eps,
-                           double *mean, double *inv_std)
-{
-    double largest = 0.0;
-    *mean = gsl_stats_mean(row, 1, d);
-    for (size_t j = 0; j < d; j++)
-        largest = fmax(largest, fabs(row[j] - *mean));
-    if (largest <= LARGEST_SAFE_DEVIATION) {
-        double variance = gsl_stats_variance_with_fixed_mean(row, 1, d, *mean);
-        *inv_std = 1.0 / sqrt(variance + eps); /* biased variance, eps inside */
-        return;
-    }
-    /* var + eps = largest^2 (var of the scaled deviations + eps/largest^2) */
-    double sum_of_squares = 0.0;
-    for (size_t j = 0; j < d; j++) {
-        double scaled = (row[j] - *mean) / largest;
-        sum_of_squares += scaled * scaled;
-    }
-    double scaled_eps = (eps / largest) / largest;
-    *inv_std = 1.0 / (largest * sqrt(sum_of_squares / (double)d + scaled_eps));
-}
-
 /* Backward of one row: writes dx_row (d), adds into dgamma and dbeta (d).
  * x_row, dY_row: (d); gamma: (d); z: (d) scratch for the normalised row
  * (so dx_row may even be x_row or dY_row). */
@@ -149,7 +120,7 @@ static void backward_row(double *dx_row, double *dgamma, double *dbeta,
                          const double *dY_row, size_t d, double eps)
 {
     double mean, inv_std, g_sum = 0.0, gz_sum = 0.0;
-    row_statistics(x_row, d, eps, &mean, &inv_std);
+    lmr_layernorm_row_stats(x_row, d, eps, &mean, &inv_std);
     for (size_t j = 0; j < d; j++) {
         double g = gamma[j] * dY_row[j]; /* dL/dz_j */
         z[j] = (x_row[j] - mean) * inv_std;

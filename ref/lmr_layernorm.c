@@ -21,6 +21,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "lmr_check.h"
+#include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
 static int check_layernorm(const double *out, const double *in,
@@ -67,21 +68,28 @@ static double scaled_inverse_std(const double *row, size_t d, double mean,
     return 1.0 / (largest * sqrt(sum_of_squares / (double)d + scaled_eps));
 }
 
+void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
+                             double *mean, double *inv_std)
+{
+    double largest = 0.0;
+    *mean = gsl_stats_mean(row, 1, d);
+    for (size_t j = 0; j < d; j++)
+        largest = fmax(largest, fabs(row[j] - *mean));
+    if (largest > LARGEST_SAFE_DEVIATION) {
+        *inv_std = scaled_inverse_std(row, d, *mean, largest, eps);
+    } else {
+        double variance = gsl_stats_variance_with_fixed_mean(row, 1, d, *mean);
+        *inv_std = 1.0 / sqrt(variance + eps); /* eps inside the root */
+    }
+}
+
 /* Normalises one row: out_row and in_row are (d), may alias. */
 static void normalise_row(double *out_row, const double *in_row,
                           const double *gamma, const double *beta,
                           size_t d, double eps)
 {
-    double mean = gsl_stats_mean(in_row, 1, d);
-    double largest = 0.0, inv_std;
-    for (size_t j = 0; j < d; j++)
-        largest = fmax(largest, fabs(in_row[j] - mean));
-    if (largest > LARGEST_SAFE_DEVIATION) {
-        inv_std = scaled_inverse_std(in_row, d, mean, largest, eps);
-    } else {
-        double variance = gsl_stats_variance_with_fixed_mean(in_row, 1, d, mean);
-        inv_std = 1.0 / sqrt(variance + eps); /* eps inside the root */
-    }
+    double mean, inv_std;
+    lmr_layernorm_row_stats(in_row, d, eps, &mean, &inv_std);
     for (size_t j = 0; j < d; j++)
         out_row[j] = gamma[j] * ((in_row[j] - mean) * inv_std) + beta[j];
 }

@@ -1,0 +1,16 @@
+/*
+ * lmr_layernorm_stats.h -- internal to ref/: the statistics of one LayerNorm
+ * row, shared by the forward (lmr_layernorm.c) and the backward
+ * (lmr_grad_input.c) so that both normalise a row the same way.
+ */
+#ifndef LMR_LAYERNORM_STATS_H
+#define LMR_LAYERNORM_STATS_H
+
+#include <stddef.h>
+
+/* The mean of row (d) and r = 1/sqrt(var + eps) with the biased variance;
+ * rows whose deviations exceed 2^500 are rescaled before squaring. */
+void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
+                             double *mean, double *inv_std);
+
+#endif
