@@ -40,6 +40,7 @@ static const struct {
     {"head_tied_gpt2", gen_head_tied_gpt2},
     {"softmax_gpt2", gen_softmax_gpt2},
     {"cross_entropy_gpt2", gen_cross_entropy_gpt2},
+    {"cross_entropy_backward_gpt2", gen_cross_entropy_backward_gpt2},
     {"head_partial", gen_head_partial},
     {"head_transformed", gen_head_transformed},
     {"head_adaptive", gen_head_adaptive},

@@ -25,6 +25,7 @@ int gen_param_count(const char *dir);
 int gen_head_tied_gpt2(const char *dir);
 int gen_softmax_gpt2(const char *dir);
 int gen_cross_entropy_gpt2(const char *dir);
+int gen_cross_entropy_backward_gpt2(const char *dir);
 int gen_head_partial(const char *dir);
 int gen_head_transformed(const char *dir);
 int gen_head_adaptive(const char *dir);
