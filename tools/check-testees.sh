@@ -24,7 +24,8 @@ numpy-fp64|$python tools/testee_numpy.py --class fp64
 numpy-fp32|$python tools/testee_numpy.py --class fp32
 torch-fp64|$python tools/testee_torch.py --class fp64
 torch-fp32|$python tools/testee_torch.py --class fp32
-torch-bf16|$python tools/testee_torch.py --class bf16"
+torch-bf16|$python tools/testee_torch.py --class bf16
+torch-fp16|$python tools/testee_torch.py --class fp16"
 
 echo "== correct testees: every supported case must pass =="
 printf '%-12s %8s %8s %12s %s\n' testee passed failed unsupported verdict

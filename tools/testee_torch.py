@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch testee for lmr-run (spec/protocol.md).
 
-    /usr/bin/python3 tools/testee_torch.py --class fp64|fp32|bf16
+    /usr/bin/python3 tools/testee_torch.py --class fp64|fp32|bf16|fp16
 
 Uses PyTorch's real modules wherever one exists: nn.Embedding for lookups and
 learned positions, nn.Linear for the heads (the tied head shares the
@@ -11,16 +11,17 @@ F.cross_entropy (reduction, ignore_index), torch.argmax.  Orders with ties
 (top-k, the lens's top tokens) use a stable sort rather than torch.topk,
 whose order among equal values is not specified.
 
-Classes: fp64 and fp32 store and compute in that dtype; bf16 rounds every
-real input to bfloat16, computes in float32 on those values and rounds every
-output to bfloat16 (spec/tolerance.md#precision-classes).
+Classes: fp64 and fp32 store and compute in that dtype; bf16 and fp16 are
+storage formats: they round every real input to bfloat16 (or IEEE binary16),
+compute in float32 on those values and round every output to bfloat16 (or
+binary16) (spec/tolerance.md#precision-classes).
 
 Gradients (spec/gradients.md): every <op>_backward builds the forward with
 the same modules, marks the differentiated inputs as leaves (nn.Parameter or
 requires_grad), calls backward() with the upstream gradient and returns the
-leaves' .grad.  No gradient formula is written by hand.  In bf16 autograd
-runs on float32 tensors holding the bf16-rounded inputs (binary32
-arithmetic, as the class defines), and the gradients are rounded to bf16.
+leaves' .grad.  No gradient formula is written by hand.  In bf16 and fp16
+autograd runs on float32 tensors holding the 16-bit-rounded inputs (binary32
+arithmetic, as the classes define), and the gradients are rounded to 16 bits.
 Where PyTorch's autograd disagrees with the spec, the op says so in a
 comment marked "PyTorch differs".
 
@@ -51,7 +52,13 @@ COMP = torch.float64
 
 
 def tt(a):
-    """A double numpy array -> a tensor of the class (rounded to storage, widened to compute)."""
+    """A double numpy array -> a tensor of the class (rounded to storage, widened to compute).
+
+    PyTorch converts float64 to bfloat16 and float16 through float32, so a
+    double just off a 16-bit halfway point can round twice and land one ulp
+    from the correctly rounded value; the error stays below u|x|, as the
+    tolerance's input rounding assumes.
+    """
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)).to(STORE).to(COMP)
 
 
@@ -987,7 +994,7 @@ def main(argv):
         elif a.startswith("--class="):
             klass = a.split("=", 1)[1]
         else:
-            print("usage: testee_torch.py --class fp64|fp32|bf16", file=sys.stderr)
+            print("usage: testee_torch.py --class fp64|fp32|bf16|fp16", file=sys.stderr)
             return 2
     if klass == "fp64":
         STORE = COMP = torch.float64
@@ -995,10 +1002,12 @@ def main(argv):
         STORE = COMP = torch.float32
     elif klass == "bf16":
         STORE, COMP = torch.bfloat16, torch.float32
+    elif klass == "fp16":
+        STORE, COMP = torch.float16, torch.float32
     else:
-        print("class must be fp64, fp32 or bf16", file=sys.stderr)
+        print("class must be fp64, fp32, bf16 or fp16", file=sys.stderr)
         return 2
-    tn.T = {"fp64": np.float64, "fp32": np.float32, "bf16": np.float32}[klass]
+    tn.T = {"fp64": np.float64, "fp32": np.float32, "bf16": np.float32, "fp16": np.float32}[klass]
     hello = {"protocol": 1, "name": "torch-%s-%s" % (torch.__version__, klass),
              "class": klass, "ops": sorted(OPS)}
     # IndexError and RuntimeError are how PyTorch refuses a bad index or shape
