@@ -20,7 +20,8 @@ double judge_floor(int cls)
 }
 
 /* One element: how far it is past its bound (ratio > 1 fails) and its error
- * in units of u s. Non-finite rules first. */
+ * beyond the floor in units of u s, max(0, |y - g| - f) / (u s), which is
+ * <= K exactly when the element passes. Non-finite rules first. */
 static void judge_element(double y, double g, double k, double s, int cls,
                           double *ratio, double *units, double *bound)
 {
@@ -38,7 +39,9 @@ static void judge_element(double y, double g, double k, double s, int cls,
     }
     double error = fabs(y - g); /* +0 and -0 compare equal */
     *ratio = error / *bound;
-    *units = (error == 0.0) ? 0.0 : (s > 0.0 ? error / (u * s) : INFINITY);
+    double beyond_floor = error - floor_value[cls];
+    *units = (beyond_floor <= 0.0) ? 0.0
+           : (s > 0.0 ? beyond_floor / (u * s) : INFINITY);
 }
 
 void judge_output(judge_verdict *verdict, const double *got,

@@ -18,7 +18,7 @@ typedef struct {
     size_t failures;     /* elements outside their bound */
     size_t worst_index;  /* element closest to (or furthest past) its bound */
     double worst_got, worst_want, worst_bound;
-    double worst_units;  /* largest |y - g| / (u s) over all elements */
+    double worst_units;  /* largest max(0, |y - g| - f) / (u s) */
     double k;            /* the output's K */
 } judge_verdict;
 
