@@ -356,7 +356,7 @@ static void test_list(void)
 static void test_explain_every_op(void)
 {
     static const struct {
-        const char *args[17];
+        const char *args[23];
         const char *shows;
     } cases[] = {
         {{"embed_lookup", "--E", "[[1, 2], [3, 4]]", "--ids", "[1, 0, 1]"},
@@ -397,9 +397,84 @@ static void test_explain_every_op(void)
          "layer 1, position 0"},
         {{"param_count", "--vocab", "10", "--d", "4", "--block_params", "5"},
          "untied = |V|d + B + |V|d = 40 + 5 + 40 = 85"},
+        /* the backward ops (tools/cli_explain_grad*.c) */
+        {{"embed_lookup_backward", "--ids", "[1, 2, 1]", "--dY",
+          "[[1, 2], [3, 4], [5, 6]]", "--vocab", "3"},
+         "dE[1,:] = dY[0,:] + dY[2,:] = [1, 2] + [5, 6] = [6, 8]"},
+        {{"embed_lookup_backward", "--ids", "[1, 2, 1]", "--dY",
+          "[[1, 2], [3, 4], [5, 6]]", "--vocab", "3"},
+         "dE[0,:] = 0   (id 0 does not occur: a row of zeros)"},
+        {{"pos_learned_backward", "--positions", "[0, 0, 1]", "--dY",
+          "[[1, 2], [3, 4], [5, 6]]", "--max_len", "3"},
+         "dP[0,:] = dY[0,:] + dY[1,:] = [1, 2] + [3, 4] = [4, 6]"},
+        {{"layernorm_backward", "--x", "[[1, 2, 3, 4]]", "--gamma",
+          "[2, 1, 1, 1]", "--dY", "[[1, 0, 0, -1]]", "--eps", "1e-5"},
+         "mean(g) = (2 + 0 + 0 - 1 = 1) / 4 = 0.25"},
+        {{"layernorm_backward", "--x", "[[1, 2], [3, 5]]", "--gamma", "[1, 1]",
+          "--dY", "[[1, 0], [0.5, 0]]", "--eps", "1e-5"},
+         "dbeta_0 = 1 + 0.5 = 1.5"},
+        {{"head_tied_backward", "--h", "[[1, 2]]", "--E",
+          "[[1, 0], [0, 1], [1, 1]]", "--dlogits", "[[1, 0, -1]]"},
+         "dh[0,1] = (1)(0) + (0)(1) + (-1)(1) = -1"},
+        {{"head_tied_backward", "--h", "[[1, 2]]", "--E",
+          "[[1, 0], [0, 1], [1, 1]]", "--dlogits", "[[1, 0, -1]]"},
+         "dE[2,1] = (-1)(2) = -2"},
+        {{"head_untied_backward", "--h", "[[1, 2], [3, 4]]", "--W",
+          "[[1, 0, 1], [0, 1, 1]]", "--dlogits", "[[1, 0, -1], [0.5, 0.5, 0]]"},
+         "dW[0,0] = (1)(1) + (3)(0.5) = 2.5"},
+        {{"softmax_backward", "--logits", "[[0, 0]]", "--dprobs", "[[1, 0]]"},
+         "dlogits_0 = (0.5)((1) - (0.5)) / 1 = 0.25"},
+        {{"softmax_backward", "--logits", "[[0, 0]]", "--dprobs", "[[1, 0]]"},
+         "g-bar = sum_j y_j G_j = (0.5)(1) + (0.5)(0) = 0.5"},
+        {{"log_softmax_backward", "--logits", "[[0, 0]]", "--dlogprobs",
+          "[[1, 1]]"},
+         "Gamma = sum_j G_j = 1 + 1 = 2"},
+        {{"cross_entropy_backward", "--logits", "[[0, 0], [1, 2], [0, 0]]",
+          "--targets", "[1, -100, 0]", "--dloss", "[1]"},
+         "m = 2 counted rows (not n): w_t = 1 / 2 = 0.5"},
+        {{"cross_entropy_backward", "--logits", "[[0, 0], [1, 2], [0, 0]]",
+          "--targets", "[1, -100, 0]", "--dloss", "[1]"},
+         "dlogits = w (y - onehot) = 0.5 * [0.5, -0.5] = [0.25, -0.25]"},
+        {{"cross_entropy_backward", "--logits", "[[0, 0], [1, 2], [0, 0]]",
+          "--targets", "[1, -100, 0]", "--dloss", "[1]"},
+         "row 1: target -100 = ignore_index: w_1 = 0"},
+        {{"head_partial_backward", "--h", "[[1, 2], [3, 4]]", "--E",
+          "[[1, 0], [0, 1], [1, 1]]", "--F", "[[2], [3]]", "--k", "2",
+          "--dlogits", "[[1, 0, -1], [0.5, 0.5, 0]]"},
+         "dh[0,0] = (1) + (-2) = -1"},
+        {{"head_transformed_backward", "--h", "[[1, 2]]", "--T",
+          "[[1, 1], [0, 2]]", "--E", "[[1, 0], [0, 1], [1, 1]]", "--dlogits",
+          "[[1, 0, -1]]"},
+         "q[0,:] = h[0,:] T = [1, 5]"},
+        {{"head_adaptive_backward", "--h", "[[1, 2], [3, 4]]", "--E",
+          "[[1, 0], [0, 1], [1, 1]]", "--F", "[[1, 2, 3], [0, 1, 0]]",
+          "--alpha", "0.25", "--dlogits", "[[1, 0, -1], [0.5, 0.5, 0]]"},
+         "dE[0,0] = 0.25 * ((1)(1) + (0.5)(3) = 2.5) = 0.625"},
+        {{"head_mlp_backward", "--h", "[[1, -2]]", "--W1", "[[1, -1], [0, 1]]",
+          "--W2", "[[1, 0], [0, 1]]", "--dlogits", "[[1, -1]]"},
+         "da[0,:] = the same where a > 0, 0 elsewhere = [1, 0]"},
+        {{"mos_fixed_backward", "--h", "[[1, 2]]", "--W",
+          "[[[1, 0], [0, 1]], [[0, 0], [1, 1]]]", "--alpha", "[1, 3]",
+          "--dlogprobs", "[[1, -1]]"},
+         "A = sum_k alpha_k = 4, abar = alpha / A = [0.25, 0.75]"},
+        {{"mos_gated_backward", "--h", "[[1, 1]]", "--W_pi", "[[1, 1], [0, 0]]",
+          "--W_comp", "[[[1, 0], [0, 1]], [[0, 1], [1, 0]]]", "--b_comp",
+          "[[0, 0], [0, 0]]", "--W_out", "[[1, 0], [0, 1]]", "--dlogprobs",
+          "[[1, 0]]"},
+         "pi = softmax(h W_pi) = [0.5, 0.5]"},
+        {{"soft_tie_loss_backward", "--h", "[[1, 2]]", "--E",
+          "[[2, 0], [0, 1], [1, 1]]", "--W", "[[1, 0, 1], [0, 1, 2]]",
+          "--targets", "[1]", "--dloss", "[2]", "--lambda", "0.5"},
+         "dE[0,0] = 2 * (2 - 1) = 2"},
+        {{"tied_lm", "--ids", "[1, 2, 1]", "--targets", "[2, -100, 0]", "--E",
+          "[[1, 0, 0.5], [0, 1, -1], [0.5, 0.5, 2]]", "--P",
+          "[[0, 0, 1], [0.25, 0, 0], [1, 1, 1]]", "--layernorm", "true",
+          "--gamma", "[1, 2, 0.5]", "--beta", "[0, 0.1, 0]", "--middle",
+          "matrix", "--M", "[[1, 0, 0], [0, 2, 0], [1, 0, 1]]"},
+         "H[0,:] = Z[0,:] M = "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[19] = {NULL};
+        const char *args[25] = {NULL};
         size_t count = 0;
         while (cases[i].args[count] != NULL)
             args[count] = cases[i].args[count], count++;
@@ -411,6 +486,35 @@ static void test_explain_every_op(void)
                line_length(result.err), shown(result.err));
         outcome_free(&result);
     }
+}
+
+/* tied_lm's split of dE, on inputs whose arithmetic is exact: E[0] + P[t]
+ * = [t+1, t+1] is orthogonal to E[0] - E[1], so both logits of a row are
+ * equal and y = [0.5, 0.5]; token 1 is a target but never an input. */
+static void test_tied_lm_explain(void)
+{
+    outcome result = RUN("tied_lm", "--ids", "[0, 0]", "--targets", "[1, 1]",
+                         "--E", "[[1, 0], [0, 1]]", "--P", "[[0, 1], [1, 2]]",
+                         "--reduction", "sum", "--explain");
+    tap_ok(result.status == CLI_OK &&
+           contains(result.out, "dU[0,:] = w_0 (y[0,:] - onehot(1)) = [0.5, -0.5]"),
+           "tied_lm --explain: dU = w (y - onehot) (exit %d%s%.*s)",
+           result.status, shown(result.err)[0] ? ": " : "",
+           line_length(result.err), shown(result.err));
+    tap_ok(contains(result.out, "dE_output[1,:] = sum_t dU[t,1] H[t,:] = "
+                                "(-0.5) [1, 1] + (-0.5) [2, 2] = [-1.5, -1.5]"),
+           "tied_lm --explain: the head's share of an absent token, dense");
+    tap_ok(contains(result.out, "dE_input[1,:] = 0   (token 1 does not occur"),
+           "tied_lm --explain: the lookup's share of an absent token is 0");
+    tap_ok(contains(result.out, "dE_input[0,:] = dX[0,:] + dX[1,:] = "
+                                "[0.5, -0.5] + [0.5, -0.5] = [1, -1]"),
+           "tied_lm --explain: the lookup's share of a repeated id adds its rows");
+    tap_ok(contains(result.out, "dE[1,:] = [0, 0] + [-1.5, -1.5] = [-1.5, -1.5]"),
+           "tied_lm --explain: dE = dE_input + dE_output");
+    tap_ok(contains(result.out, "why a token absent from the input still "
+                                "moves: token 1"),
+           "tied_lm --explain: says why the absent token still moves");
+    outcome_free(&result);
 }
 
 /* Explanations are cut after CLI_EXPLAIN_MAX entries. */
@@ -444,6 +548,7 @@ int main(void)
     test_lone_case();
     test_list();
     test_explain_every_op();
+    test_tied_lm_explain();
     test_explain_truncates();
     tap_done();
     return tap_exit_status();

@@ -2,9 +2,12 @@
  * cli_explain.c -- see cli_explain.h. One explainer per op family, each
  * recomputing the op's steps in plain double arithmetic from the decoded
  * case (the same inputs ref_run read) and printing them with the shortest
- * decimals that read back exactly.
+ * decimals that read back exactly. The backward ops are explained in
+ * cli_explain_grad.c and cli_explain_grad_variants.c, which share the
+ * helpers of this file through cli_explain_internal.h.
  */
 #include "cli_explain.h"
+#include "cli_explain_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -39,25 +42,21 @@ void cli_format_number(char *buf, size_t len, double value)
     snprintf(buf, len, "%.*g", digits, value);
 }
 
-typedef struct {
-    char text[32];
-} number_text;
-
 /* For use inside one printf call: num(x).text. */
-static number_text num(double value)
+number_text num(double value)
 {
     number_text shown;
     cli_format_number(shown.text, sizeof shown.text, value);
     return shown;
 }
 
-static size_t shown_count(size_t count)
+size_t shown_count(size_t count)
 {
     return count < MAX ? count : MAX;
 }
 
 /* [v_0, v_1, ..., (k more)] */
-static void put_list(FILE *out, const double *values /* (count) */, size_t count)
+void put_list(FILE *out, const double *values /* (count) */, size_t count)
 {
     fputc('[', out);
     for (size_t i = 0; i < shown_count(count); i++)
@@ -68,7 +67,7 @@ static void put_list(FILE *out, const double *values /* (count) */, size_t count
 }
 
 /* a + b - c ... = sum, summing every term in order; returns the sum. */
-static double put_sum(FILE *out, const double *terms /* (count) */, size_t count)
+double put_sum(FILE *out, const double *terms /* (count) */, size_t count)
 {
     double sum = 0.0;
     for (size_t i = 0; i < count; i++) {
@@ -84,7 +83,7 @@ static double put_sum(FILE *out, const double *terms /* (count) */, size_t count
     return sum;
 }
 
-static void put_more_rows(FILE *out, size_t count, const char *what)
+void put_more_rows(FILE *out, size_t count, const char *what)
 {
     if (count > MAX)
         fprintf(out, "... (%zu more %s)\n", count - MAX, what);
@@ -92,13 +91,13 @@ static void put_more_rows(FILE *out, size_t count, const char *what)
 
 /* ---- reading the accepted case ----------------------------------------- */
 
-static const vec_array *input(const vec_case *c, const char *name)
+const vec_array *input(const vec_case *c, const char *name)
 {
     return vec_case_input(c, name);
 }
 
-static double param_double(const vec_file *file, const vec_case *c,
-                           const char *name, double fallback)
+double param_double(const vec_file *file, const vec_case *c,
+                    const char *name, double fallback)
 {
     char message[VEC_ERRLEN];
     vec_ctx ctx = {file, c, message, sizeof message};
@@ -107,8 +106,8 @@ static double param_double(const vec_file *file, const vec_case *c,
                                                                    : fallback;
 }
 
-static int64_t param_int64(const vec_file *file, const vec_case *c,
-                           const char *name, int64_t fallback)
+int64_t param_int64(const vec_file *file, const vec_case *c,
+                    const char *name, int64_t fallback)
 {
     char message[VEC_ERRLEN];
     vec_ctx ctx = {file, c, message, sizeof message};
@@ -117,8 +116,8 @@ static int64_t param_int64(const vec_file *file, const vec_case *c,
                                                                   : fallback;
 }
 
-static int param_bool(const vec_file *file, const vec_case *c,
-                      const char *name, int fallback)
+int param_bool(const vec_file *file, const vec_case *c,
+               const char *name, int fallback)
 {
     char message[VEC_ERRLEN];
     vec_ctx ctx = {file, c, message, sizeof message};
@@ -127,8 +126,8 @@ static int param_bool(const vec_file *file, const vec_case *c,
                                                                  : fallback;
 }
 
-static const char *param_string(const vec_file *file, const vec_case *c,
-                                const char *name, const char *fallback)
+const char *param_string(const vec_file *file, const vec_case *c,
+                         const char *name, const char *fallback)
 {
     char message[VEC_ERRLEN];
     vec_ctx ctx = {file, c, message, sizeof message};
@@ -138,7 +137,7 @@ static const char *param_string(const vec_file *file, const vec_case *c,
 }
 
 /* calloc of count doubles (at least one), or NULL after a note. */
-static double *scratch(FILE *out, size_t count)
+double *scratch(FILE *out, size_t count)
 {
     double *buffer = calloc(count ? count : 1, sizeof(double));
     if (buffer == NULL)
@@ -684,7 +683,7 @@ typedef struct {
 } sampling_params;
 
 /* p = softmax(u / tau) in plain arithmetic, into p (vocab). */
-static void plain_softmax(const double *u, size_t vocab, double tau, double *p)
+void plain_softmax(const double *u, size_t vocab, double tau, double *p)
 {
     double a = -INFINITY, S = 0.0;
     for (size_t i = 0; i < vocab; i++)
@@ -932,8 +931,6 @@ static void explain_param_count(FILE *out, const vec_file *file,
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-typedef void (*explainer)(FILE *out, const vec_file *file, const vec_case *c);
-
 static const struct {
     const char *op;
     explainer explain;
@@ -967,6 +964,11 @@ int cli_explain(FILE *out, const vec_file *file, const vec_case *c)
             explainers[i].explain(out, file, c);
             return 0;
         }
+    explainer gradient = cli_explain_grad_find(file->op);
+    if (gradient != NULL) {
+        gradient(out, file, c);
+        return 0;
+    }
     fprintf(out, "(no explanation for %s)\n", file->op);
     return -1;
 }

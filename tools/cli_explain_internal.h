@@ -1,0 +1,118 @@
+/*
+ * cli_explain_internal.h -- what the explainers of lmr's --explain share
+ * between their files: cli_explain.c (the forward ops, and the helpers
+ * below), cli_explain_grad.c (the backward ops of spec/gradients.md and
+ * tied_lm) and cli_explain_grad_variants.c (the backward ops of the head
+ * variants). Not part of lmr's interface: cli_explain.h is.
+ */
+#ifndef LMR_CLI_EXPLAIN_INTERNAL_H
+#define LMR_CLI_EXPLAIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli_explain.h"
+#include "vecio.h"
+
+/* ---- numbers and lists (cli_explain.c) ---------------------------------- */
+
+typedef struct {
+    char text[32];
+} number_text;
+
+/* The shortest decimal of value, for use inside one printf call:
+ * num(x).text. */
+number_text num(double value);
+
+/* How many of count entries are shown: at most CLI_EXPLAIN_MAX. */
+size_t shown_count(size_t count);
+
+/* [v_0, v_1, ..., (k more)] */
+void put_list(FILE *out, const double *values /* (count) */, size_t count);
+
+/* a + b - c ... = sum, summing every term in order; returns the sum. */
+double put_sum(FILE *out, const double *terms /* (count) */, size_t count);
+
+/* "... (k more what)" on a line of its own when count > CLI_EXPLAIN_MAX. */
+void put_more_rows(FILE *out, size_t count, const char *what);
+
+/* ---- reading the accepted case (cli_explain.c) -------------------------- */
+
+const vec_array *input(const vec_case *c, const char *name); /* or NULL */
+double param_double(const vec_file *file, const vec_case *c, const char *name,
+                    double fallback);
+int64_t param_int64(const vec_file *file, const vec_case *c, const char *name,
+                    int64_t fallback);
+int param_bool(const vec_file *file, const vec_case *c, const char *name,
+               int fallback);
+const char *param_string(const vec_file *file, const vec_case *c,
+                         const char *name, const char *fallback);
+
+/* calloc of count doubles (at least one), or NULL after a note. */
+double *scratch(FILE *out, size_t count);
+
+/* p = softmax(u / tau) of one row in plain arithmetic, into p (vocab). */
+void plain_softmax(const double *u /* (vocab) */, size_t vocab, double tau,
+                   double *p /* (vocab) */);
+
+/* ---- explainers ---------------------------------------------------------- */
+
+typedef void (*explainer)(FILE *out, const vec_file *file, const vec_case *c);
+
+/* The explainer of a backward op or tied_lm, or NULL (cli_explain_grad.c). */
+explainer cli_explain_grad_find(const char *op);
+
+/* Shared by the two gradient files (cli_explain_grad.c). */
+
+/* (a_0)(b_0) + (a_1)(b_1) + ... = sum over count pairs, a and b read with
+ * the given strides (so a column of a matrix is a stride of its width);
+ * returns the sum, accumulated in order. */
+double put_products(FILE *out, const double *a, size_t a_stride,
+                    const double *b, size_t b_stride, size_t count);
+
+/* A matrix in a product sum_k A(i,k) B(k,j), read with strides: entry
+ * (i,k) of a left factor, or (k,j) of a right one, is
+ * data[i_or_j * out_stride + k * sum_stride]. So a matrix and its transpose
+ * are the same data with the two strides swapped. */
+typedef struct {
+    const double *data;
+    size_t out_stride; /* from one row i (left) or column j (right) to the next */
+    size_t sum_stride; /* from one term k of the sum to the next */
+} factor;
+
+/* One entry of a product written out, on a line of its own:
+ * name[i,j] = (A(i,0))(B(0,j)) + ... = value; returns the value. */
+double explain_product_entry(FILE *out, const char *name, size_t i, size_t j,
+                             size_t terms, factor left, factor right);
+
+/* The cross-entropy weights w_t of spec/gradients.md: dloss[t] (none),
+ * dloss[0] (sum) or dloss[0] / m (mean, m counted rows), 0 for an ignored
+ * row; into weights (n). Returns m. */
+size_t cross_entropy_weights(const int64_t *targets /* (n) */, size_t n,
+                             const double *dloss, const char *reduction,
+                             int64_t ignore_index, double *weights /* (n) */);
+
+/* Allocates count zeroed arrays, arrays[i] of sizes[i] doubles; on failure
+ * frees them all, notes it on out and returns -1. */
+int scratch_arrays(FILE *out, double **arrays[], const size_t sizes[],
+                   size_t count);
+void free_arrays(double **arrays[], size_t count);
+
+/* The variants' explainers (cli_explain_grad_variants.c). */
+void explain_head_partial_backward(FILE *out, const vec_file *file,
+                                   const vec_case *c);
+void explain_head_transformed_backward(FILE *out, const vec_file *file,
+                                       const vec_case *c);
+void explain_head_adaptive_backward(FILE *out, const vec_file *file,
+                                    const vec_case *c);
+void explain_head_mlp_backward(FILE *out, const vec_file *file,
+                               const vec_case *c);
+void explain_mos_fixed_backward(FILE *out, const vec_file *file,
+                                const vec_case *c);
+void explain_mos_gated_backward(FILE *out, const vec_file *file,
+                                const vec_case *c);
+void explain_soft_tie_loss_backward(FILE *out, const vec_file *file,
+                                    const vec_case *c);
+
+#endif
