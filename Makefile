@@ -116,7 +116,7 @@ $(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 # The command-line tool runs ref/ through the same decoding as the vectors.
-$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c tools/lmr_cli.c) $(LIB_A)
+$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c tools/cli_explain_variants.c tools/lmr_cli.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 # The runner links judge.c and vecio.c, never ref/; the reference reaches it
@@ -124,7 +124,7 @@ $(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/re
 $(RUNNER): $(call TOOLS_OBJ,$(RUNNER_SRC) tools/lmr_run.c)
 	$(CC) -o $@ $^ -ljansson -lm
 
-$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/testee_ref.c) $(LIB_A)
+$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/testee_ref.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
@@ -139,7 +139,7 @@ tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.
 tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
-tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c) $(LIB_A)
+tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c tools/cli_explain_variants.c) $(LIB_A)
 	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
 
 tests/runner.t: $(B)/tests/runner.o $(TAP_OBJ) $(call TOOLS_OBJ,$(RUNNER_SRC)) | $(TESTEES)

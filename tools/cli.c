@@ -12,6 +12,7 @@
 
 #include "cli_explain.h"
 #include "lmr.h"
+#include "op_shapes.h"
 #include "ref_ops.h"
 #include "vecio.h"
 
@@ -34,10 +35,10 @@ typedef struct {
     const char *about; /* shape and meaning, for --list */
 } arg_spec;
 
+/* An output, for --list; its shape comes from tools/op_shapes.c. */
 typedef struct {
     const char *name;
-    const char *dims[3]; /* each "input.axis" or an integer param; NULL ends */
-    const char *about;
+    const char *about; /* shape and meaning */
 } output_spec;
 
 #define OP_MAX_ARGS 12
@@ -73,58 +74,57 @@ typedef struct {
 static const op_spec op_specs[] = {
     {"embed_lookup", "Y[t,:] = E[w_t,:]",
      {ARG_E, ARG_IDS},
-     {{"Y", {"ids.0", "E.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"embed_onehot", "Y = O E (one one-hot row per token)",
      {IN_F64("onehot", 2, "n x |V|: exactly one 1 per row, 0 elsewhere"), ARG_E},
-     {{"Y", {"onehot.0", "E.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"pos_learned", "Y[t,:] = P[p_t,:]",
      {IN_F64("P", 2, "L x d: the learned position table"),
       IN_I64("positions", "n: positions in [0, L)")},
-     {{"Y", {"positions.0", "P.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"pos_sinusoid", "Y[t,2i] = sin(p_t w_i), Y[t,2i+1] = cos(p_t w_i), w_i = base^(-2i/d)",
      {IN_I64("positions", "n: positions in [0, 2^53]"),
       PARAM("d", ARG_INT, 1, ">= 1: the width"),
       PARAM("base", ARG_DOUBLE, 0, "> 1, default 10000")},
-     {{"Y", {"positions.0", "d"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"compose", "X[t,:] = c E[w_t,:] + P(start + t), c = sqrt(d) or 1",
      {COMPOSE_ARGS},
-     {{"Y", {"ids.0", "E.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"layernorm", "Y[t,:] = gamma (x - mu) / sqrt(var + eps) + beta",
      {IN_F64("x", 2, "n x d: the rows to normalise"), ARG_GAMMA, ARG_BETA, ARG_EPS},
-     {{"Y", {"x.0", "x.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"compose_layernorm", "Y = LayerNorm(compose(E, ids, P, start, c))",
      {COMPOSE_ARGS, ARG_GAMMA, ARG_BETA, ARG_EPS},
-     {{"Y", {"ids.0", "E.1"}, "n x d"}}},
+     {{"Y", "n x d"}}},
     {"head_tied", "u[t,v] = sum_j h[t,j] E[v,j]   (u = h E^T)",
      {IN_F64("h", 2, "n x d: hidden states"), ARG_E},
-     {{"logits", {"h.0", "E.0"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"head_untied", "u[t,v] = sum_j h[t,j] W[j,v] + b[v]   (u = h W + b)",
      {IN_F64("h", 2, "n x d: hidden states"),
       IN_F64("W", 2, "d x |V|: PyTorch's Linear weight, transposed"),
       OPT_F64("b", 1, "|V|: the bias (optional)")},
-     {{"logits", {"h.0", "W.1"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"softmax", "y_i = exp(z_i) / sum_j exp(z_j), z_i = (u_i - max u) / tau",
      {ARG_LOGITS, ARG_TAU},
-     {{"probs", {"logits.0", "logits.1"}, "n x |V|"}}},
+     {{"probs", "n x |V|"}}},
     {"log_softmax", "log y_i = z_i - log sum_j exp(z_j), z_i = (u_i - max u) / tau",
      {ARG_LOGITS, ARG_TAU},
-     {{"logprobs", {"logits.0", "logits.1"}, "n x |V|"}}},
+     {{"logprobs", "n x |V|"}}},
     {"cross_entropy", "loss_t = log sum_j exp(z_j) - z_{c_t}, z = u - max u",
      {ARG_LOGITS,
       IN_I64("targets", "n: target ids in [0, |V|), or ignore_index"),
       PARAM("reduction", ARG_STRING, 0, "none, sum or mean (default)"),
       PARAM("ignore_index", ARG_INT, 0, "default -100: targets not counted")},
-     {{"loss", {"targets.0"}, "n (none) or 1 (sum, mean)"}}},
+     {{"loss", "n (none) or 1 (sum, mean)"}}},
     {"argmax", "token_t = the smallest i with u[t,i] maximal",
      {ARG_LOGITS},
-     {{"token", {"logits.0"}, "n"}}},
+     {{"token", "n"}}},
     {"sample", "q = softmax(u/tau) cut by top-k then top-p, renormalised; "
                "token = the smallest i with r < C_i",
      {ARG_LOGITS, IN_F64("r", 1, "n: uniform numbers in [0, 1)"), ARG_TAU,
       PARAM("top_k", ARG_INT, 0, ">= 0, default 0 (off)"),
       PARAM("top_p", ARG_DOUBLE, 0, "in (0, 1], default 1 (off)")},
-     {{"probs", {"logits.0", "logits.1"}, "n x |V|"},
-      {"token", {"logits.0"}, "n"}}},
+     {{"probs", "n x |V|"}, {"token", "n"}}},
     {"logit_lens", "probs[l,t,:] = softmax(LN?(H[l,t,:]) E^T), and the top k tokens",
      {IN_F64("hidden", 3, "L x n x d: hidden states per layer"), ARG_E,
       OPT_F64("gamma", 1, "d: final LayerNorm scale (final_layernorm)"),
@@ -132,38 +132,37 @@ static const op_spec op_specs[] = {
       PARAM("k", ARG_INT, 1, "in [1, |V|]: how many top tokens"),
       PARAM("final_layernorm", ARG_BOOL, 0, "default false"),
       PARAM("eps", ARG_DOUBLE, 0, "> 0, default 1e-5 (final_layernorm)")},
-     {{"probs", {"hidden.0", "hidden.1", "E.0"}, "L x n x |V|"},
-      {"top_tokens", {"hidden.0", "hidden.1", "k"}, "L x n x k"},
-      {"top_probs", {"hidden.0", "hidden.1", "k"}, "L x n x k"}}},
+     {{"probs", "L x n x |V|"}, {"top_tokens", "L x n x k"},
+      {"top_probs", "L x n x k"}}},
     {"param_count", "untied = 2|V|d + B, tied = |V|d + B, saving = |V|d",
      {PARAM("vocab", ARG_INT, 1, ">= 1: |V|"), PARAM("d", ARG_INT, 1, ">= 1"),
       PARAM("block_params", ARG_INT, 1, ">= 0: B, everything else")},
-     {{"untied", {NULL}, "1"}, {"tied", {NULL}, "1"}, {"saving", {NULL}, "1"},
-      {"relative_reduction", {NULL}, "1"}}},
+     {{"untied", "1"}, {"tied", "1"}, {"saving", "1"},
+      {"relative_reduction", "1"}}},
     {"head_partial", "u[t,v] = h[t,:].E[v,:] for v < k, h[t,:].F[:,v-k] for v >= k",
      {IN_F64("h", 2, "n x d: hidden states"), ARG_E,
       OPT_F64("F", 2, "d x (|V| - k): free output columns (absent when k = |V|)"),
       PARAM("k", ARG_INT, 1, "in [0, |V|]: how many tokens share E")},
-     {{"logits", {"h.0", "E.0"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"head_transformed", "u = h T E^T",
      {IN_F64("h", 2, "n x d: hidden states"), IN_F64("T", 2, "d x d: the transform"),
       ARG_E},
-     {{"logits", {"h.0", "E.0"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"head_adaptive", "u = alpha h E^T + (1 - alpha) h F",
      {IN_F64("h", 2, "n x d: hidden states"), ARG_E,
       IN_F64("F", 2, "d x |V|: the free output matrix"),
       PARAM("alpha", ARG_DOUBLE, 1, "in [0, 1]: the share of the tied matrix")},
-     {{"logits", {"h.0", "E.0"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"head_mlp", "u = ReLU(h W1 + b1) W2 + b2 (W2 = E^T when tied)",
      {IN_F64("h", 2, "n x d: hidden states"), IN_F64("W1", 2, "d x m"),
       OPT_F64("b1", 1, "m (optional)"), OPT_F64("W2", 2, "m x |V| (untied)"),
       OPT_F64("E", 2, "|V| x d (tied, m = d)"), OPT_F64("b2", 1, "|V| (optional)"),
       PARAM("tied", ARG_BOOL, 0, "default false: W2 = E^T")},
-     {{"logits", {"h.0", "W2.1"}, "n x |V|"}}},
+     {{"logits", "n x |V|"}}},
     {"mos_fixed", "y = sum_k abar_k softmax(h W_k), abar = alpha / sum alpha",
      {IN_F64("h", 2, "n x d: hidden states"), IN_F64("W", 3, "K x d x |V|"),
       IN_F64("alpha", 1, "K: weights >= 0, normalised")},
-     {{"probs", {"h.0", "W.2"}, "n x |V|"}, {"logprobs", {"h.0", "W.2"}, "n x |V|"}}},
+     {{"probs", "n x |V|"}, {"logprobs", "n x |V|"}}},
     {"mos_gated", "y = sum_k pi_k softmax(tanh(h W_k + b_k) W_out + b_out), "
                   "pi = softmax(h W_pi)",
      {IN_F64("h", 2, "n x d: hidden states"), IN_F64("W_pi", 2, "d x K"),
@@ -171,96 +170,86 @@ static const op_spec op_specs[] = {
       OPT_F64("W_out", 2, "d x |V| (untied)"), OPT_F64("E", 2, "|V| x d (tied)"),
       OPT_F64("b_out", 1, "|V| (optional)"),
       PARAM("tied", ARG_BOOL, 0, "default false: W_out = E^T")},
-     {{"probs", {"h.0", "W_out.1"}, "n x |V|"},
-      {"logprobs", {"h.0", "W_out.1"}, "n x |V|"}}},
+     {{"probs", "n x |V|"}, {"logprobs", "n x |V|"}}},
     {"soft_tie_loss", "L = CE(h W, targets) + lambda ||E - W^T||_F^2",
      {IN_F64("h", 2, "n x d: hidden states"), ARG_E, IN_F64("W", 2, "d x |V|"),
       IN_I64("targets", "n: target ids, or ignore_index"),
       PARAM("lambda", ARG_DOUBLE, 1, ">= 0"),
       PARAM("reduction", ARG_STRING, 0, "sum or mean (default)"),
       PARAM("ignore_index", ARG_INT, 0, "default -100")},
-     {{"loss", {NULL}, "1"}, {"cross_entropy", {NULL}, "1"}, {"penalty", {NULL}, "1"}}},
+     {{"loss", "1"}, {"cross_entropy", "1"}, {"penalty", "1"}}},
 
     /* Gradients (spec/gradients.md): the forward inputs, the upstream
      * gradient d<output>, and d<input> for every real input. */
     {"embed_lookup_backward", "dE[v,:] = sum of dY[t,:] over t with w_t = v",
      {ARG_IDS, IN_F64("dY", 2, "n x d: upstream gradient"),
       PARAM("vocab", ARG_INT, 1, ">= 1: |V|")},
-     {{"dE", {"vocab", "dY.1"}, "|V| x d"}}},
+     {{"dE", "|V| x d"}}},
     {"pos_learned_backward", "dP[i,:] = sum of dY[t,:] over t with p_t = i",
      {IN_I64("positions", "n: positions in [0, L)"),
       IN_F64("dY", 2, "n x d: upstream gradient"),
       PARAM("max_len", ARG_INT, 1, ">= 1: L")},
-     {{"dP", {"max_len", "dY.1"}, "L x d"}}},
+     {{"dP", "L x d"}}},
     {"layernorm_backward", "dx = r (g - mean g - z mean(g z)), g = gamma dY; "
                            "dgamma = sum_t dY z; dbeta = sum_t dY",
      {IN_F64("x", 2, "n x d"), ARG_GAMMA, IN_F64("dY", 2, "n x d: upstream gradient"),
       ARG_EPS},
-     {{"dx", {"x.0", "x.1"}, "n x d"}, {"dgamma", {"x.1"}, "d"},
-      {"dbeta", {"x.1"}, "d"}}},
+     {{"dx", "n x d"}, {"dgamma", "d"}, {"dbeta", "d"}}},
     {"head_tied_backward", "dh = dU E, dE = dU^T h",
      {IN_F64("h", 2, "n x d"), ARG_E,
       IN_F64("dlogits", 2, "n x |V|: upstream gradient dU")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dE", {"E.0", "E.1"}, "|V| x d"}}},
+     {{"dh", "n x d"}, {"dE", "|V| x d"}}},
     {"head_untied_backward", "dh = dU W^T, dW = h^T dU, db = sum_t dU",
      {IN_F64("h", 2, "n x d"), IN_F64("W", 2, "d x |V|"),
       IN_F64("dlogits", 2, "n x |V|: upstream gradient dU")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dW", {"W.0", "W.1"}, "d x |V|"},
-      {"db", {"W.1"}, "|V|"}}},
+     {{"dh", "n x d"}, {"dW", "d x |V|"}, {"db", "|V|"}}},
     {"softmax_backward", "dlogits = y (G - sum y G) / tau; dtau = -sum dlogits (u - max u)/tau",
      {ARG_LOGITS, IN_F64("dprobs", 2, "n x |V|: upstream gradient G"), ARG_TAU},
-     {{"dlogits", {"logits.0", "logits.1"}, "n x |V|"}, {"dtau", {NULL}, "1"}}},
+     {{"dlogits", "n x |V|"}, {"dtau", "1"}}},
     {"log_softmax_backward", "dlogits = (G - y sum G) / tau; dtau as softmax_backward",
      {ARG_LOGITS, IN_F64("dlogprobs", 2, "n x |V|: upstream gradient G, 0 where masked"),
       ARG_TAU},
-     {{"dlogits", {"logits.0", "logits.1"}, "n x |V|"}, {"dtau", {NULL}, "1"}}},
+     {{"dlogits", "n x |V|"}, {"dtau", "1"}}},
     {"cross_entropy_backward", "dlogits[t,:] = w_t (y[t,:] - onehot(c_t)), w_t from "
                                "dloss and the reduction",
      {ARG_LOGITS, IN_I64("targets", "n: target ids, or ignore_index"),
       IN_F64("dloss", 1, "n (none) or 1 (sum, mean): upstream gradient"),
       PARAM("reduction", ARG_STRING, 0, "none, sum or mean (default)"),
       PARAM("ignore_index", ARG_INT, 0, "default -100")},
-     {{"dlogits", {"logits.0", "logits.1"}, "n x |V|"}}},
+     {{"dlogits", "n x |V|"}}},
     {"head_partial_backward", "dh = dU W^T with W = [E[0:k]^T | F]; dE rows < k, dF",
      {IN_F64("h", 2, "n x d"), ARG_E, OPT_F64("F", 2, "d x (|V| - k)"),
       IN_F64("dlogits", 2, "n x |V|"), PARAM("k", ARG_INT, 1, "in [0, |V|]")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dE", {"E.0", "E.1"}, "|V| x d"},
-      {"dF", {"F.0", "F.1"}, "d x (|V| - k)"}}},
+     {{"dh", "n x d"}, {"dE", "|V| x d"}, {"dF", "d x (|V| - k)"}}},
     {"head_transformed_backward", "dh = dU E T^T, dT = h^T dU E, dE = dU^T h T",
      {IN_F64("h", 2, "n x d"), IN_F64("T", 2, "d x d"), ARG_E,
       IN_F64("dlogits", 2, "n x |V|")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dT", {"T.0", "T.1"}, "d x d"},
-      {"dE", {"E.0", "E.1"}, "|V| x d"}}},
+     {{"dh", "n x d"}, {"dT", "d x d"}, {"dE", "|V| x d"}}},
     {"head_adaptive_backward", "dE = alpha dU^T h, dF = (1 - alpha) h^T dU, "
                                "dalpha = sum dU (h E^T - h F)",
      {IN_F64("h", 2, "n x d"), ARG_E, IN_F64("F", 2, "d x |V|"),
       IN_F64("dlogits", 2, "n x |V|"), PARAM("alpha", ARG_DOUBLE, 1, "in [0, 1]")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dE", {"E.0", "E.1"}, "|V| x d"},
-      {"dF", {"F.0", "F.1"}, "d x |V|"}, {"dalpha", {NULL}, "1"}}},
+     {{"dh", "n x d"}, {"dE", "|V| x d"}, {"dF", "d x |V|"}, {"dalpha", "1"}}},
     {"head_mlp_backward", "da = (dU W2^T) [a > 0]; dW1 = h^T da, dW2 = h1^T dU, ...",
      {IN_F64("h", 2, "n x d"), IN_F64("W1", 2, "d x m"), OPT_F64("b1", 1, "m"),
       OPT_F64("W2", 2, "m x |V| (untied)"), OPT_F64("E", 2, "|V| x d (tied)"),
       OPT_F64("b2", 1, "|V|"), IN_F64("dlogits", 2, "n x |V|"),
       PARAM("tied", ARG_BOOL, 0, "default false")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dW1", {"W1.0", "W1.1"}, "d x m"},
-      {"db1", {"W1.1"}, "m"}, {"dW2", {"W2.0", "W2.1"}, "m x |V|"},
-      {"dE", {"E.0", "E.1"}, "|V| x d"}, {"db2", {NULL}, "|V|"}}},
+     {{"dh", "n x d"}, {"dW1", "d x m"}, {"db1", "m"}, {"dW2", "m x |V|"},
+      {"dE", "|V| x d"}, {"db2", "|V|"}}},
     {"mos_fixed_backward", "delta_k = omega_k G - p_k sum(omega_k G); dW_k = h^T delta_k",
      {IN_F64("h", 2, "n x d"), IN_F64("W", 3, "K x d x |V|"), IN_F64("alpha", 1, "K"),
       IN_F64("dlogprobs", 2, "n x |V|: upstream gradient of logprobs")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dW", {"W.0", "W.1", "W.2"}, "K x d x |V|"},
-      {"dalpha", {"alpha.0"}, "K"}}},
+     {{"dh", "n x d"}, {"dW", "K x d x |V|"}, {"dalpha", "K"}}},
     {"mos_gated_backward", "the gate, components and shared output matrix of mos_gated",
      {IN_F64("h", 2, "n x d"), IN_F64("W_pi", 2, "d x K"),
       IN_F64("W_comp", 3, "K x d x d"), IN_F64("b_comp", 2, "K x d"),
       OPT_F64("W_out", 2, "d x |V| (untied)"), OPT_F64("E", 2, "|V| x d (tied)"),
       OPT_F64("b_out", 1, "|V|"), IN_F64("dlogprobs", 2, "n x |V|"),
       PARAM("tied", ARG_BOOL, 0, "default false")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dW_pi", {"W_pi.0", "W_pi.1"}, "d x K"},
-      {"dW_comp", {"W_comp.0", "W_comp.1", "W_comp.2"}, "K x d x d"},
-      {"db_comp", {"b_comp.0", "b_comp.1"}, "K x d"},
-      {"dW_out", {"W_out.0", "W_out.1"}, "d x |V|"},
-      {"dE", {"E.0", "E.1"}, "|V| x d"}, {"db_out", {NULL}, "|V|"}}},
+     {{"dh", "n x d"}, {"dW_pi", "d x K"}, {"dW_comp", "K x d x d"},
+      {"db_comp", "K x d"}, {"dW_out", "d x |V|"}, {"dE", "|V| x d"},
+      {"db_out", "|V|"}}},
     {"soft_tie_loss_backward", "dh = D W^T, dW = h^T D + 2 lambda dloss (W - E^T), "
                                "dE = 2 lambda dloss (E - W^T)",
      {IN_F64("h", 2, "n x d"), ARG_E, IN_F64("W", 2, "d x |V|"),
@@ -268,8 +257,7 @@ static const op_spec op_specs[] = {
       PARAM("lambda", ARG_DOUBLE, 1, ">= 0"),
       PARAM("reduction", ARG_STRING, 0, "sum or mean (default)"),
       PARAM("ignore_index", ARG_INT, 0, "default -100")},
-     {{"dh", {"h.0", "h.1"}, "n x d"}, {"dE", {"E.0", "E.1"}, "|V| x d"},
-      {"dW", {"W.0", "W.1"}, "d x |V|"}}},
+     {{"dh", "n x d"}, {"dE", "|V| x d"}, {"dW", "d x |V|"}}},
     {"tied_lm", "L = CE((LN?(E[ids] + P) M?) E^T); dE = dE_input + dE_output",
      {ARG_IDS, IN_I64("targets", "n: target ids, or ignore_index"), ARG_E,
       IN_F64("P", 2, "L x d, L >= n: learned positions"),
@@ -280,11 +268,9 @@ static const op_spec op_specs[] = {
       PARAM("middle", ARG_STRING, 0, "identity (default) or matrix"),
       PARAM("reduction", ARG_STRING, 0, "sum or mean (default)"),
       PARAM("ignore_index", ARG_INT, 0, "default -100")},
-     {{"loss", {NULL}, "1"}, {"dE", {"E.0", "E.1"}, "|V| x d"},
-      {"dE_input", {"E.0", "E.1"}, "|V| x d"},
-      {"dE_output", {"E.0", "E.1"}, "|V| x d"},
-      {"dP", {"P.0", "P.1"}, "L x d"}, {"dgamma", {"E.1"}, "d"},
-      {"dbeta", {"E.1"}, "d"}}},
+     {{"loss", "1"}, {"dE", "|V| x d"}, {"dE_input", "|V| x d"},
+      {"dE_output", "|V| x d"}, {"dP", "L x d"}, {"dgamma", "d"},
+      {"dbeta", "d"}}},
 };
 
 #define OP_COUNT (sizeof op_specs / sizeof op_specs[0])
@@ -721,43 +707,6 @@ static json_t *arguments_json(const op_spec *spec, const cli_args *args,
 
 /* ---- printing the outputs ------------------------------------------------ */
 
-static size_t resolve_dim(const vec_case *c, const char *dim)
-{
-    const char *dot = strchr(dim, '.');
-    if (dot != NULL) {
-        char name[32];
-        snprintf(name, sizeof name, "%.*s", (int)(dot - dim), dim);
-        const vec_array *input = vec_case_input(c, name);
-        size_t axis = (size_t)(dot[1] - '0');
-        return input != NULL && axis < input->ndim ? input->shape[axis] : 0;
-    }
-    const json_t *value = json_object_get(c->params, dim);
-    return json_is_integer(value) && json_integer_value(value) >= 0
-        ? (size_t)json_integer_value(value) : 0;
-}
-
-/* The shape of an output from the op's table; [count] when unknown or when
- * it disagrees with the count (cross_entropy's sum and mean give 1). */
-static size_t output_shape(const vec_file *file, const vec_case *c,
-                           const ref_output *output, size_t *shape /* (3) */)
-{
-    const op_spec *spec = find_op(file->op);
-    const output_spec *known = NULL;
-    size_t ndim = 0, product = 1;
-    for (size_t i = 0; spec && i < OP_MAX_OUTPUTS && spec->outputs[i].name; i++)
-        if (strcmp(spec->outputs[i].name, output->name) == 0)
-            known = &spec->outputs[i];
-    for (size_t k = 0; known && k < 3 && known->dims[k]; k++) {
-        shape[ndim] = resolve_dim(c, known->dims[k]);
-        product *= shape[ndim++];
-    }
-    if (ndim == 0 || product != output->count) {
-        shape[0] = output->count;
-        return 1;
-    }
-    return ndim;
-}
-
 /* One element in the vector format's spelling: %.17g, or a quoted "inf",
  * "-inf", "nan", "-0", so the printed array can be pasted back. */
 static void print_element(FILE *out, const ref_output *output, size_t i)
@@ -799,8 +748,9 @@ static void print_nested(FILE *out, const ref_output *output,
 static void print_output(FILE *out, const vec_file *file, const vec_case *c,
                          const ref_output *output)
 {
-    size_t shape[3], offset = 0;
-    size_t ndim = output_shape(file, c, output, shape);
+    size_t shape[VEC_MAX_DIMS], offset = 0;
+    size_t ndim = op_output_shape(file->op, c, output->name, output->count,
+                                  shape);
     fprintf(out, "%s (shape ", output->name);
     for (size_t k = 0; k < ndim; k++)
         fprintf(out, "%s%zu", k ? " x " : "", shape[k]);

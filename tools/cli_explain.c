@@ -2,9 +2,10 @@
  * cli_explain.c -- see cli_explain.h. One explainer per op family, each
  * recomputing the op's steps in plain double arithmetic from the decoded
  * case (the same inputs ref_run read) and printing them with the shortest
- * decimals that read back exactly. The backward ops are explained in
- * cli_explain_grad.c and cli_explain_grad_variants.c, which share the
- * helpers of this file through cli_explain_internal.h.
+ * decimals that read back exactly. The forward head variants are explained
+ * in cli_explain_variants.c, the backward ops in cli_explain_grad.c and
+ * cli_explain_grad_variants.c, which share the helpers of this file through
+ * cli_explain_internal.h.
  */
 #include "cli_explain.h"
 #include "cli_explain_internal.h"
@@ -964,9 +965,11 @@ int cli_explain(FILE *out, const vec_file *file, const vec_case *c)
             explainers[i].explain(out, file, c);
             return 0;
         }
-    explainer gradient = cli_explain_grad_find(file->op);
-    if (gradient != NULL) {
-        gradient(out, file, c);
+    explainer other = cli_explain_variants_find(file->op);
+    if (other == NULL)
+        other = cli_explain_grad_find(file->op);
+    if (other != NULL) {
+        other(out, file, c);
         return 0;
     }
     fprintf(out, "(no explanation for %s)\n", file->op);

@@ -1,9 +1,11 @@
 /*
  * cli_explain_internal.h -- what the explainers of lmr's --explain share
  * between their files: cli_explain.c (the forward ops, and the helpers
- * below), cli_explain_grad.c (the backward ops of spec/gradients.md and
- * tied_lm) and cli_explain_grad_variants.c (the backward ops of the head
- * variants). Not part of lmr's interface: cli_explain.h is.
+ * below), cli_explain_variants.c (the forward head variants of
+ * spec/variants.md), cli_explain_grad.c (the backward ops of
+ * spec/gradients.md and tied_lm) and cli_explain_grad_variants.c (the
+ * backward ops of the head variants). Not part of lmr's interface:
+ * cli_explain.h is.
  */
 #ifndef LMR_CLI_EXPLAIN_INTERNAL_H
 #define LMR_CLI_EXPLAIN_INTERNAL_H
@@ -62,6 +64,10 @@ typedef void (*explainer)(FILE *out, const vec_file *file, const vec_case *c);
 
 /* The explainer of a backward op or tied_lm, or NULL (cli_explain_grad.c). */
 explainer cli_explain_grad_find(const char *op);
+
+/* The explainer of a forward head variant of spec/variants.md, or NULL
+ * (cli_explain_variants.c). */
+explainer cli_explain_variants_find(const char *op);
 
 /* Shared by the two gradient files (cli_explain_grad.c). */
 
