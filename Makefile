@@ -53,7 +53,7 @@ GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
            tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
            tools/gen_gpt2.c tools/gen_variants.c tools/gen_mixture.c \
            tools/gen_grad_input.c tools/gen_grad_head.c \
-           tools/gen_grad_variants.c tools/gen_tied_lm.c \
+           tools/gen_grad_variants.c tools/gen_tied_lm.c tools/gen_grad.c \
            tools/vecio.c tools/recipe.c $(ORACLE_SRC)
 VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/ref_ops_grad.c tools/verify.c
 GEN := $(B)/lmr-gen

@@ -81,6 +81,17 @@ void gen_case_begin(gen_case *c, gen_file *file, const char *slug,
     c->inputs_exact_16 = 1;
 }
 
+void gen_case_begin_random(gen_case *c, gen_file *file, const char *slug,
+                           const char *comment, const char *flag,
+                           unsigned long seed, const char *recipe)
+{
+    gen_case_begin(c, file, slug, comment);
+    gen_flag(c, "random");
+    gen_source(c, seed, recipe);
+    if (flag)
+        gen_flag(c, flag);
+}
+
 void gen_flag(gen_case *c, const char *flag)
 {
     if (json_object_get(c->file->notes, flag) == NULL)

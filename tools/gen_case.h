@@ -49,6 +49,11 @@ void gen_file_free(gen_file *file);
 /* Opens a case with id "<op>/<slug>". */
 void gen_case_begin(gen_case *c, gen_file *file, const char *slug,
                     const char *comment);
+/* gen_case_begin for a random case: flag "random", its source (seed and
+ * recipe), and flag (when not NULL). */
+void gen_case_begin_random(gen_case *c, gen_file *file, const char *slug,
+                           const char *comment, const char *flag,
+                           unsigned long seed, const char *recipe);
 void gen_flag(gen_case *c, const char *flag);
 void gen_param_int(gen_case *c, const char *name, int64_t value);
 void gen_param_double(gen_case *c, const char *name, double value);

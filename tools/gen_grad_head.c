@@ -31,48 +31,10 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
 #include "oracle_grad.h"
-
-/* Expected values and scales of one output of `count` elements. */
-static oracle_out out_alloc(size_t count)
-{
-    oracle_out out = {calloc(count + 1, sizeof(double)),
-                      calloc(count + 1, sizeof(double))};
-    return out;
-}
-
-static void out_free(oracle_out *out)
-{
-    free(out->value);
-    free(out->scale);
-}
-
-/* Writes an output (rows, cols) or (rows) with K = ORACLE_GRAD_K. */
-static void expect_out(gen_case *c, const char *name, size_t rows, size_t cols,
-                       oracle_out out)
-{
-    gen_expect(c, name, rows, cols, out.value, ORACLE_GRAD_K, out.scale);
-}
-
-static int oracle_failed(const char *op, const char *slug)
-{
-    fprintf(stderr, "lmr-gen: %s/%s: the oracle rejected a case meant to be "
-            "valid\n", op, slug);
-    return -1;
-}
-
-/* count values: k/64 with |k| <= 127, or 53-bit uniform in [-1, 1). */
-static double *drawn(gsl_rng *rng, size_t count, int full_precision)
-{
-    double *values = calloc(count + 1, sizeof(double));
-    if (full_precision)
-        gen_uniform53(rng, values, count, -1.0, 1.0);
-    else
-        gen_dyadic(rng, values, count, 6, 127);
-    return values;
-}
 
 /* ==== head_tied_backward, head_untied_backward ========================= */
 
@@ -109,9 +71,9 @@ static head_inputs head_draw(const head_config *cfg)
 {
     gsl_rng *rng = gen_rng(cfg->seed);
     head_inputs in;
-    in.h = drawn(rng, cfg->n * cfg->d, cfg->full_precision);
-    in.weight = drawn(rng, cfg->vocab * cfg->d, cfg->full_precision);
-    in.dU = drawn(rng, cfg->n * cfg->vocab, cfg->full_precision);
+    in.h = gen_draw_values(rng, cfg->n * cfg->d, cfg->full_precision);
+    in.weight = gen_draw_values(rng, cfg->vocab * cfg->d, cfg->full_precision);
+    in.dU = gen_draw_values(rng, cfg->n * cfg->vocab, cfg->full_precision);
     gsl_rng_free(rng);
     for (size_t t = 0; cfg->sparse_upstream && t < cfg->n; t++)
         for (size_t v = 0; v < cfg->vocab; v++)
@@ -156,8 +118,8 @@ static int head_case(gen_file *file, const head_config *cfg, int untied)
     gen_case c;
     head_inputs in = head_draw(cfg);
     size_t n = cfg->n, vocab = cfg->vocab, d = cfg->d;
-    oracle_out dh = out_alloc(n * d), dweight = out_alloc(vocab * d);
-    oracle_out db = out_alloc(vocab);
+    oracle_out dh = gen_grad_out_alloc(n * d), dweight = gen_grad_out_alloc(vocab * d);
+    oracle_out db = gen_grad_out_alloc(vocab);
     int status = untied
         ? oracle_head_untied_backward(dh, dweight, db, in.h, in.weight, in.dU,
                                       n, vocab, d)
@@ -166,20 +128,20 @@ static int head_case(gen_file *file, const head_config *cfg, int untied)
     if (status == 0) {
         gen_case_begin(&c, file, cfg->slug, cfg->comment);
         head_fields(&c, cfg, &in, untied);
-        expect_out(&c, "dh", n, d, dh);
+        gen_expect_grad(&c, "dh", n, d, dh);
         if (untied) {
-            expect_out(&c, "dW", d, vocab, dweight);
-            expect_out(&c, "db", vocab, GEN_1D, db);
+            gen_expect_grad(&c, "dW", d, vocab, dweight);
+            gen_expect_grad(&c, "db", vocab, GEN_1D, db);
         } else {
-            expect_out(&c, "dE", vocab, d, dweight);
+            gen_expect_grad(&c, "dE", vocab, d, dweight);
         }
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dh);
-    out_free(&dweight);
-    out_free(&db);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dweight);
+    gen_grad_out_free(&db);
     head_free(&in);
     return status;
 }
@@ -344,7 +306,7 @@ static rows_inputs rows_draw(const rows_config *cfg, int take_log)
         gen_uniform53(rng, in.logits, n * vocab, -10.0, 10.0);
     else
         gen_dyadic(rng, in.logits, n * vocab, 4, 255);
-    in.G = drawn(rng, n * vocab, cfg->full_precision);
+    in.G = gen_draw_values(rng, n * vocab, cfg->full_precision);
     gsl_rng_free(rng);
     for (size_t i = 0; i < n * vocab; i++) {
         if (cfg->constant_upstream)
@@ -386,7 +348,7 @@ static int rows_case(gen_file *file, const rows_config *cfg, int take_log)
     gen_case c;
     size_t n = cfg->n, vocab = cfg->vocab;
     rows_inputs in = rows_draw(cfg, take_log);
-    oracle_out dlogits = out_alloc(n * vocab), dtau = out_alloc(1);
+    oracle_out dlogits = gen_grad_out_alloc(n * vocab), dtau = gen_grad_out_alloc(1);
     int status = oracle_softmax_backward(dlogits, dtau, in.logits, in.G, n,
                                          vocab, cfg->tau, take_log);
     if (status == 0) {
@@ -398,14 +360,14 @@ static int rows_case(gen_file *file, const rows_config *cfg, int take_log)
         gen_param_double(&c, "tau", cfg->tau);
         gen_input_f64(&c, "logits", n, vocab, in.logits);
         gen_input_f64(&c, take_log ? "dlogprobs" : "dprobs", n, vocab, in.G);
-        expect_out(&c, "dlogits", n, vocab, dlogits);
-        expect_out(&c, "dtau", 1, GEN_1D, dtau);
+        gen_expect_grad(&c, "dlogits", n, vocab, dlogits);
+        gen_expect_grad(&c, "dtau", 1, GEN_1D, dtau);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dlogits);
-    out_free(&dtau);
+    gen_grad_out_free(&dlogits);
+    gen_grad_out_free(&dtau);
     rows_free(&in);
     return status;
 }
@@ -646,7 +608,7 @@ static int ce_case(gen_file *file, const ce_config *cfg)
     size_t n = cfg->n, vocab = cfg->vocab;
     size_t dloss_len = cfg->reduction == ORACLE_REDUCE_NONE ? n : 1;
     ce_inputs in = ce_draw(cfg);
-    oracle_out dlogits = out_alloc(n * vocab);
+    oracle_out dlogits = gen_grad_out_alloc(n * vocab);
     int status = oracle_cross_entropy_backward(dlogits, in.logits, in.targets,
                                                in.dloss, n, vocab,
                                                cfg->reduction,
@@ -662,12 +624,12 @@ static int ce_case(gen_file *file, const ce_config *cfg)
         gen_input_f64(&c, "logits", n, vocab, in.logits);
         gen_input_i64(&c, "targets", n, GEN_1D, in.targets);
         gen_input_f64(&c, "dloss", dloss_len, GEN_1D, in.dloss);
-        expect_out(&c, "dlogits", n, vocab, dlogits);
+        gen_expect_grad(&c, "dlogits", n, vocab, dlogits);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dlogits);
+    gen_grad_out_free(&dlogits);
     free(in.logits);
     return status;
 }

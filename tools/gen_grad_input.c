@@ -23,37 +23,10 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
 #include "oracle_grad.h"
-
-/* Expected values and scales of one output of `count` elements. */
-static oracle_out out_alloc(size_t count)
-{
-    oracle_out out = {calloc(count + 1, sizeof(double)),
-                      calloc(count + 1, sizeof(double))};
-    return out;
-}
-
-static void out_free(oracle_out *out)
-{
-    free(out->value);
-    free(out->scale);
-}
-
-/* Writes an output (rows, cols) or (rows) with K = ORACLE_GRAD_K. */
-static void expect_out(gen_case *c, const char *name, size_t rows, size_t cols,
-                       oracle_out out)
-{
-    gen_expect(c, name, rows, cols, out.value, ORACLE_GRAD_K, out.scale);
-}
-
-static int oracle_failed(const char *op, const char *slug)
-{
-    fprintf(stderr, "lmr-gen: %s/%s: the oracle rejected a case meant to be "
-            "valid\n", op, slug);
-    return -1;
-}
 
 /* ==== scatter-adds: embed_lookup_backward, pos_learned_backward ======== */
 
@@ -130,7 +103,7 @@ static int scatter_case(gen_file *file, enum scatter_op op,
     gen_case c;
     int64_t index[MAX_N];
     double *dY = scatter_inputs(cfg, index);
-    oracle_out table = out_alloc(cfg->rows * cfg->d);
+    oracle_out table = gen_grad_out_alloc(cfg->rows * cfg->d);
     int status = op == LOOKUP
         ? oracle_embed_lookup_backward(table, index, dY, cfg->n, cfg->rows,
                                        cfg->d)
@@ -144,12 +117,12 @@ static int scatter_case(gen_file *file, enum scatter_op op,
         gen_param_int(&c, rows_param(op), (int64_t)cfg->rows);
         gen_input_i64(&c, index_name(op), cfg->n, GEN_1D, index);
         gen_input_f64(&c, "dY", cfg->n, cfg->d, dY);
-        expect_out(&c, op == LOOKUP ? "dE" : "dP", cfg->rows, cfg->d, table);
+        gen_expect_grad(&c, op == LOOKUP ? "dE" : "dP", cfg->rows, cfg->d, table);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&table);
+    gen_grad_out_free(&table);
     free(dY);
     return status;
 }
@@ -396,8 +369,8 @@ static int ln_case(gen_file *file, const ln_config *cfg)
     gen_case c;
     size_t count = cfg->n * cfg->d;
     ln_draw(&in, cfg, 0);
-    oracle_out dx = out_alloc(count), dgamma = out_alloc(cfg->d);
-    oracle_out dbeta = out_alloc(cfg->d);
+    oracle_out dx = gen_grad_out_alloc(count), dgamma = gen_grad_out_alloc(cfg->d);
+    oracle_out dbeta = gen_grad_out_alloc(cfg->d);
     int status = oracle_layernorm_backward(dx, dgamma, dbeta, in.x, in.gamma,
                                            in.dY, cfg->n, cfg->d, cfg->eps);
     if (status == 0) {
@@ -405,16 +378,16 @@ static int ln_case(gen_file *file, const ln_config *cfg)
         ln_fields(&c, cfg, &in, cfg->d, cfg->d);
         if (cfg->rows == ROWS_OFFSET)
             gen_restrict_classes(&c, CLASSES_FP64_FP32);
-        expect_out(&c, "dx", cfg->n, cfg->d, dx);
-        expect_out(&c, "dgamma", cfg->d, GEN_1D, dgamma);
-        expect_out(&c, "dbeta", cfg->d, GEN_1D, dbeta);
+        gen_expect_grad(&c, "dx", cfg->n, cfg->d, dx);
+        gen_expect_grad(&c, "dgamma", cfg->d, GEN_1D, dgamma);
+        gen_expect_grad(&c, "dbeta", cfg->d, GEN_1D, dbeta);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dx);
-    out_free(&dgamma);
-    out_free(&dbeta);
+    gen_grad_out_free(&dx);
+    gen_grad_out_free(&dgamma);
+    gen_grad_out_free(&dbeta);
     ln_free(&in);
     return status;
 }

@@ -33,100 +33,12 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
 #include "oracle_grad.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Expected values and scales of one output of `count` elements. */
-static oracle_out out_alloc(size_t count)
-{
-    oracle_out out = {calloc(count + 1, sizeof(double)),
-                      calloc(count + 1, sizeof(double))};
-    return out;
-}
-
-static void out_free(oracle_out *out)
-{
-    free(out->value);
-    free(out->scale);
-}
-
-/* Writes an output (rows, cols) or (rows) with K = ORACLE_GRAD_K. */
-static void expect_out(gen_case *c, const char *name, size_t rows, size_t cols,
-                       oracle_out out)
-{
-    gen_expect(c, name, rows, cols, out.value, ORACLE_GRAD_K, out.scale);
-}
-
-static void expect_out_3d(gen_case *c, const char *name, size_t K, size_t rows,
-                          size_t cols, oracle_out out)
-{
-    size_t shape[3] = {K, rows, cols};
-    gen_expect_nd(c, name, 3, shape, out.value, ORACLE_GRAD_K, out.scale);
-}
-
-static int oracle_failed(const char *op, const char *slug)
-{
-    fprintf(stderr, "lmr-gen: %s/%s: the oracle rejected a case meant to be "
-            "valid\n", op, slug);
-    return -1;
-}
-
-/* A bag of drawn arrays, freed together. */
-#define MAX_ARRAYS 10
-typedef struct {
-    double *arrays[MAX_ARRAYS];
-    size_t count;
-    gsl_rng *rng;
-    int full_precision;
-} draws;
-
-static void draws_init(draws *bag, unsigned long seed, int full_precision)
-{
-    memset(bag, 0, sizeof *bag);
-    bag->rng = gen_rng(seed);
-    bag->full_precision = full_precision;
-}
-
-/* A new array of count values: k/64 (|k| <= 127) or 53-bit in [-1, 1). */
-static double *draw(draws *bag, size_t count)
-{
-    double *values = calloc(count + 1, sizeof(double));
-    if (bag->full_precision)
-        gen_uniform53(bag->rng, values, count, -1.0, 1.0);
-    else
-        gen_dyadic(bag->rng, values, count, 6, 127);
-    bag->arrays[bag->count++] = values;
-    return values;
-}
-
-static void draws_free(draws *bag)
-{
-    for (size_t i = 0; i < bag->count; i++)
-        free(bag->arrays[i]);
-    gsl_rng_free(bag->rng);
-}
-
-static const char *recipe(int full_precision)
-{
-    return full_precision
-        ? "inputs in the order listed: 53-bit uniform in [-1, 1)"
-        : "inputs in the order listed: k/64, k uniform in [-127, 127]";
-}
-
-/* Opens a case with the random-source fields. */
-static void begin(gen_case *c, gen_file *file, const char *slug,
-                  const char *comment, const char *flag, unsigned long seed,
-                  int full_precision)
-{
-    gen_case_begin(c, file, slug, comment);
-    gen_flag(c, "random");
-    gen_source(c, seed, recipe(full_precision));
-    if (flag)
-        gen_flag(c, flag);
-}
 
 /* An invalid case: the caller has added inputs and params. */
 static void end_invalid(gen_case *c, const char *status_name)
@@ -173,34 +85,34 @@ static int partial_case(gen_file *file, const char *slug, const char *comment,
                         const char *flag, size_t n, size_t vocab, size_t d,
                         size_t k, unsigned long seed, int full_precision)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, n * d), *E = draw(&bag, vocab * d);
-    double *F = draw(&bag, d * (vocab - k)), *dU = draw(&bag, n * vocab);
-    oracle_out dh = out_alloc(n * d), dE = out_alloc(vocab * d);
-    oracle_out dF = out_alloc(d * (vocab - k));
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, n * d), *E = gen_draw(&bag, vocab * d);
+    double *F = gen_draw(&bag, d * (vocab - k)), *dU = gen_draw(&bag, n * vocab);
+    oracle_out dh = gen_grad_out_alloc(n * d), dE = gen_grad_out_alloc(vocab * d);
+    oracle_out dF = gen_grad_out_alloc(d * (vocab - k));
     int status = oracle_head_partial_backward(dh, dE, dF, h, E, F, dU, n,
                                               vocab, d, k);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_param_int(&c, "k", (int64_t)k);
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "E", vocab, d, E);
         if (k < vocab) /* as in the forward: no F when every token is shared */
             gen_input_f64(&c, "F", d, vocab - k, F);
         gen_input_f64(&c, "dlogits", n, vocab, dU);
-        expect_out(&c, "dh", n, d, dh);
-        expect_out(&c, "dE", vocab, d, dE);
-        expect_out(&c, "dF", d, vocab - k, dF);
+        gen_expect_grad(&c, "dh", n, d, dh);
+        gen_expect_grad(&c, "dE", vocab, d, dE);
+        gen_expect_grad(&c, "dF", d, vocab - k, dF);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, slug);
+        status = gen_oracle_failed(file->op, slug);
     }
-    out_free(&dh);
-    out_free(&dE);
-    out_free(&dF);
-    draws_free(&bag);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dE);
+    gen_grad_out_free(&dF);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -211,14 +123,14 @@ static void partial_invalid(gen_file *file, const char *slug,
                             size_t bad_at_e, int upstream_kind,
                             const char *status_name)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 36900, 0);
-    double *h = draw(&bag, 2 * 3), *E = draw(&bag, 5 * 3), *F = draw(&bag, 3 * 5);
-    double *dU = draw(&bag, 2 * 6);
+    gen_draws_init(&bag, 36900, 0);
+    double *h = gen_draw(&bag, 2 * 3), *E = gen_draw(&bag, 5 * 3), *F = gen_draw(&bag, 3 * 5);
+    double *dU = gen_draw(&bag, 2 * 6);
     if (bad_at_e < 15)
         E[bad_at_e] = NAN;
-    begin(&c, file, slug, comment, NULL, 36900, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 36900, gen_draw_recipe(0));
     gen_param_int(&c, "k", (int64_t)k);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "E", 5, 3, E);
@@ -228,7 +140,7 @@ static void partial_invalid(gen_file *file, const char *slug,
     else
         gen_input_f64(&c, "dlogits", 2, 5, dU);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_head_partial_backward(const char *dir)
@@ -276,34 +188,34 @@ static int transformed_case(gen_file *file, const char *slug,
                             size_t vocab, size_t d, int identity,
                             unsigned long seed, int full_precision)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, n * d), *T = draw(&bag, d * d);
-    double *E = draw(&bag, vocab * d), *dU = draw(&bag, n * vocab);
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, n * d), *T = gen_draw(&bag, d * d);
+    double *E = gen_draw(&bag, vocab * d), *dU = gen_draw(&bag, n * vocab);
     for (size_t i = 0; identity && i < d * d; i++)
         T[i] = (i % (d + 1) == 0) ? 1.0 : 0.0;
-    oracle_out dh = out_alloc(n * d), dT = out_alloc(d * d);
-    oracle_out dE = out_alloc(vocab * d);
+    oracle_out dh = gen_grad_out_alloc(n * d), dT = gen_grad_out_alloc(d * d);
+    oracle_out dE = gen_grad_out_alloc(vocab * d);
     int status = oracle_head_transformed_backward(dh, dT, dE, h, T, E, dU, n,
                                                   vocab, d);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "T", d, d, T);
         gen_input_f64(&c, "E", vocab, d, E);
         gen_input_f64(&c, "dlogits", n, vocab, dU);
-        expect_out(&c, "dh", n, d, dh);
-        expect_out(&c, "dT", d, d, dT);
-        expect_out(&c, "dE", vocab, d, dE);
+        gen_expect_grad(&c, "dh", n, d, dh);
+        gen_expect_grad(&c, "dT", d, d, dT);
+        gen_expect_grad(&c, "dE", vocab, d, dE);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, slug);
+        status = gen_oracle_failed(file->op, slug);
     }
-    out_free(&dh);
-    out_free(&dT);
-    out_free(&dE);
-    draws_free(&bag);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dT);
+    gen_grad_out_free(&dE);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -312,14 +224,14 @@ static void transformed_invalid(gen_file *file, const char *slug,
                                 const char *comment, size_t t_cols, int kind,
                                 const char *status_name)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 37900, 0);
-    double *h = draw(&bag, 6), *T = draw(&bag, 12), *E = draw(&bag, 12);
-    double *dU = draw(&bag, 10);
+    gen_draws_init(&bag, 37900, 0);
+    double *h = gen_draw(&bag, 6), *T = gen_draw(&bag, 12), *E = gen_draw(&bag, 12);
+    double *dU = gen_draw(&bag, 10);
     if (kind == 10)
         T[4] = NAN;
-    begin(&c, file, slug, comment, NULL, 37900, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 37900, gen_draw_recipe(0));
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "T", 3, t_cols, T);
     gen_input_f64(&c, "E", 4, 3, E);
@@ -328,7 +240,7 @@ static void transformed_invalid(gen_file *file, const char *slug,
     else
         gen_input_f64(&c, "dlogits", 2, 4, dU);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_head_transformed_backward(const char *dir)
@@ -375,35 +287,35 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
                          int full_precision)
 {
     enum { N = 3, VOCAB = 8, D = 5 };
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, N * D), *E = draw(&bag, VOCAB * D);
-    double *F = draw(&bag, D * VOCAB), *dU = draw(&bag, N * VOCAB);
-    oracle_out dh = out_alloc(N * D), dE = out_alloc(VOCAB * D);
-    oracle_out dF = out_alloc(D * VOCAB), dalpha = out_alloc(1);
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, N * D), *E = gen_draw(&bag, VOCAB * D);
+    double *F = gen_draw(&bag, D * VOCAB), *dU = gen_draw(&bag, N * VOCAB);
+    oracle_out dh = gen_grad_out_alloc(N * D), dE = gen_grad_out_alloc(VOCAB * D);
+    oracle_out dF = gen_grad_out_alloc(D * VOCAB), dalpha = gen_grad_out_alloc(1);
     int status = oracle_head_adaptive_backward(dh, dE, dF, dalpha, h, E, F,
                                                alpha, dU, N, VOCAB, D);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_param_double(&c, "alpha", alpha);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
         gen_input_f64(&c, "F", D, VOCAB, F);
         gen_input_f64(&c, "dlogits", N, VOCAB, dU);
-        expect_out(&c, "dh", N, D, dh);
-        expect_out(&c, "dE", VOCAB, D, dE);
-        expect_out(&c, "dF", D, VOCAB, dF);
-        expect_out(&c, "dalpha", 1, GEN_1D, dalpha);
+        gen_expect_grad(&c, "dh", N, D, dh);
+        gen_expect_grad(&c, "dE", VOCAB, D, dE);
+        gen_expect_grad(&c, "dF", D, VOCAB, dF);
+        gen_expect_grad(&c, "dalpha", 1, GEN_1D, dalpha);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, slug);
+        status = gen_oracle_failed(file->op, slug);
     }
-    out_free(&dh);
-    out_free(&dE);
-    out_free(&dF);
-    out_free(&dalpha);
-    draws_free(&bag);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dE);
+    gen_grad_out_free(&dF);
+    gen_grad_out_free(&dalpha);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -444,12 +356,12 @@ int gen_head_adaptive_backward(const char *dir)
         {"inf-in-upstream", "-infinity in dlogits", "LMR_ENONFINITE", 0.5, 3, 2},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        draws bag;
+        gen_draws bag;
         gen_case c;
-        draws_init(&bag, 38900, 0);
-        double *h = draw(&bag, 6), *E = draw(&bag, 12), *F = draw(&bag, 16);
-        double *dU = draw(&bag, 10);
-        begin(&c, &file, bad[i].slug, bad[i].comment, NULL, 38900, 0);
+        gen_draws_init(&bag, 38900, 0);
+        double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *F = gen_draw(&bag, 16);
+        double *dU = gen_draw(&bag, 10);
+        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL, 38900, gen_draw_recipe(0));
         gen_param_double(&c, "alpha", bad[i].alpha);
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "E", 4, 3, E);
@@ -459,7 +371,7 @@ int gen_head_adaptive_backward(const char *dir)
         else
             gen_input_f64(&c, "dlogits", 2, 4, dU);
         end_invalid(&c, bad[i].status);
-        draws_free(&bag);
+        gen_draws_free(&bag);
     }
     if (status == 0)
         status = gen_file_write(&file, dir);
@@ -536,16 +448,16 @@ typedef struct {
     double *h, *W1, *b1, *W2, *E, *b2, *dU;
 } mlp_inputs;
 
-static mlp_inputs mlp_draw(draws *bag, const mlp_config *cfg)
+static mlp_inputs mlp_draw(gen_draws *bag, const mlp_config *cfg)
 {
     mlp_inputs in;
-    in.h = draw(bag, cfg->n * cfg->d);
-    in.W1 = draw(bag, cfg->d * cfg->m);
-    in.b1 = draw(bag, cfg->m);
-    in.W2 = draw(bag, cfg->m * cfg->vocab);
-    in.E = draw(bag, cfg->vocab * cfg->d);
-    in.b2 = draw(bag, cfg->vocab);
-    in.dU = draw(bag, cfg->n * (cfg->vocab + 1)); /* room for a bad shape */
+    in.h = gen_draw(bag, cfg->n * cfg->d);
+    in.W1 = gen_draw(bag, cfg->d * cfg->m);
+    in.b1 = gen_draw(bag, cfg->m);
+    in.W2 = gen_draw(bag, cfg->m * cfg->vocab);
+    in.E = gen_draw(bag, cfg->vocab * cfg->d);
+    in.b2 = gen_draw(bag, cfg->vocab);
+    in.dU = gen_draw(bag, cfg->n * (cfg->vocab + 1)); /* room for a bad shape */
     if (cfg->exact) {
         memcpy(in.h, exact_h, sizeof exact_h);
         memcpy(in.W1, exact_W1, sizeof exact_W1);
@@ -589,17 +501,17 @@ typedef struct {
 static mlp_outputs mlp_outputs_alloc(const mlp_config *cfg)
 {
     mlp_outputs out;
-    out.dh = out_alloc(cfg->n * cfg->d);
-    out.dW1 = out_alloc(cfg->d * cfg->m);
-    out.db1 = out_alloc(cfg->m);
-    out.dW2 = out_alloc(cfg->m * cfg->vocab);
-    out.dE = out_alloc(cfg->vocab * cfg->d);
-    out.db2 = out_alloc(cfg->vocab);
+    out.dh = gen_grad_out_alloc(cfg->n * cfg->d);
+    out.dW1 = gen_grad_out_alloc(cfg->d * cfg->m);
+    out.db1 = gen_grad_out_alloc(cfg->m);
+    out.dW2 = gen_grad_out_alloc(cfg->m * cfg->vocab);
+    out.dE = gen_grad_out_alloc(cfg->vocab * cfg->d);
+    out.db2 = gen_grad_out_alloc(cfg->vocab);
     if (cfg->tied) { /* not wanted */
-        out_free(&out.dW2);
+        gen_grad_out_free(&out.dW2);
         out.dW2.value = out.dW2.scale = NULL;
     } else {
-        out_free(&out.dE);
+        gen_grad_out_free(&out.dE);
         out.dE.value = out.dE.scale = NULL;
     }
     return out;
@@ -607,12 +519,12 @@ static mlp_outputs mlp_outputs_alloc(const mlp_config *cfg)
 
 static void mlp_outputs_free(mlp_outputs *out)
 {
-    out_free(&out->dh);
-    out_free(&out->dW1);
-    out_free(&out->db1);
-    out_free(&out->dW2);
-    out_free(&out->dE);
-    out_free(&out->db2);
+    gen_grad_out_free(&out->dh);
+    gen_grad_out_free(&out->dW1);
+    gen_grad_out_free(&out->db1);
+    gen_grad_out_free(&out->dW2);
+    gen_grad_out_free(&out->dE);
+    gen_grad_out_free(&out->db2);
 }
 
 /* Checks the oracle's ReLU report against the case's intent; on success
@@ -644,11 +556,11 @@ static int mlp_check_relu(gen_case *c, const mlp_config *cfg,
 
 static int mlp_case(gen_file *file, const mlp_config *cfg)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
     double min_margin = 0;
     int has_zero = 0;
-    draws_init(&bag, cfg->seed, cfg->full_precision);
+    gen_draws_init(&bag, cfg->seed, cfg->full_precision);
     mlp_inputs in = mlp_draw(&bag, cfg);
     mlp_outputs out = mlp_outputs_alloc(cfg);
     oracle_mlp_inputs oracle_in = {
@@ -667,20 +579,20 @@ static int mlp_case(gen_file *file, const mlp_config *cfg)
         status = mlp_check_relu(&c, cfg, min_margin, has_zero);
         mlp_fields(&c, cfg, &in);
         gen_input_f64(&c, "dlogits", cfg->n, cfg->vocab, in.dU);
-        expect_out(&c, "dh", cfg->n, cfg->d, out.dh);
-        expect_out(&c, "dW1", cfg->d, cfg->m, out.dW1);
-        expect_out(&c, "db1", cfg->m, GEN_1D, out.db1);
+        gen_expect_grad(&c, "dh", cfg->n, cfg->d, out.dh);
+        gen_expect_grad(&c, "dW1", cfg->d, cfg->m, out.dW1);
+        gen_expect_grad(&c, "db1", cfg->m, GEN_1D, out.db1);
         if (cfg->tied)
-            expect_out(&c, "dE", cfg->vocab, cfg->d, out.dE);
+            gen_expect_grad(&c, "dE", cfg->vocab, cfg->d, out.dE);
         else
-            expect_out(&c, "dW2", cfg->m, cfg->vocab, out.dW2);
-        expect_out(&c, "db2", cfg->vocab, GEN_1D, out.db2);
+            gen_expect_grad(&c, "dW2", cfg->m, cfg->vocab, out.dW2);
+        gen_expect_grad(&c, "db2", cfg->vocab, GEN_1D, out.db2);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
     mlp_outputs_free(&out);
-    draws_free(&bag);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -690,13 +602,13 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
                         const char *status)
 {
     mlp_config cfg = {slug, comment, NULL, 2, 5, 3, 4, tied, 1, 0, 39900, 0, 0};
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, cfg.seed, 0);
+    gen_draws_init(&bag, cfg.seed, 0);
     mlp_inputs in = mlp_draw(&bag, &cfg);
     if (bad_kind == 10)
         in.W1[2] = NAN;
-    begin(&c, file, slug, comment, NULL, cfg.seed, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, cfg.seed, gen_draw_recipe(0));
     gen_param_bool(&c, "tied", tied);
     gen_input_f64(&c, "h", 2, 3, in.h);
     gen_input_f64(&c, "W1", 3, 4, in.W1);
@@ -710,7 +622,7 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     else
         gen_input_f64(&c, "dlogits", 2, 5, in.dU);
     end_invalid(&c, status);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_head_mlp_backward(const char *dir)
@@ -774,35 +686,34 @@ static const fixed_config fixed_configs[] = {
 
 static int fixed_case(gen_file *file, const fixed_config *cfg)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
     size_t n = cfg->n, vocab = cfg->vocab, d = cfg->d, K = cfg->K;
-    draws_init(&bag, cfg->seed, cfg->full_precision);
-    double *h = draw(&bag, n * d), *W = draw(&bag, K * d * vocab);
-    double *G = draw(&bag, n * vocab);
-    oracle_out dh = out_alloc(n * d), dW = out_alloc(K * d * vocab);
-    oracle_out dalpha = out_alloc(K);
+    gen_draws_init(&bag, cfg->seed, cfg->full_precision);
+    double *h = gen_draw(&bag, n * d), *W = gen_draw(&bag, K * d * vocab);
+    double *G = gen_draw(&bag, n * vocab);
+    oracle_out dh = gen_grad_out_alloc(n * d), dW = gen_grad_out_alloc(K * d * vocab);
+    oracle_out dalpha = gen_grad_out_alloc(K);
     int status = oracle_mos_fixed_backward(dh, dW, dalpha, h, W, cfg->alpha,
                                            G, n, vocab, d, K);
     if (status == 0) {
         size_t w_shape[3] = {K, d, vocab};
-        begin(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed,
-              cfg->full_precision);
+        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed, gen_draw_recipe(cfg->full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64_nd(&c, "W", 3, w_shape, W);
         gen_input_f64(&c, "alpha", K, GEN_1D, cfg->alpha);
         gen_input_f64(&c, "dlogprobs", n, vocab, G);
-        expect_out(&c, "dh", n, d, dh);
-        expect_out_3d(&c, "dW", K, d, vocab, dW);
-        expect_out(&c, "dalpha", K, GEN_1D, dalpha);
+        gen_expect_grad(&c, "dh", n, d, dh);
+        gen_expect_grad_3d(&c, "dW", K, d, vocab, dW);
+        gen_expect_grad(&c, "dalpha", K, GEN_1D, dalpha);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dh);
-    out_free(&dW);
-    out_free(&dalpha);
-    draws_free(&bag);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dW);
+    gen_grad_out_free(&dalpha);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -812,11 +723,11 @@ static void fixed_invalid(gen_file *file, const char *slug, const char *comment,
                           int upstream_kind, const char *status_name)
 {
     static const size_t w_shape[3] = {2, 3, 4};
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 40900, 0);
-    double *h = draw(&bag, 6), *W = draw(&bag, 24), *G = draw(&bag, 10);
-    begin(&c, file, slug, comment, NULL, 40900, 0);
+    gen_draws_init(&bag, 40900, 0);
+    double *h = gen_draw(&bag, 6), *W = gen_draw(&bag, 24), *G = gen_draw(&bag, 10);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 40900, gen_draw_recipe(0));
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64_nd(&c, "W", 3, w_shape, W);
     gen_input_f64(&c, "alpha", alpha_len, GEN_1D, alpha);
@@ -825,7 +736,7 @@ static void fixed_invalid(gen_file *file, const char *slug, const char *comment,
     else
         gen_input_f64(&c, "dlogprobs", 2, 4, G);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 static void mixture_notes(gen_file *file)
@@ -899,18 +810,18 @@ typedef struct {
     double *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out, *G;
 } gated_inputs;
 
-static gated_inputs gated_draw(draws *bag, size_t n, size_t vocab, size_t d,
+static gated_inputs gated_draw(gen_draws *bag, size_t n, size_t vocab, size_t d,
                                size_t K, size_t comp_cols, size_t g_cols)
 {
     gated_inputs in;
-    in.h = draw(bag, n * d);
-    in.W_pi = draw(bag, d * K);
-    in.W_comp = draw(bag, K * d * comp_cols);
-    in.b_comp = draw(bag, K * d);
-    in.W_out = draw(bag, d * vocab);
-    in.E = draw(bag, vocab * d);
-    in.b_out = draw(bag, vocab);
-    in.G = draw(bag, n * g_cols);
+    in.h = gen_draw(bag, n * d);
+    in.W_pi = gen_draw(bag, d * K);
+    in.W_comp = gen_draw(bag, K * d * comp_cols);
+    in.b_comp = gen_draw(bag, K * d);
+    in.W_out = gen_draw(bag, d * vocab);
+    in.E = gen_draw(bag, vocab * d);
+    in.b_out = gen_draw(bag, vocab);
+    in.G = gen_draw(bag, n * g_cols);
     return in;
 }
 
@@ -934,18 +845,18 @@ static void gated_fields(gen_case *c, const gated_inputs *in, size_t n,
 
 static int gated_case(gen_file *file, const gated_config *cfg)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
     size_t n = cfg->n, d = cfg->d, K = cfg->K, vocab = cfg->vocab;
-    draws_init(&bag, cfg->seed, cfg->full_precision);
+    gen_draws_init(&bag, cfg->seed, cfg->full_precision);
     gated_inputs in = gated_draw(&bag, n, vocab, d, K, d, vocab);
     oracle_mos_gated_outputs out = {
-        out_alloc(n * d), out_alloc(d * K), out_alloc(K * d * d),
-        out_alloc(K * d), {NULL, NULL}, {NULL, NULL}, out_alloc(vocab)};
+        gen_grad_out_alloc(n * d), gen_grad_out_alloc(d * K), gen_grad_out_alloc(K * d * d),
+        gen_grad_out_alloc(K * d), {NULL, NULL}, {NULL, NULL}, gen_grad_out_alloc(vocab)};
     if (cfg->tied)
-        out.dE = out_alloc(vocab * d);
+        out.dE = gen_grad_out_alloc(vocab * d);
     else
-        out.dW_out = out_alloc(d * vocab);
+        out.dW_out = gen_grad_out_alloc(d * vocab);
     oracle_mos_gated_inputs oracle_in = {
         in.h, in.W_pi, in.W_comp, in.b_comp, cfg->tied ? NULL : in.W_out,
         cfg->tied ? in.E : NULL, cfg->with_bias ? in.b_out : NULL, in.G,
@@ -965,27 +876,27 @@ static int gated_case(gen_file *file, const gated_config *cfg)
             gen_flag(&c, cfg->flag);
         gated_fields(&c, &in, n, vocab, d, K, cfg->tied, cfg->with_bias, d);
         gen_input_f64(&c, "dlogprobs", n, vocab, in.G);
-        expect_out(&c, "dh", n, d, out.dh);
-        expect_out(&c, "dW_pi", d, K, out.dW_pi);
-        expect_out_3d(&c, "dW_comp", K, d, d, out.dW_comp);
-        expect_out(&c, "db_comp", K, d, out.db_comp);
+        gen_expect_grad(&c, "dh", n, d, out.dh);
+        gen_expect_grad(&c, "dW_pi", d, K, out.dW_pi);
+        gen_expect_grad_3d(&c, "dW_comp", K, d, d, out.dW_comp);
+        gen_expect_grad(&c, "db_comp", K, d, out.db_comp);
         if (cfg->tied)
-            expect_out(&c, "dE", vocab, d, out.dE);
+            gen_expect_grad(&c, "dE", vocab, d, out.dE);
         else
-            expect_out(&c, "dW_out", d, vocab, out.dW_out);
-        expect_out(&c, "db_out", vocab, GEN_1D, out.db_out);
+            gen_expect_grad(&c, "dW_out", d, vocab, out.dW_out);
+        gen_expect_grad(&c, "db_out", vocab, GEN_1D, out.db_out);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&out.dh);
-    out_free(&out.dW_pi);
-    out_free(&out.dW_comp);
-    out_free(&out.db_comp);
-    out_free(&out.dW_out);
-    out_free(&out.dE);
-    out_free(&out.db_out);
-    draws_free(&bag);
+    gen_grad_out_free(&out.dh);
+    gen_grad_out_free(&out.dW_pi);
+    gen_grad_out_free(&out.dW_comp);
+    gen_grad_out_free(&out.db_comp);
+    gen_grad_out_free(&out.dW_out);
+    gen_grad_out_free(&out.dE);
+    gen_grad_out_free(&out.db_out);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -995,20 +906,20 @@ static void gated_invalid(gen_file *file, const char *slug,
                           const char *comment, int kind,
                           const char *status_name)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 41900, 0);
+    gen_draws_init(&bag, 41900, 0);
     gated_inputs in = gated_draw(&bag, 2, 4, 3, 2, 4, 5);
     if (kind == 10)
         in.W_pi[1] = NAN;
-    begin(&c, file, slug, comment, NULL, 41900, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 41900, gen_draw_recipe(0));
     gated_fields(&c, &in, 2, 4, 3, 2, 0, 0, kind == 11 ? 4 : 3);
     if (kind < 3)
         bad_upstream(&c, "dlogprobs", 2, 4, in.G, kind);
     else
         gen_input_f64(&c, "dlogprobs", 2, 4, in.G);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_mos_gated_backward(const char *dir)
@@ -1068,19 +979,19 @@ static const char *const soft_reduction_names[] = {"none", "sum", "mean"};
 static int soft_case(gen_file *file, const soft_config *cfg)
 {
     enum { N = 5, VOCAB = 8, D = 4 };
-    draws bag;
+    gen_draws bag;
     gen_case c;
     int64_t targets[N];
-    draws_init(&bag, cfg->seed, cfg->full_precision);
-    double *h = draw(&bag, N * D), *E = draw(&bag, VOCAB * D);
-    double *W = draw(&bag, D * VOCAB);
+    gen_draws_init(&bag, cfg->seed, cfg->full_precision);
+    double *h = gen_draw(&bag, N * D), *E = gen_draw(&bag, VOCAB * D);
+    double *W = gen_draw(&bag, D * VOCAB);
     gen_ids(bag.rng, targets, N, VOCAB);
     targets[2] = -100; /* one ignored position */
     for (size_t v = 0; cfg->w_is_e_transposed && v < VOCAB; v++)
         for (size_t j = 0; j < D; j++)
             W[j * VOCAB + v] = E[v * D + j];
-    oracle_out dh = out_alloc(N * D), dE = out_alloc(VOCAB * D);
-    oracle_out dW = out_alloc(D * VOCAB);
+    oracle_out dh = gen_grad_out_alloc(N * D), dE = gen_grad_out_alloc(VOCAB * D);
+    oracle_out dW = gen_grad_out_alloc(D * VOCAB);
     int status = oracle_soft_tie_loss_backward(dh, dE, dW, h, E, W, targets,
                                                N, VOCAB, D, cfg->lambda,
                                                cfg->reduction, -100,
@@ -1103,17 +1014,17 @@ static int soft_case(gen_file *file, const soft_config *cfg)
         gen_input_f64(&c, "W", D, VOCAB, W);
         gen_input_i64(&c, "targets", N, GEN_1D, targets);
         gen_input_f64(&c, "dloss", 1, GEN_1D, &cfg->dloss);
-        expect_out(&c, "dh", N, D, dh);
-        expect_out(&c, "dE", VOCAB, D, dE);
-        expect_out(&c, "dW", D, VOCAB, dW);
+        gen_expect_grad(&c, "dh", N, D, dh);
+        gen_expect_grad(&c, "dE", VOCAB, D, dE);
+        gen_expect_grad(&c, "dW", D, VOCAB, dW);
         gen_case_end(&c);
     } else {
-        status = oracle_failed(file->op, cfg->slug);
+        status = gen_oracle_failed(file->op, cfg->slug);
     }
-    out_free(&dh);
-    out_free(&dE);
-    out_free(&dW);
-    draws_free(&bag);
+    gen_grad_out_free(&dh);
+    gen_grad_out_free(&dE);
+    gen_grad_out_free(&dW);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -1123,12 +1034,12 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
                          const double *dloss, size_t dloss_len,
                          const char *status_name)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
     int64_t targets[2] = {1, target};
-    draws_init(&bag, 42900, 0);
-    double *h = draw(&bag, 6), *E = draw(&bag, 12), *W = draw(&bag, 12);
-    begin(&c, file, slug, comment, NULL, 42900, 0);
+    gen_draws_init(&bag, 42900, 0);
+    double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *W = gen_draw(&bag, 12);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 42900, gen_draw_recipe(0));
     gen_param_double(&c, "lambda", lambda);
     gen_param_string(&c, "reduction", reduction);
     gen_param_int(&c, "ignore_index", -100);
@@ -1138,7 +1049,7 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_input_i64(&c, "targets", 2, GEN_1D, targets);
     gen_input_f64(&c, "dloss", dloss_len, GEN_1D, dloss);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_soft_tie_loss_backward(const char *dir)

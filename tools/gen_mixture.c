@@ -14,23 +14,6 @@
 #include "gen_random.h"
 #include "oracle_variants.h"
 
-static double *drawn(gsl_rng *rng, size_t count, int full_precision)
-{
-    double *values = calloc(count + 1, sizeof(double));
-    if (full_precision)
-        gen_uniform53(rng, values, count, -1.0, 1.0);
-    else
-        gen_dyadic(rng, values, count, 6, 127);
-    return values;
-}
-
-static const char *recipe(int full_precision)
-{
-    return full_precision
-        ? "inputs in the order listed: 53-bit uniform in [-1, 1)"
-        : "inputs in the order listed: k/64, k uniform in [-127, 127]";
-}
-
 /* probs and logprobs (n, vocab) with their scales. */
 typedef struct {
     double *probs, *probs_scale, *logprobs, *log_scale;
@@ -92,8 +75,8 @@ static int fixed_case(gen_file *file, const fixed_config *cfg)
 {
     gen_case c;
     gsl_rng *rng = gen_rng(cfg->seed);
-    double *h = drawn(rng, cfg->n * cfg->d, cfg->full_precision);
-    double *W = drawn(rng, cfg->K * cfg->d * cfg->vocab, cfg->full_precision);
+    double *h = gen_draw_values(rng, cfg->n * cfg->d, cfg->full_precision);
+    double *W = gen_draw_values(rng, cfg->K * cfg->d * cfg->vocab, cfg->full_precision);
     gsl_rng_free(rng);
     for (size_t i = 0; i < cfg->K * cfg->d * cfg->vocab; i++)
         W[i] *= cfg->spread;
@@ -105,7 +88,7 @@ static int fixed_case(gen_file *file, const fixed_config *cfg)
         size_t w_shape[3] = {cfg->K, cfg->d, cfg->vocab};
         gen_case_begin(&c, file, cfg->slug, cfg->comment);
         gen_flag(&c, "random");
-        gen_source(&c, cfg->seed, recipe(cfg->full_precision));
+        gen_source(&c, cfg->seed, gen_draw_recipe(cfg->full_precision));
         if (cfg->flag)
             gen_flag(&c, cfg->flag);
         gen_input_f64(&c, "h", cfg->n, cfg->d, h);
@@ -128,7 +111,7 @@ static void fixed_invalid(gen_file *file, const char *slug, const char *comment,
 {
     gen_case c;
     gsl_rng *rng = gen_rng(16900);
-    double *h = drawn(rng, 6, 0), *W = drawn(rng, 2 * 3 * 4, 0);
+    double *h = gen_draw_values(rng, 6, 0), *W = gen_draw_values(rng, 2 * 3 * 4, 0);
     gsl_rng_free(rng);
     size_t w_shape[3] = {2, 3, 4};
     gen_case_begin(&c, file, slug, comment);
@@ -202,13 +185,13 @@ static int gated_case(gen_file *file, const gated_config *cfg)
     gen_case c;
     size_t n = cfg->n, d = cfg->d, K = cfg->K, vocab = cfg->vocab;
     gsl_rng *rng = gen_rng(cfg->seed);
-    double *h = drawn(rng, n * d, cfg->full_precision);
-    double *W_pi = drawn(rng, d * K, cfg->full_precision);
-    double *W_comp = drawn(rng, K * d * d, cfg->full_precision);
-    double *b_comp = drawn(rng, K * d, cfg->full_precision);
-    double *W_out = drawn(rng, d * vocab, cfg->full_precision);
-    double *E = drawn(rng, vocab * d, cfg->full_precision);
-    double *b_out = drawn(rng, vocab, cfg->full_precision);
+    double *h = gen_draw_values(rng, n * d, cfg->full_precision);
+    double *W_pi = gen_draw_values(rng, d * K, cfg->full_precision);
+    double *W_comp = gen_draw_values(rng, K * d * d, cfg->full_precision);
+    double *b_comp = gen_draw_values(rng, K * d, cfg->full_precision);
+    double *W_out = gen_draw_values(rng, d * vocab, cfg->full_precision);
+    double *E = gen_draw_values(rng, vocab * d, cfg->full_precision);
+    double *b_out = gen_draw_values(rng, vocab, cfg->full_precision);
     gsl_rng_free(rng);
     mixture_out out = mixture_alloc(n * vocab);
     int status = oracle_mos_gated(out.probs, out.probs_scale, out.logprobs,
@@ -220,7 +203,7 @@ static int gated_case(gen_file *file, const gated_config *cfg)
         size_t comp_shape[3] = {K, d, d};
         gen_case_begin(&c, file, cfg->slug, cfg->comment);
         gen_flag(&c, "random");
-        gen_source(&c, cfg->seed, recipe(cfg->full_precision));
+        gen_source(&c, cfg->seed, gen_draw_recipe(cfg->full_precision));
         if (cfg->flag)
             gen_flag(&c, cfg->flag);
         gen_param_bool(&c, "tied", cfg->tied);
@@ -256,9 +239,9 @@ static void gated_invalid(gen_file *file, const char *slug,
 {
     gen_case c;
     gsl_rng *rng = gen_rng(17900);
-    double *h = drawn(rng, 6, 0), *W_pi = drawn(rng, 6, 0);
-    double *W_comp = drawn(rng, 2 * 3 * 4, 0), *b_comp = drawn(rng, 6, 0);
-    double *W_out = drawn(rng, 12, 0);
+    double *h = gen_draw_values(rng, 6, 0), *W_pi = gen_draw_values(rng, 6, 0);
+    double *W_comp = gen_draw_values(rng, 2 * 3 * 4, 0), *b_comp = gen_draw_values(rng, 6, 0);
+    double *W_out = gen_draw_values(rng, 12, 0);
     gsl_rng_free(rng);
     W_pi[1] = isnan(bad) ? bad : W_pi[1];
     size_t comp_shape[3] = {2, 3, comp_d};
@@ -328,9 +311,9 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     gen_case c;
     int64_t targets[N];
     gsl_rng *rng = gen_rng(cfg->seed);
-    double *h = drawn(rng, N * D, cfg->full_precision);
-    double *E = drawn(rng, VOCAB * D, cfg->full_precision);
-    double *W = drawn(rng, D * VOCAB, cfg->full_precision);
+    double *h = gen_draw_values(rng, N * D, cfg->full_precision);
+    double *E = gen_draw_values(rng, VOCAB * D, cfg->full_precision);
+    double *W = gen_draw_values(rng, D * VOCAB, cfg->full_precision);
     gen_ids(rng, targets, N, VOCAB);
     gsl_rng_free(rng);
     targets[2] = -100; /* one ignored position */
@@ -377,7 +360,7 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_case c;
     int64_t targets[2] = {1, target};
     gsl_rng *rng = gen_rng(18900);
-    double *h = drawn(rng, 6, 0), *E = drawn(rng, 12, 0), *W = drawn(rng, 12, 0);
+    double *h = gen_draw_values(rng, 6, 0), *E = gen_draw_values(rng, 12, 0), *W = gen_draw_values(rng, 12, 0);
     gsl_rng_free(rng);
     gen_case_begin(&c, file, slug, comment);
     gen_flag(&c, "edge");

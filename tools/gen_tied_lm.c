@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
 #include "oracle_grad.h"
@@ -36,27 +37,6 @@
 #define MAX_N 6
 
 static const char *const reduction_names[] = {"none", "sum", "mean"};
-
-/* Expected values and scales of one output of `count` elements. */
-static oracle_out out_alloc(size_t count)
-{
-    oracle_out out = {calloc(count + 1, sizeof(double)),
-                      calloc(count + 1, sizeof(double))};
-    return out;
-}
-
-static void out_free(oracle_out *out)
-{
-    free(out->value);
-    free(out->scale);
-}
-
-/* Writes an output (rows, cols) or (rows) with K = ORACLE_GRAD_K. */
-static void expect_out(gen_case *c, const char *name, size_t rows, size_t cols,
-                       oracle_out out)
-{
-    gen_expect(c, name, rows, cols, out.value, ORACLE_GRAD_K, out.scale);
-}
 
 /* One case: sizes, hand-picked ids and targets, the model's settings.
  * E, P, gamma, beta, M are drawn from seed in that order (each whether
@@ -120,26 +100,16 @@ typedef struct {
     double *E, *P, *gamma, *beta, *M;
 } lm_inputs;
 
-static double *drawn(gsl_rng *rng, size_t count, int full_precision)
-{
-    double *values = calloc(count + 1, sizeof(double));
-    if (full_precision)
-        gen_uniform53(rng, values, count, -1.0, 1.0);
-    else
-        gen_dyadic(rng, values, count, 6, 127);
-    return values;
-}
-
 static lm_inputs lm_draw(const lm_config *cfg)
 {
     gsl_rng *rng = gen_rng(cfg->seed);
     size_t d = cfg->d;
     lm_inputs in;
-    in.E = drawn(rng, cfg->vocab * d, cfg->full_precision);
-    in.P = drawn(rng, cfg->max_len * d, cfg->full_precision);
-    in.gamma = drawn(rng, d, cfg->full_precision);
-    in.beta = drawn(rng, d, cfg->full_precision);
-    in.M = drawn(rng, d * d, cfg->full_precision);
+    in.E = gen_draw_values(rng, cfg->vocab * d, cfg->full_precision);
+    in.P = gen_draw_values(rng, cfg->max_len * d, cfg->full_precision);
+    in.gamma = gen_draw_values(rng, d, cfg->full_precision);
+    in.beta = gen_draw_values(rng, d, cfg->full_precision);
+    in.M = gen_draw_values(rng, d * d, cfg->full_precision);
     gsl_rng_free(rng);
     return in;
 }
@@ -210,37 +180,37 @@ typedef struct {
 static lm_outputs lm_outputs_alloc(const lm_config *cfg)
 {
     size_t table = cfg->vocab * cfg->d;
-    lm_outputs out = {out_alloc(1), out_alloc(table), out_alloc(table),
-                      out_alloc(table), out_alloc(cfg->max_len * cfg->d),
+    lm_outputs out = {gen_grad_out_alloc(1), gen_grad_out_alloc(table), gen_grad_out_alloc(table),
+                      gen_grad_out_alloc(table), gen_grad_out_alloc(cfg->max_len * cfg->d),
                       {NULL, NULL}, {NULL, NULL}};
     if (cfg->layernorm) {
-        out.dgamma = out_alloc(cfg->d);
-        out.dbeta = out_alloc(cfg->d);
+        out.dgamma = gen_grad_out_alloc(cfg->d);
+        out.dbeta = gen_grad_out_alloc(cfg->d);
     }
     return out;
 }
 
 static void lm_outputs_free(lm_outputs *out)
 {
-    out_free(&out->loss);
-    out_free(&out->dE);
-    out_free(&out->dE_input);
-    out_free(&out->dE_output);
-    out_free(&out->dP);
-    out_free(&out->dgamma);
-    out_free(&out->dbeta);
+    gen_grad_out_free(&out->loss);
+    gen_grad_out_free(&out->dE);
+    gen_grad_out_free(&out->dE_input);
+    gen_grad_out_free(&out->dE_output);
+    gen_grad_out_free(&out->dP);
+    gen_grad_out_free(&out->dgamma);
+    gen_grad_out_free(&out->dbeta);
 }
 
 static void lm_expect(gen_case *c, const lm_config *cfg, const lm_outputs *out)
 {
-    expect_out(c, "loss", 1, GEN_1D, out->loss);
-    expect_out(c, "dE", cfg->vocab, cfg->d, out->dE);
-    expect_out(c, "dE_input", cfg->vocab, cfg->d, out->dE_input);
-    expect_out(c, "dE_output", cfg->vocab, cfg->d, out->dE_output);
-    expect_out(c, "dP", cfg->max_len, cfg->d, out->dP);
+    gen_expect_grad(c, "loss", 1, GEN_1D, out->loss);
+    gen_expect_grad(c, "dE", cfg->vocab, cfg->d, out->dE);
+    gen_expect_grad(c, "dE_input", cfg->vocab, cfg->d, out->dE_input);
+    gen_expect_grad(c, "dE_output", cfg->vocab, cfg->d, out->dE_output);
+    gen_expect_grad(c, "dP", cfg->max_len, cfg->d, out->dP);
     if (cfg->layernorm) {
-        expect_out(c, "dgamma", cfg->d, GEN_1D, out->dgamma);
-        expect_out(c, "dbeta", cfg->d, GEN_1D, out->dbeta);
+        gen_expect_grad(c, "dgamma", cfg->d, GEN_1D, out->dgamma);
+        gen_expect_grad(c, "dbeta", cfg->d, GEN_1D, out->dbeta);
     }
 }
 

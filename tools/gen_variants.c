@@ -15,60 +15,6 @@
 #include "gen_random.h"
 #include "oracle_variants.h"
 
-/* A bag of drawn arrays, freed together. */
-#define MAX_ARRAYS 10
-typedef struct {
-    double *arrays[MAX_ARRAYS];
-    size_t count;
-    gsl_rng *rng;
-    int full_precision;
-} draws;
-
-static void draws_init(draws *bag, unsigned long seed, int full_precision)
-{
-    memset(bag, 0, sizeof *bag);
-    bag->rng = gen_rng(seed);
-    bag->full_precision = full_precision;
-}
-
-/* A new array of count values: k/64 (|k| <= 127) or 53-bit in [-1, 1). */
-static double *draw(draws *bag, size_t count)
-{
-    double *values = calloc(count + 1, sizeof(double));
-    if (bag->full_precision)
-        gen_uniform53(bag->rng, values, count, -1.0, 1.0);
-    else
-        gen_dyadic(bag->rng, values, count, 6, 127);
-    bag->arrays[bag->count++] = values;
-    return values;
-}
-
-static void draws_free(draws *bag)
-{
-    for (size_t i = 0; i < bag->count; i++)
-        free(bag->arrays[i]);
-    gsl_rng_free(bag->rng);
-}
-
-static const char *recipe(int full_precision)
-{
-    return full_precision
-        ? "inputs in the order listed: 53-bit uniform in [-1, 1)"
-        : "inputs in the order listed: k/64, k uniform in [-127, 127]";
-}
-
-/* Opens a case with the random-source fields. */
-static void begin(gen_case *c, gen_file *file, const char *slug,
-                  const char *comment, const char *flag, unsigned long seed,
-                  int full_precision)
-{
-    gen_case_begin(c, file, slug, comment);
-    gen_flag(c, "random");
-    gen_source(c, seed, recipe(full_precision));
-    if (flag)
-        gen_flag(c, flag);
-}
-
 static int fail(const char *op, const char *slug)
 {
     fprintf(stderr, "lmr-gen: %s/%s: oracle failed\n", op, slug);
@@ -116,16 +62,16 @@ static int partial_case(gen_file *file, const char *slug, const char *comment,
                         const char *flag, size_t n, size_t vocab, size_t d,
                         size_t k, unsigned long seed, int full_precision)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, n * d), *E = draw(&bag, vocab * d);
-    double *F = draw(&bag, d * (vocab - k));
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, n * d), *E = gen_draw(&bag, vocab * d);
+    double *F = gen_draw(&bag, d * (vocab - k));
     logits_out out = logits_alloc(n, vocab);
     int status = oracle_head_partial(out.values, out.scale, &out.k, h, E,
                                      k < vocab ? F : NULL, n, vocab, d, k);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_param_int(&c, "k", (int64_t)k);
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -137,7 +83,7 @@ static int partial_case(gen_file *file, const char *slug, const char *comment,
         status = fail(file->op, slug);
     }
     logits_free(&out);
-    draws_free(&bag);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -146,19 +92,19 @@ static void partial_invalid(gen_file *file, const char *slug,
                             double bad, size_t bad_at_e,
                             const char *status_name)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 12900, 0);
-    double *h = draw(&bag, 2 * 3), *E = draw(&bag, 5 * 3), *F = draw(&bag, 3 * 5);
+    gen_draws_init(&bag, 12900, 0);
+    double *h = gen_draw(&bag, 2 * 3), *E = gen_draw(&bag, 5 * 3), *F = gen_draw(&bag, 3 * 5);
     if (bad_at_e < 15)
         E[bad_at_e] = bad;
-    begin(&c, file, slug, comment, NULL, 12900, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 12900, gen_draw_recipe(0));
     gen_param_int(&c, "k", (int64_t)k);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "E", 5, 3, E);
     gen_input_f64(&c, "F", 3, f_cols, F);
     end_invalid(&c, status_name);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_head_partial(const char *dir)
@@ -199,17 +145,17 @@ static int transformed_case(gen_file *file, const char *slug,
                             size_t vocab, size_t d, int identity,
                             unsigned long seed, int full_precision)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, n * d), *T = draw(&bag, d * d), *E = draw(&bag, vocab * d);
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, n * d), *T = gen_draw(&bag, d * d), *E = gen_draw(&bag, vocab * d);
     for (size_t i = 0; identity && i < d * d; i++)
         T[i] = (i % (d + 1) == 0) ? 1.0 : 0.0;
     logits_out out = logits_alloc(n, vocab);
     int status = oracle_head_transformed(out.values, out.scale, &out.k, h, T,
                                          E, n, vocab, d);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "T", d, d, T);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -219,7 +165,7 @@ static int transformed_case(gen_file *file, const char *slug,
         status = fail(file->op, slug);
     }
     logits_free(&out);
-    draws_free(&bag);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -240,19 +186,19 @@ int gen_head_transformed(const char *dir)
         status = transformed_case(&file, "width-one", "d = 1: T is a scalar",
                                   "edge_value", 2, 5, 1, 0, 13004, 0);
     for (int bad = 0; bad < 2; bad++) {
-        draws bag;
+        gen_draws bag;
         gen_case c;
-        draws_init(&bag, 13900, 0);
-        double *h = draw(&bag, 6), *T = draw(&bag, 12), *E = draw(&bag, 12);
+        gen_draws_init(&bag, 13900, 0);
+        double *h = gen_draw(&bag, 6), *T = gen_draw(&bag, 12), *E = gen_draw(&bag, 12);
         if (bad)
             T[4] = NAN;
-        begin(&c, &file, bad ? "nan-in-transform" : "transform-not-square",
-              bad ? "NaN in T" : "T is 3 x 4 for d = 3", NULL, 13900, 0);
+        gen_case_begin_random(&c, &file, bad ? "nan-in-transform" : "transform-not-square",
+              bad ? "NaN in T" : "T is 3 x 4 for d = 3", NULL, 13900, gen_draw_recipe(0));
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "T", 3, bad ? 3 : 4, T);
         gen_input_f64(&c, "E", 4, 3, E);
         end_invalid(&c, bad ? "LMR_ENONFINITE" : "LMR_EDIM");
-        draws_free(&bag);
+        gen_draws_free(&bag);
     }
     if (status == 0)
         status = gen_file_write(&file, dir);
@@ -267,15 +213,15 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
                          int full_precision)
 {
     enum { N = 3, VOCAB = 10, D = 8 };
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, seed, full_precision);
-    double *h = draw(&bag, N * D), *E = draw(&bag, VOCAB * D), *F = draw(&bag, D * VOCAB);
+    gen_draws_init(&bag, seed, full_precision);
+    double *h = gen_draw(&bag, N * D), *E = gen_draw(&bag, VOCAB * D), *F = gen_draw(&bag, D * VOCAB);
     logits_out out = logits_alloc(N, VOCAB);
     int status = oracle_head_adaptive(out.values, out.scale, &out.k, h, E, F,
                                       alpha, N, VOCAB, D);
     if (status == 0) {
-        begin(&c, file, slug, comment, flag, seed, full_precision);
+        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
         gen_param_double(&c, "alpha", alpha);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
@@ -286,7 +232,7 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
         status = fail(file->op, slug);
     }
     logits_free(&out);
-    draws_free(&bag);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -317,17 +263,17 @@ int gen_head_adaptive(const char *dir)
         {"free-shape", "F is (d + 1) x |V|", "LMR_EDIM", 0.5, 4},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        draws bag;
+        gen_draws bag;
         gen_case c;
-        draws_init(&bag, 14900, 0);
-        double *h = draw(&bag, 6), *E = draw(&bag, 12), *F = draw(&bag, 16);
-        begin(&c, &file, bad[i].slug, bad[i].comment, NULL, 14900, 0);
+        gen_draws_init(&bag, 14900, 0);
+        double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *F = gen_draw(&bag, 16);
+        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL, 14900, gen_draw_recipe(0));
         gen_param_double(&c, "alpha", bad[i].alpha);
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "E", 4, 3, E);
         gen_input_f64(&c, "F", bad[i].f_rows, 4, F);
         end_invalid(&c, bad[i].status);
-        draws_free(&bag);
+        gen_draws_free(&bag);
     }
     if (status == 0)
         status = gen_file_write(&file, dir);
@@ -347,12 +293,12 @@ typedef struct {
 
 static int mlp_case(gen_file *file, const mlp_config *cfg)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, cfg->seed, cfg->full_precision);
-    double *h = draw(&bag, cfg->n * cfg->d), *W1 = draw(&bag, cfg->d * cfg->m);
-    double *b1 = draw(&bag, cfg->m), *W2 = draw(&bag, cfg->m * cfg->vocab);
-    double *E = draw(&bag, cfg->vocab * cfg->d), *b2 = draw(&bag, cfg->vocab);
+    gen_draws_init(&bag, cfg->seed, cfg->full_precision);
+    double *h = gen_draw(&bag, cfg->n * cfg->d), *W1 = gen_draw(&bag, cfg->d * cfg->m);
+    double *b1 = gen_draw(&bag, cfg->m), *W2 = gen_draw(&bag, cfg->m * cfg->vocab);
+    double *E = gen_draw(&bag, cfg->vocab * cfg->d), *b2 = gen_draw(&bag, cfg->vocab);
     for (size_t unit = 0; cfg->dead_units && unit < cfg->m; unit += 2) {
         for (size_t i = 0; i < cfg->d; i++) /* a column of zeros: a = b1 */
             W1[i * cfg->m + unit] = 0.0;
@@ -365,8 +311,7 @@ static int mlp_case(gen_file *file, const mlp_config *cfg)
                                  cfg->with_b2 ? b2 : NULL, cfg->n, cfg->vocab,
                                  cfg->d, cfg->m);
     if (status == 0) {
-        begin(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed,
-              cfg->full_precision);
+        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed, gen_draw_recipe(cfg->full_precision));
         gen_param_bool(&c, "tied", cfg->tied);
         gen_input_f64(&c, "h", cfg->n, cfg->d, h);
         gen_input_f64(&c, "W1", cfg->d, cfg->m, W1);
@@ -384,7 +329,7 @@ static int mlp_case(gen_file *file, const mlp_config *cfg)
         status = fail(file->op, cfg->slug);
     }
     logits_free(&out);
-    draws_free(&bag);
+    gen_draws_free(&bag);
     return status;
 }
 
@@ -403,13 +348,13 @@ static const mlp_config mlp_configs[] = {
 static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
                         int tied, size_t b1_len, double bad, const char *status)
 {
-    draws bag;
+    gen_draws bag;
     gen_case c;
-    draws_init(&bag, 15900, 0);
-    double *h = draw(&bag, 6), *W1 = draw(&bag, 12), *b1 = draw(&bag, 5);
-    double *W2 = draw(&bag, 20), *E = draw(&bag, 15);
+    gen_draws_init(&bag, 15900, 0);
+    double *h = gen_draw(&bag, 6), *W1 = gen_draw(&bag, 12), *b1 = gen_draw(&bag, 5);
+    double *W2 = gen_draw(&bag, 20), *E = gen_draw(&bag, 15);
     W1[2] = isnan(bad) ? bad : W1[2];
-    begin(&c, file, slug, comment, NULL, 15900, 0);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 15900, gen_draw_recipe(0));
     gen_param_bool(&c, "tied", tied);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "W1", 3, 4, W1);   /* m = 4 */
@@ -419,7 +364,7 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     else
         gen_input_f64(&c, "W2", 4, 5, W2);
     end_invalid(&c, status);
-    draws_free(&bag);
+    gen_draws_free(&bag);
 }
 
 int gen_head_mlp(const char *dir)
