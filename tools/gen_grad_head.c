@@ -118,7 +118,8 @@ static int head_case(gen_file *file, const head_config *cfg, int untied)
     gen_case c;
     head_inputs in = head_draw(cfg);
     size_t n = cfg->n, vocab = cfg->vocab, d = cfg->d;
-    oracle_out dh = gen_grad_out_alloc(n * d), dweight = gen_grad_out_alloc(vocab * d);
+    oracle_out dh = gen_grad_out_alloc(n * d);
+    oracle_out dweight = gen_grad_out_alloc(vocab * d);
     oracle_out db = gen_grad_out_alloc(vocab);
     int status = untied
         ? oracle_head_untied_backward(dh, dweight, db, in.h, in.weight, in.dU,

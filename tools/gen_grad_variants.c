@@ -89,13 +89,15 @@ static int partial_case(gen_file *file, const char *slug, const char *comment,
     gen_case c;
     gen_draws_init(&bag, seed, full_precision);
     double *h = gen_draw(&bag, n * d), *E = gen_draw(&bag, vocab * d);
-    double *F = gen_draw(&bag, d * (vocab - k)), *dU = gen_draw(&bag, n * vocab);
+    double *F = gen_draw(&bag, d * (vocab - k));
+    double *dU = gen_draw(&bag, n * vocab);
     oracle_out dh = gen_grad_out_alloc(n * d), dE = gen_grad_out_alloc(vocab * d);
     oracle_out dF = gen_grad_out_alloc(d * (vocab - k));
     int status = oracle_head_partial_backward(dh, dE, dF, h, E, F, dU, n,
                                               vocab, d, k);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_param_int(&c, "k", (int64_t)k);
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -126,11 +128,14 @@ static void partial_invalid(gen_file *file, const char *slug,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, 36900, 0);
-    double *h = gen_draw(&bag, 2 * 3), *E = gen_draw(&bag, 5 * 3), *F = gen_draw(&bag, 3 * 5);
+    double *h = gen_draw(&bag, 2 * 3);
+    double *E = gen_draw(&bag, 5 * 3);
+    double *F = gen_draw(&bag, 3 * 5);
     double *dU = gen_draw(&bag, 2 * 6);
     if (bad_at_e < 15)
         E[bad_at_e] = NAN;
-    gen_case_begin_random(&c, file, slug, comment, NULL, 36900, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, 36900,
+                          gen_draw_recipe(0));
     gen_param_int(&c, "k", (int64_t)k);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "E", 5, 3, E);
@@ -200,7 +205,8 @@ static int transformed_case(gen_file *file, const char *slug,
     int status = oracle_head_transformed_backward(dh, dT, dE, h, T, E, dU, n,
                                                   vocab, d);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "T", d, d, T);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -227,11 +233,14 @@ static void transformed_invalid(gen_file *file, const char *slug,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, 37900, 0);
-    double *h = gen_draw(&bag, 6), *T = gen_draw(&bag, 12), *E = gen_draw(&bag, 12);
+    double *h = gen_draw(&bag, 6);
+    double *T = gen_draw(&bag, 12);
+    double *E = gen_draw(&bag, 12);
     double *dU = gen_draw(&bag, 10);
     if (kind == 10)
         T[4] = NAN;
-    gen_case_begin_random(&c, file, slug, comment, NULL, 37900, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, 37900,
+                          gen_draw_recipe(0));
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "T", 3, t_cols, T);
     gen_input_f64(&c, "E", 4, 3, E);
@@ -297,7 +306,8 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
     int status = oracle_head_adaptive_backward(dh, dE, dF, dalpha, h, E, F,
                                                alpha, dU, N, VOCAB, D);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_param_double(&c, "alpha", alpha);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
@@ -359,9 +369,12 @@ int gen_head_adaptive_backward(const char *dir)
         gen_draws bag;
         gen_case c;
         gen_draws_init(&bag, 38900, 0);
-        double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *F = gen_draw(&bag, 16);
+        double *h = gen_draw(&bag, 6);
+        double *E = gen_draw(&bag, 12);
+        double *F = gen_draw(&bag, 16);
         double *dU = gen_draw(&bag, 10);
-        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL, 38900, gen_draw_recipe(0));
+        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL,
+                              38900, gen_draw_recipe(0));
         gen_param_double(&c, "alpha", bad[i].alpha);
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "E", 4, 3, E);
@@ -608,7 +621,8 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     mlp_inputs in = mlp_draw(&bag, &cfg);
     if (bad_kind == 10)
         in.W1[2] = NAN;
-    gen_case_begin_random(&c, file, slug, comment, NULL, cfg.seed, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, cfg.seed,
+                          gen_draw_recipe(0));
     gen_param_bool(&c, "tied", tied);
     gen_input_f64(&c, "h", 2, 3, in.h);
     gen_input_f64(&c, "W1", 3, 4, in.W1);
@@ -698,7 +712,8 @@ static int fixed_case(gen_file *file, const fixed_config *cfg)
                                            G, n, vocab, d, K);
     if (status == 0) {
         size_t w_shape[3] = {K, d, vocab};
-        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed, gen_draw_recipe(cfg->full_precision));
+        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag,
+                              cfg->seed, gen_draw_recipe(cfg->full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64_nd(&c, "W", 3, w_shape, W);
         gen_input_f64(&c, "alpha", K, GEN_1D, cfg->alpha);
@@ -726,8 +741,11 @@ static void fixed_invalid(gen_file *file, const char *slug, const char *comment,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, 40900, 0);
-    double *h = gen_draw(&bag, 6), *W = gen_draw(&bag, 24), *G = gen_draw(&bag, 10);
-    gen_case_begin_random(&c, file, slug, comment, NULL, 40900, gen_draw_recipe(0));
+    double *h = gen_draw(&bag, 6);
+    double *W = gen_draw(&bag, 24);
+    double *G = gen_draw(&bag, 10);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 40900,
+                          gen_draw_recipe(0));
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64_nd(&c, "W", 3, w_shape, W);
     gen_input_f64(&c, "alpha", alpha_len, GEN_1D, alpha);
@@ -851,8 +869,9 @@ static int gated_case(gen_file *file, const gated_config *cfg)
     gen_draws_init(&bag, cfg->seed, cfg->full_precision);
     gated_inputs in = gated_draw(&bag, n, vocab, d, K, d, vocab);
     oracle_mos_gated_outputs out = {
-        gen_grad_out_alloc(n * d), gen_grad_out_alloc(d * K), gen_grad_out_alloc(K * d * d),
-        gen_grad_out_alloc(K * d), {NULL, NULL}, {NULL, NULL}, gen_grad_out_alloc(vocab)};
+        gen_grad_out_alloc(n * d), gen_grad_out_alloc(d * K),
+        gen_grad_out_alloc(K * d * d), gen_grad_out_alloc(K * d),
+        {NULL, NULL}, {NULL, NULL}, gen_grad_out_alloc(vocab)};
     if (cfg->tied)
         out.dE = gen_grad_out_alloc(vocab * d);
     else
@@ -912,7 +931,8 @@ static void gated_invalid(gen_file *file, const char *slug,
     gated_inputs in = gated_draw(&bag, 2, 4, 3, 2, 4, 5);
     if (kind == 10)
         in.W_pi[1] = NAN;
-    gen_case_begin_random(&c, file, slug, comment, NULL, 41900, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, 41900,
+                          gen_draw_recipe(0));
     gated_fields(&c, &in, 2, 4, 3, 2, 0, 0, kind == 11 ? 4 : 3);
     if (kind < 3)
         bad_upstream(&c, "dlogprobs", 2, 4, in.G, kind);
@@ -1038,8 +1058,11 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_case c;
     int64_t targets[2] = {1, target};
     gen_draws_init(&bag, 42900, 0);
-    double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *W = gen_draw(&bag, 12);
-    gen_case_begin_random(&c, file, slug, comment, NULL, 42900, gen_draw_recipe(0));
+    double *h = gen_draw(&bag, 6);
+    double *E = gen_draw(&bag, 12);
+    double *W = gen_draw(&bag, 12);
+    gen_case_begin_random(&c, file, slug, comment, NULL, 42900,
+                          gen_draw_recipe(0));
     gen_param_double(&c, "lambda", lambda);
     gen_param_string(&c, "reduction", reduction);
     gen_param_int(&c, "ignore_index", -100);

@@ -76,7 +76,8 @@ static int fixed_case(gen_file *file, const fixed_config *cfg)
     gen_case c;
     gsl_rng *rng = gen_rng(cfg->seed);
     double *h = gen_draw_values(rng, cfg->n * cfg->d, cfg->full_precision);
-    double *W = gen_draw_values(rng, cfg->K * cfg->d * cfg->vocab, cfg->full_precision);
+    double *W = gen_draw_values(rng, cfg->K * cfg->d * cfg->vocab,
+                                cfg->full_precision);
     gsl_rng_free(rng);
     for (size_t i = 0; i < cfg->K * cfg->d * cfg->vocab; i++)
         W[i] *= cfg->spread;
@@ -111,7 +112,8 @@ static void fixed_invalid(gen_file *file, const char *slug, const char *comment,
 {
     gen_case c;
     gsl_rng *rng = gen_rng(16900);
-    double *h = gen_draw_values(rng, 6, 0), *W = gen_draw_values(rng, 2 * 3 * 4, 0);
+    double *h = gen_draw_values(rng, 6, 0);
+    double *W = gen_draw_values(rng, 2 * 3 * 4, 0);
     gsl_rng_free(rng);
     size_t w_shape[3] = {2, 3, 4};
     gen_case_begin(&c, file, slug, comment);
@@ -240,7 +242,8 @@ static void gated_invalid(gen_file *file, const char *slug,
     gen_case c;
     gsl_rng *rng = gen_rng(17900);
     double *h = gen_draw_values(rng, 6, 0), *W_pi = gen_draw_values(rng, 6, 0);
-    double *W_comp = gen_draw_values(rng, 2 * 3 * 4, 0), *b_comp = gen_draw_values(rng, 6, 0);
+    double *W_comp = gen_draw_values(rng, 2 * 3 * 4, 0);
+    double *b_comp = gen_draw_values(rng, 6, 0);
     double *W_out = gen_draw_values(rng, 12, 0);
     gsl_rng_free(rng);
     W_pi[1] = isnan(bad) ? bad : W_pi[1];
@@ -360,7 +363,9 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_case c;
     int64_t targets[2] = {1, target};
     gsl_rng *rng = gen_rng(18900);
-    double *h = gen_draw_values(rng, 6, 0), *E = gen_draw_values(rng, 12, 0), *W = gen_draw_values(rng, 12, 0);
+    double *h = gen_draw_values(rng, 6, 0);
+    double *E = gen_draw_values(rng, 12, 0);
+    double *W = gen_draw_values(rng, 12, 0);
     gsl_rng_free(rng);
     gen_case_begin(&c, file, slug, comment);
     gen_flag(&c, "edge");

@@ -180,8 +180,9 @@ typedef struct {
 static lm_outputs lm_outputs_alloc(const lm_config *cfg)
 {
     size_t table = cfg->vocab * cfg->d;
-    lm_outputs out = {gen_grad_out_alloc(1), gen_grad_out_alloc(table), gen_grad_out_alloc(table),
-                      gen_grad_out_alloc(table), gen_grad_out_alloc(cfg->max_len * cfg->d),
+    lm_outputs out = {gen_grad_out_alloc(1), gen_grad_out_alloc(table),
+                      gen_grad_out_alloc(table), gen_grad_out_alloc(table),
+                      gen_grad_out_alloc(cfg->max_len * cfg->d),
                       {NULL, NULL}, {NULL, NULL}};
     if (cfg->layernorm) {
         out.dgamma = gen_grad_out_alloc(cfg->d);

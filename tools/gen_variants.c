@@ -71,7 +71,8 @@ static int partial_case(gen_file *file, const char *slug, const char *comment,
     int status = oracle_head_partial(out.values, out.scale, &out.k, h, E,
                                      k < vocab ? F : NULL, n, vocab, d, k);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_param_int(&c, "k", (int64_t)k);
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -95,10 +96,13 @@ static void partial_invalid(gen_file *file, const char *slug,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, 12900, 0);
-    double *h = gen_draw(&bag, 2 * 3), *E = gen_draw(&bag, 5 * 3), *F = gen_draw(&bag, 3 * 5);
+    double *h = gen_draw(&bag, 2 * 3);
+    double *E = gen_draw(&bag, 5 * 3);
+    double *F = gen_draw(&bag, 3 * 5);
     if (bad_at_e < 15)
         E[bad_at_e] = bad;
-    gen_case_begin_random(&c, file, slug, comment, NULL, 12900, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, 12900,
+                          gen_draw_recipe(0));
     gen_param_int(&c, "k", (int64_t)k);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "E", 5, 3, E);
@@ -148,14 +152,17 @@ static int transformed_case(gen_file *file, const char *slug,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, seed, full_precision);
-    double *h = gen_draw(&bag, n * d), *T = gen_draw(&bag, d * d), *E = gen_draw(&bag, vocab * d);
+    double *h = gen_draw(&bag, n * d);
+    double *T = gen_draw(&bag, d * d);
+    double *E = gen_draw(&bag, vocab * d);
     for (size_t i = 0; identity && i < d * d; i++)
         T[i] = (i % (d + 1) == 0) ? 1.0 : 0.0;
     logits_out out = logits_alloc(n, vocab);
     int status = oracle_head_transformed(out.values, out.scale, &out.k, h, T,
                                          E, n, vocab, d);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_input_f64(&c, "h", n, d, h);
         gen_input_f64(&c, "T", d, d, T);
         gen_input_f64(&c, "E", vocab, d, E);
@@ -189,11 +196,15 @@ int gen_head_transformed(const char *dir)
         gen_draws bag;
         gen_case c;
         gen_draws_init(&bag, 13900, 0);
-        double *h = gen_draw(&bag, 6), *T = gen_draw(&bag, 12), *E = gen_draw(&bag, 12);
+        double *h = gen_draw(&bag, 6);
+        double *T = gen_draw(&bag, 12);
+        double *E = gen_draw(&bag, 12);
         if (bad)
             T[4] = NAN;
-        gen_case_begin_random(&c, &file, bad ? "nan-in-transform" : "transform-not-square",
-              bad ? "NaN in T" : "T is 3 x 4 for d = 3", NULL, 13900, gen_draw_recipe(0));
+        gen_case_begin_random(&c, &file,
+                              bad ? "nan-in-transform" : "transform-not-square",
+                              bad ? "NaN in T" : "T is 3 x 4 for d = 3", NULL,
+                              13900, gen_draw_recipe(0));
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "T", 3, bad ? 3 : 4, T);
         gen_input_f64(&c, "E", 4, 3, E);
@@ -216,12 +227,15 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, seed, full_precision);
-    double *h = gen_draw(&bag, N * D), *E = gen_draw(&bag, VOCAB * D), *F = gen_draw(&bag, D * VOCAB);
+    double *h = gen_draw(&bag, N * D);
+    double *E = gen_draw(&bag, VOCAB * D);
+    double *F = gen_draw(&bag, D * VOCAB);
     logits_out out = logits_alloc(N, VOCAB);
     int status = oracle_head_adaptive(out.values, out.scale, &out.k, h, E, F,
                                       alpha, N, VOCAB, D);
     if (status == 0) {
-        gen_case_begin_random(&c, file, slug, comment, flag, seed, gen_draw_recipe(full_precision));
+        gen_case_begin_random(&c, file, slug, comment, flag, seed,
+                              gen_draw_recipe(full_precision));
         gen_param_double(&c, "alpha", alpha);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
@@ -266,8 +280,11 @@ int gen_head_adaptive(const char *dir)
         gen_draws bag;
         gen_case c;
         gen_draws_init(&bag, 14900, 0);
-        double *h = gen_draw(&bag, 6), *E = gen_draw(&bag, 12), *F = gen_draw(&bag, 16);
-        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL, 14900, gen_draw_recipe(0));
+        double *h = gen_draw(&bag, 6);
+        double *E = gen_draw(&bag, 12);
+        double *F = gen_draw(&bag, 16);
+        gen_case_begin_random(&c, &file, bad[i].slug, bad[i].comment, NULL,
+                              14900, gen_draw_recipe(0));
         gen_param_double(&c, "alpha", bad[i].alpha);
         gen_input_f64(&c, "h", 2, 3, h);
         gen_input_f64(&c, "E", 4, 3, E);
@@ -296,9 +313,12 @@ static int mlp_case(gen_file *file, const mlp_config *cfg)
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, cfg->seed, cfg->full_precision);
-    double *h = gen_draw(&bag, cfg->n * cfg->d), *W1 = gen_draw(&bag, cfg->d * cfg->m);
-    double *b1 = gen_draw(&bag, cfg->m), *W2 = gen_draw(&bag, cfg->m * cfg->vocab);
-    double *E = gen_draw(&bag, cfg->vocab * cfg->d), *b2 = gen_draw(&bag, cfg->vocab);
+    double *h = gen_draw(&bag, cfg->n * cfg->d);
+    double *W1 = gen_draw(&bag, cfg->d * cfg->m);
+    double *b1 = gen_draw(&bag, cfg->m);
+    double *W2 = gen_draw(&bag, cfg->m * cfg->vocab);
+    double *E = gen_draw(&bag, cfg->vocab * cfg->d);
+    double *b2 = gen_draw(&bag, cfg->vocab);
     for (size_t unit = 0; cfg->dead_units && unit < cfg->m; unit += 2) {
         for (size_t i = 0; i < cfg->d; i++) /* a column of zeros: a = b1 */
             W1[i * cfg->m + unit] = 0.0;
@@ -311,7 +331,8 @@ static int mlp_case(gen_file *file, const mlp_config *cfg)
                                  cfg->with_b2 ? b2 : NULL, cfg->n, cfg->vocab,
                                  cfg->d, cfg->m);
     if (status == 0) {
-        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag, cfg->seed, gen_draw_recipe(cfg->full_precision));
+        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, cfg->flag,
+                              cfg->seed, gen_draw_recipe(cfg->full_precision));
         gen_param_bool(&c, "tied", cfg->tied);
         gen_input_f64(&c, "h", cfg->n, cfg->d, h);
         gen_input_f64(&c, "W1", cfg->d, cfg->m, W1);
@@ -351,10 +372,13 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     gen_draws bag;
     gen_case c;
     gen_draws_init(&bag, 15900, 0);
-    double *h = gen_draw(&bag, 6), *W1 = gen_draw(&bag, 12), *b1 = gen_draw(&bag, 5);
+    double *h = gen_draw(&bag, 6);
+    double *W1 = gen_draw(&bag, 12);
+    double *b1 = gen_draw(&bag, 5);
     double *W2 = gen_draw(&bag, 20), *E = gen_draw(&bag, 15);
     W1[2] = isnan(bad) ? bad : W1[2];
-    gen_case_begin_random(&c, file, slug, comment, NULL, 15900, gen_draw_recipe(0));
+    gen_case_begin_random(&c, file, slug, comment, NULL, 15900,
+                          gen_draw_recipe(0));
     gen_param_bool(&c, "tied", tied);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "W1", 3, 4, W1);   /* m = 4 */
