@@ -1443,47 +1443,28 @@ def op_tied_lm(c):
     return out
 
 
-OPS = {
-    "embed_lookup": op_embed_lookup,
-    "embed_onehot": op_embed_onehot,
-    "pos_learned": op_pos_learned,
-    "pos_sinusoid": op_pos_sinusoid,
-    "compose": op_compose,
-    "layernorm": op_layernorm,
-    "compose_layernorm": op_compose_layernorm,
-    "head_tied": op_head_tied,
-    "head_untied": op_head_untied,
-    "softmax": op_softmax,
-    "log_softmax": op_log_softmax,
-    "cross_entropy": op_cross_entropy,
-    "argmax": op_argmax,
-    "sample": op_sample,
-    "logit_lens": op_logit_lens,
-    "param_count": op_param_count,
-    "head_partial": op_head_partial,
-    "head_transformed": op_head_transformed,
-    "head_adaptive": op_head_adaptive,
-    "head_mlp": op_head_mlp,
-    "mos_fixed": op_mos_fixed,
-    "mos_gated": op_mos_gated,
-    "soft_tie_loss": op_soft_tie_loss,
-    "embed_lookup_backward": op_embed_lookup_backward,
-    "pos_learned_backward": op_pos_learned_backward,
-    "layernorm_backward": op_layernorm_backward,
-    "head_tied_backward": op_head_tied_backward,
-    "head_untied_backward": op_head_untied_backward,
-    "softmax_backward": op_softmax_backward,
-    "log_softmax_backward": op_log_softmax_backward,
-    "cross_entropy_backward": op_cross_entropy_backward,
-    "head_partial_backward": op_head_partial_backward,
-    "head_transformed_backward": op_head_transformed_backward,
-    "head_adaptive_backward": op_head_adaptive_backward,
-    "head_mlp_backward": op_head_mlp_backward,
-    "mos_fixed_backward": op_mos_fixed_backward,
-    "mos_gated_backward": op_mos_gated_backward,
-    "soft_tie_loss_backward": op_soft_tie_loss_backward,
-    "tied_lm": op_tied_lm,
-}
+# Every op this testee and the PyTorch testee implement, each as op_<name>.
+OP_NAMES = (
+    "embed_lookup", "embed_onehot", "pos_learned", "pos_sinusoid", "compose",
+    "layernorm", "compose_layernorm", "head_tied", "head_untied", "softmax",
+    "log_softmax", "cross_entropy", "argmax", "sample", "logit_lens",
+    "param_count", "head_partial", "head_transformed", "head_adaptive",
+    "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss",
+    "embed_lookup_backward", "pos_learned_backward", "layernorm_backward",
+    "head_tied_backward", "head_untied_backward", "softmax_backward",
+    "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
+    "head_transformed_backward", "head_adaptive_backward", "head_mlp_backward",
+    "mos_fixed_backward", "mos_gated_backward", "soft_tie_loss_backward",
+    "tied_lm",
+)
+
+
+def op_table(namespace):
+    """{op name: its function op_<name> in namespace} for every OP_NAMES."""
+    return {name: namespace["op_" + name] for name in OP_NAMES}
+
+
+OPS = op_table(globals())
 
 
 def respond(req, ops, make_case, refusals=()):
