@@ -279,6 +279,22 @@ static void layernorm_row_clear(layernorm_row *row)
     errnum_clear(&row->r);
 }
 
+/* mean = (Σ_k values_k) / count, count an integer used as a real.
+ * values: (count) */
+static void mean_of(errnum *mean, const errnum *values, size_t count)
+{
+    errnum width;
+    errnum_sum sum;
+    errnum_init(&width);
+    errnum_count(&width, count);
+    errnum_sum_begin(&sum);
+    for (size_t k = 0; k < count; k++)
+        errnum_sum_add(&sum, &values[k]);
+    errnum_sum_end(mean, &sum);
+    errnum_div(mean, mean, &width);
+    errnum_clear(&width);
+}
+
 /* Sets centered, r and z from the row x and eps (an errnum: stored or
  * exact). x: (d) */
 static void layernorm_row_forward(layernorm_row *row, const errnum *x,
@@ -291,14 +307,9 @@ static void layernorm_row_forward(layernorm_row *row, const errnum *x,
     errnum_init(&square);
     errnum_init(&variance);
     errnum_count(&width, d);
+    mean_of(&mean, x, d);
 
     errnum_sum sum;
-    errnum_sum_begin(&sum);
-    for (size_t k = 0; k < d; k++)
-        errnum_sum_add(&sum, &x[k]);
-    errnum_sum_end(&mean, &sum);
-    errnum_div(&mean, &mean, &width);
-
     errnum_sum_begin(&sum);
     for (size_t k = 0; k < d; k++) {
         errnum_sub(&row->centered[k], &x[k], &mean);
@@ -334,13 +345,7 @@ static void layernorm_row_backward(errnum *dx, const layernorm_row *row,
     errnum_init(&gz_mean);
     errnum_init(&term);
     errnum_count(&width, d);
-
-    errnum_sum sum;
-    errnum_sum_begin(&sum);
-    for (size_t k = 0; k < d; k++)
-        errnum_sum_add(&sum, &g[k]);
-    errnum_sum_end(&g_mean, &sum);
-    errnum_div(&g_mean, &g_mean, &width);
+    mean_of(&g_mean, g, d);
 
     dot(&gz_mean, computed_operand(g, 1), computed_operand(row->z, 1), d);
     errnum_div(&gz_mean, &gz_mean, &width);
