@@ -21,7 +21,6 @@
  */
 #include "lmr_grad_input.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "lmr_check.h"
@@ -91,25 +90,13 @@ static int check_layernorm_backward(const double *dx, const double *dgamma,
                                     const double *gamma, const double *dY,
                                     size_t n, size_t d, double eps)
 {
-    size_t count, width;
     if (dgamma == NULL || dbeta == NULL || gamma == NULL ||
         (n > 0 && (dx == NULL || x == NULL || dY == NULL)))
         return LMR_EINVAL;
-    if (d == 0)
-        return LMR_EDIM;
-    /* gamma, dgamma and dbeta hold d entries even when there are no rows */
-    if (lmr_array_count(&count, n, d) != LMR_OK ||
-        lmr_array_count(&width, 1, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (!isfinite(eps))
-        return LMR_ENONFINITE;
-    if (!(eps > 0.0))
-        return LMR_EDOMAIN;
-    if (lmr_check_finite(gamma, width) != LMR_OK ||
-        lmr_check_finite(x, count) != LMR_OK ||
-        lmr_check_finite(dY, count) != LMR_OK)
-        return LMR_ENONFINITE;
-    return LMR_OK;
+    int status = lmr_layernorm_check(x, gamma, n, d, eps);
+    if (status == LMR_OK && lmr_check_finite(dY, n * d) != LMR_OK)
+        status = LMR_ENONFINITE; /* n * d was checked for overflow */
+    return status;
 }
 
 /* Backward of one row: writes dx_row (d), adds into dgamma and dbeta (d).

@@ -24,17 +24,14 @@
 #include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
-static int check_layernorm(const double *out, const double *in,
-                           const double *gamma, const double *beta,
-                           size_t n, size_t d, double eps)
+int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
+                        size_t d, double eps)
 {
     size_t count, width;
-    int status;
-    if (gamma == NULL || beta == NULL || (n > 0 && (out == NULL || in == NULL)))
-        return LMR_EINVAL;
     if (d == 0)
         return LMR_EDIM;
-    /* gamma and beta hold d entries even when there are no rows */
+    /* gamma (and beta, and their gradients) hold d entries even when there
+     * are no rows */
     if (lmr_array_count(&count, n, d) != LMR_OK ||
         lmr_array_count(&width, 1, d) != LMR_OK)
         return LMR_EOVERFLOW;
@@ -42,11 +39,21 @@ static int check_layernorm(const double *out, const double *in,
         return LMR_ENONFINITE;
     if (!(eps > 0.0))
         return LMR_EDOMAIN;
-    status = lmr_check_finite(gamma, d);
+    if (lmr_check_finite(gamma, width) != LMR_OK ||
+        lmr_check_finite(x, count) != LMR_OK)
+        return LMR_ENONFINITE;
+    return LMR_OK;
+}
+
+static int check_layernorm(const double *out, const double *in,
+                           const double *gamma, const double *beta,
+                           size_t n, size_t d, double eps)
+{
+    if (gamma == NULL || beta == NULL || (n > 0 && (out == NULL || in == NULL)))
+        return LMR_EINVAL;
+    int status = lmr_layernorm_check(in, gamma, n, d, eps);
     if (status == LMR_OK)
         status = lmr_check_finite(beta, d);
-    if (status == LMR_OK)
-        status = lmr_check_finite(in, count);
     return status;
 }
 

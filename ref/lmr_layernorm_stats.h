@@ -8,6 +8,13 @@
 
 #include <stddef.h>
 
+/* The checks LayerNorm's forward and backward share, after their NULL
+ * checks: LMR_EDIM (d = 0), LMR_EOVERFLOW (n x d), eps non-finite
+ * (LMR_ENONFINITE) or <= 0 (LMR_EDOMAIN), a non-finite entry in gamma (d) or
+ * x (n,d) (LMR_ENONFINITE). */
+int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
+                        size_t d, double eps);
+
 /* The mean of row (d) and r = 1/sqrt(var + eps) with the biased variance;
  * rows whose deviations exceed 2^500 are rescaled before squaring. */
 void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
