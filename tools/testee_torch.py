@@ -752,6 +752,30 @@ def op_head_adaptive_backward(c):
             "dalpha": of(grad(a).reshape(1))}
 
 
+def output_layer(W, b, tied):
+    """The trainable output layer u = x W + b of the MLP head and the gated
+    mixture: W (m x V) is E^T in the tied form, whose Linear then shares the
+    embedding's Parameter. An absent bias is a zero Parameter: its .grad is
+    what a bias would receive."""
+    m, V = W.shape
+    if tied:
+        _, out = tied_head(W.T, trainable=True)         # out.weight is the embedding's E
+    else:
+        out = linear(m, V, trainable(W.T))
+    out.bias = trainable(np.zeros(V) if b is None else b)
+    return out
+
+
+def output_grads(grads, out, tied, untied_name):
+    """Adds the output layer's weight gradient to grads: dE when tied, else
+    untied_name (m x V)."""
+    if tied:
+        grads["dE"] = of(grad(out.weight))
+    else:
+        grads[untied_name] = of(grad(out.weight).T)
+    return grads
+
+
 @with_autograd
 def op_head_mlp_backward(c):
     h, W1, b1, W2, b2, tied = tn.read_head_mlp(c)
@@ -760,21 +784,13 @@ def op_head_mlp_backward(c):
     dU = upstream(c, "dlogits", (n, V))
     # absent biases are zero Parameters: their .grad is what a bias would receive
     fc = linear(d, m, trainable(W1.T), trainable(np.zeros(m) if b1 is None else b1))
-    if tied:
-        _, out = tied_head(W2.T, trainable=True)        # out.weight is the embedding's E
-    else:
-        out = linear(m, V, trainable(W2.T))
-    out.bias = trainable(np.zeros(V) if b2 is None else b2)
+    out = output_layer(W2, b2, tied)
     mlp = nn.Sequential(fc, nn.ReLU(), out)             # ReLU's derivative at 0 is 0, as the spec
     hl = trainable(h)
     mlp(hl).backward(dU)
     grads = {"dh": of(grad(hl)), "dW1": of(grad(fc.weight).T), "db1": of(grad(fc.bias)),
              "db2": of(grad(out.bias))}
-    if tied:
-        grads["dE"] = of(grad(out.weight))
-    else:
-        grads["dW2"] = of(grad(out.weight).T)
-    return grads
+    return output_grads(grads, out, tied, "dW2")
 
 
 @with_autograd
@@ -802,11 +818,7 @@ def op_mos_gated_backward(c):
     G = upstream(c, "dlogprobs", (n, V))
     gate = linear(d, K, trainable(Wpi.T))
     comps = [linear(d, d, trainable(Wc[k].T), trainable(bc[k])) for k in range(K)]
-    if tied:
-        _, out = tied_head(Wo.T, trainable=True)        # out.weight is the embedding's E
-    else:
-        out = linear(d, V, trainable(Wo.T))
-    out.bias = trainable(np.zeros(V) if bo is None else bo)    # db_out with or without a bias
+    out = output_layer(Wo, bo, tied)                    # db_out with or without a bias
     hl = trainable(h)
     g = gate(hl)                                                    # n x K
     u = torch.stack([out(torch.tanh(comp(hl))) for comp in comps])  # K x n x V
@@ -816,11 +828,7 @@ def op_mos_gated_backward(c):
              "dW_comp": of(torch.stack([grad(comp.weight).T for comp in comps])),
              "db_comp": of(torch.stack([grad(comp.bias) for comp in comps])),
              "db_out": of(grad(out.bias))}
-    if tied:
-        grads["dE"] = of(grad(out.weight))
-    else:
-        grads["dW_out"] = of(grad(out.weight).T)
-    return grads
+    return output_grads(grads, out, tied, "dW_out")
 
 
 @with_autograd
