@@ -1104,6 +1104,14 @@ def layernorm_backward(x, g, eps, dY):
 
 def read_layernorm_backward(c):
     """(x, gamma, eps, dY) of layernorm_backward; beta is not an input."""
+    x, g, eps = read_layernorm_backward_inputs(c)
+    dY = upstream(c, "dY", x.shape)
+    return x, g, eps, dY
+
+
+def read_layernorm_backward_inputs(c):
+    """(x, gamma, eps) of layernorm_backward, checked; the upstream gradient
+    is read by the caller."""
     x = c.f("x", 2)
     g = c.f("gamma", 1)
     eps = c.pf("eps", 1e-5)
@@ -1118,8 +1126,7 @@ def read_layernorm_backward(c):
         raise Reject("eps not finite")
     if eps <= 0:
         raise Reject("eps <= 0")
-    dY = upstream(c, "dY", x.shape)
-    return x, g, eps, dY
+    return x, g, eps
 
 
 def op_layernorm_backward(c):

@@ -599,17 +599,8 @@ def op_pos_learned_backward(c):
 
 @with_autograd
 def op_layernorm_backward(c):
-    x = c.f("x", 2)
-    g = c.f("gamma", 1)
-    eps = c.pf("eps", 1e-5)
+    x, g, eps = tn.read_layernorm_backward_inputs(c)
     d = x.shape[1]
-    if d < 1:
-        raise Reject("d = 0")
-    if g.shape[0] != d:
-        raise Reject("gamma length differs from d")
-    finite(x, "x")
-    finite(g, "gamma")
-    check_eps(eps)
     dY = upstream(c, "dY", x.shape)
     ln = nn.LayerNorm(d, eps=eps, dtype=COMP)
     ln.weight = trainable(g)
