@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "oracle_grad.h"
 #include "oracle_head.h"
@@ -187,13 +188,10 @@ int gen_cross_entropy_backward_gpt2(const char *dir)
     gen_file file;
     gen_case c;
     generated logits = generate(3, GPT2_VOCAB, 6, 8, 4);
-    size_t count = 3 * GPT2_VOCAB;
-    double *dlogits = malloc(count * sizeof(double));
-    double *scale = malloc(count * sizeof(double));
-    int status = (logits.values && dlogits && scale)
-        ? oracle_cross_entropy_backward((oracle_out){dlogits, scale},
-                                        logits.values, targets, dloss, 3,
-                                        GPT2_VOCAB, ORACLE_REDUCE_MEAN, -100)
+    oracle_out dlogits = gen_grad_out_alloc(3 * GPT2_VOCAB);
+    int status = (logits.values && dlogits.value && dlogits.scale)
+        ? oracle_cross_entropy_backward(dlogits, logits.values, targets, dloss,
+                                        3, GPT2_VOCAB, ORACLE_REDUCE_MEAN, -100)
         : -1;
     gen_file_init(&file, "cross_entropy_backward",
                   "spec/gradients.md#cross_entropy_backward");
@@ -209,15 +207,14 @@ int gen_cross_entropy_backward_gpt2(const char *dir)
         add_generated(&c, "logits", &logits);
         gen_input_i64(&c, "targets", 3, GEN_1D, targets);
         gen_input_f64(&c, "dloss", 1, GEN_1D, dloss);
-        gen_expect(&c, "dlogits", 3, GPT2_VOCAB, dlogits, ORACLE_GRAD_K, scale);
+        gen_expect_grad(&c, "dlogits", 3, GPT2_VOCAB, dlogits);
         gen_case_end(&c);
         status = gen_file_write(&file, dir);
     } else {
-        fprintf(stderr, "lmr-gen: cross_entropy_backward_gpt2: oracle failed\n");
+        gen_oracle_failed(file.op, "gpt2-mean");
     }
     gen_file_free(&file);
     free(logits.values);
-    free(dlogits);
-    free(scale);
+    gen_grad_out_free(&dlogits);
     return status;
 }
