@@ -1,15 +1,25 @@
 # lmref -- reference implementation and conformance vectors for the math at
 # both ends of a transformer language model.
 #
-#   make deps      install the Debian packages the project needs (idempotent)
-#   make           build the library, the tools and the tests
+#   make deps      install the Debian packages the project needs (idempotent;
+#                  the only target that runs apt-get, and demo/check call it)
+#   make           build the library, the tools and the tests (never installs)
+#   make test      the TAP suite under prove: the fast loop (seconds)
 #   make demo      the main job: regenerate the vectors, confirm they are
 #                  byte-identical to the committed ones, validate them against
-#                  the schema, check the reference, print the per-op summary
+#                  the schema, check the reference, run every bundled testee
 #   make check     the whole TAP suite under prove, then under Valgrind, then
-#                  the vector reproducibility, schema and install checks
+#                  the vector reproducibility, schema and install checks and
+#                  the runner against every bundled testee and mutant
 #   make vectors   regenerate vectors/ and its manifest (after a change)
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
+#   make bench     the benchmarks (not a test)
+#
+# Layout: ref/ is the library; every folder of tools/ is one program or one
+# library of the tools (tools/README.md). A folder's sources are every .c
+# file in it, so a new file needs no edit here; what a folder may include is
+# the list of include paths below, so a file that includes a header it must
+# not see (the oracle or the generator including ref/) does not compile.
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -17,153 +27,180 @@ DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PYTHON := /usr/bin/python3
+PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
 CFLAGS ?= -O2 -g
+LDFLAGS ?=
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS) -MMD -MP
-GSL_LIBS := -lgsl -lgslcblas -lm
+
+# The libraries, from their pkg-config files (Debian ships one for each).
+pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
+GSL_LIBS := $(call pkg_libs,gsl,-lgsl -lgslcblas -lm)
+JANSSON_LIBS := $(call pkg_libs,jansson,-ljansson)
+MPFR_LIBS := $(call pkg_libs,mpfr,-lmpfr -lgmp) -lm
 
 B := build
+LINK = $(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
 # ---- the reference library (ref/) ----------------------------------------
-LIB_SRC := ref/lmr_status.c ref/lmr_check.c ref/lmr_embed.c \
-           ref/lmr_sinusoid.c ref/lmr_compose.c ref/lmr_layernorm.c \
-           ref/lmr_head.c ref/lmr_softmax.c ref/lmr_sample.c ref/lmr_lens.c \
-           ref/lmr_params.c ref/lmr_variants.c ref/lmr_grad_input.c \
-           ref/lmr_grad_head.c ref/lmr_grad_variants.c ref/lmr_tied_lm.c
+LIB_SRC := $(wildcard ref/*.c)
 LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
-PUBLIC_HEADERS := ref/lmr.h ref/lmr_status.h ref/lmr_embed.h \
-                  ref/lmr_sinusoid.h ref/lmr_compose.h ref/lmr_layernorm.h \
-                  ref/lmr_head.h ref/lmr_softmax.h ref/lmr_sample.h \
-                  ref/lmr_lens.h ref/lmr_params.h ref/lmr_variants.h \
-                  ref/lmr_grad_input.h ref/lmr_grad_head.h \
-                  ref/lmr_grad_variants.h ref/lmr_tied_lm.h
+# Installed headers: every ref/*.h except the library's internal ones.
+INTERNAL_HEADERS := ref/lmr_check.h ref/lmr_layernorm_stats.h
+PUBLIC_HEADERS := $(filter-out $(INTERNAL_HEADERS),$(wildcard ref/*.h))
 LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0
 
-# ---- tools/ ----------------------------------------------------------------
-ORACLE_SRC := tools/oracle_embed.c tools/oracle_sinusoid.c tools/oracle_layernorm.c \
-              tools/oracle_head.c tools/oracle_softmax.c tools/oracle_sample.c \
-              tools/oracle_lens.c tools/oracle_variants.c tools/oracle_errnum.c \
-              tools/oracle_grad.c tools/oracle_grad_variants.c
-GEN_SRC := tools/gen_main.c tools/gen_case.c tools/gen_random.c \
-           tools/gen_embed.c tools/gen_sinusoid.c tools/gen_compose.c \
-           tools/gen_layernorm.c tools/gen_head.c tools/gen_softmax.c \
-           tools/gen_loss.c tools/gen_sample.c tools/gen_lens.c tools/gen_params.c \
-           tools/gen_gpt2.c tools/gen_variants.c tools/gen_mixture.c \
-           tools/gen_grad_input.c tools/gen_grad_head.c \
-           tools/gen_grad_variants.c tools/gen_tied_lm.c tools/gen_grad.c \
-           tools/vecio.c tools/recipe.c $(ORACLE_SRC)
-VERIFY_SRC := tools/vecio.c tools/recipe.c tools/judge.c tools/ref_ops.c tools/ref_ops_grad.c tools/verify.c
+# ---- tools/: one folder per program or library ---------------------------
+# What each folder may include. The oracle sees only itself; the generator
+# sees the oracle and the common library; neither sees ref/, and neither does
+# the runner, which meets the reference only as a testee over pipes.
+INC_common := -Itools/common
+INC_oracle := -Itools/oracle
+INC_gen := -Itools/gen -Itools/oracle -Itools/common
+INC_runner := -Itools/runner -Itools/common
+INC_refops := -Itools/refops -Itools/common -Iref
+INC_verify := -Itools/verify -Itools/refops -Itools/common -Iref
+INC_cli := -Itools/cli -Itools/refops -Itools/common -Iref
+INC_testees := -Itools/refops -Itools/common -Iref
+INC_bench := -Itools/common -Iref
+
+# The objects of every .c file in a folder (a program's main.c excluded).
+folder_objs = $(patsubst tools/%.c,$(B)/tools/%.o,$(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c)))
+COMMON_OBJ := $(call folder_objs,common)
+ORACLE_OBJ := $(call folder_objs,oracle)
+GEN_OBJ := $(call folder_objs,gen)
+RUNNER_OBJ := $(call folder_objs,runner)
+REFOPS_OBJ := $(call folder_objs,refops)
+VERIFY_OBJ := $(call folder_objs,verify)
+CLI_OBJ := $(call folder_objs,cli)
+
 GEN := $(B)/lmr-gen
 VERIFY := $(B)/lmr-verify
-RUNNER_SRC := tools/runner.c tools/runner_testee.c tools/runner_verdict.c \
-              tools/runner_report.c tools/runner_input.c tools/vecio.c \
-              tools/recipe.c tools/judge.c
+CLI := $(B)/lmr
 RUNNER := $(B)/lmr-run
 TESTEE_REF := $(B)/lmr-testee-ref
-TOOLS_OBJ = $(patsubst tools/%.c,$(B)/tools/%.o,$(1))
+PROGRAMS := $(GEN) $(VERIFY) $(CLI) $(RUNNER) $(TESTEE_REF)
 
 # ---- tests/ ----------------------------------------------------------------
-TESTS := tests/vectors.t tests/errors.t tests/properties.t tests/format.t \
-         tests/errors_output.t tests/properties_output.t tests/errors_grad.t \
-         tests/judge.t tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t \
-         tests/oracle_variants_selfcheck.t tests/oracle_grad_selfcheck.t \
-         tests/oracle_grad_variants_selfcheck.t \
-         tests/cli.t tests/runner.t tests/gradcheck.t
-TAP_OBJ := $(B)/tests/tap.o
+# Each test program is tests/NAME.c, built to build/tests/NAME.t; the groups
+# say what it links (and so what it may include).
+T := $(B)/tests
+REF_TESTS := errors properties errors_output properties_output errors_grad
+ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \
+                oracle_grad_selfcheck oracle_grad_variants_selfcheck
+REFOPS_TESTS := vectors format gradcheck
+TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
+                                judge cli runner)
+TAP_OBJ := $(T)/tap.o
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
-TESTEES := $(B)/tests/testees/replay
+TEST_TESTEES := $(T)/testees/replay
 
-VECTOR_FILES := $(wildcard vectors/*.json)
+INC_tests_ref := -Itests -Iref
+INC_tests_oracle := -Itests -Itools/oracle
+INC_tests_refops := -Itests -Itools/refops -Itools/verify -Itools/common -Iref
+INC_tests_judge := -Itests -Itools/common
+INC_tests_cli := -Itests -Itools/cli -Itools/refops -Itools/common -Iref
+INC_tests_runner := -Itests -Itools/runner -Itools/common
+test_group = $(if $(filter $(1),$(REF_TESTS) check),ref,$(if $(filter $(1),$(ORACLE_TESTS)),oracle,$(if $(filter $(1),$(REFOPS_TESTS)),refops,$(if $(filter $(1),tap),judge,$(1)))))
+
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=all --errors-for-leak-kinds=all
 
 .PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
-        install install-check bench clean runner-check testees-check
+        install install-check bench clean runner-check testees-check \
+        independence-check demo-after-deps check-after-deps
 
-all: $(LIB_A) $(LIB_SO) $(GEN) $(VERIFY) $(B)/lmr $(RUNNER) $(TESTEE_REF) $(TESTS)
+all: $(LIB_A) $(LIB_SO) $(PROGRAMS) $(TESTS) $(TEST_TESTEES)
 
 deps:
-	@sh tools/install-deps.sh
+	@sh tools/scripts/install-deps.sh
 
-# Every compile needs the Debian packages: make them an order-only prerequisite.
-$(B)/ref/%.o: ref/%.c | deps
+# ---- compiling --------------------------------------------------------------
+$(B)/ref/%.o: ref/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -Iref -c $< -o $@
 
-$(B)/tools/%.o: tools/%.c | deps
+# A tools/ object is compiled with the include paths of its folder, the
+# first component of its path under tools/ (INC_gen for tools/gen/x.c).
+tools_folder = $(firstword $(subst /, ,$(1)))
+$(B)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iref -Itools -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_$(call tools_folder,$*)) -c $< -o $@
 
-$(B)/tests/%.o: tests/%.c | deps
+$(T)/testees/%.o: tests/testees/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iref -Itools -Itests -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(T)/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(INC_tests_$(call test_group,$*)) -c $< -o $@
+
+# ---- linking ----------------------------------------------------------------
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,liblmref.so.0 -o $@ $^ $(GSL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,liblmref.so.0 -o $@ $^ $(GSL_LIBS)
 
 # The generator links the oracle, never ref/.
-$(GEN): $(call TOOLS_OBJ,$(GEN_SRC))
-	$(CC) -o $@ $^ -ljansson -lmpfr -lgmp $(GSL_LIBS)
+$(GEN): $(B)/tools/gen/main.o $(GEN_OBJ) $(ORACLE_OBJ) $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) $(MPFR_LIBS) $(GSL_LIBS)
 
-$(VERIFY): $(call TOOLS_OBJ,$(VERIFY_SRC) tools/lmr_verify.c) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(VERIFY): $(B)/tools/verify/main.o $(VERIFY_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
 # The command-line tool runs ref/ through the same decoding as the vectors.
-$(B)/lmr: $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c tools/cli_explain_variants.c tools/lmr_cli.c) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(CLI): $(B)/tools/cli/main.o $(CLI_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
-# The runner links judge.c and vecio.c, never ref/; the reference reaches it
+# The runner links the common library, never ref/; the reference reaches it
 # only as a testee, through the protocol.
-$(RUNNER): $(call TOOLS_OBJ,$(RUNNER_SRC) tools/lmr_run.c)
-	$(CC) -o $@ $^ -ljansson -lm
+$(RUNNER): $(B)/tools/runner/main.o $(RUNNER_OBJ) $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) -lm
 
-$(TESTEE_REF): $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/testee_ref.c) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(TESTEE_REF): $(B)/tools/testees/testee_ref.o $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
-tests/vectors.t: $(B)/tests/vectors.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(patsubst %,$(T)/%.t,$(REF_TESTS)): $(T)/%.t: $(T)/%.o $(TAP_OBJ) $(T)/check.o $(LIB_A)
+	$(LINK) $(GSL_LIBS)
 
-tests/gradcheck.t: $(B)/tests/gradcheck.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(patsubst %,$(T)/%.t,$(ORACLE_TESTS)): $(T)/%.t: $(T)/%.o $(TAP_OBJ) $(ORACLE_OBJ)
+	$(LINK) $(MPFR_LIBS)
 
-tests/errors.t tests/properties.t tests/errors_output.t tests/properties_output.t tests/errors_grad.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(B)/tests/check.o $(LIB_A)
-	$(CC) -o $@ $^ $(GSL_LIBS)
+$(patsubst %,$(T)/%.t,$(REFOPS_TESTS)): $(T)/%.t: $(T)/%.o $(TAP_OBJ) $(VERIFY_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
-tests/format.t: $(B)/tests/format.o $(TAP_OBJ) $(call TOOLS_OBJ,$(VERIFY_SRC)) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(T)/judge.t: $(T)/judge.o $(TAP_OBJ) $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) -lm
 
-tests/cli.t: $(B)/tests/cli.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/vecio.c tools/recipe.c tools/ref_ops.c tools/ref_ops_grad.c tools/op_shapes.c tools/cli.c tools/cli_explain.c tools/cli_explain_grad.c tools/cli_explain_grad_variants.c tools/cli_explain_variants.c) $(LIB_A)
-	$(CC) -o $@ $^ -ljansson $(GSL_LIBS)
+$(T)/cli.t: $(T)/cli.o $(TAP_OBJ) $(CLI_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
-tests/runner.t: $(B)/tests/runner.o $(TAP_OBJ) $(call TOOLS_OBJ,$(RUNNER_SRC)) | $(TESTEES)
-	$(CC) -o $@ $^ -ljansson -lm
+$(T)/runner.t: $(T)/runner.o $(TAP_OBJ) $(RUNNER_OBJ) $(COMMON_OBJ) | $(TEST_TESTEES)
+	$(LINK) $(JANSSON_LIBS) -lm
 
-$(TESTEES): $(B)/tests/testees/%: $(B)/tests/testees/%.o
-	$(CC) -o $@ $^ -ljansson
-
-tests/judge.t: $(B)/tests/judge.o $(TAP_OBJ) $(call TOOLS_OBJ,tools/judge.c tools/vecio.c tools/recipe.c)
-	$(CC) -o $@ $^ -ljansson -lm
-
-tests/oracle_selfcheck.t tests/oracle_head_selfcheck.t tests/oracle_variants_selfcheck.t tests/oracle_grad_selfcheck.t tests/oracle_grad_variants_selfcheck.t: tests/%.t: $(B)/tests/%.o $(TAP_OBJ) $(call TOOLS_OBJ,$(ORACLE_SRC))
-	$(CC) -o $@ $^ -lmpfr -lgmp -lm
+$(TEST_TESTEES): $(T)/testees/%: $(T)/testees/%.o
+	$(LINK) $(JANSSON_LIBS)
 
 # ---- the main job -------------------------------------------------------------
-demo: all
-	@sh tools/check-vectors.sh $(GEN)
-	@$(PYTHON) tools/validate-schema.py spec/vector.schema.json vectors/*.json
+# demo and check install the Debian packages first (make deps), then build.
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory demo-after-deps
+
+demo-after-deps: all
+	@sh tools/scripts/check-vectors.sh $(GEN)
+	@$(PYTHON) tools/scripts/validate-schema.py spec/vector.schema.json vectors/*.json
 	@echo
 	@echo "== the reference (ref/) against every vector, class fp64 =="
 	@$(VERIFY) vectors/*.json
 	@echo
 	@echo "== the bundled testees through lmr-run, per op; then the mutants =="
-	@sh tools/check-testees.sh --tables $(RUNNER)
+	@sh tools/scripts/check-testees.sh --tables $(RUNNER)
 
 # ---- tests --------------------------------------------------------------------
 test: all
@@ -173,19 +210,30 @@ memcheck: all
 	prove -e '$(VALGRIND)' $(TESTS)
 
 vectors-check: $(GEN)
-	@sh tools/check-vectors.sh $(GEN)
+	@sh tools/scripts/check-vectors.sh $(GEN)
 
-schema-check: | deps
-	@$(PYTHON) tools/validate-schema.py spec/vector.schema.json vectors/*.json
-	@$(PYTHON) tools/validate-schema.py --expect-invalid spec/vector.schema.json tests/malformed/*.json
+schema-check:
+	@$(PYTHON) tools/scripts/validate-schema.py spec/vector.schema.json vectors/*.json
+	@$(PYTHON) tools/scripts/validate-schema.py --expect-invalid spec/vector.schema.json tests/malformed/*.json
 
-check: test memcheck vectors-check schema-check install-check runner-check \
-       testees-check
+# The independence rule, checked on the sources as well as by the include
+# paths: no file of the oracle, the generator, the common library or the
+# runner names a header of ref/, and no tools/ file reaches another folder by
+# a relative path.
+independence-check:
+	@sh tools/scripts/check-independence.sh
+
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check-after-deps
+
+check-after-deps: independence-check test memcheck vectors-check schema-check \
+                  install-check runner-check testees-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee must be caught.
-testees-check: $(RUNNER) $(TESTEE_REF) | deps
-	@sh tools/check-testees.sh $(RUNNER)
+testees-check: $(RUNNER) $(TESTEE_REF)
+	@sh tools/scripts/check-testees.sh $(RUNNER)
 
 # The reference library as a testee of lmr-run: every case must pass (no
 # failure, no unsupported case). The TAP stays in build/runner-check.tap.
@@ -210,10 +258,10 @@ install: $(LIB_A) $(LIB_SO)
 	ln -sf liblmref.so.0 $(DESTDIR)$(LIBDIR)/liblmref.so
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/lmref/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
-	    tools/lmref.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/lmref.pc
+	    tools/scripts/lmref.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/lmref.pc
 
 install-check: $(LIB_A) $(LIB_SO)
-	@sh tools/check-install.sh
+	@sh tools/scripts/check-install.sh
 
 # ---- benchmark (not a test; not run by `make check`) ----------------------------
 # The C program times the reference tied head at GPT-2 size and this machine's
@@ -222,11 +270,11 @@ install-check: $(LIB_A) $(LIB_SO)
 BENCH := $(B)/lmr-bench-head
 BENCH_RESULTS := $(B)/bench_head.txt
 
-$(BENCH): $(B)/tools/bench_head.o $(LIB_A)
-	$(CC) -o $@ $^ $(GSL_LIBS) -lpthread
+$(BENCH): $(B)/tools/bench/bench_head.o $(LIB_A)
+	$(LINK) $(GSL_LIBS) -lpthread
 
-$(B)/lmr-bench-judge: $(call TOOLS_OBJ,tools/bench_judge.c tools/judge.c tools/vecio.c tools/recipe.c)
-	$(CC) -o $@ $^ -ljansson -lm
+$(B)/lmr-bench-judge: $(B)/tools/bench/bench_judge.o $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) -lm
 
 bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
 	@echo "== the runner: judging throughput, and the whole suite against the C testee =="
@@ -234,13 +282,13 @@ bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
 	@start=$$(date +%s.%N); $(RUNNER) -- $(TESTEE_REF) > $(B)/bench-runner.tap; \
 	end=$$(date +%s.%N); \
 	echo "  whole suite ($$(grep -c '^ok' $(B)/bench-runner.tap) cases passed) against lmr-testee-ref: $$(awk "BEGIN { printf \"%.2f\", $$end - $$start }") s wall time (target < 60 s)"
-	@sh tools/install-deps.sh python3-torch python3-numpy || \
+	@sh tools/scripts/install-deps.sh python3-torch python3-numpy || \
 	    echo "bench: PyTorch could not be installed; its comparison is skipped"
 	@$(BENCH) $(BENCH_RESULTS)
-	@$(PYTHON) tools/bench_torch.py $(BENCH_RESULTS)
+	@$(PYTHON) tools/bench/bench_torch.py $(BENCH_RESULTS)
 
 clean:
-	rm -rf $(B) tests/*.t
+	rm -rf $(B)
 
 # Header dependencies written by -MMD, so a changed header rebuilds its users.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
