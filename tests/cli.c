@@ -1,5 +1,5 @@
 /*
- * cli.c -- TAP tests of the command-line tool lmr (tools/cli.c), run in
+ * cli.c -- TAP tests of the command-line tool lmr (tools/cli/cli.c), run in
  * process through cli_run with in-memory output streams.
  *
  * Expected numbers come from the reference library or from plain arithmetic
@@ -397,7 +397,7 @@ static void test_explain_every_op(void)
          "layer 1, position 0"},
         {{"param_count", "--vocab", "10", "--d", "4", "--block_params", "5"},
          "untied = |V|d + B + |V|d = 40 + 5 + 40 = 85"},
-        /* the forward head variants (tools/cli_explain_variants.c) */
+        /* the forward head variants (tools/cli/cli_explain_variants.c) */
         {{"head_partial", "--h", "[[1, 2]]", "--E", "[[1, 0], [0, 1], [1, 1]]",
           "--F", "[[2], [3]]", "--k", "2"},
          "columns 0 .. 1 from E; column 2 from F"},

@@ -1,5 +1,5 @@
 /*
- * format.c -- the vector-file reader (tools/vecio.c) on good and bad files.
+ * format.c -- the vector-file reader (tools/common/vecio.c) on good and bad files.
  *
  * Every file in tests/malformed/ has exactly one defect; loading it must fail
  * with a message that names the file, the case id (where there is one), the

@@ -1,5 +1,5 @@
 /*
- * judge.c -- the pass criterion of spec/tolerance.md as tools/judge.c
+ * judge.c -- the pass criterion of spec/tolerance.md as tools/common/judge.c
  * implements it: |y - g| <= K u_c s + f_c per element, the non-finite rules,
  * signed zeros, the floor, and the per-class constants. Every bound here is
  * computed from the spec's formula, so an off-by-one in u or f would fail.

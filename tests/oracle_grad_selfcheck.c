@@ -1,7 +1,7 @@
 /*
  * oracle_grad_selfcheck.c -- TAP self-test of the running error bound
- * (tools/oracle_errnum.h) and of the gradient oracle of the core ops
- * (tools/oracle_grad.h: lookup and position scatter-adds, LayerNorm, the two
+ * (tools/oracle/oracle_errnum.h) and of the gradient oracle of the core ops
+ * (tools/oracle/oracle_grad.h: lookup and position scatter-adds, LayerNorm, the two
  * heads, softmax, log-softmax, cross-entropy and tied_lm).
  *
  * The expected values here do not come from the oracle's own backward code:

@@ -1,12 +1,12 @@
 /*
  * oracle_grad_variants_selfcheck.c -- TAP self-test of the gradient oracle
- * of the head variants (tools/oracle_grad_variants.c, declared in
- * tools/oracle_grad.h).
+ * of the head variants (tools/oracle/oracle_grad_variants.c, declared in
+ * tools/oracle/oracle_grad.h).
  *
  * The expected values come from outside that file:
  *  - the reductions that spec/variants.md names (k = 0 and k = |V|, T = I,
  *    alpha = 0 and 1, W2 = E^T, K = 1, lambda = 0), checked against the
- *    plain heads' gradients of tools/oracle_grad.c;
+ *    plain heads' gradients of tools/oracle/oracle_grad.c;
  *  - central finite differences of each op's FORWARD, written here in long
  *    double straight from spec/variants.md, for every gradient output
  *    (step 2^-20, agreement to 1e-6 of the output's largest element);

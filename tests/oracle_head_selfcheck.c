@@ -1,6 +1,6 @@
 /*
  * oracle_head_selfcheck.c -- TAP self-test of the output-side MPFR oracle
- * (tools/oracle_head.h).
+ * (tools/oracle/oracle_head.h).
  *
  * Every expected value here is derived without the oracle: closed forms
  * (equal logits give 1/M, sums of ln 2), identities (shift and temperature

@@ -1,5 +1,5 @@
 /*
- * oracle_selfcheck.c -- TAP self-test of the MPFR oracle (tools/oracle.h).
+ * oracle_selfcheck.c -- TAP self-test of the MPFR oracle (tools/oracle/oracle.h).
  *
  * Every expected value here is derived without the oracle: closed forms
  * (position 0, constant rows, exact dyadic sums), identities (sin^2 + cos^2,

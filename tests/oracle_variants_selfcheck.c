@@ -1,11 +1,11 @@
 /*
  * oracle_variants_selfcheck.c -- TAP self-test of the MPFR oracle of the
- * head variants (tools/oracle_variants.h).
+ * head variants (tools/oracle/oracle_variants.h).
  *
  * Every expected value here is derived without the variant oracle: the
  * reductions that spec/variants.md names (k = 0 and k = |V|, T = I,
  * alpha = 0 and 1, W2 = E^T, K = 1, W = E^T, lambda = 0) checked against the
- * plain heads and softmaxes of tools/oracle_head.h; small dyadic cases
+ * plain heads and softmaxes of tools/oracle/oracle_head.h; small dyadic cases
  * worked by hand; a few constants computed separately with Python's mpmath
  * at 3000 bits and written as hexadecimal doubles (nearest for values,
  * rounded upward for scales); and one comparison with a plain double

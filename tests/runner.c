@@ -1,5 +1,5 @@
 /*
- * runner.c -- TAP tests of the conformance runner lmr-run (tools/runner.c),
+ * runner.c -- TAP tests of the conformance runner lmr-run (tools/runner/runner.c),
  * run in process through runner_parse_options and runner_run, against the
  * testees of tests/testees/: replay (answers from the vector files, and
  * misbehaves on request) and silent.sh (never says hello).

@@ -35,7 +35,7 @@
  * Inputs are deterministic: entry i of E (and of h) is a dyadic value in
  * [-1, 1) with 53 significant bits (so the sums do round), made from
  * SplitMix64 of (seed, i); the seeds are written to the results file so
- * tools/bench_torch.py builds the very same E and h.
+ * tools/bench/bench_torch.py builds the very same E and h.
  *
  * Usage: lmr-bench-head RESULTS_FILE. Prints a report on stdout and writes
  * the figures, one "key values..." line each, to RESULTS_FILE.

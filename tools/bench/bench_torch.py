@@ -3,7 +3,7 @@
 PyTorch float64, timed on the same machine and the same inputs as the C
 reference, reported as ratios reference_time / torch_time.
 
-Usage: /usr/bin/python3 tools/bench_torch.py RESULTS_FILE
+Usage: /usr/bin/python3 tools/bench/bench_torch.py RESULTS_FILE
 
 RESULTS_FILE is what build/lmr-bench-head wrote: the sizes (vocab, d), the
 SplitMix64 seeds of E and h, the core count, the reference's best time for

@@ -35,7 +35,7 @@ typedef struct {
     const char *about; /* shape and meaning, for --list */
 } arg_spec;
 
-/* An output, for --list; its shape comes from tools/op_shapes.c. */
+/* An output, for --list; its shape comes from tools/common/op_shapes.c. */
 typedef struct {
     const char *name;
     const char *about; /* shape and meaning */

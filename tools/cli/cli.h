@@ -1,6 +1,6 @@
 /*
  * cli.h -- the command-line tool `lmr`, for studying the math one op at a
- * time (tools/lmr_cli.c is its main; tests/cli.c calls cli_run directly).
+ * time (tools/cli/main.c is its main; tests/cli.c calls cli_run directly).
  *
  *   lmr OP [--NAME VALUE]... [--explain]
  *   lmr --case FILE.json [--id CASE_ID] [--explain]

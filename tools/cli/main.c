@@ -1,5 +1,5 @@
 /*
- * lmr_cli.c -- main of `lmr`, the command-line tool for studying the math
+ * main.c -- main of `lmr`, the command-line tool for studying the math
  * one op at a time (the work is in cli.c and cli_explain.c).
  *
  *   lmr OP [--NAME VALUE]... [--explain]

@@ -1,6 +1,6 @@
 /*
  * op_shapes.h -- the shape of every output of every op, as the op's section
- * of spec/ gives it, in one table (tools/op_shapes.c) that lmr-testee-ref
+ * of spec/ gives it, in one table (tools/common/op_shapes.c) that lmr-testee-ref
  * and lmr both use.
  *
  * The reference library returns each output as a flat row-major list of

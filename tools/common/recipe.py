@@ -5,8 +5,8 @@ fnv1a64_hex(values) is the 64-bit FNV-1a checksum over their little-endian
 binary64 bytes, vectorised so that a 50257 x 768 table takes seconds, not
 minutes.  regenerate(array_object) does both and refuses a checksum mismatch.
 
-Shared by tools/testee_numpy.py and tools/testee_torch.py; written from the
-spec, independent of tools/recipe.c.
+Shared by tools/testees/testee_numpy.py and tools/testees/testee_torch.py; written from the
+spec, independent of tools/common/recipe.c.
 """
 import concurrent.futures
 

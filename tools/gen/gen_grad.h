@@ -1,6 +1,6 @@
 /*
  * gen_grad.h -- what the gradient files of the generator share
- * (tools/gen_grad_input.c, gen_grad_head.c, gen_grad_variants.c,
+ * (tools/gen/gen_grad_input.c, gen_grad_head.c, gen_grad_variants.c,
  * gen_tied_lm.c, gen_gpt2.c): one oracle output (values and scales) and how
  * it is written into a case, with K = ORACLE_GRAD_K.
  */

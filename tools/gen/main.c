@@ -1,5 +1,5 @@
 /*
- * gen_main.c -- lmr-gen: regenerates every golden-vector file.
+ * main.c -- lmr-gen: regenerates every golden-vector file.
  *
  * Usage: lmr-gen OUTDIR
  * Writes OUTDIR/<op>.json for every op (each atomically). The output depends

@@ -92,7 +92,7 @@ static void copy_rows(double *y, double *scale, const double *table,
     mpfr_clear(work);
 }
 
-/* spec/embedding.md#lookup. Contract: tools/oracle.h. */
+/* spec/embedding.md#lookup. Contract: tools/oracle/oracle.h. */
 int oracle_embed_lookup(double *y, double *scale, double *k,
                         const double *E, const int64_t *ids,
                         size_t n, size_t V, size_t d)
@@ -106,7 +106,7 @@ int oracle_embed_lookup(double *y, double *scale, double *k,
     return 0;
 }
 
-/* spec/embedding.md#learned. Contract: tools/oracle.h. */
+/* spec/embedding.md#learned. Contract: tools/oracle/oracle.h. */
 int oracle_pos_learned(double *y, double *scale, double *k,
                        const double *P, const int64_t *positions,
                        size_t n, size_t L, size_t d)
@@ -148,7 +148,7 @@ static int onehot_ok(const double *onehot, size_t n, size_t V)
     return 1;
 }
 
-/* spec/embedding.md#onehot. Contract: tools/oracle.h.
+/* spec/embedding.md#onehot. Contract: tools/oracle/oracle.h.
  * Y[t,j] = sum_v onehot[t,v] E[v,j] has the single non-zero term E[hot,j]
  * (E is finite), so it equals that entry; a zero sum is the real number 0,
  * written +0 (spec/embedding.md#onehot, "Signed zeros"). */
@@ -271,7 +271,7 @@ void oracle_compose_end(oracle_compose_state *state)
                 state->token_scale, (mpfr_ptr)0);
 }
 
-/* spec/embedding.md#compose. Contract: tools/oracle.h. */
+/* spec/embedding.md#compose. Contract: tools/oracle/oracle.h. */
 int oracle_compose(double *x, double *scale, double *k,
                    const double *E, const int64_t *ids,
                    const oracle_positions *pos,

@@ -7,7 +7,7 @@
  *
  * Method. Every op is evaluated step by step as its formula is written in
  * spec/gradients.md, after the forward quantities it needs as described in
- * spec/tolerance.md#gradients, with errnums (tools/oracle_errnum.h): each
+ * spec/tolerance.md#gradients, with errnums (tools/oracle/oracle_errnum.h): each
  * step is one row of the table there, so every quantity carries its exact
  * value and its running error bound E. An output's value is its exact value
  * rounded once to nearest; its scale is E rounded upward.
@@ -226,7 +226,7 @@ static int scatter_args_ok(oracle_out out, const int64_t *index,
     return oracle_indices_below(index, n, rows) && oracle_all_finite(dY, n * d);
 }
 
-/* spec/gradients.md#embed_lookup_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#embed_lookup_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_embed_lookup_backward(oracle_out dE, const int64_t *ids,
                                  const double *dY, size_t n, size_t V, size_t d)
 {
@@ -235,7 +235,7 @@ int oracle_embed_lookup_backward(oracle_out dE, const int64_t *ids,
     return scatter_add(dE, ids, dY, n, V, d);
 }
 
-/* spec/gradients.md#pos_learned_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#pos_learned_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_pos_learned_backward(oracle_out dP, const int64_t *positions,
                                 const double *dY, size_t n, size_t L, size_t d)
 {
@@ -458,7 +458,7 @@ static int layernorm_work_new(layernorm_work *w, size_t d)
     return 0;
 }
 
-/* spec/gradients.md#layernorm_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#layernorm_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_layernorm_backward(oracle_out dx, oracle_out dgamma,
                               oracle_out dbeta, const double *x,
                               const double *gamma, const double *dY, size_t n,
@@ -519,7 +519,7 @@ static int head_sizes_ok(size_t n, size_t V, size_t d)
            oracle_table_fits(V, d) && oracle_table_fits(n, V);
 }
 
-/* spec/gradients.md#head_tied_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#head_tied_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_head_tied_backward(oracle_out dh, oracle_out dE, const double *h,
                               const double *E, const double *dU, size_t n,
                               size_t V, size_t d)
@@ -552,7 +552,7 @@ int oracle_head_tied_backward(oracle_out dh, oracle_out dE, const double *h,
     return 0;
 }
 
-/* spec/gradients.md#head_untied_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#head_untied_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_head_untied_backward(oracle_out dh, oracle_out dW, oracle_out db,
                                 const double *h, const double *W,
                                 const double *dU, size_t n, size_t V, size_t d)
@@ -798,7 +798,7 @@ static int masked_gradients_zero(const double *logits, const double *G,
 }
 
 /* spec/gradients.md#softmax_backward and #log_softmax_backward.
- * Contract: tools/oracle_grad.h. */
+ * Contract: tools/oracle/oracle_grad.h. */
 int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
                             const double *logits, const double *G, size_t n,
                             size_t V, double tau, int take_log)
@@ -951,7 +951,7 @@ static int reduction_ok(enum oracle_reduction reduction)
            reduction == ORACLE_REDUCE_MEAN;
 }
 
-/* spec/gradients.md#cross_entropy_backward. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#cross_entropy_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_cross_entropy_backward(oracle_out dlogits, const double *logits,
                                   const int64_t *targets, const double *dloss,
                                   size_t n, size_t V,
@@ -1292,7 +1292,7 @@ static int tied_lm_parameter_grads(const tied_lm_work *w,
     return status;
 }
 
-/* spec/gradients.md#tied_lm. Contract: tools/oracle_grad.h. */
+/* spec/gradients.md#tied_lm. Contract: tools/oracle/oracle_grad.h. */
 int oracle_tied_lm(const oracle_tied_lm_outputs *out,
                    const oracle_tied_lm_inputs *in)
 {

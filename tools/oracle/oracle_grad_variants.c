@@ -2,9 +2,9 @@
  * oracle_grad_variants.c -- the gradient oracle of the head variants:
  * spec/gradients.md#head_partial_backward through #soft_tie_loss_backward,
  * each output with the running error bound of spec/tolerance.md#gradients
- * as its scale. Contract: tools/oracle_grad.h.
+ * as its scale. Contract: tools/oracle/oracle_grad.h.
  *
- * Method. Every quantity is an errnum (tools/oracle_errnum.h): its value at
+ * Method. Every quantity is an errnum (tools/oracle/oracle_errnum.h): its value at
  * ORACLE_PREC bits and its bound E in units of u. Each op is evaluated step
  * by step as spec/gradients.md writes it, one errnum rule per step:
  *  - inputs, parameters, upstream gradients and the scalars alpha, lambda

@@ -165,7 +165,7 @@ static int head_logits(double *logits, double *scale, const double *h,
 }
 
 /* spec/head.md#tied, K = d + 2 (spec/tolerance.md#head). Contract:
- * tools/oracle_head.h.
+ * tools/oracle/oracle_head.h.
  * logits, scale: (n, V); h: (n, d); E: (V, d) */
 int oracle_head_tied(double *logits, double *scale, double *k,
                      const double *h, const double *E,
@@ -181,7 +181,7 @@ int oracle_head_tied(double *logits, double *scale, double *k,
 }
 
 /* spec/head.md#untied, K = d + 3 (spec/tolerance.md#head). Contract:
- * tools/oracle_head.h.
+ * tools/oracle/oracle_head.h.
  * logits, scale: (n, V); h: (n, d); W: (d, V); b: (V) or NULL */
 int oracle_head_untied(double *logits, double *scale, double *k,
                        const double *h, const double *W, const double *b,
@@ -219,7 +219,7 @@ static int checked_sum(int64_t *total, int64_t a, int64_t b)
 /* spec/param_count.md. relative = saving/untied rounded once to nearest:
  * both are exact in 64 bits and the quotient is rounded directly to 53 bits
  * (it lies in (0, 1/2], where no double is subnormal). Its scale is |g|
- * and K = 3 (spec/tolerance.md#param_count). Contract: tools/oracle_head.h. */
+ * and K = 3 (spec/tolerance.md#param_count). Contract: tools/oracle/oracle_head.h. */
 int oracle_param_count(int64_t *untied, int64_t *tied, int64_t *saving,
                        double *relative, double *relative_scale, double *k,
                        int64_t vocab, int64_t d, int64_t block_params)

@@ -1,9 +1,9 @@
 /*
  * oracle_internal.h -- helpers shared by the oracle's source files
- * (tools/oracle_embed.c, tools/oracle_sinusoid.c, tools/oracle_layernorm.c,
- * and the output side: tools/oracle_head.c, tools/oracle_softmax.c,
- * tools/oracle_sample.c, tools/oracle_lens.c). Not part of the oracle's
- * interface, which is tools/oracle.h and tools/oracle_head.h.
+ * (tools/oracle/oracle_embed.c, tools/oracle/oracle_sinusoid.c, tools/oracle/oracle_layernorm.c,
+ * and the output side: tools/oracle/oracle_head.c, tools/oracle/oracle_softmax.c,
+ * tools/oracle/oracle_sample.c, tools/oracle/oracle_lens.c). Not part of the oracle's
+ * interface, which is tools/oracle/oracle.h and tools/oracle/oracle_head.h.
  */
 #ifndef LMR_ORACLE_INTERNAL_H
 #define LMR_ORACLE_INTERNAL_H
@@ -19,7 +19,7 @@
 /* The largest position of spec/sinusoid.md: 2^53. */
 #define ORACLE_MAX_POSITION ((int64_t)1 << 53)
 
-/* ---- argument checks (tools/oracle_embed.c) ---- */
+/* ---- argument checks (tools/oracle/oracle_embed.c) ---- */
 
 /* 1 if a rows x cols table of doubles has a byte size that fits in size_t. */
 int oracle_table_fits(size_t rows, size_t cols);
@@ -39,7 +39,7 @@ int oracle_outputs_ok(const double *y, const double *scale, const double *k,
 /* Sets x to the size v, exactly. x must have at least 64 bits. */
 void oracle_set_size(mpfr_t x, size_t v);
 
-/* ---- sinusoidal encoding (tools/oracle_sinusoid.c) ---- */
+/* ---- sinusoidal encoding (tools/oracle/oracle_sinusoid.c) ---- */
 
 /* 1 if d and base are valid parameters of spec/sinusoid.md. */
 int oracle_sinusoid_params_ok(size_t d, double base);
@@ -54,7 +54,7 @@ void oracle_sinusoid_init_log_base(mpfr_t log_base, double base);
 void oracle_sinusoid_element(mpfr_t value, mpfr_t scale, int64_t p, size_t j,
                              size_t d, const mpfr_t log_base);
 
-/* ---- composite input (tools/oracle_embed.c) ---- */
+/* ---- composite input (tools/oracle/oracle_embed.c) ---- */
 
 /* What the composite needs besides its per-element inputs; see
  * oracle_compose_begin. */
@@ -90,7 +90,7 @@ void oracle_compose_element(mpfr_t value, mpfr_t scale,
 /* Frees what oracle_compose_begin allocated. */
 void oracle_compose_end(oracle_compose_state *state);
 
-/* ---- LayerNorm of one row for the logit lens (tools/oracle_layernorm.c) */
+/* ---- LayerNorm of one row for the logit lens (tools/oracle/oracle_layernorm.c) */
 
 /* y = LayerNorm(x; gamma, beta, eps) of spec/layernorm.md at ORACLE_PREC
  * bits, not rounded to double, and scale_row = its scale s_j of
@@ -100,8 +100,8 @@ int oracle_layernorm_row(mpfr_t *y, double *scale_row, mpfr_t *x,
                          const double *gamma, const double *beta, size_t d,
                          double eps);
 
-/* ---- output side: shared machinery (tools/oracle_softmax.c,
- *      tools/oracle_head.c, tools/oracle_sample.c) ---- */
+/* ---- output side: shared machinery (tools/oracle/oracle_softmax.c,
+ *      tools/oracle/oracle_head.c, tools/oracle/oracle_sample.c) ---- */
 
 /* count numbers at ORACLE_PREC bits, each +0, or NULL if memory runs out.
  * Free with oracle_numbers_free. */
@@ -113,7 +113,7 @@ void oracle_numbers_free(mpfr_t *numbers, size_t count);
 /* 1 if tau is a valid temperature: finite and > 0. */
 int oracle_tau_ok(double tau);
 
-/* One row of spec/softmax.md, evaluated exactly (see tools/oracle_softmax.c).
+/* One row of spec/softmax.md, evaluated exactly (see tools/oracle/oracle_softmax.c).
  * The caller fills u and masked (or uses oracle_softmax_row_load), then
  * calls oracle_softmax_row_compute. */
 typedef struct {
@@ -184,7 +184,7 @@ mpfr_prec_t oracle_dot_precision(const oracle_bit_span *x,
 void oracle_exact_dot(mpfr_t sum, mpfr_t magnitude, mpfr_t *x,
                       const double *w, size_t stride, size_t d);
 
-/* ---- precision classes (tools/oracle_sample.c) ---- */
+/* ---- precision classes (tools/oracle/oracle_sample.c) ---- */
 
 /* lo, hi = value -/+ (factor u_c scale + f_c) for class c of
  * spec/tolerance.md, rounded outward to doubles. */

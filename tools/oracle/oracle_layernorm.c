@@ -196,7 +196,7 @@ static int affine_ok(const double *gamma, const double *beta, size_t d,
     return oracle_all_finite(gamma, d) && oracle_all_finite(beta, d);
 }
 
-/* spec/layernorm.md. Contract: tools/oracle.h. */
+/* spec/layernorm.md. Contract: tools/oracle/oracle.h. */
 int oracle_layernorm(double *y, double *scale, double *k,
                      const double *x, const double *gamma, const double *beta,
                      size_t n, size_t d, double eps)
@@ -251,7 +251,7 @@ static void composite_row(mpfr_t *row, mpfr_t offset,
     mpfr_clear(element_scale);
 }
 
-/* spec/layernorm.md#compose. Contract: tools/oracle.h. */
+/* spec/layernorm.md#compose. Contract: tools/oracle/oracle.h. */
 int oracle_compose_layernorm(double *y, double *scale, double *k,
                              const double *E, const int64_t *ids,
                              const oracle_positions *pos,
@@ -283,10 +283,10 @@ int oracle_compose_layernorm(double *y, double *scale, double *k,
     return status;
 }
 
-/* One row for the logit lens (tools/oracle_lens.c), which needs the
+/* One row for the logit lens (tools/oracle/oracle_lens.c), which needs the
  * normalised vector itself, not rounded to double. Same steps as
  * normalise_row without the composite offset. Contract:
- * tools/oracle_internal.h.
+ * tools/oracle/oracle_internal.h.
  * y, x: (d) at ORACLE_PREC bits; scale_row, gamma, beta: (d) */
 int oracle_layernorm_row(mpfr_t *y, double *scale_row, mpfr_t *x,
                          const double *gamma, const double *beta, size_t d,

@@ -407,7 +407,7 @@ static int lens_args_ok(const double *probs, const double *probs_scale,
            && oracle_all_finite(in->E, V * d);
 }
 
-/* spec/logit_lens.md. Contract: tools/oracle_head.h.
+/* spec/logit_lens.md. Contract: tools/oracle/oracle_head.h.
  * probs, probs_scale: (L, n, V); top_tokens, top_probs, top_scale:
  * (L, n, top_k); choices: (L * n * top_k * ORACLE_CLASS_COUNT);
  * hidden: (L, n, d); E: (V, d); gamma, beta: (d) or NULL */

@@ -2,7 +2,7 @@
  * oracle_sample.c -- the oracle of spec/sampling.md (argmax, sample) and the
  * acceptable sets of index outputs (spec/tolerance.md#index-outputs).
  *
- * sample, per row, at ORACLE_PREC bits (tools/oracle_softmax.c gives
+ * sample, per row, at ORACLE_PREC bits (tools/oracle/oracle_softmax.c gives
  * w_i = exp((u_i - a)/tau), exactly 1 where u_i = a, and y_i = w_i / S):
  *   rank       the unmasked tokens by decreasing logit, ties by index
  *   top-k      keep the first min(top_k, M) of them
@@ -199,7 +199,7 @@ static int index_outputs_ok(const int64_t *token,
     return n == 0 || (token != NULL && choices != NULL);
 }
 
-/* spec/sampling.md#argmax. Contract: tools/oracle_head.h.
+/* spec/sampling.md#argmax. Contract: tools/oracle/oracle_head.h.
  * token: (n); choices: (n * ORACLE_CLASS_COUNT); logits: (n, V) */
 int oracle_argmax(int64_t *token, oracle_choices *choices,
                   const double *logits, size_t n, size_t V)
@@ -613,7 +613,7 @@ static int sample_params_ok(const double *r, size_t n, double tau,
     return 1;
 }
 
-/* spec/sampling.md#sample. Contract: tools/oracle_head.h.
+/* spec/sampling.md#sample. Contract: tools/oracle/oracle_head.h.
  * probs, scale: (n, V); token: (n); choices: (n * ORACLE_CLASS_COUNT);
  * logits: (n, V); r: (n) */
 int oracle_sample(double *probs, double *scale, double *k, int64_t *token,

@@ -80,7 +80,7 @@ static int positions_ok(const int64_t *positions, size_t n)
     return 1;
 }
 
-/* spec/sinusoid.md. Contract: tools/oracle.h. */
+/* spec/sinusoid.md. Contract: tools/oracle/oracle.h. */
 int oracle_pos_sinusoid(double *y, double *scale, double *k,
                         const int64_t *positions, size_t n, size_t d,
                         double base)

@@ -1,7 +1,7 @@
 /*
  * oracle_softmax.c -- the oracle of spec/softmax.md: softmax with
  * temperature, log-softmax and cross-entropy, and the exact row machinery
- * that tools/oracle_sample.c and tools/oracle_lens.c share.
+ * that tools/oracle/oracle_sample.c and tools/oracle/oracle_lens.c share.
  *
  * Per row u with temperature tau, at ORACLE_PREC bits:
  *   a       = max_j u_j over the unmasked entries        (exact)
@@ -300,7 +300,7 @@ static int logits_shape_ok(const double *out, const double *scale,
 
 /* ---- the ops ---- */
 
-/* spec/softmax.md#softmax. Contract: tools/oracle_head.h.
+/* spec/softmax.md#softmax. Contract: tools/oracle/oracle_head.h.
  * probs, scale, logits: (n, V) */
 int oracle_softmax(double *probs, double *scale, double *k,
                    const double *logits, size_t n, size_t V, double tau)
@@ -327,7 +327,7 @@ int oracle_softmax(double *probs, double *scale, double *k,
     return status;
 }
 
-/* spec/softmax.md#log_softmax. Contract: tools/oracle_head.h.
+/* spec/softmax.md#log_softmax. Contract: tools/oracle/oracle_head.h.
  * logprobs, scale, logits: (n, V) */
 int oracle_log_softmax(double *logprobs, double *scale, double *k,
                        const double *logits, size_t n, size_t V, double tau)
@@ -444,7 +444,7 @@ static void reduce(double *loss, double *scale, const loss_sum *sums,
     mpfr_clears(value, bound, (mpfr_ptr)0);
 }
 
-/* spec/softmax.md#cross_entropy. Contract: tools/oracle_head.h.
+/* spec/softmax.md#cross_entropy. Contract: tools/oracle/oracle_head.h.
  * loss, scale: (n) for NONE, (1) otherwise; logits: (n, V); targets: (n) */
 int oracle_cross_entropy(double *loss, double *scale, double *k,
                          const double *logits, const int64_t *targets,

@@ -2,7 +2,7 @@
  * oracle_variants.c -- the oracle of spec/variants.md: partial, transformed
  * and adaptive tying, the MLP head, the two mixtures of softmaxes and the
  * soft-tying regulariser, with the tolerances of
- * spec/tolerance.md#variants. Contract: tools/oracle_variants.h.
+ * spec/tolerance.md#variants. Contract: tools/oracle/oracle_variants.h.
  *
  * Linear heads (partial, transformed, adaptive, MLP). Every logit is its
  * exact real value, rounded once to nearest:

@@ -19,7 +19,7 @@ typedef struct {
     op_runner run;
 } ref_op_entry;
 
-/* The gradient ops (tools/ref_ops_grad.c). */
+/* The gradient ops (tools/refops/ref_ops_grad.c). */
 extern const ref_op_entry ref_grad_ops[];
 extern const size_t ref_grad_op_count;
 

@@ -1,5 +1,5 @@
 /*
- * lmr_run.c -- lmr-run: the conformance runner (tools/runner.h,
+ * main.c -- lmr-run: the conformance runner (tools/runner/runner.h,
  * spec/protocol.md). Exit status: 0 when no verdict fails the run, 1
  * otherwise, 2 for bad usage or a malformed vector file.
  */

@@ -10,7 +10,7 @@
  *
  * The vector files are read one at a time and freed after use; the runner
  * decodes their expected values and tolerances only, and copies each
- * case's params and inputs verbatim into its request. tools/lmr_run.c is
+ * case's params and inputs verbatim into its request. tools/runner/main.c is
  * the main program; tests/runner.c calls these functions in process.
  */
 #ifndef LMR_RUNNER_H

@@ -20,12 +20,12 @@ status=0
 
 # name|command: the correct testees and the class each declares
 correct="reference|build/lmr-testee-ref
-numpy-fp64|$python tools/testee_numpy.py --class fp64
-numpy-fp32|$python tools/testee_numpy.py --class fp32
-torch-fp64|$python tools/testee_torch.py --class fp64
-torch-fp32|$python tools/testee_torch.py --class fp32
-torch-bf16|$python tools/testee_torch.py --class bf16
-torch-fp16|$python tools/testee_torch.py --class fp16"
+numpy-fp64|$python tools/testees/testee_numpy.py --class fp64
+numpy-fp32|$python tools/testees/testee_numpy.py --class fp32
+torch-fp64|$python tools/testees/testee_torch.py --class fp64
+torch-fp32|$python tools/testees/testee_torch.py --class fp32
+torch-bf16|$python tools/testees/testee_torch.py --class bf16
+torch-fp16|$python tools/testees/testee_torch.py --class fp16"
 
 echo "== correct testees: every supported case must pass =="
 printf '%-12s %8s %8s %12s %s\n' testee passed failed unsupported verdict
@@ -55,9 +55,9 @@ echo
 echo "== mutants of the NumPy testee: each must be caught =="
 caught=0
 total=0
-for mutant in $($python tools/testee_numpy.py --list-mutants | cut -f1); do
+for mutant in $($python tools/testees/testee_numpy.py --list-mutants | cut -f1); do
     total=$((total + 1))
-    "$runner" --timeout "$timeout" -- $python tools/testee_numpy.py \
+    "$runner" --timeout "$timeout" -- $python tools/testees/testee_numpy.py \
         --class fp64 --mutant "$mutant" > "$log/mutant.tap" 2>/dev/null
     code=$?
     failures=$(grep -c '^not ok ' "$log/mutant.tap")

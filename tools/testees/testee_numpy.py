@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """NumPy testee for lmr-run (spec/protocol.md).
 
-    /usr/bin/python3 tools/testee_numpy.py --class fp64|fp32 [--mutant NAME]
-    /usr/bin/python3 tools/testee_numpy.py --list-mutants
+    /usr/bin/python3 tools/testees/testee_numpy.py --class fp64|fp32 [--mutant NAME]
+    /usr/bin/python3 tools/testees/testee_numpy.py --list-mutants
 
 Every op of spec/ in NumPy: inputs are converted to the class's dtype on
 arrival (float64 or float32), every operation runs in that dtype, outputs are
@@ -21,7 +21,8 @@ import traceback
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))  # recipe.py
 import recipe  # noqa: E402
 
 np.seterr(all="ignore")

@@ -2,12 +2,12 @@
  * testee_ref.c -- lmr-testee-ref: the reference library (ref/) as a testee
  * of lmr-run (spec/protocol.md), class fp64, every op.
  *
- * Each request becomes a one-case vector file in memory, as in tools/cli.c:
+ * Each request becomes a one-case vector file in memory, as in tools/cli/cli.c:
  * its params and inputs as they came, its result a placeholder (the
  * expected outputs are not in a request, and ref_run does not read them).
  * vec_file_from_json decodes it -- regenerating generated inputs and
  * checking their checksums -- and ref_run runs it. The reply is "ok" with
- * every output and its shape (from tools/op_shapes.c, as lmr prints it), or
+ * every output and its shape (from tools/common/op_shapes.c, as lmr prints it), or
  * "rejected" with the reference's status.
  *
  * Usage: lmr-testee-ref (requests on standard input, responses on standard

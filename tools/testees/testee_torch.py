@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch testee for lmr-run (spec/protocol.md).
 
-    /usr/bin/python3 tools/testee_torch.py --class fp64|fp32|bf16|fp16
+    /usr/bin/python3 tools/testees/testee_torch.py --class fp64|fp32|bf16|fp16
 
 Uses PyTorch's real modules wherever one exists: nn.Embedding for lookups and
 learned positions, nn.Linear for the heads (the tied head shares the
@@ -26,7 +26,7 @@ Where PyTorch's autograd disagrees with the spec, the op says so in a
 comment marked "PyTorch differs".
 
 The protocol plumbing and the input checks that are pure bookkeeping (shapes,
-finiteness, parameter ranges) come from tools/testee_numpy.py; every number
+finiteness, parameter ranges) come from tools/testees/testee_numpy.py; every number
 is computed here, by torch.
 """
 import functools

@@ -1,5 +1,5 @@
 /*
- * lmr_verify.c -- lmr-verify: checks the reference library against vector
+ * main.c -- lmr-verify: checks the reference library against vector
  * files and prints a per-op summary (or TAP with --tap).
  *
  * Usage: lmr-verify [--tap] [--class fp64|fp32|bf16|fp16] FILE.json...
