@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -645,13 +646,25 @@ static int report_leftovers(run_state *state)
     return state->results.n_stray > 0;
 }
 
-/* {"vectors", "class", "timeout", and the testee's command and hello, or
- * the results file} for the JSON report. */
+/* Now in UTC, ISO 8601 ("2024-05-01T12:00:00Z"), for the report. */
+static json_t *date_json(void)
+{
+    char text[32] = "";
+    struct tm utc;
+    time_t now = time(NULL);
+    if (now != (time_t)-1 && gmtime_r(&now, &utc) != NULL)
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return json_string(text);
+}
+
+/* {"vectors", "class", "timeout", "date" (when the run ended), and the
+ * testee's command and hello, or the results file} for the JSON report. */
 static json_t *run_json(const run_state *state)
 {
     const runner_options *options = state->options;
-    json_t *run = json_pack("{s:s, s:s, s:f, s:I, s:I}",
+    json_t *run = json_pack("{s:s, s:o, s:s, s:f, s:I, s:I}",
                             "vectors", options->vectors_dir,
+                            "date", date_json(),
                             "class", vec_class_name(state->cls),
                             "timeout", options->timeout_seconds,
                             "selected", (json_int_t)state->selected,

@@ -97,7 +97,18 @@ static json_t *provided_json(const output_outcome *out)
     return vecw_i64_array(out->ndim, out->shape, out->i64);
 }
 
-/* {"passed", "failures", "worst_units", "worst": {index, got, want, ...}} */
+/* The output's worst error beyond the floor as a fraction of its bound,
+ * e_f / K: at most 1 exactly when every element passes (0 or infinity for
+ * an index output, whose K is 0). */
+static double fraction_of_bound(const judge_verdict *v)
+{
+    if (v->k > 0.0)
+        return v->worst_units / v->k;
+    return v->worst_units == 0.0 ? 0.0 : INFINITY;
+}
+
+/* {"passed", "failures", "worst_units", "k", "fraction_of_bound",
+ *  "worst": {index, got, want, ...}} */
 static json_t *error_json(const output_outcome *out, int cls)
 {
     const judge_verdict *v = &out->judged;
@@ -117,9 +128,11 @@ static json_t *error_json(const output_outcome *out, int cls)
         json_object_set_new(worst, "want",
                             json_integer((json_int_t)v->worst_want));
     }
-    return json_pack("{s:b, s:I, s:o, s:o}", "passed", v->passed, "failures",
-                     (json_int_t)v->failures, "worst_units",
-                     vecw_double(v->worst_units), "worst", worst);
+    return json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "passed", v->passed,
+                     "failures", (json_int_t)v->failures, "worst_units",
+                     vecw_double(v->worst_units), "k", vecw_double(v->k),
+                     "fraction_of_bound", vecw_double(fraction_of_bound(v)),
+                     "worst", worst);
 }
 
 /* {name: {"expected", "provided", "error"}} for every decoded output. */
