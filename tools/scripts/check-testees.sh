@@ -1,22 +1,32 @@
 #!/bin/sh
-# check-testees.sh [--tables] RUNNER -- runs the conformance runner against
-# every bundled correct testee (each must pass every case it supports: zero
-# false failures) and against every mutant of the NumPy testee (each must
-# fail at least one case), then prints the mutation score. With --tables, the
-# runner's per-op summary of each correct testee is printed too. Exit status
-# 0 only if both hold.
+# check-testees.sh [--tables] [--reports DIR] [--correct-only] RUNNER -- runs
+# the conformance runner against every bundled correct testee (each must
+# pass every case it supports: zero false failures) and against every mutant
+# of the NumPy testee (each must fail at least one case), then prints the
+# mutation score. With --tables, the runner's per-op summary of each correct
+# testee is printed too; with --reports DIR, each correct testee's JSON
+# report is kept as DIR/NAME.json (for tools/report and tools/plots); with
+# --correct-only, the mutants are not run. Exit status 0 only if both hold.
 set -u
+usage="usage: check-testees.sh [--tables] [--reports DIR] [--correct-only] path/to/lmr-run"
 tables=0
-if [ "${1:-}" = "--tables" ]; then
-    tables=1
-    shift
-fi
-runner=${1:?usage: check-testees.sh [--tables] path/to/lmr-run}
+reports=""
+mutants=1
+while [ "$#" -gt 1 ]; do
+    case "$1" in
+        --tables) tables=1; shift ;;
+        --reports) reports=${2:?$usage}; shift 2 ;;
+        --correct-only) mutants=0; shift ;;
+        *) break ;;
+    esac
+done
+runner=${1:?$usage}
 python=/usr/bin/python3
 timeout=120
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT INT TERM
 status=0
+[ -n "$reports" ] && mkdir -p "$reports"
 
 # name|command: the correct testees and the class each declares
 correct="reference|build/lmr-testee-ref
@@ -43,6 +53,7 @@ echo "$correct" | while IFS='|' read -r name command; do
     if [ "$tables" -eq 1 ]; then
         sed -n '/^# summary/,/^# total/p' "$log/$name.tap" | sed 's/^# /    /'
     fi
+    [ -n "$reports" ] && [ -f "$log/$name.json" ] && cp "$log/$name.json" "$reports/$name.json"
     if [ "$code" -ne 0 ]; then
         grep -A3 '^not ok' "$log/$name.tap" | head -n 20
         tail -n 5 "$log/$name.err"
@@ -50,6 +61,7 @@ echo "$correct" | while IFS='|' read -r name command; do
     fi
 done
 [ -f "$log/false-failures" ] && status=1
+[ "$mutants" -eq 0 ] && exit "$status"
 
 echo
 echo "== mutants of the NumPy testee: each must be caught =="
