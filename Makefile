@@ -14,6 +14,8 @@
 #   make vectors   regenerate vectors/ and its manifest (after a change)
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
 #   make bench     the benchmarks (not a test)
+#   make report    the HTML conformance report of every bundled testee
+#   make plots     the study figures (build/plots/)
 #
 # Layout: ref/ is the library; every folder of tools/ is one program or one
 # library of the tools (tools/README.md). A folder's sources are every .c
@@ -111,7 +113,8 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 
 .PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
         install install-check bench clean runner-check testees-check \
-        independence-check demo-after-deps check-after-deps
+        independence-check demo-after-deps check-after-deps report \
+        report-check plots
 
 all: $(LIB_A) $(LIB_SO) $(PROGRAMS) $(TESTS) $(TEST_TESTEES)
 
@@ -228,7 +231,7 @@ check:
 	@$(MAKE) --no-print-directory check-after-deps
 
 check-after-deps: independence-check test memcheck vectors-check schema-check \
-                  install-check runner-check testees-check
+                  install-check runner-check report-check testees-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee must be caught.
@@ -236,15 +239,52 @@ testees-check: $(RUNNER) $(TESTEE_REF)
 	@sh tools/scripts/check-testees.sh $(RUNNER)
 
 # The reference library as a testee of lmr-run: every case must pass (no
-# failure, no unsupported case). The TAP stays in build/runner-check.tap.
+# failure, no unsupported case). The TAP stays in build/runner-check.tap,
+# the JSON report in build/runner-check.json (for report-check).
 runner-check: $(RUNNER) $(TESTEE_REF)
-	@$(RUNNER) --vectors vectors -- $(TESTEE_REF) > $(B)/runner-check.tap; \
+	@$(RUNNER) --vectors vectors --report $(B)/runner-check.json \
+	    -- $(TESTEE_REF) > $(B)/runner-check.tap; \
 	status=$$?; sed -n '/^# summary/,$$p' $(B)/runner-check.tap; \
 	if [ $$status -ne 0 ] || grep -q -e '^not ok' -e '# SKIP' $(B)/runner-check.tap; then \
 	    echo "runner-check: not every case passed (see $(B)/runner-check.tap)"; \
 	    exit 1; \
 	fi; \
 	echo "runner-check: every case passed (TAP in $(B)/runner-check.tap)"
+
+# ---- pictures: the HTML conformance report (tools/report/) -------------------
+# make report: every bundled correct testee's run (check-testees.sh keeps
+# their JSON reports in build/reports/) in one page, build/report.html.
+# ENGINE_REPORTS="a.json b.json" adds real engines' runs to its engines'
+# section.
+REPORTS := $(B)/reports
+ENGINE_REPORTS ?=
+HTML_REPORT := $(PYTHON) tools/report/html_report.py
+
+$(REPORTS)/stamp: $(RUNNER) $(TESTEE_REF) vectors/SHA256SUMS $(wildcard tools/testees/*.py)
+	@sh tools/scripts/check-testees.sh --reports $(REPORTS) --correct-only $(RUNNER) || \
+	    echo "a bundled testee failed: the report shows where"
+	@touch $@
+
+report: $(REPORTS)/stamp
+	@$(HTML_REPORT) --out $(B)/report.html $(addprefix --engine ,$(ENGINE_REPORTS)) \
+	    $(REPORTS)/*.json
+
+# Part of make check: the page built from two real runs, the reference's
+# (runner-check) and a mutant's with a known failure and a stale entry, is
+# opened in headless chromium and checked against the JSON reports; its bad
+# input handling is checked too.
+REPORT_MUTANT := $(PYTHON) tools/testees/testee_numpy.py --class fp32 --mutant softmax-no-max
+report-check: runner-check
+	@$(RUNNER) --known-failures tests/data/report-known-failures.txt \
+	    --report $(B)/report-check-mutant.json -- $(REPORT_MUTANT) \
+	    > $(B)/report-check-mutant.tap; \
+	status=$$?; if [ $$status -ne 1 ]; then \
+	    echo "report-check: the mutant run should fail (exit 1), got $$status"; exit 1; fi
+	@$(HTML_REPORT) --out $(B)/report-check.html $(B)/runner-check.json \
+	    $(B)/report-check-mutant.json
+	@prove -e '$(PYTHON)' tests/report_browser.py :: $(B)/report-check.html vectors \
+	    $(B)/report-check.png $(B)/runner-check.json $(B)/report-check-mutant.json
+	@prove -e '$(PYTHON)' tests/report_input.py :: $(B)/runner-check.json vectors
 
 vectors: $(GEN)
 	$(GEN) vectors
