@@ -96,8 +96,8 @@ static int run_pos_sinusoid(const vec_ctx *ctx, ref_result *result)
     size_t d;
     double base;
     if (vec_input(ctx, "positions", VEC_I64, 1, &positions) ||
-        vec_param_size(ctx, "d", 1, 0, &d) ||
-        vec_param_double(ctx, "base", 0, LMR_SINUSOID_DEFAULT_BASE, &base))
+        op_param_size(ctx, "d", &d) ||
+        op_param_double(ctx, "base", &base))
         return -1;
     size_t n = positions->shape[0];
     double *Y = allocate_y(ctx, result, n, d);
@@ -112,12 +112,10 @@ static int read_positions(const vec_ctx *ctx, lmr_positions *positions)
 {
     const char *kind;
     memset(positions, 0, sizeof *positions);
-    if (vec_param_string(ctx, "positions", 1, NULL, &kind) ||
-        vec_param_int64(ctx, "start", 0, 0, &positions->start) ||
-        vec_param_bool(ctx, "scale_by_sqrt_d", 0, 0,
-                       &positions->scale_by_sqrt_d) ||
-        vec_param_double(ctx, "base", 0, LMR_SINUSOID_DEFAULT_BASE,
-                         &positions->base))
+    if (op_param_word(ctx, "positions", &kind) ||
+        op_param_int64(ctx, "start", &positions->start) ||
+        op_param_bool(ctx, "scale_by_sqrt_d", &positions->scale_by_sqrt_d) ||
+        op_param_double(ctx, "base", &positions->base))
         return -1;
     if (strcmp(kind, "learned") == 0) {
         const vec_array *P;
@@ -157,7 +155,7 @@ static int read_affine(const vec_ctx *ctx, size_t d, const vec_array **gamma,
 {
     if (vec_input(ctx, "gamma", VEC_F64, 1, gamma) ||
         vec_input(ctx, "beta", VEC_F64, 1, beta) ||
-        vec_param_double(ctx, "eps", 1, 0.0, eps))
+        op_param_double(ctx, "eps", eps))
         return -1;
     *shapes_agree = (*gamma)->shape[0] == d && (*beta)->shape[0] == d;
     return 0;
@@ -248,7 +246,7 @@ static int run_softmax_like(const vec_ctx *ctx, ref_result *result, int take_log
     const vec_array *logits;
     double tau;
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
-        vec_param_double(ctx, "tau", 0, 1.0, &tau))
+        op_param_double(ctx, "tau", &tau))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
     ref_output *out = ref_add_output(ctx, result, take_log ? "logprobs" : "probs",
@@ -289,9 +287,8 @@ static int run_cross_entropy(const vec_ctx *ctx, ref_result *result)
     int64_t ignore_index;
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
-        vec_param_string(ctx, "reduction", 0, "mean", &reduction_name) ||
-        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
-                        &ignore_index))
+        op_param_word(ctx, "reduction", &reduction_name) ||
+        op_param_int64(ctx, "ignore_index", &ignore_index))
         return -1;
     enum lmr_reduction reduction = ref_reduction_named(reduction_name);
     size_t n = logits->shape[0], vocab = logits->shape[1];
@@ -326,9 +323,9 @@ static int run_sample(const vec_ctx *ctx, ref_result *result)
     int64_t top_k;
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         vec_input(ctx, "r", VEC_F64, 1, &r) ||
-        vec_param_double(ctx, "tau", 0, 1.0, &tau) ||
-        vec_param_int64(ctx, "top_k", 0, 0, &top_k) ||
-        vec_param_double(ctx, "top_p", 0, 1.0, &top_p))
+        op_param_double(ctx, "tau", &tau) ||
+        op_param_int64(ctx, "top_k", &top_k) ||
+        op_param_double(ctx, "top_p", &top_p))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
     ref_output *probs = ref_add_output(ctx, result, "probs", VEC_F64, n, vocab);
@@ -371,9 +368,9 @@ static int run_logit_lens(const vec_ctx *ctx, ref_result *result)
     double eps;
     if (vec_input(ctx, "hidden", VEC_F64, 3, &hidden) ||
         vec_input(ctx, "E", VEC_F64, 2, &E) ||
-        vec_param_size(ctx, "k", 1, 0, &top_k) ||
-        vec_param_bool(ctx, "final_layernorm", 0, 0, &final_layernorm) ||
-        vec_param_double(ctx, "eps", 0, LMR_LAYERNORM_DEFAULT_EPS, &eps))
+        op_param_size(ctx, "k", &top_k) ||
+        op_param_bool(ctx, "final_layernorm", &final_layernorm) ||
+        op_param_double(ctx, "eps", &eps))
         return -1;
     size_t layers = hidden->shape[0], n = hidden->shape[1], d = hidden->shape[2];
     size_t vocab = E->shape[0], rows = layers * n;
@@ -397,9 +394,9 @@ static int run_param_count(const vec_ctx *ctx, ref_result *result)
 {
     int64_t vocab, d, block_params;
     lmr_param_counts counts = {0, 0, 0, 0.0};
-    if (vec_param_int64(ctx, "vocab", 1, 0, &vocab) ||
-        vec_param_int64(ctx, "d", 1, 0, &d) ||
-        vec_param_int64(ctx, "block_params", 1, 0, &block_params))
+    if (op_param_int64(ctx, "vocab", &vocab) ||
+        op_param_int64(ctx, "d", &d) ||
+        op_param_int64(ctx, "block_params", &block_params))
         return -1;
     static const char *const names[] = {"untied", "tied", "saving"};
     ref_output *integers[3];
@@ -432,7 +429,7 @@ static int run_head_partial(const vec_ctx *ctx, ref_result *result)
     const vec_array *h, *E, *F;
     size_t k;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
-        ref_optional_input(ctx, "F", 2, &F) || vec_param_size(ctx, "k", 1, 0, &k))
+        ref_optional_input(ctx, "F", 2, &F) || op_param_size(ctx, "k", &k))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
@@ -471,7 +468,7 @@ static int run_head_adaptive(const vec_ctx *ctx, ref_result *result)
     double alpha;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "F", VEC_F64, 2, &F) ||
-        vec_param_double(ctx, "alpha", 1, 0.0, &alpha))
+        op_param_double(ctx, "alpha", &alpha))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
@@ -491,7 +488,7 @@ static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W1", VEC_F64, 2, &W1) ||
         ref_optional_input(ctx, "b1", 1, &b1) || ref_optional_input(ctx, "W2", 2, &W2) ||
         ref_optional_input(ctx, "E", 2, &E) || ref_optional_input(ctx, "b2", 1, &b2) ||
-        vec_param_bool(ctx, "tied", 0, 0, &tied))
+        op_param_bool(ctx, "tied", &tied))
         return -1;
     if (tied ? E == NULL : W2 == NULL)
         return vec_fail(ctx, tied ? "inputs.E" : "inputs.W2",
@@ -554,7 +551,7 @@ static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "b_comp", VEC_F64, 2, &b_comp) ||
         ref_optional_input(ctx, "W_out", 2, &W_out) || ref_optional_input(ctx, "E", 2, &E) ||
         ref_optional_input(ctx, "b_out", 1, &b_out) ||
-        vec_param_bool(ctx, "tied", 0, 0, &tied))
+        op_param_bool(ctx, "tied", &tied))
         return -1;
     if (tied ? E == NULL : W_out == NULL)
         return vec_fail(ctx, tied ? "inputs.E" : "inputs.W_out",
@@ -586,10 +583,9 @@ static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "W", VEC_F64, 2, &W) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
-        vec_param_double(ctx, "lambda", 1, 0.0, &lambda) ||
-        vec_param_string(ctx, "reduction", 0, "mean", &reduction_name) ||
-        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
-                        &ignore_index))
+        op_param_double(ctx, "lambda", &lambda) ||
+        op_param_word(ctx, "reduction", &reduction_name) ||
+        op_param_int64(ctx, "ignore_index", &ignore_index))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     static const char *const names[] = {"loss", "cross_entropy", "penalty"};
@@ -650,6 +646,14 @@ static op_runner find_runner(const char *op)
 int ref_op_known(const char *op)
 {
     return find_runner(op) != NULL;
+}
+
+const char *ref_op_name(size_t i)
+{
+    size_t forward = sizeof runners / sizeof runners[0];
+    if (i < forward)
+        return runners[i].op;
+    return i - forward < ref_grad_op_count ? ref_grad_ops[i - forward].op : NULL;
 }
 
 int ref_run(const vec_file *file, const vec_case *c, ref_result *result,

@@ -37,6 +37,9 @@ const ref_output *ref_result_output(const ref_result *result, const char *name);
 /* 1 if op is an op this program can run. */
 int ref_op_known(const char *op);
 
+/* The i-th op this program can run, or NULL when i is past the last. */
+const char *ref_op_name(size_t i);
+
 /* Runs case c of file; 0 with *result filled, or -1 with err set. */
 int ref_run(const vec_file *file, const vec_case *c, ref_result *result,
             char *err, size_t errlen);

@@ -41,7 +41,7 @@ static int run_scatter_backward(const vec_ctx *ctx, ref_result *result,
     size_t table_rows;
     if (vec_input(ctx, index_name, VEC_I64, 1, &index) ||
         vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
-        vec_param_size(ctx, rows_param, 1, 0, &table_rows))
+        op_param_size(ctx, rows_param, &table_rows))
         return -1;
     size_t n = index->shape[0], d = dY->shape[1];
     double *grad = ref_add_f64(ctx, result, output_name, table_rows, d);
@@ -76,7 +76,7 @@ static int run_layernorm_backward(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "x", VEC_F64, 2, &x) ||
         vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
         vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
-        vec_param_double(ctx, "eps", 1, 0.0, &eps))
+        op_param_double(ctx, "eps", &eps))
         return -1;
     size_t n = x->shape[0], d = x->shape[1];
     size_t rows[] = {n, d, d}, cols[] = {d, 1, 1};
@@ -142,7 +142,7 @@ static int run_softmax_like_backward(const vec_ctx *ctx, ref_result *result,
     double tau, *out[2];
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         vec_input(ctx, upstream, VEC_F64, 2, &G) ||
-        vec_param_double(ctx, "tau", 0, 1.0, &tau))
+        op_param_double(ctx, "tau", &tau))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
     size_t rows[] = {n, 1}, cols[] = {vocab, 1};
@@ -174,9 +174,8 @@ static int read_loss_params(const vec_ctx *ctx, enum lmr_reduction *reduction,
                             int64_t *ignore_index)
 {
     const char *name;
-    if (vec_param_string(ctx, "reduction", 0, "mean", &name) ||
-        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
-                        ignore_index))
+    if (op_param_word(ctx, "reduction", &name) ||
+        op_param_int64(ctx, "ignore_index", ignore_index))
         return -1;
     *reduction = ref_reduction_named(name);
     return 0;
@@ -217,7 +216,7 @@ static int run_head_partial_backward(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         ref_optional_input(ctx, "F", 2, &F) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
-        vec_param_size(ctx, "k", 1, 0, &k))
+        op_param_size(ctx, "k", &k))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     size_t free_cols = k <= vocab ? vocab - k : 0;
@@ -265,7 +264,7 @@ static int run_head_adaptive_backward(const vec_ctx *ctx, ref_result *result)
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "F", VEC_F64, 2, &F) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
-        vec_param_double(ctx, "alpha", 1, 0.0, &alpha))
+        op_param_double(ctx, "alpha", &alpha))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     size_t rows[] = {n, vocab, d, 1}, cols[] = {d, d, vocab, 1};
@@ -295,7 +294,7 @@ static int read_mlp(const vec_ctx *ctx, mlp_case *in)
         ref_optional_input(ctx, "E", 2, &in->E) ||
         ref_optional_input(ctx, "b2", 1, &in->b2) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &in->dU) ||
-        vec_param_bool(ctx, "tied", 0, 0, &in->tied))
+        op_param_bool(ctx, "tied", &in->tied))
         return -1;
     if (in->tied ? in->E == NULL : in->W2 == NULL)
         return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W2",
@@ -374,7 +373,7 @@ static int read_mos_gated(const vec_ctx *ctx, mos_gated_case *in)
         ref_optional_input(ctx, "E", 2, &in->E) ||
         ref_optional_input(ctx, "b_out", 1, &in->b_out) ||
         vec_input(ctx, "dlogprobs", VEC_F64, 2, &in->G) ||
-        vec_param_bool(ctx, "tied", 0, 0, &in->tied))
+        op_param_bool(ctx, "tied", &in->tied))
         return -1;
     if (in->tied ? in->E == NULL : in->W_out == NULL)
         return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W_out",
@@ -435,7 +434,7 @@ static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "W", VEC_F64, 2, &W) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
         vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
-        vec_param_double(ctx, "lambda", 1, 0.0, &lambda) ||
+        op_param_double(ctx, "lambda", &lambda) ||
         read_loss_params(ctx, &reduction, &ignore_index))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
@@ -470,12 +469,11 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
     if (vec_input(ctx, "ids", VEC_I64, 1, &ids) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
         vec_input(ctx, "E", VEC_F64, 2, &E) || vec_input(ctx, "P", VEC_F64, 2, &P) ||
-        vec_param_bool(ctx, "layernorm", 0, 0, &layernorm) ||
-        vec_param_double(ctx, "eps", 0, LMR_LAYERNORM_DEFAULT_EPS, &model->eps) ||
-        vec_param_string(ctx, "middle", 0, "identity", &middle) ||
-        vec_param_string(ctx, "reduction", 0, "mean", &reduction) ||
-        vec_param_int64(ctx, "ignore_index", 0, LMR_DEFAULT_IGNORE_INDEX,
-                        &model->ignore_index))
+        op_param_bool(ctx, "layernorm", &layernorm) ||
+        op_param_double(ctx, "eps", &model->eps) ||
+        op_param_word(ctx, "middle", &middle) ||
+        op_param_word(ctx, "reduction", &reduction) ||
+        op_param_int64(ctx, "ignore_index", &model->ignore_index))
         return -1;
     if (layernorm && (vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
                       vec_input(ctx, "beta", VEC_F64, 1, &beta)))

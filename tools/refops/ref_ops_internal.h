@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "lmr.h"
+#include "op_table.h"
 #include "ref_ops.h"
 #include "vecio.h"
 

@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "lmr.h"
-#include "op_shapes.h"
+#include "op_table.h"
 #include "ref_ops.h"
 #include "vecio.h"
 
@@ -47,7 +47,7 @@ static json_t *ok_json(const char *id, const char *op, const vec_case *c,
     for (size_t i = 0; i < result->n_outputs; i++) {
         const ref_output *output = &result->outputs[i];
         size_t shape[VEC_MAX_DIMS];
-        size_t ndim = op_output_shape(op, c, output->name, output->count,
+        size_t ndim = op_result_shape(op, output->name, c, output->count,
                                       shape);
         json_t *array = output->dtype == VEC_F64
             ? vecw_f64_array(ndim, shape, output->f64)
