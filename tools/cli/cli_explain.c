@@ -954,24 +954,32 @@ static const struct {
     {"param_count", explain_param_count},
 };
 
+/* The explainer of op, from whichever file has it, or NULL. */
+static explainer find_explainer(const char *op)
+{
+    for (size_t i = 0; i < sizeof explainers / sizeof explainers[0]; i++)
+        if (strcmp(explainers[i].op, op) == 0)
+            return explainers[i].explain;
+    explainer other = cli_explain_variants_find(op);
+    return other != NULL ? other : cli_explain_grad_find(op);
+}
+
+int cli_explain_known(const char *op)
+{
+    return find_explainer(op) != NULL;
+}
+
 int cli_explain(FILE *out, const vec_file *file, const vec_case *c)
 {
     fprintf(out, "\nexplanation of %s: straightforward double arithmetic in "
             "lmr, for study -- not an expected value (the outputs above, from "
             "ref/, are);\nnumbers are the shortest decimals that read back "
             "exactly, at most %d entries or terms are shown\n", file->op, MAX);
-    for (size_t i = 0; i < sizeof explainers / sizeof explainers[0]; i++)
-        if (strcmp(explainers[i].op, file->op) == 0) {
-            explainers[i].explain(out, file, c);
-            return 0;
-        }
-    explainer other = cli_explain_variants_find(file->op);
-    if (other == NULL)
-        other = cli_explain_grad_find(file->op);
-    if (other != NULL) {
-        other(out, file, c);
-        return 0;
+    explainer explain = find_explainer(file->op);
+    if (explain == NULL) {
+        fprintf(out, "(no explanation for %s)\n", file->op);
+        return -1;
     }
-    fprintf(out, "(no explanation for %s)\n", file->op);
-    return -1;
+    explain(out, file, c);
+    return 0;
 }

@@ -26,4 +26,7 @@ void cli_format_number(char *buf, size_t len, double value);
  * one-line note) when the op has no explanation. */
 int cli_explain(FILE *out, const vec_file *file, const vec_case *c);
 
+/* 1 if op has an explainer. */
+int cli_explain_known(const char *op);
+
 #endif
