@@ -198,7 +198,7 @@ static const compose_config compose_valid[] = {
     {"empty-batch", "n = 0", "empty", 4, 4, 0, 1, 4, 0, 0, 0, 2010, 0, 0},
 };
 
-int gen_compose(const char *dir)
+static int gen_compose(const char *dir)
 {
     static const compose_config base = {"", "", NULL, 6, 4, 3, 1, 4, 0, 0, 0,
                                         2100, 0, 0};
@@ -255,7 +255,7 @@ static const compose_config compose_layernorm_valid[] = {
      5, 4, 2, 1, 2, 0, 0, 0, 3005, 0, 1.0},
 };
 
-int gen_compose_layernorm(const char *dir)
+static int gen_compose_layernorm(const char *dir)
 {
     static const compose_config base = {"", "", NULL, 6, 4, 3, 1, 4, 0, 0, 0,
                                         3100, 0, 1e-5};
@@ -284,3 +284,10 @@ int gen_compose_layernorm(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_compose_files[] = {
+    {"compose", gen_compose},
+    {"compose_layernorm", gen_compose_layernorm},
+    {NULL, NULL},
+};

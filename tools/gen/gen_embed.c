@@ -324,7 +324,7 @@ static void size_errors(gen_file *file, enum table_op op)
 
 /* ---- the three files --------------------------------------------------- */
 
-int gen_embed_lookup(const char *dir)
+static int gen_embed_lookup(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "embed_lookup", "spec/embedding.md#lookup");
@@ -339,7 +339,7 @@ int gen_embed_lookup(const char *dir)
     return status;
 }
 
-int gen_pos_learned(const char *dir)
+static int gen_pos_learned(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "pos_learned", "spec/embedding.md#learned");
@@ -384,7 +384,7 @@ static void onehot_errors(gen_file *file)
     }
 }
 
-int gen_embed_onehot(const char *dir)
+static int gen_embed_onehot(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "embed_onehot", "spec/embedding.md#onehot");
@@ -398,3 +398,11 @@ int gen_embed_onehot(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_embed_files[] = {
+    {"embed_lookup", gen_embed_lookup},
+    {"pos_learned", gen_pos_learned},
+    {"embed_onehot", gen_embed_onehot},
+    {NULL, NULL},
+};

@@ -50,7 +50,7 @@ static void large_notes(gen_file *file)
              "generated from the recipe in each input (spec/format.md)");
 }
 
-int gen_head_tied_gpt2(const char *dir)
+static int gen_head_tied_gpt2(const char *dir)
 {
     gen_file file;
     gen_case c;
@@ -111,7 +111,7 @@ static int softmax_case(gen_file *file, const char *slug, const char *comment,
     return status;
 }
 
-int gen_softmax_gpt2(const char *dir)
+static int gen_softmax_gpt2(const char *dir)
 {
     gen_file file;
     generated narrow = generate(2, GPT2_VOCAB, 3, 8, 4);
@@ -157,7 +157,7 @@ static int loss_case(gen_file *file, const char *slug, const char *comment,
     return status;
 }
 
-int gen_cross_entropy_gpt2(const char *dir)
+static int gen_cross_entropy_gpt2(const char *dir)
 {
     static const int64_t targets[8] = {464, 50256, 0, -100, 13, 262, 1110, 25000};
     gen_file file;
@@ -181,7 +181,7 @@ int gen_cross_entropy_gpt2(const char *dir)
     return status;
 }
 
-int gen_cross_entropy_backward_gpt2(const char *dir)
+static int gen_cross_entropy_backward_gpt2(const char *dir)
 {
     static const int64_t targets[3] = {464, -100, 50256};
     static const double dloss[1] = {1.0};
@@ -218,3 +218,12 @@ int gen_cross_entropy_backward_gpt2(const char *dir)
     gen_grad_out_free(&dlogits);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_gpt2_files[] = {
+    {"head_tied_gpt2", gen_head_tied_gpt2},
+    {"softmax_gpt2", gen_softmax_gpt2},
+    {"cross_entropy_gpt2", gen_cross_entropy_gpt2},
+    {"cross_entropy_backward_gpt2", gen_cross_entropy_backward_gpt2},
+    {NULL, NULL},
+};

@@ -225,12 +225,12 @@ static int head_file(const char *dir, int untied)
     return status;
 }
 
-int gen_head_tied_backward(const char *dir)
+static int gen_head_tied_backward(const char *dir)
 {
     return head_file(dir, 0);
 }
 
-int gen_head_untied_backward(const char *dir)
+static int gen_head_untied_backward(const char *dir)
 {
     return head_file(dir, 1);
 }
@@ -451,12 +451,12 @@ static int rows_file(const char *dir, int take_log)
     return status;
 }
 
-int gen_softmax_backward(const char *dir)
+static int gen_softmax_backward(const char *dir)
 {
     return rows_file(dir, 0);
 }
 
-int gen_log_softmax_backward(const char *dir)
+static int gen_log_softmax_backward(const char *dir)
 {
     return rows_file(dir, 1);
 }
@@ -692,7 +692,7 @@ static void ce_invalid(gen_file *file, const ce_invalid_config *cfg)
     gen_case_end(&c);
 }
 
-int gen_cross_entropy_backward(const char *dir)
+static int gen_cross_entropy_backward(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -713,3 +713,13 @@ int gen_cross_entropy_backward(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_grad_head_files[] = {
+    {"head_tied_backward", gen_head_tied_backward},
+    {"head_untied_backward", gen_head_untied_backward},
+    {"softmax_backward", gen_softmax_backward},
+    {"log_softmax_backward", gen_log_softmax_backward},
+    {"cross_entropy_backward", gen_cross_entropy_backward},
+    {NULL, NULL},
+};

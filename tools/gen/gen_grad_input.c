@@ -252,12 +252,12 @@ static int scatter_file(const char *dir, enum scatter_op op)
     return status;
 }
 
-int gen_embed_lookup_backward(const char *dir)
+static int gen_embed_lookup_backward(const char *dir)
 {
     return scatter_file(dir, LOOKUP);
 }
 
-int gen_pos_learned_backward(const char *dir)
+static int gen_pos_learned_backward(const char *dir)
 {
     return scatter_file(dir, POSITIONS);
 }
@@ -464,7 +464,7 @@ static void ln_invalid_cases(gen_file *file)
     }
 }
 
-int gen_layernorm_backward(const char *dir)
+static int gen_layernorm_backward(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -486,3 +486,11 @@ int gen_layernorm_backward(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_grad_input_files[] = {
+    {"embed_lookup_backward", gen_embed_lookup_backward},
+    {"pos_learned_backward", gen_pos_learned_backward},
+    {"layernorm_backward", gen_layernorm_backward},
+    {NULL, NULL},
+};

@@ -148,7 +148,7 @@ static void partial_invalid(gen_file *file, const char *slug,
     gen_draws_free(&bag);
 }
 
-int gen_head_partial_backward(const char *dir)
+static int gen_head_partial_backward(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_partial_backward",
@@ -252,7 +252,7 @@ static void transformed_invalid(gen_file *file, const char *slug,
     gen_draws_free(&bag);
 }
 
-int gen_head_transformed_backward(const char *dir)
+static int gen_head_transformed_backward(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_transformed_backward",
@@ -329,7 +329,7 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
     return status;
 }
 
-int gen_head_adaptive_backward(const char *dir)
+static int gen_head_adaptive_backward(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_adaptive_backward",
@@ -639,7 +639,7 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     gen_draws_free(&bag);
 }
 
-int gen_head_mlp_backward(const char *dir)
+static int gen_head_mlp_backward(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -767,7 +767,7 @@ static void mixture_notes(gen_file *file)
              "output dE replaces dW_out");
 }
 
-int gen_mos_fixed_backward(const char *dir)
+static int gen_mos_fixed_backward(const char *dir)
 {
     static const double negative[2] = {1.5, -0.5}, zeros[2] = {0, 0};
     static const double nan_weight[2] = {NAN, 1}, three[3] = {1, 1, 1};
@@ -942,7 +942,7 @@ static void gated_invalid(gen_file *file, const char *slug,
     gen_draws_free(&bag);
 }
 
-int gen_mos_gated_backward(const char *dir)
+static int gen_mos_gated_backward(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -1075,7 +1075,7 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_draws_free(&bag);
 }
 
-int gen_soft_tie_loss_backward(const char *dir)
+static int gen_soft_tie_loss_backward(const char *dir)
 {
     static const double one[2] = {1.0, 1.0}, nan_loss[1] = {NAN};
     static const double inf_loss[1] = {INFINITY};
@@ -1107,3 +1107,15 @@ int gen_soft_tie_loss_backward(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_grad_variants_files[] = {
+    {"head_partial_backward", gen_head_partial_backward},
+    {"head_transformed_backward", gen_head_transformed_backward},
+    {"head_adaptive_backward", gen_head_adaptive_backward},
+    {"head_mlp_backward", gen_head_mlp_backward},
+    {"mos_fixed_backward", gen_mos_fixed_backward},
+    {"mos_gated_backward", gen_mos_gated_backward},
+    {"soft_tie_loss_backward", gen_soft_tie_loss_backward},
+    {NULL, NULL},
+};

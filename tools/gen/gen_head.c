@@ -265,12 +265,19 @@ static int head_file(const char *dir, int untied)
     return status;
 }
 
-int gen_head_tied(const char *dir)
+static int gen_head_tied(const char *dir)
 {
     return head_file(dir, 0);
 }
 
-int gen_head_untied(const char *dir)
+static int gen_head_untied(const char *dir)
 {
     return head_file(dir, 1);
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_head_files[] = {
+    {"head_tied", gen_head_tied},
+    {"head_untied", gen_head_untied},
+    {NULL, NULL},
+};

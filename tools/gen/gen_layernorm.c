@@ -220,7 +220,7 @@ static void shape_errors(gen_file *file)
     free_inputs(&in);
 }
 
-int gen_layernorm(const char *dir)
+static int gen_layernorm(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -240,3 +240,9 @@ int gen_layernorm(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_layernorm_files[] = {
+    {"layernorm", gen_layernorm},
+    {NULL, NULL},
+};

@@ -172,7 +172,7 @@ static void invalid_lens(gen_file *file, const char *slug, const char *comment,
     free_lens_inputs(&in);
 }
 
-int gen_logit_lens(const char *dir)
+static int gen_logit_lens(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -200,3 +200,9 @@ int gen_logit_lens(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_lens_files[] = {
+    {"logit_lens", gen_logit_lens},
+    {NULL, NULL},
+};

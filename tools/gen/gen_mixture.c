@@ -136,7 +136,7 @@ static void mixture_notes(gen_file *file)
     gen_note(file, "tied_output", "the output matrix is the tied E^T");
 }
 
-int gen_mos_fixed(const char *dir)
+static int gen_mos_fixed(const char *dir)
 {
     static const double negative[2] = {1.5, -0.5}, zeros[2] = {0, 0};
     static const double nan_weight[2] = {NAN, 1}, three[3] = {1, 1, 1};
@@ -264,7 +264,7 @@ static void gated_invalid(gen_file *file, const char *slug,
     free(W_out);
 }
 
-int gen_mos_gated(const char *dir)
+static int gen_mos_gated(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -382,7 +382,7 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     free(W);
 }
 
-int gen_soft_tie_loss(const char *dir)
+static int gen_soft_tie_loss(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -404,3 +404,11 @@ int gen_soft_tie_loss(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_mixture_files[] = {
+    {"mos_fixed", gen_mos_fixed},
+    {"mos_gated", gen_mos_gated},
+    {"soft_tie_loss", gen_soft_tie_loss},
+    {NULL, NULL},
+};

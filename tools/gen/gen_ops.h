@@ -1,55 +1,52 @@
 /*
- * gen_ops.h -- the case lists, one function per vector file. Each builds its
- * cases, asks the oracle (oracle.h) for every expected value and scale, and
- * writes dir/<op>.json. Returns 0, or -1 after printing an error.
+ * gen_ops.h -- the generators: one function per vector file, each building
+ * its cases, asking the oracle for every expected value and scale, and
+ * writing dir/<file>.json (returns 0, or -1 after printing an error).
+ *
+ * Each gen_<family>.c keeps its generators static and lists them, by vector
+ * file, in its table gen_<family>_files[]; gen_ops.c collects the tables,
+ * and main.c runs, for every vector file the op table (op_table.h) names,
+ * the generator of that file. Adding an op to a family: a generator and a
+ * row in that family's table. Adding a family: a new file, its table here
+ * and in gen_ops.c.
  */
 #ifndef LMR_GEN_OPS_H
 #define LMR_GEN_OPS_H
 
-int gen_embed_lookup(const char *dir);
-int gen_embed_onehot(const char *dir);
-int gen_pos_learned(const char *dir);
-int gen_pos_sinusoid(const char *dir);
-int gen_compose(const char *dir);
-int gen_layernorm(const char *dir);
-int gen_compose_layernorm(const char *dir);
-int gen_head_tied(const char *dir);
-int gen_head_untied(const char *dir);
-int gen_softmax(const char *dir);
-int gen_log_softmax(const char *dir);
-int gen_cross_entropy(const char *dir);
-int gen_argmax(const char *dir);
-int gen_sample(const char *dir);
-int gen_logit_lens(const char *dir);
-int gen_param_count(const char *dir);
-int gen_head_tied_gpt2(const char *dir);
-int gen_softmax_gpt2(const char *dir);
-int gen_cross_entropy_gpt2(const char *dir);
-int gen_cross_entropy_backward_gpt2(const char *dir);
-int gen_head_partial(const char *dir);
-int gen_head_transformed(const char *dir);
-int gen_head_adaptive(const char *dir);
-int gen_head_mlp(const char *dir);
-int gen_mos_fixed(const char *dir);
-int gen_mos_gated(const char *dir);
-int gen_soft_tie_loss(const char *dir);
+#include <stddef.h>
 
-/* Backward ops and the end-to-end tied model (spec/gradients.md). */
-int gen_embed_lookup_backward(const char *dir);
-int gen_pos_learned_backward(const char *dir);
-int gen_layernorm_backward(const char *dir);
-int gen_head_tied_backward(const char *dir);
-int gen_head_untied_backward(const char *dir);
-int gen_softmax_backward(const char *dir);
-int gen_log_softmax_backward(const char *dir);
-int gen_cross_entropy_backward(const char *dir);
-int gen_head_partial_backward(const char *dir);
-int gen_head_transformed_backward(const char *dir);
-int gen_head_adaptive_backward(const char *dir);
-int gen_head_mlp_backward(const char *dir);
-int gen_mos_fixed_backward(const char *dir);
-int gen_mos_gated_backward(const char *dir);
-int gen_soft_tie_loss_backward(const char *dir);
-int gen_tied_lm(const char *dir);
+typedef int (*gen_function)(const char *dir);
+
+typedef struct {
+    const char *file;   /* the vector file, without .json ("softmax_gpt2") */
+    gen_function run;
+} gen_entry;
+
+/* The families' tables, each ended by {NULL, NULL}. */
+extern const gen_entry gen_embed_files[];
+extern const gen_entry gen_sinusoid_files[];
+extern const gen_entry gen_compose_files[];
+extern const gen_entry gen_layernorm_files[];
+extern const gen_entry gen_head_files[];
+extern const gen_entry gen_softmax_files[];
+extern const gen_entry gen_loss_files[];
+extern const gen_entry gen_sample_files[];
+extern const gen_entry gen_lens_files[];
+extern const gen_entry gen_params_files[];
+extern const gen_entry gen_gpt2_files[];
+extern const gen_entry gen_variants_files[];
+extern const gen_entry gen_mixture_files[];
+extern const gen_entry gen_grad_input_files[];
+extern const gen_entry gen_grad_head_files[];
+extern const gen_entry gen_grad_variants_files[];
+extern const gen_entry gen_tied_lm_files[];
+
+/* The generator of a vector file, or NULL. */
+gen_function gen_find(const char *file);
+
+/* Calls visit(file) for every file some family can generate; returns the
+ * number of files. */
+size_t gen_each_file(void (*visit)(const char *file, void *context),
+                     void *context);
 
 #endif

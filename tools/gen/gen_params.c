@@ -72,7 +72,7 @@ static void invalid_count(gen_file *file, const char *slug, const char *comment,
     gen_case_end(&c);
 }
 
-int gen_param_count(const char *dir)
+static int gen_param_count(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -96,3 +96,9 @@ int gen_param_count(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_params_files[] = {
+    {"param_count", gen_param_count},
+    {NULL, NULL},
+};

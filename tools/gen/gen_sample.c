@@ -124,7 +124,7 @@ static void invalid_logit_rows(gen_file *file, int with_sample_fields)
     }
 }
 
-int gen_argmax(const char *dir)
+static int gen_argmax(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -285,7 +285,7 @@ static void invalid_samples(gen_file *file)
     invalid_logit_rows(file, 1);
 }
 
-int gen_sample(const char *dir)
+static int gen_sample(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -310,3 +310,10 @@ int gen_sample(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_sample_files[] = {
+    {"argmax", gen_argmax},
+    {"sample", gen_sample},
+    {NULL, NULL},
+};

@@ -112,7 +112,7 @@ static void invalid_case(gen_file *file, const sinusoid_config *cfg,
     gen_case_end(&c);
 }
 
-int gen_pos_sinusoid(const char *dir)
+static int gen_pos_sinusoid(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -140,3 +140,9 @@ int gen_pos_sinusoid(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_sinusoid_files[] = {
+    {"pos_sinusoid", gen_pos_sinusoid},
+    {NULL, NULL},
+};

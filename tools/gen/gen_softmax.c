@@ -225,12 +225,19 @@ static int rows_file(const char *dir, int take_log)
     return status;
 }
 
-int gen_softmax(const char *dir)
+static int gen_softmax(const char *dir)
 {
     return rows_file(dir, 0);
 }
 
-int gen_log_softmax(const char *dir)
+static int gen_log_softmax(const char *dir)
 {
     return rows_file(dir, 1);
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_softmax_files[] = {
+    {"softmax", gen_softmax},
+    {"log_softmax", gen_log_softmax},
+    {NULL, NULL},
+};

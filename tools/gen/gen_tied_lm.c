@@ -343,7 +343,7 @@ static void lm_invalid(gen_file *file, const lm_bad *bad)
     lm_free(&in);
 }
 
-int gen_tied_lm(const char *dir)
+static int gen_tied_lm(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -365,3 +365,9 @@ int gen_tied_lm(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_tied_lm_files[] = {
+    {"tied_lm", gen_tied_lm},
+    {NULL, NULL},
+};

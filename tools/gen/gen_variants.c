@@ -111,7 +111,7 @@ static void partial_invalid(gen_file *file, const char *slug,
     gen_draws_free(&bag);
 }
 
-int gen_head_partial(const char *dir)
+static int gen_head_partial(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_partial", "spec/variants.md#partial");
@@ -176,7 +176,7 @@ static int transformed_case(gen_file *file, const char *slug,
     return status;
 }
 
-int gen_head_transformed(const char *dir)
+static int gen_head_transformed(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_transformed", "spec/variants.md#transformed");
@@ -250,7 +250,7 @@ static int adaptive_case(gen_file *file, const char *slug, const char *comment,
     return status;
 }
 
-int gen_head_adaptive(const char *dir)
+static int gen_head_adaptive(const char *dir)
 {
     gen_file file;
     gen_file_init(&file, "head_adaptive", "spec/variants.md#adaptive");
@@ -391,7 +391,7 @@ static void mlp_invalid(gen_file *file, const char *slug, const char *comment,
     gen_draws_free(&bag);
 }
 
-int gen_head_mlp(const char *dir)
+static int gen_head_mlp(const char *dir)
 {
     gen_file file;
     int status = 0;
@@ -412,3 +412,12 @@ int gen_head_mlp(const char *dir)
     gen_file_free(&file);
     return status;
 }
+
+/* The vector files this file writes (gen_ops.h). */
+const gen_entry gen_variants_files[] = {
+    {"head_partial", gen_head_partial},
+    {"head_transformed", gen_head_transformed},
+    {"head_adaptive", gen_head_adaptive},
+    {"head_mlp", gen_head_mlp},
+    {NULL, NULL},
+};
