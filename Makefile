@@ -12,6 +12,7 @@
 #                  the vector reproducibility, schema and install checks and
 #                  the runner against every bundled testee and mutant
 #   make vectors   regenerate vectors/ and its manifest (after a change)
+#   make ops       rewrite tools/common/ops.json from the op table
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
 #   make bench     the benchmarks (not a test)
 #   make report    the HTML conformance report of every bundled testee
@@ -94,8 +95,9 @@ REF_TESTS := errors properties errors_output properties_output errors_grad
 ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \
                 oracle_grad_selfcheck oracle_grad_variants_selfcheck
 REFOPS_TESTS := vectors format gradcheck
+CLI_TESTS := cli op_table
 TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
-                                judge cli runner)
+                                $(CLI_TESTS) judge runner)
 TAP_OBJ := $(T)/tap.o
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TEST_TESTEES := $(T)/testees/replay
@@ -106,12 +108,13 @@ INC_tests_refops := -Itests -Itools/refops -Itools/verify -Itools/common -Iref
 INC_tests_judge := -Itests -Itools/common
 INC_tests_cli := -Itests -Itools/cli -Itools/refops -Itools/common -Iref
 INC_tests_runner := -Itests -Itools/runner -Itools/common
-test_group = $(if $(filter $(1),$(REF_TESTS) check),ref,$(if $(filter $(1),$(ORACLE_TESTS)),oracle,$(if $(filter $(1),$(REFOPS_TESTS)),refops,$(if $(filter $(1),tap),judge,$(1)))))
+test_group = $(if $(filter $(1),$(REF_TESTS) check),ref,$(if $(filter $(1),$(ORACLE_TESTS)),oracle,$(if $(filter $(1),$(REFOPS_TESTS)),refops,$(if $(filter $(1),$(CLI_TESTS)),cli,$(if $(filter $(1),tap),judge,$(1))))))
 
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=all --errors-for-leak-kinds=all
 
 .PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
+        ops ops-check \
         install install-check bench clean runner-check testees-check \
         independence-check demo-after-deps check-after-deps report \
         report-check plots
@@ -180,7 +183,7 @@ $(patsubst %,$(T)/%.t,$(REFOPS_TESTS)): $(T)/%.t: $(T)/%.o $(TAP_OBJ) $(VERIFY_O
 $(T)/judge.t: $(T)/judge.o $(TAP_OBJ) $(COMMON_OBJ)
 	$(LINK) $(JANSSON_LIBS) -lm
 
-$(T)/cli.t: $(T)/cli.o $(TAP_OBJ) $(CLI_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+$(patsubst %,$(T)/%.t,$(CLI_TESTS)): $(T)/%.t: $(T)/%.o $(TAP_OBJ) $(CLI_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
 	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
 
 $(T)/runner.t: $(T)/runner.o $(TAP_OBJ) $(RUNNER_OBJ) $(COMMON_OBJ) | $(TEST_TESTEES)
@@ -230,8 +233,9 @@ check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory check-after-deps
 
-check-after-deps: independence-check test memcheck vectors-check schema-check \
-                  install-check runner-check report-check testees-check
+check-after-deps: independence-check ops-check test memcheck vectors-check \
+                  schema-check install-check runner-check report-check \
+                  testees-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee must be caught.
@@ -289,6 +293,19 @@ report-check: runner-check
 vectors: $(GEN)
 	$(GEN) vectors
 	cd vectors && sha256sum *.json > SHA256SUMS
+
+# tools/common/ops.json: the op table as JSON, for the Python testees and
+# other languages. `make ops` rewrites it after a change to the table;
+# `make ops-check` (part of make check) fails when it is out of date.
+OPS_JSON := tools/common/ops.json
+ops: $(CLI)
+	$(CLI) --list --json > $(OPS_JSON).tmp && mv $(OPS_JSON).tmp $(OPS_JSON)
+
+ops-check: $(CLI)
+	@$(CLI) --list --json | cmp -s - $(OPS_JSON) || { \
+	    echo "ops-check: $(OPS_JSON) differs from the op table; run 'make ops'"; \
+	    exit 1; }
+	@echo "ops-check: $(OPS_JSON) matches the op table"
 
 # ---- install --------------------------------------------------------------------
 install: $(LIB_A) $(LIB_SO)

@@ -1451,25 +1451,36 @@ def op_tied_lm(c):
     return out
 
 
-# Every op this testee and the PyTorch testee implement, each as op_<name>.
-OP_NAMES = (
-    "embed_lookup", "embed_onehot", "pos_learned", "pos_sinusoid", "compose",
-    "layernorm", "compose_layernorm", "head_tied", "head_untied", "softmax",
-    "log_softmax", "cross_entropy", "argmax", "sample", "logit_lens",
-    "param_count", "head_partial", "head_transformed", "head_adaptive",
-    "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss",
-    "embed_lookup_backward", "pos_learned_backward", "layernorm_backward",
-    "head_tied_backward", "head_untied_backward", "softmax_backward",
-    "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
-    "head_transformed_backward", "head_adaptive_backward", "head_mlp_backward",
-    "mos_fixed_backward", "mos_gated_backward", "soft_tie_loss_backward",
-    "tied_lm",
-)
+def load_op_table():
+    """{op name: {output name, ...}} from tools/common/ops.json, the op table
+    written from tools/common/op_table.c (and checked against it by CI)."""
+    with open(os.path.join(HERE, "..", "common", "ops.json")) as f:
+        table = json.load(f)
+    return {op["name"]: {out["name"] for out in op["outputs"]} for op in table["ops"]}
+
+
+# Every op of the op table, with the names of its outputs.
+OP_OUTPUTS = load_op_table()
 
 
 def op_table(namespace):
-    """{op name: its function op_<name> in namespace} for every OP_NAMES."""
-    return {name: namespace["op_" + name] for name in OP_NAMES}
+    """{op name: its function op_<name> in namespace} for every op of the op
+    table; an op without its function is an error of this testee."""
+    missing = sorted(name for name in OP_OUTPUTS if "op_" + name not in namespace)
+    if missing:
+        raise SystemExit("testee: no function for op(s) %s of tools/common/ops.json"
+                         % ", ".join(missing))
+    return {name: namespace["op_" + name] for name in OP_OUTPUTS}
+
+
+def check_output_names(op, outputs):
+    """The outputs an op function returned must be outputs of that op in the
+    op table: a misspelt name is this testee's bug, not the vector's."""
+    unknown = sorted(set(outputs) - OP_OUTPUTS.get(op, set()))
+    if unknown:
+        raise AssertionError("op %s returned output(s) %s, which the op table "
+                             "does not list" % (op, ", ".join(unknown)))
+    return outputs
 
 
 OPS = op_table(globals())
@@ -1488,7 +1499,8 @@ def respond(req, ops, make_case, refusals=()):
     if fn is None:
         return {"id": rid, "status": "unsupported", "reason": "no op %r here" % (op,)}
     try:
-        return {"id": rid, "status": "ok", "outputs": fn(make_case(req))}
+        return {"id": rid, "status": "ok",
+                "outputs": check_output_names(op, fn(make_case(req)))}
     except Reject as e:
         return {"id": rid, "status": "rejected", "reason": str(e)}
     except Unsupported as e:
