@@ -16,7 +16,8 @@
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
 #   make bench     the benchmarks (not a test)
 #   make report    the HTML conformance report of every bundled testee
-#   make plots     the study figures (build/plots/)
+#   make plots     the study figures (build/plots/); make docs-figures
+#                  copies the README's into docs/figures/
 #
 # Layout: ref/ is the library; every folder of tools/ is one program or one
 # library of the tools (tools/README.md). A folder's sources are every .c
@@ -117,7 +118,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
         ops ops-check \
         install install-check bench clean runner-check testees-check \
         independence-check demo-after-deps check-after-deps report \
-        report-check plots
+        report-check plots plots-check docs-figures
 
 all: $(LIB_A) $(LIB_SO) $(PROGRAMS) $(TESTS) $(TEST_TESTEES)
 
@@ -235,7 +236,7 @@ check:
 
 check-after-deps: independence-check ops-check test memcheck vectors-check \
                   schema-check install-check runner-check report-check \
-                  testees-check
+                  plots-check testees-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee must be caught.
@@ -289,6 +290,28 @@ report-check: runner-check
 	@prove -e '$(PYTHON)' tests/report_browser.py :: $(B)/report-check.html vectors \
 	    $(B)/report-check.png $(B)/runner-check.json $(B)/report-check-mutant.json
 	@prove -e '$(PYTHON)' tests/report_input.py :: $(B)/runner-check.json vectors
+
+# ---- pictures: the study figures (tools/plots/) -----------------------------
+# make plots: every figure in build/plots/, each number computed by the
+# reference through its protocol program (never its C API), the
+# error-to-bound figure from the bundled testees' runs (as for make report).
+# make docs-figures copies the ones the README shows into docs/figures/;
+# plots-check (part of make check) draws them all from the runs of
+# report-check and requires the committed ones to be current.
+PLOTS := $(PYTHON) tools/plots/plots.py --testee $(TESTEE_REF) --vectors vectors
+DOC_FIGURES := sinusoid temperature tied_gradient error_to_bound
+
+plots: $(TESTEE_REF) $(REPORTS)/stamp
+	@$(PLOTS) --out $(B)/plots $(REPORTS)/*.json
+
+docs-figures: plots
+	@mkdir -p docs/figures
+	@for name in $(DOC_FIGURES); do cp $(B)/plots/$$name.png docs/figures/; done
+	@ls -l $(DOC_FIGURES:%=docs/figures/%.png)
+
+plots-check: report-check
+	@prove -e '$(PYTHON)' tests/plots.py :: $(TESTEE_REF) vectors \
+	    $(B)/runner-check.json $(B)/report-check-mutant.json
 
 vectors: $(GEN)
 	$(GEN) vectors
