@@ -70,6 +70,20 @@ def main(argv):
            "a good report gives a page", err)
         os.remove(out)
 
+        stopped = copy.deepcopy(small)
+        stopped["cases"], stopped["summary"]["ops"] = [], []
+        stopped["error"] = "the testee did not say hello"
+        status, err = run_tool(["--out", out, "--vectors", vectors,
+                                write("stopped.json", stopped)])
+        page = ""
+        if os.path.exists(out):
+            with open(out, encoding="utf-8") as f:
+                page = f.read()
+            os.remove(out)
+        ok(status == 0 and "The run stopped: the testee did not say hello"
+           in page and "No case was run" in page,
+           "a run that stopped before its first case: a page saying why", err)
+
         broken_case = copy.deepcopy(small)
         del broken_case["cases"][1]["verdict"]
         second_id = small["cases"][1]["id"]

@@ -52,8 +52,11 @@ def colour_of(case):
 
 
 def strip_chart(run, title):
-    """PNG bytes: one strip per vector file of run, each dot a case."""
+    """PNG bytes: one strip per vector file of run, each dot a case; None
+    when no case was run (a run that stopped before its first case)."""
     rows = run.ops
+    if not rows:
+        return None
     fractions = [c.fraction() for row in rows for c in row.cases]
     fractions = [f for f in fractions if f is not None]
     low, high = axis_range(fractions)

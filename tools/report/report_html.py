@@ -233,8 +233,16 @@ def unsupported(run):
             f"{items}</ul></details>")
 
 
-def run_section(run, anchor, chart_png):
+def chart_html(run, chart_png):
+    if chart_png is None:
+        return "<p>No case was run.</p>"
     chart = base64.b64encode(chart_png).decode("ascii")
+    return f"""<img class="chart" alt="strip chart of every case's worst error
+ as a fraction of its bound, per vector file, for {esc(run.name)} in class
+ {esc(run.cls)}" src="data:image/png;base64,{chart}">"""
+
+
+def run_section(run, anchor, chart_png):
     error = (f'<p class="bad">The run stopped: {esc(run.error)}</p>'
              if run.error else "")
     result = ('<span class="good">pass</span>' if run.passed()
@@ -257,9 +265,7 @@ and were not sent</dd>
 <h4>Verdicts per vector file</h4>
 {verdict_table(run)}
 <h4>How close to the bound</h4>
-<img class="chart" alt="strip chart of every case's worst error as a fraction
- of its bound, per vector file, for {esc(run.name)} in class {esc(run.cls)}"
- src="data:image/png;base64,{chart}">
+{chart_html(run, chart_png)}
 {failures(run)}
 {known_failures(run)}
 {unsupported(run)}
