@@ -160,25 +160,33 @@ static int exactly_representable(double x, int bits, int min_exp, int max_exp)
     return scaled == floor(scaled);
 }
 
+/* The range rule for an input (spec/tolerance.md#precision-classes): a
+ * non-zero finite input outside a class's normal range leaves the class
+ * out. An infinity is exact in every format (-inf is a masked logit), and
+ * so is zero; a NaN input (bad input only) leaves every narrow class out,
+ * which never matters since an invalid case applies to every class. */
 static void note_input_value(gen_case *c, double x)
 {
     double magnitude = fabs(x);
     c->has_real_input = 1;
     /* fp64 reads every double exactly, subnormals included: it always applies */
     for (int cls = VEC_FP32; cls < VEC_CLASS_COUNT; cls++)
-        if (!isfinite(x) || (magnitude != 0.0 &&
-                             (magnitude < class_min_normal[cls] ||
-                              magnitude > class_max[cls])))
+        if (isnan(x) || (isfinite(x) && magnitude != 0.0 &&
+                         (magnitude < class_min_normal[cls] ||
+                          magnitude > class_max[cls])))
             c->fits &= ~(1u << cls);
-    if (!exactly_representable(x, 8, -126, 127) ||
-        !exactly_representable(x, 11, -14, 15))
+    if (!isinf(x) && (!exactly_representable(x, 8, -126, 127) ||
+                      !exactly_representable(x, 11, -14, 15)))
         c->inputs_exact_16 = 0;
 }
 
+/* An expected value beyond a class's largest finite number leaves the
+ * class out; an infinite expected value (the loss of a masked target, the
+ * log-probability of a masked token) is matched exactly in every class. */
 static void note_output_value(gen_case *c, double g)
 {
     for (int cls = VEC_FP32; cls < VEC_CLASS_COUNT; cls++)
-        if (fabs(g) > class_max[cls])
+        if (isfinite(g) && fabs(g) > class_max[cls])
             c->fits &= ~(1u << cls);
 }
 

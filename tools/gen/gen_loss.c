@@ -1,7 +1,8 @@
 /*
  * gen_loss.c -- cases for cross_entropy (spec/softmax.md#cross_entropy):
  * every reduction, ignored targets, a custom ignore_index, the all-ignored
- * mean (NaN), a masked target (+inf), huge logits, empty batches.
+ * mean (NaN), a masked target (+inf), huge logits, logits of +-1000 (in
+ * every class), empty batches.
  */
 #include <math.h>
 #include <stdint.h>
@@ -85,11 +86,17 @@ static int hand_cases(gen_file *file)
 {
     static const double logits[] = {2.0, 1.0, 0.5,  -1.0, 0.0, 3.0,
                                     0.0, 0.0, 0.0,  1e300, -1e300, 0.0};
+    /* Rows of +-1000: exp(1000) overflows in every format, so a loss
+     * without the max subtraction is inf or NaN, yet the logits and the
+     * loss 2000 fit binary16 (65504): these cases reach every class. */
+    static const double large[] = {2.0, 1.0, 0.5,  -1.0, 0.0, 3.0,
+                                   1000.0, -1000.0, 0.0,  -1000.0, 1000.0, 0.0};
     static const double masked[] = {0.0, -INFINITY, 1.0,  0.5, 0.25, -INFINITY};
     static const int64_t all_ignored[] = {-100, -100, -100, -100};
     static const int64_t custom[] = {0, -1, 2, -1};
     static const int64_t some[] = {0, 2, 1, 0};
     static const int64_t masked_target[] = {1, 0};
+    static const int64_t large_all[] = {0, 2, 1, 1}, large_some[] = {0, -100, 1, 1};
     loss_config list[] = {
         {"mean-all-ignored", "every target ignored: the mean is NaN (0/0)",
          "all_ignored", 4, 3, logits, all_ignored, -100, ORACLE_REDUCE_MEAN, 0},
@@ -102,6 +109,14 @@ static int hand_cases(gen_file *file)
         {"huge-logits", "a row with +-1e300: loss 0 or 2e300 exactly as the "
          "reals say", "wide_range", 4, 3, logits, some, -100,
          ORACLE_REDUCE_NONE, 0},
+        {"large-logits", "rows of +-1000: losses 2000 and 0 (exp(1000) "
+         "overflows without the max subtraction)", "large_logits", 4, 3,
+         large, large_all, -100, ORACLE_REDUCE_NONE, 0},
+        {"large-logits-sum", "rows of +-1000, one target ignored: the sum",
+         "large_logits", 4, 3, large, large_some, -100, ORACLE_REDUCE_SUM, 0},
+        {"large-logits-mean", "rows of +-1000, one target ignored: the mean "
+         "over the 3 counted", "large_logits", 4, 3, large, large_some, -100,
+         ORACLE_REDUCE_MEAN, 0},
         {"masked-target", "the target's logit is -inf: loss +inf",
          "masked", 2, 3, masked, masked_target, -100, ORACLE_REDUCE_NONE, 0},
         {"masked-target-mean", "an infinite loss makes the mean +inf",
@@ -157,6 +172,9 @@ static int gen_cross_entropy(const char *dir)
     gen_note(&file, "ignored", "some targets equal ignore_index");
     gen_note(&file, "all_ignored", "every target equals ignore_index");
     gen_note(&file, "wide_range", "logits near the ends of the double range");
+    gen_note(&file, "large_logits", "logits of +-1000: exp overflows in "
+             "every format without the max subtraction; the values fit "
+             "binary16");
     gen_note(&file, "masked", "a target whose logit is -inf");
     gen_note(&file, "empty", "an empty batch (n = 0)");
     int status = random_cases(&file);
