@@ -53,6 +53,7 @@ void judge_output(judge_verdict *verdict, const double *got,
     verdict->worst_index = 0;
     verdict->worst_units = 0.0;
     verdict->worst_got = verdict->worst_want = verdict->worst_bound = 0.0;
+    verdict->worst_got_index = verdict->worst_want_index = 0;
     verdict->k = want->k;
     for (size_t i = 0; i < want->value.count; i++) {
         double ratio, units, bound;
@@ -98,6 +99,7 @@ void judge_index_output(judge_verdict *verdict, const int64_t *got,
     verdict->worst_index = 0;
     verdict->worst_units = 0.0;
     verdict->worst_got = verdict->worst_want = verdict->worst_bound = 0.0;
+    verdict->worst_got_index = verdict->worst_want_index = 0;
     verdict->k = 0.0;
     for (size_t i = 0; i < want->value.count; i++) {
         int64_t expected = want->value.i64[i];
@@ -107,6 +109,8 @@ void judge_index_output(judge_verdict *verdict, const int64_t *got,
             verdict->worst_index = i;
             verdict->worst_got = (double)got[i];
             verdict->worst_want = (double)expected;
+            verdict->worst_got_index = got[i];
+            verdict->worst_want_index = expected;
         }
         verdict->passed = 0;
         verdict->failures++;

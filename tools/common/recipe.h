@@ -23,7 +23,19 @@ uint64_t recipe_splitmix64(uint64_t *state);
 void recipe_dyadic(double *out, size_t count, uint64_t seed, int bits,
                    int shift);
 
+/* As recipe_dyadic, continuing from the generator state *state (seed it
+ * with the seed): two calls of n and m values give the n + m values of one
+ * call, so a long input can be made block by block. */
+void recipe_dyadic_continue(double *out, size_t count, uint64_t *state,
+                            int bits, int shift);
+
 /* FNV-1a (64-bit) over the little-endian bytes of values (count doubles). */
+#define RECIPE_FNV_OFFSET 0xcbf29ce484222325u
 uint64_t recipe_fnv1a64(const double *values, size_t count);
+
+/* As recipe_fnv1a64, continuing from hash (RECIPE_FNV_OFFSET to start):
+ * block by block, the same result as over the whole array. */
+uint64_t recipe_fnv1a64_continue(uint64_t hash, const double *values,
+                                 size_t count);
 
 #endif

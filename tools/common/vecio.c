@@ -4,11 +4,14 @@
 #include "recipe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 
 static const char *const class_names[VEC_CLASS_COUNT] = {"fp64", "fp32",
@@ -114,26 +117,43 @@ static void array_free(vec_array *array)
     memset(array, 0, sizeof *array);
 }
 
+/* The shape of an input or output: 1 to VEC_MAX_DIMS sizes, each at most
+ * VEC_MAX_ELEMENTS, and at most VEC_MAX_ELEMENTS elements in all
+ * (spec/conventions.md#limits), checked before anything is allocated. */
 static int decode_shape(const vec_ctx *ctx, const char *field,
                         const json_t *shape, vec_array *array)
 {
-    size_t limit = SIZE_MAX / sizeof(double);
+    char problem[160];
+    int has_zero = 0;
     if (!json_is_array(shape) || json_array_size(shape) == 0 ||
         json_array_size(shape) > VEC_MAX_DIMS)
         return fail_value(ctx, field, shape,
                           "shape must be an array of 1 to 4 sizes");
     array->ndim = json_array_size(shape);
-    array->count = 1;
     for (size_t i = 0; i < array->ndim; i++) {
         const json_t *dim = json_array_get(shape, i);
         json_int_t size = json_is_integer(dim) ? json_integer_value(dim) : -1;
         if (size < 0)
             return fail_value(ctx, field, shape,
                               "shape entries must be non-negative integers");
+        if (size > VEC_MAX_ELEMENTS) {
+            snprintf(problem, sizeof problem, "size %lld is more than the "
+                     "limit of %lld elements (spec/conventions.md#limits)",
+                     (long long)size, (long long)VEC_MAX_ELEMENTS);
+            return fail_value(ctx, field, shape, problem);
+        }
         array->shape[i] = (size_t)size;
-        if (size != 0 && array->count > limit / (size_t)size)
-            return fail_value(ctx, field, shape, "shape product overflows");
-        array->count *= (size_t)size;
+        has_zero |= size == 0;
+    }
+    array->count = has_zero ? 0 : 1;
+    for (size_t i = 0; i < array->ndim && !has_zero; i++) {
+        if (array->count > VEC_MAX_ELEMENTS / array->shape[i]) {
+            snprintf(problem, sizeof problem, "more than the limit of %lld "
+                     "elements (spec/conventions.md#limits)",
+                     (long long)VEC_MAX_ELEMENTS);
+            return fail_value(ctx, field, shape, problem);
+        }
+        array->count *= array->shape[i];
     }
     return 0;
 }
@@ -173,8 +193,24 @@ static int decode_data(const vec_ctx *ctx, const char *field,
     return 0;
 }
 
+/* The FNV-1a checksum of the recipe's count values, computed in blocks so
+ * that a wrong checksum is found before the whole array is allocated. */
+static uint64_t recipe_checksum(size_t count, uint64_t seed, int bits,
+                                int shift)
+{
+    enum { BLOCK = 4096 };
+    double block[BLOCK];
+    uint64_t hash = RECIPE_FNV_OFFSET, state = seed;
+    for (size_t done = 0; done < count; done += BLOCK) {
+        size_t n = count - done < BLOCK ? count - done : BLOCK;
+        recipe_dyadic_continue(block, n, &state, bits, shift);
+        hash = recipe_fnv1a64_continue(hash, block, n);
+    }
+    return hash;
+}
+
 /* Regenerates a {"generator", "checksum"} input (spec/format.md#generated-
- * inputs) into array->f64 and checks its checksum. */
+ * inputs) into array->f64, after checking its checksum on the fly. */
 static int decode_generated(const vec_ctx *ctx, const char *field,
                             const json_t *object, vec_array *array)
 {
@@ -196,28 +232,31 @@ static int decode_generated(const vec_ctx *ctx, const char *field,
         return fail_value(ctx, where, generator,
                           "a float64 \"" RECIPE_NAME "\" recipe with seed >= 0, "
                           "bits in [1, 53] and shift in [0, 1074] is required");
-    array->f64 = malloc((array->count ? array->count : 1) * sizeof(double));
-    if (array->f64 == NULL)
-        return vec_fail(ctx, field, "out of memory for %zu elements",
-                        array->count);
-    recipe_dyadic(array->f64, array->count,
-                  (uint64_t)json_integer_value(seed),
-                  (int)json_integer_value(bits), (int)json_integer_value(shift));
-    snprintf(computed, sizeof computed, "%016llx",
-             (unsigned long long)recipe_fnv1a64(array->f64, array->count));
+    uint64_t seed_value = (uint64_t)json_integer_value(seed);
+    int bits_value = (int)json_integer_value(bits);
+    int shift_value = (int)json_integer_value(shift);
+    snprintf(computed, sizeof computed, "%016llx", (unsigned long long)
+             recipe_checksum(array->count, seed_value, bits_value, shift_value));
     snprintf(where, sizeof where, "%s.checksum.fnv1a64", field);
     if (checksum == NULL || strcmp(checksum, computed) != 0)
         return fail_value(ctx, where,
                           json_object_get(json_object_get(object, "checksum"),
                                           "fnv1a64"),
                           "does not match the regenerated values");
+    array->f64 = malloc((array->count ? array->count : 1) * sizeof(double));
+    if (array->f64 == NULL)
+        return vec_fail(ctx, field, "out of memory for %zu elements",
+                        array->count);
+    recipe_dyadic(array->f64, array->count, seed_value, bits_value,
+                  shift_value);
     return 0;
 }
 
-/* Decodes {"dtype", "shape", "data"} (or a generated input) into array. */
+/* Decodes {"dtype", "shape", "data"} (or, if generated_allowed, a
+ * generated input) into array. */
 static int decode_array(const vec_ctx *ctx, const char *field,
                         const char *name, const json_t *object,
-                        vec_array *array)
+                        int generated_allowed, vec_array *array)
 {
     const char *dtype = json_string_value(json_object_get(object, "dtype"));
     char where[160];
@@ -236,6 +275,10 @@ static int decode_array(const vec_ctx *ctx, const char *field,
     snprintf(where, sizeof where, "%s.shape", field);
     if (decode_shape(ctx, where, json_object_get(object, "shape"), array) != 0)
         return -1;
+    if (json_object_get(object, "generator") != NULL && !generated_allowed)
+        return fail_value(ctx, field, json_object_get(object, "generator"),
+                          "a generated array is allowed in inputs only "
+                          "(spec/format.md#generated-inputs)");
     if (json_object_get(object, "generator") != NULL)
         return decode_generated(ctx, field, object, array);
     return decode_data(ctx, field, json_object_get(object, "data"), array);
@@ -255,7 +298,7 @@ static int decode_inputs(const vec_ctx *ctx, vec_case *c, const json_t *inputs)
     json_object_foreach((json_t *)inputs, name, object) {
         char field[128];
         snprintf(field, sizeof field, "inputs.%s", name);
-        if (decode_array(ctx, field, name, object, &c->inputs[c->n_inputs++]))
+        if (decode_array(ctx, field, name, object, 1, &c->inputs[c->n_inputs++]))
             return -1;
     }
     return 0;
@@ -378,7 +421,7 @@ static int decode_expected(const vec_ctx *ctx, vec_case *c,
         char field[128];
         vec_expected *out = &c->expected[c->n_expected++];
         snprintf(field, sizeof field, "expected.%s", name);
-        if (decode_array(ctx, field, name, object, &out->value) != 0)
+        if (decode_array(ctx, field, name, object, 0, &out->value) != 0)
             return -1;
         if (decode_tolerance(ctx, name, tolerance, out) != 0)
             return -1;
@@ -446,6 +489,29 @@ static int decode_result(const vec_ctx *ctx, vec_case *c, const json_t *json)
                       "must be \"valid\" or \"invalid\"");
 }
 
+static int is_lower_or_digit(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* 1 if id has the form of spec/format.md#cases, OP/NAME with OP matching
+ * [a-z][a-z0-9_]* and NAME [a-z0-9][a-z0-9-]*, and at most VEC_MAX_ID_LEN
+ * bytes: an id is printed in TAP lines and file names, so it never holds a
+ * newline, a '#' or anything a terminal would act on. */
+static int is_case_id(const char *id)
+{
+    size_t i = 0, len = strlen(id);
+    if (len > VEC_MAX_ID_LEN || !(id[0] >= 'a' && id[0] <= 'z'))
+        return 0;
+    while (is_lower_or_digit(id[i]) || id[i] == '_')
+        i++;
+    if (id[i++] != '/' || !is_lower_or_digit(id[i]))
+        return 0;
+    while (is_lower_or_digit(id[i]) || id[i] == '-')
+        i++;
+    return id[i] == '\0';
+}
+
 static int decode_case(const vec_file *file, vec_case *c, const json_t *json,
                        size_t index, char *err, size_t errlen)
 {
@@ -456,6 +522,11 @@ static int decode_case(const vec_file *file, vec_case *c, const json_t *json,
     if (!json_is_object(json) || c->id == NULL || c->id[0] == '\0')
         return fail_value(&ctx, field, json_object_get(json, "id"),
                           "every case needs a non-empty string id");
+    if (!is_case_id(c->id))
+        return fail_value(&ctx, field, json_object_get(json, "id"),
+                          "an id is OP/NAME: OP of a-z, 0-9 and _ (a letter "
+                          "first), NAME of a-z, 0-9 and -, at most "
+                          VEC_MAX_ID_TEXT " bytes");
     ctx.c = c;
     if (!json_is_string(json_object_get(json, "comment")))
         return fail_value(&ctx, "comment", json_object_get(json, "comment"),
@@ -507,35 +578,117 @@ static int check_header(const vec_file *file, char *err, size_t errlen)
     if (file->op == NULL)
         return fail_value(&ctx, "op", json_object_get(root, "op"),
                           "must be a string");
+    static const char *const described_by[] = {"generator", "spec",
+                                               "tolerance_model"};
+    for (size_t i = 0; i < sizeof described_by / sizeof *described_by; i++)
+        if (!json_is_string(json_object_get(root, described_by[i])))
+            return fail_value(&ctx, described_by[i],
+                              json_object_get(root, described_by[i]),
+                              "must be a string");
     if (!json_is_object(json_object_get(root, "notes")))
         return fail_value(&ctx, "notes", json_object_get(root, "notes"),
                           "must be an object explaining each flag");
-    if (!json_is_array(json_object_get(root, "cases")))
-        return fail_value(&ctx, "cases", json_object_get(root, "cases"),
-                          "must be an array");
+    const json_t *cases = json_object_get(root, "cases");
+    const json_t *count = json_object_get(root, "number_of_cases");
+    if (!json_is_array(cases))
+        return fail_value(&ctx, "cases", cases, "must be an array");
+    if (!json_is_integer(count) ||
+        json_integer_value(count) != (json_int_t)json_array_size(cases)) {
+        char problem[96];
+        snprintf(problem, sizeof problem, "must be the number of cases, %zu",
+                 json_array_size(cases));
+        return fail_value(&ctx, "number_of_cases", count, problem);
+    }
     return 0;
 }
 
+/* qsort order of case pointers: by id. */
+static int compare_case_ids(const void *a, const void *b)
+{
+    const vec_case *const *x = a, *const *y = b;
+    return strcmp((*x)->id, (*y)->id);
+}
+
+/* No two cases share an id: sorted, then neighbours compared (n log n; a
+ * file of 100k cases is checked in milliseconds). */
 static int check_unique_ids(const vec_file *file, char *err, size_t errlen)
 {
+    const vec_case **sorted = malloc((file->n_cases + 1) * sizeof *sorted);
+    int status = 0;
+    if (sorted == NULL) {
+        snprintf(err, errlen, "%s: out of memory", file->path);
+        return -1;
+    }
     for (size_t i = 0; i < file->n_cases; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(file->cases[i].id, file->cases[j].id) == 0) {
-                vec_ctx ctx = {file, &file->cases[i], err, errlen};
-                return vec_fail(&ctx, "id", "duplicate case id");
-            }
+        sorted[i] = &file->cases[i];
+    qsort(sorted, file->n_cases, sizeof *sorted, compare_case_ids);
+    for (size_t i = 1; i < file->n_cases && status == 0; i++)
+        if (strcmp(sorted[i]->id, sorted[i - 1]->id) == 0) {
+            vec_ctx ctx = {file, sorted[i], err, errlen};
+            status = vec_fail(&ctx, "id", "duplicate case id");
+        }
+    free(sorted);
+    return status;
+}
+
+/* ---- opening files --------------------------------------------------------- */
+
+int vec_load_json(const char *path, json_t **root, char *err, size_t errlen)
+{
+    json_error_t json_error;
+    struct stat info;
+    *root = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file (a FIFO, device or "
+                 "directory is refused)", path);
+        close(fd);
+        return -1;
+    }
+    if (info.st_size > (off_t)VEC_MAX_FILE_BYTES) {
+        snprintf(err, errlen, "%s: %lld bytes, more than the limit of %lld "
+                 "(spec/conventions.md#limits)", path,
+                 (long long)info.st_size, (long long)VEC_MAX_FILE_BYTES);
+        close(fd);
+        return -1;
+    }
+    size_t size = (size_t)info.st_size, got = 0;
+    char *text = malloc(size + 1);
+    while (text != NULL && got < size) {
+        ssize_t n = read(fd, text + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (text == NULL || got != size) {
+        snprintf(err, errlen, "%s: %s", path, text ? "could not be read whole"
+                                                   : "out of memory");
+        free(text);
+        return -1;
+    }
+    *root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &json_error);
+    free(text);
+    if (*root == NULL) {
+        snprintf(err, errlen, "%s: line %d column %d: %s", path,
+                 json_error.line, json_error.column, json_error.text);
+        return -1;
+    }
     return 0;
 }
 
 int vec_file_load(vec_file *file, const char *path, char *err, size_t errlen)
 {
-    json_error_t json_error;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL) {
+    json_t *root;
+    if (vec_load_json(path, &root, err, errlen) != 0) {
         memset(file, 0, sizeof *file);
         file->path = strdup(path);
-        snprintf(err, errlen, "%s: line %d column %d: %s", path,
-                 json_error.line, json_error.column, json_error.text);
         return -1;
     }
     int loaded = vec_file_from_json(file, root, path, err, errlen);
@@ -597,6 +750,10 @@ int vec_param_size(const vec_ctx *ctx, const char *name, int required,
     if (value < 0)
         return fail_value(ctx, name, json_object_get(ctx->c->params, name),
                           "a size must be >= 0");
+    if (value > VEC_MAX_ELEMENTS)
+        return fail_value(ctx, name, json_object_get(ctx->c->params, name),
+                          "a size must be at most the limit of "
+                          VEC_MAX_ELEMENTS_TEXT " (spec/conventions.md#limits)");
     *out = (size_t)value;
     return 0;
 }

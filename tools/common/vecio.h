@@ -24,6 +24,16 @@
 #define VEC_MAX_DIMS 4
 #define VEC_ERRLEN 512
 
+/* The limits of spec/conventions.md#limits, checked before anything is
+ * allocated: the most elements of any input, output, generated input or
+ * size param (2^26, 512 MiB of doubles; GPT-2's E has 38.6 million), the
+ * largest vector file, the longest case id. */
+#define VEC_MAX_ELEMENTS 67108864
+#define VEC_MAX_ELEMENTS_TEXT "67108864"
+#define VEC_MAX_FILE_BYTES ((long long)64 << 20)
+#define VEC_MAX_ID_LEN 200
+#define VEC_MAX_ID_TEXT "200"
+
 /* Precision classes (spec/tolerance.md), as bits of vec_case.classes. */
 enum vec_class { VEC_FP64 = 0, VEC_FP32 = 1, VEC_BF16 = 2, VEC_FP16 = 3 };
 #define VEC_CLASS_COUNT 4
@@ -83,6 +93,12 @@ typedef struct {
 
 /* Loads and checks path. Returns 0, or -1 with a message in err. */
 int vec_file_load(vec_file *file, const char *path, char *err, size_t errlen);
+
+/* Parses the JSON of path into *root (the caller's reference), refusing,
+ * before reading a byte, anything but a regular file (a FIFO would block,
+ * a device never end) and a file larger than VEC_MAX_FILE_BYTES. 0, or -1
+ * with a message naming the file. */
+int vec_load_json(const char *path, json_t **root, char *err, size_t errlen);
 void vec_file_free(vec_file *file);
 
 /* The named input of a case, or NULL. */

@@ -17,6 +17,12 @@ ref_output *ref_add_output(const vec_ctx *ctx, ref_result *result,
         vec_fail(ctx, name, "an output of %zu x %zu overflows", rows, cols);
         return NULL;
     }
+    if (count > VEC_MAX_ELEMENTS) { /* checked before allocating */
+        vec_fail(ctx, name, "an output of %zu x %zu elements is more than "
+                 "the limit of " VEC_MAX_ELEMENTS_TEXT " (spec/conventions.md"
+                 "#limits)", rows, cols);
+        return NULL;
+    }
     out->name = name;
     out->dtype = dtype;
     out->count = count;

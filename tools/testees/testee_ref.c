@@ -76,10 +76,12 @@ static json_t *one_case_file(const json_t *request, const char *id,
         "flags", "classes", "fp64", "params", member(request, "params"),
         "inputs", member(request, "inputs"), "result", "invalid",
         "error", "LMR_EUNJUDGED");
-    return json_pack("{s:s, s:i, s:s, s:s, s:{}, s:i, s:[o]}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:{}, s:i, s:[o]}",
                      "format", VEC_FORMAT_NAME,
                      "format_version", VEC_FORMAT_VERSION,
-                     "generator", "lmr-testee-ref", "op", op, "notes",
+                     "generator", "lmr-testee-ref", "op", op,
+                     "spec", "spec/protocol.md", "tolerance_model",
+                     "spec/tolerance.md", "notes",
                      "number_of_cases", 1, "cases", c);
 }
 
