@@ -370,5 +370,17 @@ bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
 clean:
 	rm -rf $(B)
 
+# ---- the runner's tests (tests/runner*.c) -------------------------------------
+# tests/runner.t and tests/runner_hostile.t share tests/runner_fixture.c (the
+# fixtures and an in-process lmr-run); both run the replay testee.
+TESTS += $(T)/runner_hostile.t
+INC_tests_runner_hostile := $(INC_tests_runner)
+INC_tests_runner_fixture := $(INC_tests_runner)
+all: $(T)/runner_hostile.t
+$(T)/runner.t: $(T)/runner_fixture.o
+$(T)/runner_hostile.t: $(T)/runner_hostile.o $(T)/runner_fixture.o $(TAP_OBJ) \
+                       $(RUNNER_OBJ) $(COMMON_OBJ) | $(TEST_TESTEES)
+	$(LINK) $(JANSSON_LIBS) -lm
+
 # Header dependencies written by -MMD, so a changed header rebuilds its users.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

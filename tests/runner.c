@@ -1,252 +1,29 @@
 /*
- * runner.c -- TAP tests of the conformance runner lmr-run (tools/runner/runner.c),
+ * runner.c -- TAP tests of the conformance runner lmr-run (tools/runner/),
  * run in process through runner_parse_options and runner_run, against the
  * testees of tests/testees/: replay (answers from the vector files, and
- * misbehaves on request) and silent.sh (never says hello).
+ * misbehaves on request) and silent.sh (never says hello). The features
+ * for real engines (--numerics-only, --list, the scalar rule, the report's
+ * testee reasons, timeouts that grow with a case) are tested here too;
+ * hostile testees and files are in tests/runner_hostile.c.
  *
- * The fixtures are copies of a few small files of vectors/ (or
- * $LMR_VECTORS), made in a temporary directory at run time, so the expected
- * values are the oracle's. Run from the top of the tree, after make.
+ * The fixtures (tests/runner_fixture.h) are copies of a few small files of
+ * vectors/, so the expected values are the oracle's. Run from the top of
+ * the tree, after make.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "runner.h"
+#include "runner_fixture.h"
+#include "runner_limits.h"
 #include "tap.h"
 
-#define REPLAY "build/tests/testees/replay"
 #define SILENT "tests/testees/silent.sh"
-#define MAX_ARGS 48
-#define PATH_LEN 512
-#define DIR_LEN 64 /* the temporary directory's name */
-#define N_FIXTURES 3
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NO_ARGS ((const char *const[]){NULL})
-
-static const char *const fixture_names[N_FIXTURES] = {
-    "argmax.json", "embed_lookup.json", "param_count.json"};
-
-static char fixture_dir[DIR_LEN];
-static char fixture_paths[N_FIXTURES][PATH_LEN];
-static char report_path[PATH_LEN];
-static char scratch_path[PATH_LEN]; /* results and known-failures files */
-static size_t total_cases;          /* cases in the fixtures (all fp64) */
-
-typedef struct {
-    int status;
-    char *out;        /* the TAP the runner wrote */
-    char *err;        /* its messages */
-    double seconds;
-    json_t *report;   /* the JSON report, or NULL */
-} run_result;
-
-/* ---- fixtures ------------------------------------------------------------ */
-
-/* Copies a file; 0 or -1. */
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
-    char buffer[65536];
-    size_t got;
-    int failed = in == NULL || out == NULL;
-    while (!failed && (got = fread(buffer, 1, sizeof buffer, in)) > 0)
-        failed = fwrite(buffer, 1, got, out) != got;
-    if (in != NULL)
-        fclose(in);
-    if (out != NULL)
-        failed |= fclose(out) != 0;
-    return failed ? -1 : 0;
-}
-
-/* The number of cases in a vector file. */
-static size_t count_cases(const char *path)
-{
-    json_t *root = json_load_file(path, 0, NULL);
-    size_t count = json_array_size(json_object_get(root, "cases"));
-    json_decref(root);
-    return count;
-}
-
-/* Copies the fixtures into a new temporary directory; 0 or -1. */
-static int make_fixtures(void)
-{
-    const char *vectors = getenv("LMR_VECTORS") ? getenv("LMR_VECTORS")
-                                                 : "vectors";
-    char source[PATH_LEN];
-    snprintf(fixture_dir, sizeof fixture_dir, "/tmp/lmr-runner-XXXXXX");
-    if (mkdtemp(fixture_dir) == NULL)
-        return -1;
-    for (int i = 0; i < N_FIXTURES; i++) {
-        snprintf(source, sizeof source, "%s/%s", vectors, fixture_names[i]);
-        snprintf(fixture_paths[i], PATH_LEN, "%s/%s", fixture_dir,
-                 fixture_names[i]);
-        if (copy_file(source, fixture_paths[i]) != 0)
-            return -1;
-        total_cases += count_cases(fixture_paths[i]);
-    }
-    snprintf(report_path, sizeof report_path, "%s/report.out", fixture_dir);
-    snprintf(scratch_path, sizeof scratch_path, "%s/scratch.txt", fixture_dir);
-    return 0;
-}
-
-/* Removes the temporary directory and its files. */
-static void remove_fixtures(void)
-{
-    for (int i = 0; i < N_FIXTURES; i++)
-        remove(fixture_paths[i]);
-    remove(report_path);
-    remove(scratch_path);
-    rmdir(fixture_dir);
-}
-
-/* ---- running the runner -------------------------------------------------- */
-
-/* A monotonic clock, in seconds. */
-static double now_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
-}
-
-/* Appends the NULL-terminated args to argv. */
-static void add_args(const char **argv, int *argc, const char *const *args)
-{
-    for (; *args != NULL && *argc < MAX_ARGS; args++)
-        argv[(*argc)++] = *args;
-}
-
-/* Runs lmr-run with argv, its longest line max_line (0: the default). */
-static run_result run_argv(char **argv, int argc, size_t max_line)
-{
-    runner_options options;
-    run_result result = {0, NULL, NULL, 0.0, NULL};
-    size_t out_len, err_len;
-    FILE *out = open_memstream(&result.out, &out_len);
-    FILE *err = open_memstream(&result.err, &err_len);
-    double start = now_seconds();
-    remove(report_path);
-    result.status = runner_parse_options(&options, argc, argv, err);
-    if (max_line != 0)
-        options.max_line_bytes = max_line;
-    options.show_progress = 0;
-    if (result.status == RUNNER_OK)
-        result.status = runner_run(&options, out, err);
-    runner_options_free(&options);
-    result.seconds = now_seconds() - start;
-    fclose(out);
-    fclose(err);
-    result.report = json_load_file(report_path, 0, NULL);
-    return result;
-}
-
-/* lmr-run --vectors FIXTURES --report REPORT RUNNER_ARGS -- replay
- * REPLAY_ARGS FIXTURE_FILES. */
-static run_result run_replay(const char *const *runner_args,
-                             const char *const *replay_args, size_t max_line)
-{
-    const char *argv[MAX_ARGS + 1] = {"lmr-run", "--vectors", fixture_dir,
-                                      "--report", report_path};
-    int argc = 5;
-    add_args(argv, &argc, runner_args);
-    add_args(argv, &argc, ARGS("--", REPLAY));
-    add_args(argv, &argc, replay_args);
-    for (int i = 0; i < N_FIXTURES && argc < MAX_ARGS; i++)
-        argv[argc++] = fixture_paths[i];
-    argv[argc] = NULL;
-    return run_argv((char **)argv, argc, max_line);
-}
-
-/* lmr-run --vectors FIXTURES --report REPORT ARGS (ARGS bring the rest). */
-static run_result run_plain(const char *const *args)
-{
-    const char *argv[MAX_ARGS + 1] = {"lmr-run", "--vectors", fixture_dir,
-                                      "--report", report_path};
-    int argc = 5;
-    add_args(argv, &argc, args);
-    argv[argc] = NULL;
-    return run_argv((char **)argv, argc, 0);
-}
-
-/* Frees what a run collected. */
-static void run_free(run_result *result)
-{
-    free(result->out);
-    free(result->err);
-    json_decref(result->report);
-}
-
-/* ---- reading the results ------------------------------------------------- */
-
-/* The verdict of case id in the run's JSON report. */
-static const char *verdict_of(const run_result *result, const char *id)
-{
-    size_t i;
-    const json_t *entry;
-    json_array_foreach(json_object_get(result->report, "cases"), i, entry)
-        if (strcmp(json_string_value(json_object_get(entry, "id")), id) == 0)
-            return json_string_value(json_object_get(entry, "verdict"));
-    return "(absent)";
-}
-
-/* The reason of case id in the run's JSON report. */
-static const char *reason_of(const run_result *result, const char *id)
-{
-    size_t i;
-    const json_t *entry;
-    json_array_foreach(json_object_get(result->report, "cases"), i, entry)
-        if (strcmp(json_string_value(json_object_get(entry, "id")), id) == 0)
-            return json_string_value(json_object_get(entry, "reason"));
-    return "";
-}
-
-/* How many cases of the run's JSON report have this verdict. */
-static size_t count_verdict(const run_result *result, const char *verdict)
-{
-    size_t i, count = 0;
-    const json_t *entry;
-    json_array_foreach(json_object_get(result->report, "cases"), i, entry)
-        count += strcmp(json_string_value(json_object_get(entry, "verdict")),
-                        verdict) == 0;
-    return count;
-}
-
-/* How many lines of text start with prefix. */
-static size_t count_lines_starting(const char *text, const char *prefix)
-{
-    size_t count = 0, len = strlen(prefix);
-    for (const char *line = text; line != NULL && *line != '\0';) {
-        count += strncmp(line, prefix, len) == 0;
-        line = strchr(line, '\n');
-        line = line ? line + 1 : NULL;
-    }
-    return count;
-}
-
-/* 1 if text contains part. */
-static int contains(const char *text, const char *part)
-{
-    return text != NULL && part != NULL && strstr(text, part) != NULL;
-}
-
-/* Checks the verdict of one case, the others passing, and the exit status. */
-static void expect_one(const run_result *result, const char *id,
-                       const char *verdict, int status, const char *what)
-{
-    tap_ok(strcmp(verdict_of(result, id), verdict) == 0, "%s: %s is %s (got "
-           "%s: %s)", what, id, verdict, verdict_of(result, id),
-           reason_of(result, id));
-    tap_ok(count_verdict(result, "pass") == total_cases - 1,
-           "%s: the %zu other cases pass (%zu)", what, total_cases - 1,
-           count_verdict(result, "pass"));
-    tap_ok(result->status == status, "%s: exit status %d (got %d)", what,
-           status, result->status);
-}
 
 /* ---- the tests ----------------------------------------------------------- */
 
@@ -422,16 +199,6 @@ static void test_unsupported(void)
     run_free(&result);
 }
 
-/* Writes text to a new file at path. */
-static void write_text(const char *path, const char *text)
-{
-    FILE *file = fopen(path, "w");
-    if (file != NULL) {
-        fputs(text, file);
-        fclose(file);
-    }
-}
-
 /* Listed failures do not fail the run; listed passes do. */
 static void test_known_failures(void)
 {
@@ -595,9 +362,8 @@ static void write_tied_results(const char *path, char *lookup_only,
  * names the missing path (spec/protocol.md#hints). */
 static void test_tied_hint(void)
 {
-    const char *vectors = getenv("LMR_VECTORS") ? getenv("LMR_VECTORS")
-                                                 : "vectors";
-    char path[PATH_LEN], lookup_only[128] = "", head_only[128] = "";
+    const char *vectors = fixture_vectors();
+    char path[FIXTURE_PATH_LEN], lookup_only[128] = "", head_only[128] = "";
     snprintf(path, sizeof path, "%s/tied_lm.json", vectors);
     write_tied_results(path, lookup_only, head_only, sizeof lookup_only);
     const char *argv[] = {"lmr-run", "--vectors", vectors, "--report",
@@ -618,6 +384,190 @@ static void test_tied_hint(void)
     run_free(&result);
 }
 
+/* ---- for real engines ------------------------------------------------------ */
+
+#define INVALID_CASES 16 /* in the fixtures */
+
+/* Outputs of one element may come back as 0-d scalars: shape [] and a bare
+ * number (spec/protocol.md#scalars); a longer output may not. */
+static void test_scalars(void)
+{
+    run_result result = run_replay(NO_ARGS, ARGS("--bad",
+        "param_count/gpt2-small", "scalar", "--bad", "argmax/exact-tie",
+        "scalar"), 0);
+    tap_ok(result.status == RUNNER_OK &&
+           count_verdict(&result, "pass") == total_cases,
+           "scalars: shape [] for outputs of one element passes (exit %d, %s)",
+           result.status, reason_of(&result, "param_count/gpt2-small"));
+    run_free(&result);
+    result = run_replay(NO_ARGS, ARGS("--bad", "argmax/random", "scalar-all"),
+                        0);
+    expect_one(&result, "argmax/random", "fail", RUNNER_FAILED,
+               "a scalar for four elements");
+    tap_ok(contains(reason_of(&result, "argmax/random"),
+                    "has shape [], expected [4]"),
+           "a scalar for four elements: the reason names both shapes");
+    run_free(&result);
+}
+
+/* --numerics-only sends no invalid case; the summary shows both families,
+ * and an engine that accepts invalid input can pass on its numerics. */
+static void test_numerics_only(void)
+{
+    const char *accepting[] = {"--bad", "embed_lookup/index-huge", "accept",
+                               NULL};
+    run_result result = run_replay(NO_ARGS, accepting, 0);
+    tap_ok(result.status == RUNNER_FAILED &&
+           strcmp(verdict_of(&result, "embed_lookup/index-huge"), "fail") == 0,
+           "an accepted invalid case fails a full run");
+    tap_ok(contains(result.out, "# validation (invalid)")  &&
+           contains(result.out, "# numerics (valid cases)"),
+           "a full run: the summary has a row per verdict family");
+    json_t *validation = json_object_get(json_object_get(json_object_get(
+        result.report, "summary"), "families"), "input_validation");
+    tap_ok(json_integer_value(json_object_get(validation, "fail")) == 1 &&
+           json_integer_value(json_object_get(validation, "cases")) ==
+               INVALID_CASES,
+           "a full run: the report counts the validation family apart");
+    run_free(&result);
+    result = run_replay(ARGS("--numerics-only"), accepting, 0);
+    tap_ok(result.status == RUNNER_OK && count_verdict(&result, "pass") ==
+           total_cases - INVALID_CASES,
+           "--numerics-only: only the %d valid cases are sent, and pass "
+           "(exit %d)", (int)(total_cases - INVALID_CASES), result.status);
+    tap_ok(contains(result.out, "16 not sent (--numerics-only)"),
+           "--numerics-only: the summary says the invalid cases were not sent");
+    validation = json_object_get(json_object_get(json_object_get(
+        result.report, "summary"), "families"), "input_validation");
+    tap_ok(json_integer_value(json_object_get(validation, "not_sent")) ==
+           INVALID_CASES, "--numerics-only: the report counts them");
+    run_free(&result);
+}
+
+/* --list: what a class would be sent, nothing run. */
+static void test_list(void)
+{
+    run_result result = run_plain(ARGS("--list", "--class", "fp16"));
+    tap_ok(result.status == RUNNER_OK &&
+           count_lines_starting(result.out, "yes\t") == total_cases - 3 &&
+           count_lines_starting(result.out, "no:class\targmax/masked\t") == 1,
+           "--list --class fp16: %zu sent, the 3 fp64-only cases not",
+           total_cases - 3);
+    tap_ok(contains(result.out, "yes\tparam_count/near-int64-limit\t"
+                    "param_count\tvalid\tfp64,fp32,bf16,fp16\t4\t10\n"),
+           "--list: id, op, result, classes, elements and time limit");
+    tap_ok(contains(result.out, "# 39 cases selected; sent to class fp16: 36 "
+                    "(20 valid, 16 invalid)"), "--list: the counts at the end");
+    run_free(&result);
+    result = run_plain(ARGS("--list", "--numerics-only", "--op", "argmax"));
+    tap_ok(result.status == RUNNER_OK &&
+           count_lines_starting(result.out, "no:invalid\t") == 3 &&
+           count_lines_starting(result.out, "-\t") == 8,
+           "--list --numerics-only without a class: invalid cases held back");
+    run_free(&result);
+    result = run_plain(ARGS("--list", "--", fixture_replay()));
+    tap_ok(result.status == RUNNER_USAGE && contains(result.err, "runs nothing"),
+           "--list with a PROGRAM: usage error");
+    run_free(&result);
+}
+
+/* Without --vectors, the runner finds the vectors next to its build
+ * directory, from any working directory. */
+static void test_default_vectors(void)
+{
+    char command[FIXTURE_PATH_LEN * 3], line[512], here[FIXTURE_PATH_LEN];
+    const char *runner = fixture_built("lmr-run");
+    size_t listed = 0;
+    if (getcwd(here, sizeof here) == NULL)
+        here[0] = '\0';
+    snprintf(command, sizeof command, "cd / && %s%s%s --list --op argmax "
+             "--class fp32", runner[0] == '/' ? "" : here,
+             runner[0] == '/' ? "" : "/", runner);
+    FILE *pipe = popen(command, "r");
+    while (pipe != NULL && fgets(line, sizeof line, pipe) != NULL)
+        listed += strncmp(line, "yes\targmax/", strlen("yes\targmax/")) == 0;
+    int status = pipe ? pclose(pipe) : -1;
+    tap_ok(status == 0 && listed == 9, "lmr-run --list from / finds the "
+           "vectors next to its build directory (%zu argmax cases, status %d)",
+           listed, status);
+}
+
+/* The report keeps the testee's reason for a rejection, the outputs it
+ * gave for an invalid case, and its stderr during a failing case. */
+static void test_report_keeps(void)
+{
+    run_result result = run_replay(NO_ARGS, ARGS("--bad",
+        "embed_lookup/index-huge", "accept", "--bad",
+        "embed_lookup/full-precision", "stderr-perturb"), 0);
+    const json_t *provided = json_object_get(
+        entry_of(&result, "embed_lookup/index-huge"), "provided_outputs");
+    tap_ok(json_is_object(json_object_get(provided, "Y")),
+           "an accepted invalid case: the report keeps the outputs given");
+    tap_ok(strcmp(entry_text(&result, "embed_lookup/index-negative",
+                             "testee_reason"), "LMR_EINDEX") == 0,
+           "a rejected case: the report keeps the testee's reason (%s)",
+           entry_text(&result, "embed_lookup/index-negative", "testee_reason"));
+    tap_ok(contains(entry_text(&result, "embed_lookup/full-precision",
+                               "stderr"), "replay: perturbing"),
+           "a failing case: the report keeps the testee's stderr");
+    tap_ok(contains(result.out, "# testee stderr: replay: perturbing"),
+           "a failing case: its stderr in the TAP diagnostics");
+    tap_ok(strcmp(entry_text(&result, "embed_lookup/small-dyadic", "stderr"),
+                  "") == 0, "a passing case: no stderr kept");
+    run_free(&result);
+}
+
+/* The time limit of a case grows with its size (--timeout-per-million). */
+static void test_timeout_scaling(void)
+{
+    run_result result = run_replay(ARGS("--timeout", "1",
+        "--timeout-per-million", "0"), ARGS("--bad",
+        "embed_lookup/full-precision", "slow"), 0);
+    expect_one(&result, "embed_lookup/full-precision", "timeout",
+               RUNNER_FAILED, "1.5 s for a 1 s limit");
+    run_free(&result);
+    result = run_replay(ARGS("--timeout", "1", "--timeout-per-million",
+        "10000"), ARGS("--bad", "embed_lookup/full-precision", "slow"), 0);
+    tap_ok(result.status == RUNNER_OK, "1.5 s for 1 s + 182 elements at "
+           "0.01 s each: passes (exit %d)", result.status);
+    run_free(&result);
+    vec_expected logits = {{NULL, VEC_F64, 2, {2, 50257, 0, 0}, 100514, NULL,
+                            NULL}, 0.0, NULL, 0, NULL};
+    vec_case gpt2 = {"head_tied/gpt2", 1, NULL, 1u, NULL, 0, NULL, 1, &logits};
+    json_t *inputs = json_loads("{\"E\": {\"shape\": [50257, 768]}, "
+                                "\"h\": {\"shape\": [2, 768]}}", 0, NULL);
+    case_limits limits;
+    case_limits_compute(&limits, &gpt2, inputs, 10.0, 1.0, RUNNER_MAX_LINE);
+    tap_ok(limits.timeout > 48.6 && limits.timeout < 48.8 &&
+           limits.max_line == ((size_t)1 << 20) + 128 * (size_t)100514,
+           "a GPT-2-size head: 10 s + 38.7 s for its 38.7 million elements "
+           "(%g s), a line of up to 1 MiB + 128 B per output element",
+           limits.timeout);
+    json_decref(inputs);
+}
+
+/* --transcript: every line, sent ("> ") and read ("< "). */
+static void test_transcript(void)
+{
+    run_result result = run_replay(ARGS("--transcript", scratch_path,
+                                         "--op", "argmax"), NO_ARGS, 0);
+    FILE *file = fopen(scratch_path, "r");
+    char line[4096];
+    size_t starts = 0, sent = 0, read = 0;
+    while (file != NULL && fgets(line, sizeof line, file) != NULL) {
+        starts += strncmp(line, "# start: ", 9) == 0;
+        sent += strncmp(line, "> {\"id\": \"argmax/", 17) == 0 ||
+                strncmp(line, "> {\"id\":\"argmax/", 16) == 0;
+        read += strncmp(line, "< {", 3) == 0;
+    }
+    if (file != NULL)
+        fclose(file);
+    tap_ok(result.status == RUNNER_OK && starts == 1 && sent == 11 &&
+           read == 12, "--transcript: the start, 11 requests, the hello and "
+           "11 responses (%zu, %zu, %zu)", starts, sent, read);
+    run_free(&result);
+}
+
 /* ---- usage --------------------------------------------------------------- */
 
 /* Bad usage and malformed vector files: exit status 2. */
@@ -630,7 +580,7 @@ static void test_usage(void)
     result = run_plain(ARGS("--results", scratch_path));
     tap_ok(result.status == RUNNER_USAGE, "--results without --class: 2");
     run_free(&result);
-    result = run_plain(ARGS("--vectors", "/nonexistent", "--", REPLAY));
+    result = run_plain(ARGS("--vectors", "/nonexistent", "--", fixture_replay()));
     tap_ok(result.status == RUNNER_USAGE && contains(result.err, "no vector"),
            "no vector files: exit status 2");
     run_free(&result);
@@ -639,7 +589,7 @@ static void test_usage(void)
            contains(result.err, "cannot run '/nonexistent/testee'"),
            "a testee that cannot run: exit status 2 (got %d)", result.status);
     run_free(&result);
-    char bad_json[PATH_LEN];
+    char bad_json[FIXTURE_PATH_LEN];
     snprintf(bad_json, sizeof bad_json, "%s/zz-bad.json", fixture_dir);
     write_text(bad_json, "{\"format\": \"lmref-vectors\"");
     result = run_replay(NO_ARGS, NO_ARGS, 0);
@@ -674,6 +624,13 @@ int main(void)
     test_class_filter();
     test_offline();
     test_tied_hint();
+    test_scalars();
+    test_numerics_only();
+    test_list();
+    test_default_vectors();
+    test_report_keeps();
+    test_timeout_scaling();
+    test_transcript();
     test_usage();
     remove_fixtures();
     tap_done();

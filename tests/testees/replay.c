@@ -18,6 +18,32 @@
  *   --bad ID perturb          on case ID: the first float element moved
  *   --bad ID flood            on case ID: an endless line
  *
+ * and, for the engine features and the hostile cases of runner_hostile.c:
+ *
+ *   scalar          one-element outputs as shape [] with a bare number
+ *   scalar-all      every output as shape [] (wrong for longer ones)
+ *   stderr-perturb  a line on stderr, then perturb
+ *   accept          "ok" with an output, whatever the case (invalid ones)
+ *   slow            the right answer after 1.5 s
+ *   twice           the right answer twice, in one write
+ *   orphan-stdout   exits without answering; a child keeps stdout open
+ *   setsid-child    a child leaves the process group (setsid), writes its
+ *                   pid to $REPLAY_PID_FILE and sleeps; the testee hangs
+ *   raw-bytes       a line that is not JSON and not UTF-8
+ *   cut-utf8        a line that is not JSON, with a two-byte character
+ *                   across the 80th byte
+ *   bad-utf8-stderr bytes that are not UTF-8 on stderr, then crash
+ *   huge-number     the first float element written as 1e400
+ *   big-integer     the first float element written as 18446744073709551616
+ *   int-off-by-one  the first integer element minus 1
+ *   int-big         the first integer element written as 18446744073709551616
+ *   shape-negative  the first output's shape [-1, 3]
+ *   shape-real      the first output's shape [1e9, 5, 3]
+ *   shape-huge      the first output's shape [2^62, 2^62]
+ *   objects-flood   the answer with a 16 MiB member [{},{},...]
+ *   pad             the answer with a 2 MiB string member
+ *   stderr-flood    10 MB on stderr, then perturb
+ *
  * The class defaults to fp64 and the ops to ["*"].
  */
 #include <signal.h>
@@ -25,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -135,6 +162,205 @@ static void perturb(json_t *output)
         json_array_set_new(data, 0, json_integer(json_integer_value(first) + 1));
 }
 
+/* The first integer element of any output, minus 1 (an integer near the
+ * int64 limit stays in range). */
+static void decrement_first_integer(json_t *response)
+{
+    const char *name;
+    json_t *output;
+    json_object_foreach(json_object_get(response, "outputs"), name, output) {
+        json_t *data = json_object_get(output, "data");
+        json_t *first = json_array_get(data, 0);
+        if (json_is_integer(first)) {
+            json_array_set_new(data, 0,
+                               json_integer(json_integer_value(first) - 1));
+            return;
+        }
+    }
+}
+
+/* Writes value (stolen) as one line with the string "__RAW__" replaced by
+ * the raw text raw (a number jansson could not write). */
+static void print_with_raw(json_t *value, const char *raw)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *at = text ? strstr(text, "\"__RAW__\"") : NULL;
+    if (at != NULL) {
+        *at = '\0';
+        printf("%s%s%s\n", text, raw, at + strlen("\"__RAW__\""));
+    } else if (text != NULL) {
+        printf("%s\n", text);
+    }
+    fflush(stdout);
+    free(text);
+    json_decref(value);
+}
+
+/* Sets the first element of the first output that has elements of the
+ * given kind (1: integer, 0: float) to the placeholder "__RAW__". */
+static void mark_first_element(json_t *response, int integer)
+{
+    const char *name;
+    json_t *output;
+    json_object_foreach(json_object_get(response, "outputs"), name, output) {
+        json_t *data = json_object_get(output, "data");
+        json_t *first = json_array_get(data, 0);
+        if (first != NULL && (integer ? json_is_integer(first)
+                                      : !json_is_integer(first))) {
+            json_array_set_new(data, 0, json_string("__RAW__"));
+            return;
+        }
+    }
+}
+
+/* [a, b, ...] -> [] with the bare first element, for one-element outputs
+ * (or every output, if all). */
+static void make_scalars(json_t *response, int all)
+{
+    const char *name;
+    json_t *output;
+    json_object_foreach(json_object_get(response, "outputs"), name, output) {
+        json_t *data = json_object_get(output, "data");
+        if (!all && json_array_size(data) != 1)
+            continue;
+        json_object_set_new(output, "shape", json_array());
+        json_object_set(output, "data", json_array_get(data, 0));
+    }
+}
+
+/* The first output's shape replaced by the JSON text shape. */
+static void set_first_shape(json_t *response, const char *shape)
+{
+    json_t *output = first_output(response);
+    if (output != NULL)
+        json_object_set_new(output, "shape", json_loads(shape, 0, NULL));
+}
+
+/* The answer, then a member of huge JSON: "junk": [{},{},...] (16 MiB). */
+static void print_objects_flood(json_t *response)
+{
+    char *text = json_dumps(response, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    size_t len = text ? strlen(text) : 0;
+    if (len > 0) {
+        fwrite(text, 1, len - 1, stdout); /* all but the closing brace */
+        fputs(",\"junk\":[{}", stdout);
+        for (size_t i = 0; i < ((size_t)16 << 20) / 3; i++)
+            fputs(",{}", stdout);
+        fputs("]}\n", stdout);
+        fflush(stdout);
+    }
+    free(text);
+    json_decref(response);
+}
+
+/* A child that keeps the testee's output open for 30 s; the testee exits. */
+static void orphan_stdout(void)
+{
+    if (fork() == 0) {
+        struct timespec wait = {30, 0};
+        nanosleep(&wait, NULL);
+        _exit(0);
+    }
+    exit(0);
+}
+
+/* A child in a session of its own (so outside the testee's process group)
+ * that sleeps; its pid goes to $REPLAY_PID_FILE. The testee hangs. */
+static void setsid_child(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        setsid();
+        sleep_forever();
+    }
+    const char *path = getenv("REPLAY_PID_FILE");
+    FILE *file = path ? fopen(path, "w") : NULL;
+    if (file != NULL) {
+        fprintf(file, "%ld\n", (long)child);
+        fclose(file);
+    }
+    sleep_forever();
+}
+
+/* Many megabytes on stderr. */
+static void flood_stderr(size_t bytes)
+{
+    static const char line[] = "replay: a line of noise on stderr\n";
+    for (size_t written = 0; written < bytes; written += sizeof line - 1)
+        fputs(line, stderr);
+    fflush(stderr);
+}
+
+/* Modes that end the process or write a line of their own; 1 if mode was
+ * one of them (response is then consumed). */
+static int misbehave_raw(const char *mode, const char *id, json_t *response)
+{
+    if (strcmp(mode, "raw-bytes") == 0)
+        printf("\xff\xfe this is neither JSON nor UTF-8 \xc3\n");
+    else if (strcmp(mode, "cut-utf8") == 0)
+        printf("%.*s\xc3\xa9 and more, not JSON\n", 79,
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    else if (strcmp(mode, "twice") == 0) {
+        char *text = json_dumps(response, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        printf("%s\n%s\n", text, text);
+        free(text);
+    } else if (strcmp(mode, "objects-flood") == 0) {
+        print_objects_flood(response);
+        return 1;
+    } else if (strcmp(mode, "bad-utf8-stderr") == 0) {
+        fprintf(stderr, "replay: \xff\xfe bytes that are not UTF-8 on %s\n",
+                id);
+        fflush(stderr);
+        raise(SIGTERM);
+    } else if (strcmp(mode, "orphan-stdout") == 0) {
+        orphan_stdout();
+    } else if (strcmp(mode, "setsid-child") == 0) {
+        setsid_child();
+    } else {
+        return 0;
+    }
+    fflush(stdout);
+    json_decref(response);
+    return 1;
+}
+
+/* Modes that change the answer before it is written. */
+static void misbehave_answer(const char *mode, json_t *response)
+{
+    if (strcmp(mode, "wrong-id") == 0)
+        json_object_set_new(response, "id", json_string("somebody/else"));
+    else if (strcmp(mode, "wrong-shape") == 0)
+        reshape(first_output(response));
+    else if (strcmp(mode, "perturb") == 0 || strcmp(mode, "stderr-perturb") == 0 ||
+             strcmp(mode, "stderr-flood") == 0)
+        perturb(first_output(response));
+    else if (strcmp(mode, "int-off-by-one") == 0)
+        decrement_first_integer(response);
+    else if (strcmp(mode, "scalar") == 0 || strcmp(mode, "scalar-all") == 0)
+        make_scalars(response, strcmp(mode, "scalar-all") == 0);
+    else if (strcmp(mode, "shape-negative") == 0)
+        set_first_shape(response, "[-1, 3]");
+    else if (strcmp(mode, "shape-real") == 0)
+        set_first_shape(response, "[1e9, 5, 3]");
+    else if (strcmp(mode, "shape-huge") == 0)
+        set_first_shape(response, "[4611686018427387904, 4611686018427387904]");
+    else if (strcmp(mode, "pad") == 0) {
+        char *padding = malloc((size_t)2 << 20);
+        memset(padding, 'p', ((size_t)2 << 20) - 1);
+        padding[((size_t)2 << 20) - 1] = '\0';
+        json_object_set_new(response, "padding", json_string(padding));
+        free(padding);
+    }
+}
+
+/* "ok" with one made-up output, whatever the case. */
+static json_t *accepted(const char *id)
+{
+    return json_pack("{s:s, s:s, s:{s:{s:[i], s:[f]}}}", "id", id, "status",
+                     "ok", "outputs", "Y", "shape", 1, "data", 0.5);
+}
+
 /* Answers case id (response stolen) the way mode says. */
 static void misbehave(const char *mode, const char *id, json_t *response)
 {
@@ -153,14 +379,32 @@ static void misbehave(const char *mode, const char *id, json_t *response)
     } else if (strcmp(mode, "flood") == 0) {
         for (;;)
             fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", stdout);
-    } else if (strcmp(mode, "wrong-id") == 0) {
-        json_object_set_new(response, "id", json_string("somebody/else"));
-    } else if (strcmp(mode, "wrong-shape") == 0) {
-        reshape(first_output(response));
-    } else if (strcmp(mode, "perturb") == 0) {
-        perturb(first_output(response));
     }
-    print_json(response);
+    if (misbehave_raw(mode, id, response))
+        return;
+    if (strcmp(mode, "slow") == 0) {
+        struct timespec wait = {1, 500000000L};
+        nanosleep(&wait, NULL);
+    } else if (strcmp(mode, "accept") == 0) {
+        json_decref(response);
+        response = accepted(id);
+    } else if (strcmp(mode, "stderr-perturb") == 0) {
+        fprintf(stderr, "replay: perturbing %s, as asked\n", id);
+        fflush(stderr);
+    } else if (strcmp(mode, "stderr-flood") == 0) {
+        flood_stderr((size_t)10 << 20);
+    }
+    misbehave_answer(mode, response);
+    if (strcmp(mode, "huge-number") == 0 || strcmp(mode, "big-integer") == 0) {
+        mark_first_element(response, 0);
+        print_with_raw(response, strcmp(mode, "huge-number") == 0
+                                     ? "1e400" : "18446744073709551616");
+    } else if (strcmp(mode, "int-big") == 0) {
+        mark_first_element(response, 1);
+        print_with_raw(response, "18446744073709551616");
+    } else {
+        print_json(response);
+    }
 }
 
 /* The --bad mode for case id, or NULL. */

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "runner_scan.h"
+
 #define KNOWN_MAX_LINE ((size_t)65536)
 #define STRAY_MESSAGE_LEN 256
 #define STRAY_PROBLEM_LEN 160 /* leaves room for "line N: " */
@@ -188,11 +190,13 @@ static int add_result(results_index *index, const char *id, long offset,
     return grown[index->count++].id ? 0 : -1;
 }
 
-/* Indexes one line: its id, or a stray-line message. */
+/* Indexes one line: its id, or a stray-line message. The id is read from
+ * the top level of the line without parsing the rest (runner_scan.h): a
+ * huge line costs no more than its bytes here; it is judged, within its
+ * case's limits, when the case comes up. */
 static int index_line(results_index *index, size_t len, int too_long,
                       long offset, size_t line_number)
 {
-    json_error_t error;
     char problem[STRAY_PROBLEM_LEN];
     if (too_long) {
         snprintf(problem, sizeof problem, "longer than %zu bytes",
@@ -202,16 +206,12 @@ static int index_line(results_index *index, size_t len, int too_long,
     }
     if (is_blank(index->line))
         return 0;
-    json_t *response = json_loadb(index->line, len, 0, &error);
-    const char *id = json_string_value(json_object_get(response, "id"));
+    char *id = scan_top_level_id(index->line, len);
     int failed = id ? add_result(index, id, offset, line_number) : 0;
-    if (id == NULL) {
-        snprintf(problem, sizeof problem, "%s", response
-                 ? "not a JSON object with a string \"id\""
-                 : error.text);
-        add_stray(index, line_number, problem);
-    }
-    json_decref(response);
+    if (id == NULL)
+        add_stray(index, line_number, "not a JSON object with a string "
+                  "\"id\"");
+    free(id);
     return failed;
 }
 

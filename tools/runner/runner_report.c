@@ -8,36 +8,43 @@
 #include <string.h>
 
 #include "judge.h"
+#include "runner_text.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
 
 /* ---- TAP ----------------------------------------------------------------- */
 
-/* Writes text as TAP comment lines: "# " + prefix + each line. */
+/* Writes text as TAP comment lines: "# " + prefix + each line, sanitized
+ * (runner_text.h): text from a testee never starts a line of its own. */
 static void comment_lines(FILE *out, const char *prefix, const char *text)
 {
-    while (*text != '\0') {
-        size_t len = strcspn(text, "\n");
-        fprintf(out, "# %s%.*s\n", prefix, (int)len, text);
-        text += len;
-        text += (*text == '\n');
+    char *safe = text_sanitized_copy(text);
+    for (const char *line = safe ? safe : ""; *line != '\0';) {
+        size_t len = strcspn(line, "\n");
+        fprintf(out, "# %s%.*s\n", prefix, (int)len, line);
+        line += len;
+        line += (*line == '\n');
     }
+    free(safe);
 }
 
-/* A test description: the id, with '#' escaped as TAP requires. */
+/* A test description: the id, with '#' and '\\' escaped as TAP requires
+ * and any control character shown as '?' (the reader allows none). */
 static void write_description(FILE *out, const char *id)
 {
     for (; *id != '\0'; id++) {
         if (*id == '#' || *id == '\\')
             fputc('\\', out);
-        fputc(*id, out);
+        fputc((unsigned char)*id < 0x20 || *id == 0x7F ? '?' : *id, out);
     }
 }
 
-/* The first line of text, for a SKIP or TODO directive. */
+/* The first line of text, sanitized, for a SKIP or TODO directive. */
 static void write_first_line(FILE *out, const char *text)
 {
-    fprintf(out, "%.*s", (int)strcspn(text, "\n"), text);
+    char line[512];
+    text_sanitize(line, sizeof line, text, strcspn(text, "\n"), 0);
+    fputs(line, out);
 }
 
 /* "ok N - id", "not ok N - id", with a SKIP or TODO directive for
@@ -123,10 +130,8 @@ static json_t *error_json(const output_outcome *out, int cls)
         json_object_set_new(worst, "bound_units", vecw_double(bound_units));
         json_object_set_new(worst, "bound", vecw_double(v->worst_bound));
     } else {
-        json_object_set_new(worst, "got",
-                            json_integer((json_int_t)v->worst_got));
-        json_object_set_new(worst, "want",
-                            json_integer((json_int_t)v->worst_want));
+        json_object_set_new(worst, "got", json_integer(v->worst_got_index));
+        json_object_set_new(worst, "want", json_integer(v->worst_want_index));
     }
     return json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "passed", v->passed,
                      "failures", (json_int_t)v->failures, "worst_units",
@@ -150,34 +155,68 @@ static json_t *outputs_json(const case_outcome *outcome, int cls)
     return outputs;
 }
 
-/* The report's entry of one case. */
+/* Sets key to a sanitized copy of text (runner_text.h). */
+static void set_text(json_t *entry, const char *key, const char *text)
+{
+    json_object_set_new(entry, key, text_json_string(text));
+}
+
+/* The report's entry of one case: id, op, verdict and reason; the known
+ * failure's reason; the testee's reason of a rejection; the outputs it
+ * gave to an invalid case; its standard error during a failing case; the
+ * judged outputs. */
 static json_t *case_json(const run_report *report, const char *op,
                          const vec_case *c, const case_outcome *outcome,
                          const char *stderr_text)
 {
-    json_t *entry = json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "op", op,
-                              "verdict", verdict_name(outcome->verdict),
-                              "reason", outcome->reason);
+    json_t *entry = json_object();
+    set_text(entry, "id", c->id);
+    set_text(entry, "op", op);
+    set_text(entry, "verdict", verdict_name(outcome->verdict));
+    set_text(entry, "reason", outcome->reason);
+    json_object_set_new(entry, "valid", json_boolean(c->valid));
     if (outcome->listed_reason != NULL) {
-        json_object_set_new(entry, "known_failure",
-                            json_string(outcome->listed_reason));
-        json_object_set_new(entry, "verdict_before_list",
-                            json_string(verdict_name(outcome->original)));
+        set_text(entry, "known_failure", outcome->listed_reason);
+        set_text(entry, "verdict_before_list", verdict_name(outcome->original));
     }
+    if (outcome->testee_reason != NULL)
+        set_text(entry, "testee_reason", outcome->testee_reason);
+    if (outcome->accepted_outputs != NULL)
+        json_object_set(entry, "provided_outputs", outcome->accepted_outputs);
     if (stderr_text != NULL && stderr_text[0] != '\0')
-        json_object_set_new(entry, "stderr", json_string(stderr_text));
+        set_text(entry, "stderr", stderr_text);
     if (outcome->n_outputs > 0)
         json_object_set_new(entry, "outputs", outputs_json(outcome, report->cls));
     return entry;
 }
 
-/* Appends an entry (stolen) to the report's "cases" array. */
-static void write_json_entry(run_report *report, json_t *entry)
+/* An entry that cannot fail to encode, for when the full one could not be
+ * built (out of memory): the report never loses a case. */
+static void write_minimal_entry(FILE *json, const vec_case *c,
+                                const case_outcome *outcome)
 {
-    if (report->json != NULL && entry != NULL) {
+    fprintf(json, "{\"id\": ");
+    json_t *id = text_json_string(c->id);
+    json_dumpf(id, json, JSON_ENCODE_ANY);
+    json_decref(id);
+    fprintf(json, ", \"verdict\": \"%s\", \"reason\": \"the runner could not "
+            "encode this entry (out of memory)\"}", verdict_name(outcome->verdict));
+}
+
+/* Appends the entry (stolen) of case c to the report's "cases" array,
+ * encoded whole before a byte is written. */
+static void write_json_entry(run_report *report, json_t *entry,
+                             const vec_case *c, const case_outcome *outcome)
+{
+    char *text = entry ? json_dumps(entry, JSON_FLAGS) : NULL;
+    if (report->json != NULL) {
         fputs(report->json_entries++ ? ",\n" : "\n", report->json);
-        json_dumpf(entry, report->json, JSON_FLAGS);
+        if (text != NULL)
+            fputs(text, report->json);
+        else
+            write_minimal_entry(report->json, c, outcome);
     }
+    free(text);
     json_decref(entry);
 }
 
@@ -268,6 +307,33 @@ static void print_stats_row(FILE *out, const char *label, const size_t *counts,
             error);
 }
 
+/* The total of a family's counts. */
+static size_t family_cases(const size_t *counts)
+{
+    size_t cases = 0;
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        cases += counts[v];
+    return cases;
+}
+
+/* The two verdict families (spec/protocol.md#verdict-families) as rows of
+ * the table: numerics, the valid cases; input validation, the invalid
+ * ones, or a line saying they were not sent. */
+static void print_families(const run_report *report, double worst)
+{
+    const size_t *numerics = report->families[FAMILY_NUMERICS];
+    const size_t *validation = report->families[FAMILY_VALIDATION];
+    print_stats_row(report->out, "numerics (valid cases)", numerics,
+                    family_cases(numerics), worst, NAN);
+    if (report->invalid_not_sent > 0 && family_cases(validation) == 0)
+        fprintf(report->out, "# %-25s %6zu not sent (--numerics-only): judge "
+                "them in a run without it\n", "validation (invalid)",
+                report->invalid_not_sent);
+    else
+        print_stats_row(report->out, "validation (invalid)", validation,
+                        family_cases(validation), -1.0, NAN);
+}
+
 /* The summary table, as TAP comments. */
 static void print_summary(const run_report *report)
 {
@@ -290,11 +356,35 @@ static void print_summary(const run_report *report)
         cases += stats->cases;
     }
     print_stats_row(out, "total", report->counts, cases, worst, NAN);
+    print_families(report, worst);
     fprintf(out, "# verdicts:");
     for (int v = 0; v < VERDICT_COUNT; v++)
         fprintf(out, "%s %s %zu", v ? "," : "", verdict_name((verdict_kind)v),
                 report->counts[v]);
     fprintf(out, "\n");
+}
+
+/* {"cases", "failing", verdict: count...} of one family. */
+static json_t *family_json(const size_t *counts)
+{
+    json_t *row = json_pack("{s:I, s:I}", "cases",
+                            (json_int_t)family_cases(counts), "failing",
+                            (json_int_t)failing_count(counts));
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        json_object_set_new(row, verdict_name((verdict_kind)v),
+                            json_integer((json_int_t)counts[v]));
+    return row;
+}
+
+/* {"numerics": ..., "input_validation": {..., "not_sent"}} */
+static json_t *families_json(const run_report *report)
+{
+    json_t *validation = family_json(report->families[FAMILY_VALIDATION]);
+    json_object_set_new(validation, "not_sent",
+                        json_integer((json_int_t)report->invalid_not_sent));
+    return json_pack("{s:o, s:o}", "numerics",
+                     family_json(report->families[FAMILY_NUMERICS]),
+                     "input_validation", validation);
 }
 
 /* The summary table for the JSON report. */
@@ -321,8 +411,9 @@ static json_t *summary_json(const run_report *report)
     for (int v = 0; v < VERDICT_COUNT; v++)
         json_object_set_new(verdicts, verdict_name((verdict_kind)v),
                             json_integer((json_int_t)report->counts[v]));
-    return json_pack("{s:s, s:o, s:o}", "class", vec_class_name(report->cls),
-                     "ops", ops, "verdicts", verdicts);
+    return json_pack("{s:s, s:o, s:o, s:o}", "class",
+                     vec_class_name(report->cls), "ops", ops, "verdicts",
+                     verdicts, "families", families_json(report));
 }
 
 /* ---- the public functions ------------------------------------------------ */
@@ -369,7 +460,7 @@ int report_begin_file(run_report *report, const char *path)
     size_t len = strlen(base);
     if (len > 5 && strcmp(base + len - 5, ".json") == 0)
         len -= 5;
-    snprintf(stats->label, sizeof stats->label, "%.*s", (int)len, base);
+    text_sanitize(stats->label, sizeof stats->label, base, len, 0);
     return 0;
 }
 
@@ -379,8 +470,11 @@ void report_case(run_report *report, const char *op, const vec_case *c,
     write_tap_line(report, c, outcome);
     write_tap_diagnostics(report, outcome, stderr_text);
     fflush(report->out);
-    write_json_entry(report, case_json(report, op, c, outcome, stderr_text));
+    write_json_entry(report, case_json(report, op, c, outcome, stderr_text), c,
+                     outcome);
     report->counts[outcome->verdict]++;
+    report->families[c->valid ? FAMILY_NUMERICS
+                              : FAMILY_VALIDATION][outcome->verdict]++;
     if (report->n_ops > 0)
         add_to_stats(&report->ops[report->n_ops - 1], outcome);
 }
@@ -421,6 +515,16 @@ int report_any_failure(const run_report *report)
     return failing_count(report->counts) > 0;
 }
 
+/* Writes value, or null when it is missing or cannot be encoded, so that
+ * the report stays JSON whatever happens. */
+static void write_value(FILE *json, const json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_FLAGS | JSON_ENCODE_ANY)
+                       : NULL;
+    fputs(text ? text : "null", json);
+    free(text);
+}
+
 /* Ends the JSON report and renames it into place; 0 or -1. */
 static int finish_json(run_report *report, json_t *run, int exit_status,
                        char *message, size_t size)
@@ -428,13 +532,13 @@ static int finish_json(run_report *report, json_t *run, int exit_status,
     json_t *summary = summary_json(report);
     FILE *json = report->json;
     fputs("\n], \"run\": ", json);
-    json_dumpf(run, json, JSON_FLAGS);
+    write_value(json, run);
     fputs(", \"summary\": ", json);
-    json_dumpf(summary, json, JSON_FLAGS);
+    write_value(json, summary);
     if (report->bail_reason[0] != '\0') {
         fputs(", \"error\": ", json);
-        json_t *error = json_string(report->bail_reason);
-        json_dumpf(error, json, JSON_FLAGS | JSON_ENCODE_ANY);
+        json_t *error = text_json_string(report->bail_reason);
+        write_value(json, error);
         json_decref(error);
     }
     fprintf(json, ", \"exit_status\": %d}\n", exit_status);

@@ -36,6 +36,9 @@ typedef struct {
     scaled_sum squared_expected;  /* sum g^2 over them */
 } op_stats;
 
+/* The verdict families (spec/protocol.md#verdict-families). */
+enum { FAMILY_NUMERICS = 0, FAMILY_VALIDATION = 1, FAMILY_COUNT = 2 };
+
 typedef struct {
     FILE *out;             /* TAP */
     FILE *err;             /* progress, when show_progress */
@@ -43,6 +46,8 @@ typedef struct {
     int cls;               /* the class outputs are judged in */
     size_t test_number;
     size_t counts[VERDICT_COUNT];
+    size_t families[FAMILY_COUNT][VERDICT_COUNT]; /* valid, invalid cases */
+    size_t invalid_not_sent; /* invalid cases held back by --numerics-only */
     size_t n_ops;
     op_stats *ops;         /* (n_ops) */
     char bail_reason[512]; /* set by report_bail_out */

@@ -3,11 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runner_scan.h"
 
 /* How much of an offending value a message shows. */
 #define SHOWN_LEN 80
@@ -52,6 +55,10 @@ void outcome_free(case_outcome *outcome)
     free(outcome->outputs);
     outcome->outputs = NULL;
     outcome->n_outputs = 0;
+    free(outcome->testee_reason);
+    outcome->testee_reason = NULL;
+    json_decref(outcome->accepted_outputs);
+    outcome->accepted_outputs = NULL;
 }
 
 /* ---- showing offending values -------------------------------------------- */
@@ -104,30 +111,61 @@ static int decode_float(const json_t *value, double *out)
     return *end == '\0' ? 0 : -1;
 }
 
-/* Reads "shape" into out; 0, or -1 when it is not an array of at most
- * VEC_MAX_DIMS non-negative sizes with a product that fits. */
-static int decode_shape(const json_t *shape, output_outcome *out,
-                        size_t *count)
+/* 1 if value is a string of an optional '-' and digits only: an integer
+ * too big for int64, which the runner quoted before parsing. */
+static int is_quoted_integer(const json_t *value)
 {
-    if (!json_is_array(shape) || json_array_size(shape) > VEC_MAX_DIMS)
+    const char *text = json_string_value(value);
+    if (text == NULL)
+        return 0;
+    text += text[0] == '-';
+    if (*text == '\0')
+        return 0;
+    for (; *text != '\0'; text++)
+        if (*text < '0' || *text > '9')
+            return 0;
+    return 1;
+}
+
+/* Reads "shape" into out (sizes saturate at SIZE_MAX: the comparison with
+ * the expected shape then fails); 0, or -1 with the problem in reason. */
+static int decode_shape(const json_t *shape, output_outcome *out,
+                        const char *name, char *reason, size_t size)
+{
+    char shown[SHOWN_LEN + 8];
+    if (!json_is_array(shape) || json_array_size(shape) > VEC_MAX_DIMS) {
+        show_json(shown, sizeof shown, shape);
+        snprintf(reason, size, "output %s: shape must be an array of at most "
+                 "%d sizes (value: %s)", name, VEC_MAX_DIMS, shown);
         return -1;
+    }
     out->ndim = json_array_size(shape);
-    *count = 1;
     for (size_t i = 0; i < out->ndim; i++) {
         const json_t *dim = json_array_get(shape, i);
-        json_int_t size = json_is_integer(dim) ? json_integer_value(dim) : -1;
-        if (size < 0 || (size != 0 && *count > (SIZE_MAX / 16) / (size_t)size))
+        const char *problem = !json_is_integer(dim) ? "is not an integer"
+                            : json_integer_value(dim) < 0 ? "is negative"
+                            : NULL;
+        if (problem != NULL) {
+            show_json(shown, sizeof shown, dim);
+            snprintf(reason, size, "output %s: shape[%zu] %s (value: %s); "
+                     "sizes are non-negative JSON integers", name, i, problem,
+                     shown);
             return -1;
-        out->shape[i] = (size_t)size;
-        *count *= (size_t)size;
+        }
+        json_int_t dim_size = json_integer_value(dim);
+        out->shape[i] = (uintmax_t)dim_size > SIZE_MAX ? SIZE_MAX
+                                                       : (size_t)dim_size;
     }
     return 0;
 }
 
-/* 1 if the provided shape is the expected one. */
+/* 1 if the provided shape is the expected one, or [] for an output of one
+ * element (spec/protocol.md#scalars). */
 static int same_shape(const output_outcome *out)
 {
     const vec_array *want = &out->want->value;
+    if (out->ndim == 0 && want->count == 1)
+        return 1;
     if (out->ndim != want->ndim)
         return 0;
     for (size_t i = 0; i < out->ndim; i++)
@@ -148,13 +186,30 @@ static void format_shape(char *text, size_t size, size_t ndim,
         snprintf(text + used, size - used, "]");
 }
 
-/* Decodes the data array (already checked to have count elements). */
+/* The problem with one provided element, or NULL when it decodes. */
+static const char *decode_element(output_outcome *out, size_t i,
+                                  const json_t *element)
+{
+    if (out->f64 != NULL)
+        return decode_float(element, &out->f64[i]) == 0
+            ? NULL : "is not a number or a number string";
+    if (json_is_integer(element)) {
+        out->i64[i] = json_integer_value(element);
+        return NULL;
+    }
+    return is_quoted_integer(element) ? "is outside the int64 range"
+                                      : "is not an integer";
+}
+
+/* Decodes the data (count elements: an array of them, or for a shape of
+ * [] the element itself). */
 static output_state decode_values(output_outcome *out, const json_t *data,
                                   char *reason, size_t size)
 {
     const char *name = out->want->value.name;
     size_t count = out->want->value.count;
     int is_float = out->want->value.dtype == VEC_F64;
+    int bare = out->ndim == 0 && !json_is_array(data);
     if (is_float)
         out->f64 = malloc((count + 1) * sizeof *out->f64);
     else
@@ -164,49 +219,42 @@ static output_state decode_values(output_outcome *out, const json_t *data,
         return OUTPUT_MALFORMED;
     }
     for (size_t i = 0; i < count; i++) {
-        const json_t *element = json_array_get(data, i);
-        int bad = is_float ? decode_float(element, &out->f64[i]) != 0
-                           : !json_is_integer(element);
-        if (!is_float && !bad)
-            out->i64[i] = json_integer_value(element);
-        if (bad) {
+        const json_t *element = bare ? data : json_array_get(data, i);
+        const char *problem = decode_element(out, i, element);
+        if (problem != NULL) {
             char shown[SHOWN_LEN + 8];
             show_json(shown, sizeof shown, element);
-            snprintf(reason, size, "output %s: data[%zu] is not %s (value: %s)",
-                     name, i, is_float ? "a number or a number string"
-                                       : "an integer", shown);
+            snprintf(reason, size, "output %s: data[%zu] %s (value: %s)",
+                     name, i, problem, shown);
             return OUTPUT_MALFORMED;
         }
     }
     return OUTPUT_DECODED;
 }
 
-/* Checks and decodes the provided object of one expected output. */
+/* Checks and decodes the provided object of one expected output: its
+ * shape first (a wrong one is a failure, the other outputs being judged),
+ * then its data (malformed data is a protocol error). */
 static output_state decode_output(output_outcome *out, const json_t *provided,
                                   char *reason, size_t size)
 {
     const char *name = out->want->value.name;
     const json_t *data = json_object_get(provided, "data");
     char shown[SHOWN_LEN + 8], got[96], want[96];
-    size_t count;
+    size_t count = out->want->value.count;
     if (provided == NULL) {
         snprintf(reason, size, "output %s is missing", name);
         return OUTPUT_MISSING;
     }
-    if (!json_is_object(provided) ||
-        decode_shape(json_object_get(provided, "shape"), out, &count) != 0) {
+    if (!json_is_object(provided)) {
         show_json(shown, sizeof shown, provided);
-        snprintf(reason, size, "output %s: not an object with a shape of at "
-                 "most %d sizes (value: %s)", name, VEC_MAX_DIMS, shown);
+        snprintf(reason, size, "output %s: not an object with a shape and "
+                 "data (value: %s)", name, shown);
         return OUTPUT_MALFORMED;
     }
-    if (!json_is_array(data) || json_array_size(data) != count) {
-        show_json(shown, sizeof shown, data);
-        snprintf(reason, size, "output %s: data must be an array of %zu "
-                 "elements, the shape's product (value: %s)", name, count,
-                 shown);
+    if (decode_shape(json_object_get(provided, "shape"), out, name, reason,
+                     size) != 0)
         return OUTPUT_MALFORMED;
-    }
     if (!same_shape(out)) {
         format_shape(got, sizeof got, out->ndim, out->shape);
         format_shape(want, sizeof want, out->want->value.ndim,
@@ -214,6 +262,14 @@ static output_state decode_output(output_outcome *out, const json_t *provided,
         snprintf(reason, size, "output %s has shape %s, expected %s", name,
                  got, want);
         return OUTPUT_WRONG_SHAPE;
+    }
+    int bare = out->ndim == 0 && data != NULL && !json_is_array(data);
+    if (!bare && (!json_is_array(data) || json_array_size(data) != count)) {
+        show_json(shown, sizeof shown, data);
+        snprintf(reason, size, "output %s: data must be an array of %zu "
+                 "elements, the shape's product (value: %s)", name, count,
+                 shown);
+        return OUTPUT_MALFORMED;
     }
     return decode_values(out, data, reason, size);
 }
@@ -241,9 +297,9 @@ static void describe_failure(const output_outcome *out, int cls, char *reason,
     double units, bound_units;
     if (out->want->value.dtype == VEC_I64) {
         snprintf(reason, size, "output %s: %zu of %zu elements not accepted; "
-                 "first at [%zu]: got %.17g want %.17g", name, v->failures,
-                 out->want->value.count, v->worst_index, v->worst_got,
-                 v->worst_want);
+                 "first at [%zu]: got %" PRId64 " want %" PRId64, name,
+                 v->failures, out->want->value.count, v->worst_index,
+                 v->worst_got_index, v->worst_want_index);
         return;
     }
     output_worst_element(out, cls, &units, &bound_units);
@@ -289,8 +345,9 @@ static int passes_as(const output_outcome *out, const output_outcome *other,
                      int cls)
 {
     judge_verdict verdict;
-    if (out->f64 == NULL || other->want->value.count != out->want->value.count)
-        return 0;
+    if (out->f64 == NULL || other->want->value.dtype != VEC_F64 ||
+        other->want->value.count != out->want->value.count)
+        return 0; /* an int64 share has no scales to judge against */
     judge_output(&verdict, out->f64, other->want, cls);
     return verdict.passed;
 }
@@ -359,20 +416,43 @@ static void judge_outputs(case_outcome *outcome, const json_t *outputs,
     explain_tied_gradient(outcome, cls);
 }
 
-/* The status of a response with the right id. */
+/* A copy of the testee's reason, at most VERDICT_REASON_LEN - 1 bytes. */
+static char *copy_reason(const char *said)
+{
+    size_t len = strlen(said);
+    if (len > VERDICT_REASON_LEN - 1)
+        len = VERDICT_REASON_LEN - 1;
+    char *copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, said, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+/* The status of a response with the right id. The testee's reason of a
+ * rejection or an unsupported case, and the outputs it gave for an invalid
+ * case, are kept for the report. */
 static void judge_status(case_outcome *outcome, const json_t *response,
                          const vec_case *c, int cls)
 {
     const char *status = json_string_value(json_object_get(response, "status"));
     const char *said = json_string_value(json_object_get(response, "reason"));
+    json_t *outputs = json_object_get(response, "outputs");
     char shown[SHOWN_LEN + 8];
     said = said ? said : "(no reason given)";
+    if (status != NULL && (strcmp(status, "rejected") == 0 ||
+                           strcmp(status, "unsupported") == 0))
+        outcome->testee_reason = copy_reason(said);
     if (status != NULL && strcmp(status, "ok") == 0) {
-        if (c->valid)
-            judge_outputs(outcome, json_object_get(response, "outputs"), c, cls);
-        else
-            outcome_set(outcome, VERDICT_FAIL, "accepted an invalid case "
-                        "(the reference rejects it with %s)", c->error);
+        if (c->valid) {
+            judge_outputs(outcome, outputs, c, cls);
+            return;
+        }
+        outcome_set(outcome, VERDICT_FAIL, "accepted an invalid case "
+                    "(the reference rejects it with %s)", c->error);
+        if (json_is_object(outputs))
+            outcome->accepted_outputs = json_incref(outputs);
     } else if (status != NULL && strcmp(status, "rejected") == 0) {
         if (c->valid)
             outcome_set(outcome, VERDICT_FAIL, "rejected a valid case: %s", said);
@@ -388,13 +468,45 @@ static void judge_status(case_outcome *outcome, const json_t *response,
     }
 }
 
-void judge_response(case_outcome *outcome, const char *line, size_t len,
-                    const vec_case *c, int cls)
+/* 0 if the line is within the case's limits, else -1 with a protocol
+ * error; a scan that finds numbers too big for jansson sets *big_numbers. */
+static int check_size(case_outcome *outcome, const char *line, size_t len,
+                      const case_limits *limits, size_t *big_numbers)
+{
+    scan_result scan;
+    if (len > limits->max_line) {
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "a response of %zu "
+                    "bytes, more than the %zu this case's outputs can need "
+                    "(spec/conventions.md#limits)", len, limits->max_line);
+        return -1;
+    }
+    if (scan_line(line, len, limits->max_values, &scan) != 0) {
+        outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "a response of more "
+                    "than %zu JSON values, more than this case's outputs can "
+                    "need (spec/conventions.md#limits)", limits->max_values);
+        return -1;
+    }
+    *big_numbers = scan.big_numbers;
+    return 0;
+}
+
+/* Parses the line (quoting numbers too big for jansson first) and judges
+ * the object it holds. */
+static void judge_parsed(case_outcome *outcome, const char *line, size_t len,
+                         size_t big_numbers, const vec_case *c, int cls)
 {
     json_error_t error;
-    json_t *response = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+    char shown[SHOWN_LEN + 8], *quoted = NULL;
+    size_t parsed_len = len;
+    if (big_numbers > 0 &&
+        (quoted = quote_big_numbers(line, len, big_numbers, &parsed_len)) == NULL) {
+        outcome_set(outcome, VERDICT_FAIL, "the runner is out of memory");
+        return;
+    }
+    json_t *response = json_loadb(quoted ? quoted : line, parsed_len,
+                                  JSON_REJECT_DUPLICATES, &error);
+    free(quoted);
     const json_t *id = json_object_get(response, "id");
-    char shown[SHOWN_LEN + 8];
     if (response == NULL || !json_is_object(response)) {
         show_text(shown, sizeof shown, line, len);
         outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "not a JSON object "
@@ -408,4 +520,12 @@ void judge_response(case_outcome *outcome, const char *line, size_t len,
         judge_status(outcome, response, c, cls);
     }
     json_decref(response);
+}
+
+void judge_response(case_outcome *outcome, const char *line, size_t len,
+                    const vec_case *c, int cls, const case_limits *limits)
+{
+    size_t big_numbers = 0;
+    if (check_size(outcome, line, len, limits, &big_numbers) == 0)
+        judge_parsed(outcome, line, len, big_numbers, c, cls);
 }

@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "judge.h"
+#include "runner_limits.h"
 #include "vecio.h"
 
 #define VERDICT_REASON_LEN 2048
@@ -42,7 +45,9 @@ int verdict_is_failure(verdict_kind verdict);
 typedef struct {
     const vec_expected *want; /* borrowed from the vector file */
     size_t ndim;
-    size_t shape[VEC_MAX_DIMS]; /* the provided shape (equal to want's) */
+    size_t shape[VEC_MAX_DIMS]; /* the provided shape: want's, or [] for a
+                                   one-element output (spec/protocol.md
+                                   #scalars) */
     double *f64;              /* (want->value.count) provided, float64 outputs */
     int64_t *i64;             /* (want->value.count) provided, int64 outputs */
     judge_verdict judged;
@@ -55,6 +60,10 @@ typedef struct {
     const char *listed_reason; /* borrowed: the known-failures entry, or NULL */
     size_t n_outputs;
     output_outcome *outputs;   /* (n_outputs) judged outputs of an ok response */
+    char *testee_reason;       /* owned: the reason of a rejected or
+                                  unsupported response, or NULL */
+    json_t *accepted_outputs;  /* owned: the outputs of an ok response to an
+                                  invalid case, or NULL */
 } case_outcome;
 
 /* Sets the verdict and a printf-style reason (any earlier reason is
@@ -62,10 +71,12 @@ typedef struct {
 void outcome_set(case_outcome *outcome, verdict_kind verdict,
                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Judges the response line (len bytes, no newline) to case c under class
- * cls, filling outcome (which must be zeroed). */
+/* Judges the response line (len bytes, no newline, a NUL byte after it)
+ * to case c under class cls, filling outcome (which must be zeroed). A line
+ * longer than limits->max_line or with more than limits->max_values JSON
+ * values is a protocol error, found before it is parsed. */
 void judge_response(case_outcome *outcome, const char *line, size_t len,
-                    const vec_case *c, int cls);
+                    const vec_case *c, int cls, const case_limits *limits);
 
 /* For a judged float64 output: the error of its worst element (the one
  * nearest to, or furthest past, its bound) and that element's bound, both
@@ -73,7 +84,8 @@ void judge_response(case_outcome *outcome, const char *line, size_t len,
 void output_worst_element(const output_outcome *out, int cls, double *units,
                           double *bound_units);
 
-/* Frees the provided values; the outcome can then be zeroed and reused. */
+/* Frees the provided values and the kept testee reason and outputs; the
+ * outcome can then be zeroed and reused. */
 void outcome_free(case_outcome *outcome);
 
 #endif

@@ -3,10 +3,12 @@
 # the conformance runner against every bundled correct testee (each must
 # pass every case it supports: zero false failures) and against every mutant
 # of the NumPy testee (each must fail at least one case), then prints the
-# mutation score. With --tables, the runner's per-op summary of each correct
+# mutation score; unless --correct-only, every line the correct testees and
+# the runner exchanged is then validated against the protocol's JSON
+# Schemas. With --tables, the runner's per-op summary of each correct
 # testee is printed too; with --reports DIR, each correct testee's JSON
 # report is kept as DIR/NAME.json (for tools/report and tools/plots); with
-# --correct-only, the mutants are not run. Exit status 0 only if both hold.
+# --correct-only, the mutants are not run. Exit status 0 only if all hold.
 set -u
 usage="usage: check-testees.sh [--tables] [--reports DIR] [--correct-only] path/to/lmr-run"
 tables=0
@@ -41,7 +43,8 @@ echo "== correct testees: every supported case must pass =="
 printf '%-12s %8s %8s %12s %s\n' testee passed failed unsupported verdict
 echo "$correct" | while IFS='|' read -r name command; do
     # shellcheck disable=SC2086 # the command is meant to split into words
-    "$runner" --timeout "$timeout" --report "$log/$name.json" -- $command \
+    "$runner" --timeout "$timeout" --report "$log/$name.json" \
+        --transcript "$log/$name.transcript" -- $command \
         > "$log/$name.tap" 2> "$log/$name.err"
     code=$?
     passed=$(grep -c '^ok ' "$log/$name.tap")
@@ -62,6 +65,12 @@ echo "$correct" | while IFS='|' read -r name command; do
 done
 [ -f "$log/false-failures" ] && status=1
 [ "$mutants" -eq 0 ] && exit "$status"
+
+echo
+echo "== every line exchanged, against the protocol's JSON Schemas =="
+# The hello and responses of each correct testee, and every request the
+# runner wrote, against spec/protocol-*.schema.json.
+$python tools/scripts/validate-protocol.py spec "$log"/*.transcript || status=1
 
 echo
 echo "== mutants of the NumPy testee: each must be caught =="
