@@ -10,6 +10,7 @@
  *   --start no-hello          never says hello (sleeps)
  *   --start exit-after-hello  says hello, then exits with status 0
  *   --start garbage-hello     says something that is not a hello
+ *   --start long-hello        a hello whose name is 2 MiB long
  *   --bad ID crash            on case ID: half a line, then killed by SIGTERM
  *   --bad ID hang             on case ID: sleeps
  *   --bad ID garbage          on case ID: a line that is not JSON
@@ -40,7 +41,8 @@
  *   shape-negative  the first output's shape [-1, 3]
  *   shape-real      the first output's shape [1e9, 5, 3]
  *   shape-huge      the first output's shape [2^62, 2^62]
- *   objects-flood   the answer with a 16 MiB member [{},{},...]
+ *   objects-flood   the answer with a member [{},{},...] of
+ *                   $REPLAY_FLOOD_BYTES bytes (default 900000)
  *   pad             the answer with a 2 MiB string member
  *   stderr-flood    10 MB on stderr, then perturb
  *
@@ -236,15 +238,18 @@ static void set_first_shape(json_t *response, const char *shape)
         json_object_set_new(output, "shape", json_loads(shape, 0, NULL));
 }
 
-/* The answer, then a member of huge JSON: "junk": [{},{},...] (16 MiB). */
+/* The answer, then a member of cheap-to-write, costly-to-parse JSON:
+ * "junk": [{},{},...] of $REPLAY_FLOOD_BYTES bytes. */
 static void print_objects_flood(json_t *response)
 {
     char *text = json_dumps(response, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    const char *wanted = getenv("REPLAY_FLOOD_BYTES");
     size_t len = text ? strlen(text) : 0;
+    size_t bytes = wanted ? (size_t)strtoull(wanted, NULL, 10) : 900000;
     if (len > 0) {
         fwrite(text, 1, len - 1, stdout); /* all but the closing brace */
         fputs(",\"junk\":[{}", stdout);
-        for (size_t i = 0; i < ((size_t)16 << 20) / 3; i++)
+        for (size_t i = 0; i < bytes / 3; i++)
             fputs(",{}", stdout);
         fputs("]}\n", stdout);
         fflush(stdout);
@@ -430,6 +435,16 @@ static void say_hello(const replay *state)
                          "replay", "class", state->cls, "ops", ops));
 }
 
+/* A hello whose name is 2 MiB of 'n'. */
+static void say_long_hello(void)
+{
+    printf("{\"protocol\": 1, \"class\": \"fp64\", \"ops\": [\"*\"], "
+           "\"name\": \"");
+    for (size_t i = 0; i < ((size_t)2 << 20); i++)
+        putchar('n');
+    printf("\"}\n");
+}
+
 /* Reads the options and the files; 0, or -1 after a message. */
 static int parse(replay *state, int argc, char **argv)
 {
@@ -493,6 +508,8 @@ int main(int argc, char **argv)
         sleep_forever();
     if (state.start != NULL && strcmp(state.start, "garbage-hello") == 0)
         printf("Hello, world!\n");
+    else if (state.start != NULL && strcmp(state.start, "long-hello") == 0)
+        say_long_hello();
     else
         say_hello(&state);
     fflush(stdout);
