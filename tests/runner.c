@@ -386,7 +386,6 @@ static void test_tied_hint(void)
 
 /* ---- for real engines ------------------------------------------------------ */
 
-#define INVALID_CASES 16 /* in the fixtures */
 
 /* Outputs of one element may come back as 0-d scalars: shape [] and a bare
  * number (spec/protocol.md#scalars); a longer output may not. */
@@ -416,6 +415,7 @@ static void test_numerics_only(void)
 {
     const char *accepting[] = {"--bad", "embed_lookup/index-huge", "accept",
                                NULL};
+    char not_sent[64];
     run_result result = run_replay(NO_ARGS, accepting, 0);
     tap_ok(result.status == RUNNER_FAILED &&
            strcmp(verdict_of(&result, "embed_lookup/index-huge"), "fail") == 0,
@@ -427,42 +427,54 @@ static void test_numerics_only(void)
         result.report, "summary"), "families"), "input_validation");
     tap_ok(json_integer_value(json_object_get(validation, "fail")) == 1 &&
            json_integer_value(json_object_get(validation, "cases")) ==
-               INVALID_CASES,
+               (json_int_t)fixture_cases(NULL, NULL, 0),
            "a full run: the report counts the validation family apart");
     run_free(&result);
     result = run_replay(ARGS("--numerics-only"), accepting, 0);
     tap_ok(result.status == RUNNER_OK && count_verdict(&result, "pass") ==
-           total_cases - INVALID_CASES,
-           "--numerics-only: only the %d valid cases are sent, and pass "
-           "(exit %d)", (int)(total_cases - INVALID_CASES), result.status);
-    tap_ok(contains(result.out, "16 not sent (--numerics-only)"),
+           fixture_cases(NULL, NULL, 1),
+           "--numerics-only: only the %zu valid cases are sent, and pass "
+           "(exit %d)", fixture_cases(NULL, NULL, 1), result.status);
+    snprintf(not_sent, sizeof not_sent, "%zu not sent (--numerics-only)",
+             fixture_cases(NULL, NULL, 0));
+    tap_ok(contains(result.out, not_sent),
            "--numerics-only: the summary says the invalid cases were not sent");
     validation = json_object_get(json_object_get(json_object_get(
         result.report, "summary"), "families"), "input_validation");
     tap_ok(json_integer_value(json_object_get(validation, "not_sent")) ==
-           INVALID_CASES, "--numerics-only: the report counts them");
+           (json_int_t)fixture_cases(NULL, NULL, 0),
+           "--numerics-only: the report counts them");
     run_free(&result);
 }
 
 /* --list: what a class would be sent, nothing run. */
 static void test_list(void)
 {
+    size_t fp16 = fixture_cases(NULL, "fp16", -1);
+    size_t fp16_valid = fixture_cases(NULL, "fp16", 1);
+    size_t not_fp16 = fixture_cases(NULL, "!fp16", -1);
+    char counts[160];
     run_result result = run_plain(ARGS("--list", "--class", "fp16"));
     tap_ok(result.status == RUNNER_OK &&
-           count_lines_starting(result.out, "yes\t") == total_cases - 3 &&
-           count_lines_starting(result.out, "no:class\targmax/masked\t") == 1,
-           "--list --class fp16: %zu sent, the 3 fp64-only cases not",
-           total_cases - 3);
+           count_lines_starting(result.out, "yes\t") == fp16 &&
+           count_lines_starting(result.out, "no:class\t") == not_fp16,
+           "--list --class fp16: %zu sent, the %zu fp64-only cases not", fp16,
+           not_fp16);
     tap_ok(contains(result.out, "yes\tparam_count/near-int64-limit\t"
                     "param_count\tvalid\tfp64,fp32,bf16,fp16\t4\t10\n"),
            "--list: id, op, result, classes, elements and time limit");
-    tap_ok(contains(result.out, "# 39 cases selected; sent to class fp16: 36 "
-                    "(20 valid, 16 invalid)"), "--list: the counts at the end");
+    snprintf(counts, sizeof counts, "# %zu cases selected; sent to class fp16: "
+             "%zu (%zu valid, %zu invalid); not sent: %zu not in the class",
+             total_cases, fp16, fp16_valid, fp16 - fp16_valid, not_fp16);
+    tap_ok(contains(result.out, counts), "--list: the counts at the end (%s)",
+           counts);
     run_free(&result);
     result = run_plain(ARGS("--list", "--numerics-only", "--op", "argmax"));
     tap_ok(result.status == RUNNER_OK &&
-           count_lines_starting(result.out, "no:invalid\t") == 3 &&
-           count_lines_starting(result.out, "-\t") == 8,
+           count_lines_starting(result.out, "no:invalid\t") ==
+               fixture_cases("argmax", NULL, 0) &&
+           count_lines_starting(result.out, "-\t") ==
+               fixture_cases("argmax", NULL, 1),
            "--list --numerics-only without a class: invalid cases held back");
     run_free(&result);
     result = run_plain(ARGS("--list", "--", fixture_replay()));
@@ -487,7 +499,8 @@ static void test_default_vectors(void)
     while (pipe != NULL && fgets(line, sizeof line, pipe) != NULL)
         listed += strncmp(line, "yes\targmax/", strlen("yes\targmax/")) == 0;
     int status = pipe ? pclose(pipe) : -1;
-    tap_ok(status == 0 && listed == 9, "lmr-run --list from / finds the "
+    tap_ok(status == 0 && listed == fixture_cases("argmax", "fp32", -1),
+           "lmr-run --list from / finds the "
            "vectors next to its build directory (%zu argmax cases, status %d)",
            listed, status);
 }

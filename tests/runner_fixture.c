@@ -111,6 +111,45 @@ void remove_fixtures(void)
     remove_tree(fixture_dir, 0);
 }
 
+/* 1 if the case's classes list cls. */
+static int lists_class(const json_t *c, const char *cls)
+{
+    size_t i;
+    const json_t *name;
+    json_array_foreach(json_object_get(c, "classes"), i, name)
+        if (strcmp(json_string_value(name), cls) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if the case counts for fixture_cases. */
+static int case_matches(const json_t *root, const json_t *c, const char *op,
+                        const char *cls, int valid)
+{
+    const char *result = json_string_value(json_object_get(c, "result"));
+    int is_valid = result != NULL && strcmp(result, "valid") == 0;
+    if (op != NULL && strcmp(json_string_value(json_object_get(root, "op")),
+                             op) != 0)
+        return 0;
+    if (cls != NULL && (cls[0] == '!' ? lists_class(c, cls + 1)
+                                      : !lists_class(c, cls)))
+        return 0;
+    return valid < 0 || valid == is_valid;
+}
+
+size_t fixture_cases(const char *op, const char *cls, int valid)
+{
+    size_t count = 0;
+    for (int f = 0; f < N_FIXTURES; f++) {
+        json_t *root = json_load_file(fixture_paths[f], 0, NULL), *c;
+        size_t i;
+        json_array_foreach(json_object_get(root, "cases"), i, c)
+            count += (size_t)case_matches(root, c, op, cls, valid);
+        json_decref(root);
+    }
+    return count;
+}
+
 /* ---- running the runner -------------------------------------------------- */
 
 /* A monotonic clock, in seconds. */

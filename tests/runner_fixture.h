@@ -63,6 +63,12 @@ run_result run_replay(const char *const *runner_args,
 run_result run_plain(const char *const *args);
 void run_free(run_result *result);
 
+/* How many fixture cases are of op (NULL: any), list class cls (NULL:
+ * any; "!fp16": do not list fp16), and are valid (1), invalid (0) or
+ * either (-1): counts for the checks, read from the fixtures themselves so
+ * that the tests follow the vectors. */
+size_t fixture_cases(const char *op, const char *cls, int valid);
+
 /* The report's entry of case id, or NULL. */
 const json_t *entry_of(const run_result *result, const char *id);
 /* Its verdict ("(absent)" without an entry) and reason ("" without). */
