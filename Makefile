@@ -100,6 +100,9 @@ CLI_TESTS := cli op_table
 TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
                                 $(CLI_TESTS) judge runner)
 TAP_OBJ := $(T)/tap.o
+# TAP programs in Python (run by make test after the C ones): the testees'
+# validator against every vector case, and the testees failing closed.
+PY_TESTS := tests/testees_validate.py tests/testees_fail_closed.py
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TEST_TESTEES := $(T)/testees/replay
 
@@ -212,6 +215,7 @@ demo-after-deps: all
 # ---- tests --------------------------------------------------------------------
 test: all
 	prove -e '' $(TESTS)
+	prove -e '$(PYTHON)' $(PY_TESTS)
 
 memcheck: all
 	prove -e '$(VALGRIND)' $(TESTS)
@@ -239,7 +243,8 @@ check-after-deps: independence-check ops-check test memcheck vectors-check \
                   plots-check testees-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
-# class, and every mutant of the NumPy testee must be caught.
+# class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
+# be caught in every class its bug shows in.
 testees-check: $(RUNNER) $(TESTEE_REF)
 	@sh tools/scripts/check-testees.sh $(RUNNER)
 
@@ -278,7 +283,7 @@ report: $(REPORTS)/stamp
 # (runner-check) and a mutant's with a known failure and a stale entry, is
 # opened in headless chromium and checked against the JSON reports; its bad
 # input handling is checked too.
-REPORT_MUTANT := $(PYTHON) tools/testees/testee_numpy.py --class fp32 --mutant softmax-no-max
+REPORT_MUTANT := $(PYTHON) tools/testees/mutants.py --class fp32 --mutant softmax-no-max
 report-check: runner-check
 	@$(RUNNER) --known-failures tests/data/report-known-failures.txt \
 	    --report $(B)/report-check-mutant.json -- $(REPORT_MUTANT) \
