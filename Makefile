@@ -10,7 +10,12 @@
 #                  the schema, check the reference, run every bundled testee
 #   make check     the whole TAP suite under prove, then under Valgrind, then
 #                  the vector reproducibility, schema and install checks and
-#                  the runner against every bundled testee and mutant
+#                  the runner against every bundled testee and mutant, the
+#                  sanitizer build and a brief fuzz run
+#   make sanitize  everything rebuilt with ASan + UBSan (build-sanitize/):
+#                  the TAP programs and the runner against the reference
+#   make fuzz      each libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS
+#                  (default 60; make check runs them 10 s each)
 #   make vectors   regenerate vectors/ and its manifest (after a change)
 #   make ops       rewrite tools/common/ops.json from the op table
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
@@ -240,7 +245,7 @@ check:
 
 check-after-deps: independence-check ops-check test memcheck vectors-check \
                   schema-check install-check runner-check report-check \
-                  plots-check testees-check
+                  plots-check testees-check sanitize fuzz-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -386,6 +391,104 @@ $(T)/runner.t: $(T)/runner_fixture.o
 $(T)/runner_hostile.t: $(T)/runner_hostile.o $(T)/runner_fixture.o $(TAP_OBJ) \
                        $(RUNNER_OBJ) $(COMMON_OBJ) | $(TEST_TESTEES)
 	$(LINK) $(JANSSON_LIBS) -lm
+
+# ---- sanitizers: make sanitize (part of make check) ------------------------------
+# Everything rebuilt with clang's AddressSanitizer (and its leak checker) and
+# UBSan, aborting at the first report, in build-sanitize/; then every TAP
+# program, and the runner against the reference testee (both sanitized),
+# which must pass every case and exit cleanly. A minute or two.
+SANITIZE_B := build-sanitize
+SANITIZE_CC := clang-14
+SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all
+SANITIZE_CFLAGS := -O1 -g -fno-omit-frame-pointer $(SANITIZERS)
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+
+.PHONY: sanitize
+sanitize:
+	@$(MAKE) --no-print-directory B=$(SANITIZE_B) CC=$(SANITIZE_CC) \
+	    CFLAGS="$(SANITIZE_CFLAGS)" LDFLAGS="$(SANITIZERS)" all
+	@echo "== the TAP programs, sanitized =="
+	@$(SANITIZE_ENV) LMR_BUILD=$(SANITIZE_B) prove -e '' \
+	    $(patsubst $(B)/%,$(SANITIZE_B)/%,$(TESTS))
+	@echo "== the sanitized runner against the sanitized reference =="
+	@$(SANITIZE_ENV) $(SANITIZE_B)/lmr-run --vectors vectors \
+	    -- $(SANITIZE_B)/lmr-testee-ref > $(SANITIZE_B)/runner-check.tap; \
+	status=$$?; tail -n 3 $(SANITIZE_B)/runner-check.tap; \
+	if [ $$status -ne 0 ] || grep -q -e '^not ok' -e '# SKIP' -e '^# note: at the end' \
+	    $(SANITIZE_B)/runner-check.tap; then \
+	    echo "sanitize: the runner or the reference failed (see $(SANITIZE_B)/runner-check.tap)"; \
+	    exit 1; \
+	fi; \
+	echo "sanitize: every TAP program and every case clean under ASan and UBSan"
+
+# ---- fuzzing: make fuzz FUZZ_SECONDS=N; make fuzz-check (part of make check) ----
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c), built with clang in
+# build-fuzz/ against the code compiled with coverage and ASan + UBSan.
+# Each runs FUZZ_SECONDS seconds from its committed seeds
+# (tests/fuzz/corpus/NAME/) plus what earlier runs found
+# (build-fuzz/corpus/NAME/, where new inputs go); a crash, leak, timeout or
+# sanitizer report fails, and the input that caused it is left in
+# build-fuzz/ (crash-*, leak-*, timeout-*). fuzz-check: 10 s each.
+FUZZ_B := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := vecio reference response cli
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_OPTIONS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2560 \
+               -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/
+
+INC_fuzz_vecio := -Itools/common
+INC_fuzz_reference := -Itools/refops -Itools/common -Iref
+INC_fuzz_response := -Itools/runner -Itools/common
+INC_fuzz_cli := -Itools/cli -Itools/refops -Itools/common -Iref
+
+$(B)/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(INC_$*) -c $< -o $@
+
+$(B)/fuzz/fuzz_vecio: $(B)/fuzz/fuzz_vecio.o $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) -lm
+$(B)/fuzz/fuzz_reference: $(B)/fuzz/fuzz_reference.o $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
+$(B)/fuzz/fuzz_response: $(B)/fuzz/fuzz_response.o $(RUNNER_OBJ) $(COMMON_OBJ)
+	$(LINK) $(JANSSON_LIBS) -lm
+$(B)/fuzz/fuzz_cli: $(B)/fuzz/fuzz_cli.o $(CLI_OBJ) $(REFOPS_OBJ) $(COMMON_OBJ) $(LIB_A)
+	$(LINK) $(JANSSON_LIBS) $(GSL_LIBS)
+
+.PHONY: fuzz fuzz-build fuzz-harnesses fuzz-check
+fuzz-harnesses: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_HARNESSES))
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(SANITIZE_CC) \
+	    CFLAGS="$(FUZZ_CFLAGS)" LDFLAGS="$(FUZZ_LDFLAGS)" fuzz-harnesses
+
+fuzz: fuzz-build
+	@for name in $(FUZZ_HARNESSES); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$name; \
+	    echo "== fuzz_$$name, $(FUZZ_SECONDS) s =="; \
+	    $(FUZZ_B)/fuzz/fuzz_$$name $(FUZZ_OPTIONS) $(FUZZ_B)/corpus/$$name \
+	        tests/fuzz/corpus/$$name > $(FUZZ_B)/fuzz_$$name.log 2>&1; \
+	    status=$$?; \
+	    grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|cov: ' \
+	        $(FUZZ_B)/fuzz_$$name.log | tail -n 2; \
+	    if [ $$status -ne 0 ]; then \
+	        grep -E -A30 'ERROR|WARNING|runtime error' $(FUZZ_B)/fuzz_$$name.log | head -n 40; \
+	        echo "fuzz: fuzz_$$name failed (exit $$status; log $(FUZZ_B)/fuzz_$$name.log)"; \
+	        exit 1; \
+	    fi; \
+	done; \
+	echo "fuzz: no crash, leak or sanitizer report in $(words $(FUZZ_HARNESSES)) harnesses"
+
+fuzz-check:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# make clean removes the sanitizer and fuzzing builds too.
+.PHONY: clean-instrumented
+clean: clean-instrumented
+clean-instrumented:
+	rm -rf $(SANITIZE_B) $(FUZZ_B)
 
 # Header dependencies written by -MMD, so a changed header rebuilds its users.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

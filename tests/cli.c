@@ -239,6 +239,9 @@ static void test_malformed_arguments(void)
          "inputs.P"},
         {{"softmax", "--logits", "[[1]]", "--logits", "[[2]]"}, "twice"},
         {{"--case", "/nonexistent/lmr.json"}, "/nonexistent/lmr.json"},
+        /* a size beyond spec/conventions.md#limits: once 1.5 GB printed */
+        {{"embed_lookup_backward", "--ids", "[0]", "--dY", "[[1, 2]]",
+          "--vocab", "134217728"}, "limit of 67108864"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         outcome result = run_args(cases[i].args);

@@ -35,6 +35,7 @@
  *                   across the 80th byte
  *   bad-utf8-stderr bytes that are not UTF-8 on stderr, then crash
  *   huge-number     the first float element written as 1e400
+ *   huge-negative   the first float element written as -1e400
  *   big-integer     the first float element written as 18446744073709551616
  *   int-off-by-one  the first integer element minus 1
  *   int-big         the first integer element written as 18446744073709551616
@@ -400,10 +401,12 @@ static void misbehave(const char *mode, const char *id, json_t *response)
         flood_stderr((size_t)10 << 20);
     }
     misbehave_answer(mode, response);
-    if (strcmp(mode, "huge-number") == 0 || strcmp(mode, "big-integer") == 0) {
+    if (strcmp(mode, "huge-number") == 0 || strcmp(mode, "big-integer") == 0 ||
+        strcmp(mode, "huge-negative") == 0) {
         mark_first_element(response, 0);
-        print_with_raw(response, strcmp(mode, "huge-number") == 0
-                                     ? "1e400" : "18446744073709551616");
+        print_with_raw(response, strcmp(mode, "huge-number") == 0 ? "1e400"
+                       : strcmp(mode, "huge-negative") == 0
+                           ? "-1e400" : "18446744073709551616");
     } else if (strcmp(mode, "int-big") == 0) {
         mark_first_element(response, 1);
         print_with_raw(response, "18446744073709551616");

@@ -165,7 +165,7 @@ static void set_text(json_t *entry, const char *key, const char *text)
  * failure's reason; the testee's reason of a rejection; the outputs it
  * gave to an invalid case; its standard error during a failing case; the
  * judged outputs. */
-static json_t *case_json(const run_report *report, const char *op,
+json_t *report_case_json(const run_report *report, const char *op,
                          const vec_case *c, const case_outcome *outcome,
                          const char *stderr_text)
 {
@@ -470,8 +470,8 @@ void report_case(run_report *report, const char *op, const vec_case *c,
     write_tap_line(report, c, outcome);
     write_tap_diagnostics(report, outcome, stderr_text);
     fflush(report->out);
-    write_json_entry(report, case_json(report, op, c, outcome, stderr_text), c,
-                     outcome);
+    write_json_entry(report, report_case_json(report, op, c, outcome,
+                                              stderr_text), c, outcome);
     report->counts[outcome->verdict]++;
     report->families[c->valid ? FAMILY_NUMERICS
                               : FAMILY_VALIDATION][outcome->verdict]++;

@@ -70,6 +70,13 @@ int report_begin_file(run_report *report, const char *path);
 void report_case(run_report *report, const char *op, const vec_case *c,
                  const case_outcome *outcome, const char *stderr_text);
 
+/* The JSON report's entry of one case (what report_case writes), or NULL
+ * only when out of memory: every string in it sanitized (runner_text.h),
+ * so that it always encodes. */
+json_t *report_case_json(const run_report *report, const char *op,
+                         const vec_case *c, const case_outcome *outcome,
+                         const char *stderr_text);
+
 /* "[3/26] softmax/huge-logits" on the error stream, when enabled. */
 void report_progress(const run_report *report, size_t file_index,
                      size_t n_files, const char *id);

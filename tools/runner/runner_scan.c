@@ -115,7 +115,7 @@ static int is_big_number(const char *token, size_t n)
     }
     if ((long)parts.int_digits + parts.exponent < DOUBLE_MAX_ORDER)
         return 0;
-    return isinf(strtod(token, NULL));
+    return isinf(strtod(token, NULL)) != 0; /* glibc: -1 for -inf */
 }
 
 /* ---- the scan ------------------------------------------------------------- */

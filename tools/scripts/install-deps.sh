@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
 libjansson-dev valgrind perl python3 python3-jsonschema python3-numpy \
-python3-torch python3-matplotlib python3-pil chromium"
+python3-torch python3-matplotlib python3-pil chromium clang-14 libclang-rt-14-dev"
 [ "$#" -gt 0 ] && PACKAGES="$*"
 
 missing=""
