@@ -122,7 +122,7 @@ test_group = $(if $(filter $(1),$(REF_TESTS) check),ref,$(if $(filter $(1),$(ORA
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=all --errors-for-leak-kinds=all
 
-.PHONY: all deps demo check test memcheck vectors vectors-check schema-check \
+.PHONY: all deps demo check test memcheck vectors vectors-check exactness-check schema-check \
         ops ops-check \
         install install-check bench clean runner-check testees-check \
         independence-check demo-after-deps check-after-deps report \
@@ -228,6 +228,12 @@ memcheck: all
 vectors-check: $(GEN)
 	@sh tools/scripts/check-vectors.sh $(GEN)
 
+# The oracle's exactness self-check: every golden regenerated at 1024 bits
+# must be the same double as at 256 (an exact 0 stored as a rounding
+# residue would not be).
+exactness-check: $(GEN)
+	@$(PYTHON) tools/scripts/check-exactness.py $(GEN) vectors
+
 schema-check:
 	@$(PYTHON) tools/scripts/validate-schema.py spec/vector.schema.json vectors/*.json
 	@$(PYTHON) tools/scripts/validate-schema.py --expect-invalid spec/vector.schema.json tests/malformed/*.json
@@ -243,7 +249,7 @@ check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory check-after-deps
 
-check-after-deps: independence-check ops-check test memcheck vectors-check \
+check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
                   plots-check testees-check sanitize fuzz-check
 

@@ -21,7 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ORACLE_PREC 256
+/* The working precision in bits: 256 unless the caller sets
+ * oracle_precision first (lmr-gen --precision; the exactness check runs the
+ * oracle at a second precision and requires the same doubles). */
+extern long oracle_precision;
+#define ORACLE_PREC oracle_precision
 
 /* spec/embedding.md#lookup: y[t,:] = E[ids[t],:]
  * y, scale: (n, d); E: (V, d); ids: (n) */

@@ -730,13 +730,18 @@ static int logit_rows_ok(const double *logits, size_t n, size_t V)
 /* ---- softmax and log-softmax backward ---------------------------------- */
 
 /* One row of dlogits: softmax (take_log 0) or log-softmax (1), into
- * dlogits (errnums); masked entries are exactly 0. Adds the row's terms
- * dlogits_i · ζ_i (unmasked i) to dtau_sum, and dlogits_i · (u_i/τ) to
- * dtau_unshifted (the bound of the unshifted form, spec/tolerance.md#gradients).
- * G: (V) stored; dlogits: (V) */
+ * dlogits (errnums); masked entries are exactly 0, and so is every entry
+ * that zero marks (exactly 0 over the reals, oracle_softmax_grad_zeros):
+ * its bound is that of the formula, its value the exact 0 rather than the
+ * residue the formula leaves at the working precision. Adds the row's
+ * terms dlogits_i · ζ_i (unmasked i) to dtau_sum, and dlogits_i · (u_i/τ)
+ * to dtau_unshifted (the bound of the unshifted form,
+ * spec/tolerance.md#gradients).
+ * G, zero: (V); dlogits: (V) */
 static void softmax_backward_row(errnum *dlogits, errnum_sum *dtau_sum,
                                  errnum_sum *dtau_unshifted,
                                  const softmax_row *row, const double *G,
+                                 const unsigned char *zero,
                                  const errnum *tau, int take_log)
 {
     size_t V = row->V;
@@ -775,6 +780,8 @@ static void softmax_backward_row(errnum *dlogits, errnum_sum *dtau_sum,
             errnum_mul(&term, &row->y[i], &term);
         }
         errnum_div(&dlogits[i], &term, tau);
+        if (zero[i])
+            mpfr_set_zero(dlogits[i].v, 1);
         errnum_mul(&term, &dlogits[i], &row->zeta[i]);
         errnum_sum_add(dtau_sum, &term);
         errnum_div(&term, &row->u[i], tau);
@@ -819,10 +826,14 @@ int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
     if (softmax_row_init(&row, V) != 0)
         return -1;
     errnum *row_grad = errnums_new(V);
-    if (row_grad == NULL) {
+    unsigned char *zero = malloc(V);
+    if (row_grad == NULL || zero == NULL) {
+        errnums_free(row_grad, V);
+        free(zero);
         softmax_row_clear(&row);
         return -1;
     }
+    int status = 0;
     errnum tau_number, result, unshifted;
     errnum_init(&tau_number);
     errnum_init(&result);
@@ -838,8 +849,11 @@ int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
     for (size_t t = 0; t < n; t++) {
         softmax_row_load(&row, logits + t * V);
         softmax_row_forward(&row, &tau_number, 1);
+        if (oracle_softmax_grad_zeros(zero, logits + t * V, G + t * V,
+                                      row.masked, V, take_log) != 0)
+            status = -1;
         softmax_backward_row(row_grad, &dtau_sum, &dtau_unshifted, &row,
-                             G + t * V, &tau_number, take_log);
+                             G + t * V, zero, &tau_number, take_log);
         for (size_t i = 0; i < V; i++) {
             if (row.masked[i])
                 put_zero(dlogits, t * V + i);
@@ -857,8 +871,9 @@ int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
     errnum_clear(&result);
     errnum_clear(&unshifted);
     errnums_free(row_grad, V);
+    free(zero);
     softmax_row_clear(&row);
-    return 0;
+    return status;
 }
 
 /* ---- cross-entropy backward ---------------------------------------------- */

@@ -247,6 +247,50 @@ static void mixture_row(errnum *y, errnum *omega, const errnum *weight,
     errnum_clear(&log_y);
 }
 
+/* ---- exact zeros ----
+ * Three quantities below are "a value minus its weighted mean", with
+ * weights that sum to 1 over the reals (the softmax p_k of a component, the
+ * gate pi, the normalised alpha-bar). Evaluated as written they leave a
+ * residue of the working precision where the exact result is 0 (identical
+ * components, equal weights): the weights' computed sum is not exactly 1.
+ * So their values are taken in a centred form that is an exact 0 there,
+ * because it subtracts equal numbers term by term; their bounds stay those
+ * of the formula as written (spec/tolerance.md#gradients). */
+
+/* value = x_i - w_i Sigma_j s_j in the form Sigma_j (w_j x_i - w_i s_j)
+ * (equal over the reals when Sigma_j w_j = 1); value has ORACLE_PREC bits.
+ * w, s: (count) */
+static void centred_share(mpfr_t value, const errnum *x_i, const errnum *w_i,
+                          const errnum *w, const errnum *s, size_t count)
+{
+    mpfr_t a, b;
+    mpfr_inits2(ORACLE_PREC, a, b, (mpfr_ptr)0);
+    mpfr_set_zero(value, 1);
+    for (size_t j = 0; j < count; j++) {
+        mpfr_mul(a, w[j].v, x_i->v, MPFR_RNDN);
+        mpfr_mul(b, w_i->v, s[j].v, MPFR_RNDN);
+        mpfr_sub(a, a, b, MPFR_RNDN);
+        mpfr_add(value, value, a, MPFR_RNDN);
+    }
+    mpfr_clears(a, b, (mpfr_ptr)0);
+}
+
+/* value = c_i - Sigma_k w_k c_k in the form Sigma_k w_k (c_i - c_k).
+ * w, c: (count) */
+static void centred_value(mpfr_t value, const errnum *c_i, const errnum *w,
+                          const errnum *c, size_t count)
+{
+    mpfr_t a;
+    mpfr_init2(a, ORACLE_PREC);
+    mpfr_set_zero(value, 1);
+    for (size_t k = 0; k < count; k++) {
+        mpfr_sub(a, c_i->v, c[k].v, MPFR_RNDN);
+        mpfr_mul(a, a, w[k].v, MPFR_RNDN);
+        mpfr_add(value, value, a, MPFR_RNDN);
+    }
+    mpfr_clear(a);
+}
+
 /* The gradient with respect to each component's logits, for one row with
  * upstream gradient G of log y:
  *   omega_G_kv = omega_kv G_v,   rho_k = Sigma_v omega_G_kv,
@@ -266,6 +310,8 @@ static void mixture_logit_gradient(errnum *delta, errnum *omega_G,
         for (size_t v = 0; v < V; v++) {
             errnum_mul(&share, &p[k * V + v], &rho[k]);
             errnum_sub(&delta[k * V + v], &omega_G[k * V + v], &share);
+            centred_share(delta[k * V + v].v, &omega_G[k * V + v],
+                          &p[k * V + v], p + k * V, omega_G + k * V, V);
         }
     }
     errnum_clear(&share);
@@ -899,6 +945,7 @@ static int fixed_dalpha(oracle_out dalpha, fixed_terms *x, pool *p)
     dot(mean, x->weight, 1, c, 1, K);
     for (size_t i = 0; i < K; i++) {
         errnum_sub(x->r, &c[i], mean);
+        centred_value(x->r->v, &c[i], x->weight, c, K);
         errnum_div(x->r, x->r, x->total);
         put(dalpha, i, x->r);
     }
@@ -1100,6 +1147,8 @@ static void gated_backward_row(gated_terms *x, size_t t)
     for (size_t k = 0; k < K; k++) {
         errnum_mul(&term, &pi_t[k], &rho_total);
         errnum_sub(&x->dpilog[t * K + k], &x->rho[k], &term);
+        centred_share(x->dpilog[t * K + k].v, &x->rho[k], &pi_t[k], pi_t,
+                      x->rho, K);
     }
     for (size_t k = 0; k < K; k++)
         for (size_t i = 0; i < d; i++) {

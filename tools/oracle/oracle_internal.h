@@ -184,6 +184,17 @@ mpfr_prec_t oracle_dot_precision(const oracle_bit_span *x,
 void oracle_exact_dot(mpfr_t sum, mpfr_t magnitude, mpfr_t *x,
                       const double *w, size_t stride, size_t d);
 
+/* ---- exact zeros (tools/oracle/oracle_exact_zero.c) ---- */
+
+/* zero[i] = 1 where softmax's (take_log 0) or log-softmax's (1) dlogits_i
+ * is exactly 0 over the reals, decided exactly from the stored logits and
+ * upstream gradient G; 0 elsewhere, and at masked entries (which the caller
+ * handles). 0, or -1 if memory runs out or every entry is masked.
+ * zero, logits, G, masked: (V) */
+int oracle_softmax_grad_zeros(unsigned char *zero, const double *logits,
+                              const double *G, const unsigned char *masked,
+                              size_t V, int take_log);
+
 /* ---- precision classes (tools/oracle/oracle_sample.c) ---- */
 
 /* lo, hi = value -/+ (factor u_c scale + f_c) for class c of
