@@ -18,6 +18,7 @@
 #                  (default 60; make check runs them 10 s each)
 #   make vectors   regenerate vectors/ and its manifest (after a change)
 #   make ops       rewrite tools/common/ops.json from the op table
+#   make protocol-tables  rewrite spec/protocol.md's generated tables
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
 #   make bench     the benchmarks (not a test)
 #   make report    the HTML conformance report of every bundled testee
@@ -126,7 +127,8 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
         ops ops-check \
         install install-check bench clean runner-check testees-check \
         independence-check demo-after-deps check-after-deps report \
-        report-check plots plots-check docs-figures
+        report-check plots plots-check docs-figures protocol-tables \
+        protocol-tables-check minimal-testee-check
 
 all: $(LIB_A) $(LIB_SO) $(PROGRAMS) $(TESTS) $(TEST_TESTEES)
 
@@ -251,7 +253,8 @@ check:
 
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
-                  plots-check testees-check sanitize fuzz-check
+                  plots-check protocol-tables-check minimal-testee-check \
+                  testees-check sanitize fuzz-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -345,6 +348,28 @@ ops-check: $(CLI)
 	    echo "ops-check: $(OPS_JSON) differs from the op table; run 'make ops'"; \
 	    exit 1; }
 	@echo "ops-check: $(OPS_JSON) matches the op table"
+
+# spec/protocol.md's generated tables (params and their defaults, output
+# names, the cases with integers beyond 2^53): `make protocol-tables`
+# rewrites them; the check (part of make check) fails when they are stale.
+protocol-tables:
+	@$(PYTHON) tools/scripts/protocol_tables.py
+
+protocol-tables-check:
+	@$(PYTHON) tools/scripts/protocol_tables.py --check
+
+# The minimal JavaScript testee (tools/testees/testee_minimal.js) must pass
+# every softmax case but the two whose generated inputs it does not read.
+minimal-testee-check: $(RUNNER)
+	@$(RUNNER) --vectors vectors --op softmax -- node tools/testees/testee_minimal.js \
+	    > $(B)/minimal-testee.tap; \
+	status=$$?; passed=$$(grep -c '^ok [0-9]* - softmax/[^#]*$$' $(B)/minimal-testee.tap); \
+	skipped=$$(grep -c '^ok .* # SKIP' $(B)/minimal-testee.tap); \
+	if [ $$status -ne 0 ] || [ $$passed -lt 20 ] || [ $$skipped -ne 2 ] || \
+	    grep -q '^not ok' $(B)/minimal-testee.tap; then \
+	    echo "minimal-testee-check: failed (exit $$status, $$passed passed, $$skipped skipped; $(B)/minimal-testee.tap)"; \
+	    exit 1; fi; \
+	echo "minimal-testee-check: testee_minimal.js passed $$passed softmax cases ($$skipped generated-input cases unsupported)"
 
 # ---- install --------------------------------------------------------------------
 install: $(LIB_A) $(LIB_SO)
