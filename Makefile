@@ -19,6 +19,9 @@
 #   make vectors   regenerate vectors/ and its manifest (after a change)
 #   make ops       rewrite tools/common/ops.json from the op table
 #   make protocol-tables  rewrite spec/protocol.md's generated tables
+#   make engines-check    the real engines (tools/engines/) against their
+#                  known-failure lists; make engines-deps installs their
+#                  Node packages (npm ci, pinned by the lockfile)
 #   make install   PREFIX=/usr/local DESTDIR= : library, headers, pkg-config
 #   make bench     the benchmarks (not a test)
 #   make report    the HTML conformance report of every bundled testee
@@ -128,7 +131,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
         install install-check bench clean runner-check testees-check \
         independence-check demo-after-deps check-after-deps report \
         report-check plots plots-check docs-figures protocol-tables \
-        protocol-tables-check minimal-testee-check
+        protocol-tables-check minimal-testee-check engines-deps engines-check
 
 all: $(LIB_A) $(LIB_SO) $(PROGRAMS) $(TESTS) $(TEST_TESTEES)
 
@@ -209,7 +212,7 @@ demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory demo-after-deps
 
-demo-after-deps: all
+demo-after-deps: all engines-deps
 	@sh tools/scripts/check-vectors.sh $(GEN)
 	@$(PYTHON) tools/scripts/validate-schema.py spec/vector.schema.json vectors/*.json
 	@echo
@@ -218,6 +221,9 @@ demo-after-deps: all
 	@echo
 	@echo "== the bundled testees through lmr-run, per op; then the mutants =="
 	@sh tools/scripts/check-testees.sh --tables $(RUNNER)
+	@echo
+	@echo "== real engines through lmr-run, per engine and class (tools/engines/) =="
+	@sh tools/scripts/check-engines.sh --validation $(RUNNER)
 
 # ---- tests --------------------------------------------------------------------
 test: all
@@ -254,7 +260,7 @@ check:
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
                   plots-check protocol-tables-check minimal-testee-check \
-                  testees-check sanitize fuzz-check
+                  engines-check testees-check sanitize fuzz-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -370,6 +376,26 @@ minimal-testee-check: $(RUNNER)
 	    echo "minimal-testee-check: failed (exit $$status, $$passed passed, $$skipped skipped; $(B)/minimal-testee.tap)"; \
 	    exit 1; fi; \
 	echo "minimal-testee-check: testee_minimal.js passed $$passed softmax cases ($$skipped generated-input cases unsupported)"
+
+# ---- real engines under test (tools/engines/) ----------------------------------
+# engines-deps: the adapters' Node packages, exactly as pinned in
+# tools/engines/package-lock.json, installed by npm ci with no install
+# script run (onnxruntime-node's would fetch the CUDA provider from NuGet;
+# the CPU runtime ships in its npm tarball), so nothing is downloaded at
+# run time. engines-check (part of make check): every adapter in each class
+# its engine computes in, on the valid cases, against its strict
+# known-failure list (tools/engines/known/).
+ENGINES := tools/engines
+ENGINES_STAMP := $(ENGINES)/node_modules/.package-lock.json
+
+engines-deps: $(ENGINES_STAMP)
+
+$(ENGINES_STAMP): $(ENGINES)/package.json $(ENGINES)/package-lock.json
+	cd $(ENGINES) && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+engines-check: $(RUNNER) $(ENGINES_STAMP)
+	@sh tools/scripts/check-engines.sh $(RUNNER)
 
 # ---- install --------------------------------------------------------------------
 install: $(LIB_A) $(LIB_SO)

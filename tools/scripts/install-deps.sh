@@ -7,7 +7,12 @@ set -eu
 
 PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
 libjansson-dev valgrind perl python3 python3-jsonschema python3-numpy \
-python3-torch python3-matplotlib python3-pil chromium clang-14 libclang-rt-14-dev"
+python3-torch python3-matplotlib python3-pil python3-scipy chromium clang-14 \
+libclang-rt-14-dev"
+# Node and npm (the engine adapters, tools/engines/): the machine's own when
+# it has them (any packaging); Debian's only when there is no node at all,
+# since Debian's npm would conflict with another vendor's nodejs package.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 [ "$#" -gt 0 ] && PACKAGES="$*"
 
 missing=""
