@@ -3,9 +3,10 @@
 per-class table of lmr-run's JSON reports (tools/scripts/check-engines.sh).
 
 For each report (one adapter in one class), the numerics family (valid
-cases that list the class): cases, sent (the op is in the adapter's hello),
-passed, listed (known failures), unsupported (not sent, or answered
-unsupported), failed (every other verdict). When the report holds invalid
+cases that list the class): cases, not sent (the op is not in the adapter's
+hello), sent, and of those: passed, listed (known failures), unsupported
+(the adapter answered so: no kernel or feature for this input), failed
+(every other verdict). When the report holds invalid
 cases too (a run without --numerics-only), the validation family: invalid
 cases sent, rejected (correct), accepted (output given for bad input),
 unsupported. Case validity comes from the vector files, not the report.
@@ -32,6 +33,7 @@ def row_of(report, invalid):
     ops = set(hello.get("ops") or [])
     row = {"engine": hello.get("name", "?"), "class": run.get("class", "?"),
            "cases": 0, "sent": 0, "passed": 0, "listed": 0, "unsupported": 0, "failed": 0,
+           "not_sent": 0,
            "invalid": 0, "invalid_sent": 0, "rejected": 0, "accepted": 0}
     for case in report["cases"]:
         verdict = case["verdict"]
@@ -44,7 +46,9 @@ def row_of(report, invalid):
             continue
         row["cases"] += 1
         row["sent"] += sent
-        if verdict == "pass":
+        if not sent:
+            row["not_sent"] += 1
+        elif verdict == "pass":
             row["passed"] += 1
         elif verdict == "known_failure":
             row["listed"] += 1
@@ -55,7 +59,7 @@ def row_of(report, invalid):
     return row
 
 
-NUMERIC = ["cases", "sent", "passed", "listed", "unsupported", "failed"]
+NUMERIC = ["cases", "not_sent", "sent", "passed", "listed", "unsupported", "failed"]
 VALIDATION = ["invalid_sent", "rejected", "accepted"]
 
 

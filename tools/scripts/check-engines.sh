@@ -3,9 +3,10 @@
 # tools/engines/ in each class its engine computes in, on the numerics (the
 # valid cases: lmr-run --numerics-only), against its strict known-failure
 # list tools/engines/known/ENGINE-CLASS.txt: any unlisted failure, and any
-# listed case that passes, fails the check. Then prints the per-engine,
-# per-class table (tools/engines/engine_table.py). The JSON reports and TAP
-# stay in build/engines/.
+# listed case that passes, fails the check. Every line exchanged is checked
+# against the protocol's JSON Schemas. Then prints the per-engine, per-class
+# table (tools/engines/engine_table.py). The JSON reports, TAP and
+# transcripts stay in build/engines/.
 #
 # With --validation, each adapter also runs on every case, invalid ones
 # included, and the table adds what the engine does with bad input
@@ -50,7 +51,8 @@ echo "$adapters" | while IFS='|' read -r engine class command; do
     # shellcheck disable=SC2086 # the command is meant to split into words
     "$runner" --numerics-only --timeout "$timeout" \
         --known-failures "tools/engines/known/$name.txt" \
-        --report "$out/$name.json" -- $command > "$out/$name.tap" 2> "$out/$name.err"
+        --report "$out/$name.json" --transcript "$out/$name.transcript" \
+        -- $command > "$out/$name.tap" 2> "$out/$name.err"
     code=$?
     if [ "$code" -ne 0 ]; then
         echo "check-engines: $name: unlisted failures or stale entries (exit $code):"
@@ -66,6 +68,10 @@ echo "$adapters" | while IFS='|' read -r engine class command; do
     fi
 done
 [ -f "$out/failed" ] && status=1
+
+# Every line each adapter wrote (and every request), against the protocol's
+# JSON Schemas (spec/protocol-*.schema.json).
+$python tools/scripts/validate-protocol.py spec "$out"/*.transcript || status=1
 
 reports=$(for name in onnxruntime-fp32 onnxruntime-fp64 tfjs-fp32 transformers-fp64 \
     transformers-fp32 scipy-fp64 scipy-fp32; do
