@@ -4,12 +4,13 @@
  * adapter_onnxruntime.js -- ONNX Runtime (npm onnxruntime-node, CPU
  * execution provider) behind lmr-run.
  *
- *   node tools/engines/adapter_onnxruntime.js --class fp32|fp64 [--shapes static|symbolic]
+ *   node tools/engines/adapter_onnxruntime.js --class fp64|fp32|fp16 [--shapes static|symbolic]
  *
  * For each case the adapter writes one small ONNX graph (onnx_model.js)
  * from the engine's own operators, creates an inference session and runs
- * it on the case's inputs, cast to the class's element type (float for
- * fp32, double for fp64; ids int64). The graph's inputs have the case's
+ * it on the case's inputs, rounded to the class's element type (double for
+ * fp64, float for fp32, float16 for fp16; ids int64): every operator used
+ * here has CPU kernels for all three. The graph's inputs have the case's
  * shapes (--shapes static, the default) or a symbolic size per dimension
  * (--shapes symbolic, as a model exported with dynamic axes has). What the
  * session returns is answered "ok", with the shapes ONNX Runtime gives
@@ -39,13 +40,18 @@ const ort = require('onnxruntime-node');
 
 const { ELEM, attrInt, attrFloat, attrString, node, valueInfo, onnxModel } = require('./onnx_model.js');
 const P = require('./protocol.js');
+const binary16 = require('./binary16.js');
 
 const OPSET = 17; /* LayerNormalization is opset 17 */
-const USAGE = 'usage: adapter_onnxruntime.js --class fp32|fp64 [--shapes static|symbolic]';
+const USAGE = 'usage: adapter_onnxruntime.js --class fp64|fp32|fp16 [--shapes static|symbolic]';
 
+/* Each class: the ONNX element type, the ort.Tensor type, and the
+ * conversions of doubles to that tensor's storage and back (float16 tensors
+ * hold bit patterns in a Uint16Array: binary16.js). */
 const CLASSES = {
-    fp32: { elem: ELEM.FLOAT, type: 'float32', array: Float32Array },
-    fp64: { elem: ELEM.DOUBLE, type: 'float64', array: Float64Array },
+    fp64: { elem: ELEM.DOUBLE, type: 'float64', store: (d) => Float64Array.from(d), load: (d) => d },
+    fp32: { elem: ELEM.FLOAT, type: 'float32', store: (d) => Float32Array.from(d), load: (d) => d },
+    fp16: { elem: ELEM.FLOAT16, type: 'float16', store: binary16.toBits, load: binary16.fromBits },
 };
 
 let cls = null;       /* the entry of CLASSES */
@@ -53,15 +59,15 @@ let symbolic = false; /* --shapes symbolic */
 
 /* ---- feeds ------------------------------------------------------------------ */
 
-/* A real input as a tensor of the class's element type (the cast rounds to
+/* A real input as a tensor of the class's element type (rounded to
  * nearest). */
 function real(array) {
-    return { elem: cls.elem, tensor: new ort.Tensor(cls.type, cls.array.from(array.data), array.shape) };
+    return { elem: cls.elem, tensor: new ort.Tensor(cls.type, cls.store(array.data), array.shape) };
 }
 
 /* A scalar parameter fed as a 0-d tensor of the class's type. */
 function realScalar(value) {
-    return { elem: cls.elem, tensor: new ort.Tensor(cls.type, cls.array.from([value]), []) };
+    return { elem: cls.elem, tensor: new ort.Tensor(cls.type, cls.store([value]), []) };
 }
 
 /* An integer input as int64 (BigInt(x) of what JSON.parse gave). */
@@ -102,7 +108,7 @@ async function run(nodes, feeds, outputs) {
 }
 
 function out(tensor) {
-    return P.floatOutput(tensor.dims, tensor.data);
+    return P.floatOutput(tensor.dims, cls.load(tensor.data));
 }
 
 function outInt(tensor) {

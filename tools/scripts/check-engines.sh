@@ -39,6 +39,7 @@ mkdir -p "$out/validation"
 # engine|class|command: each adapter in each class it computes in
 adapters="onnxruntime|fp32|node tools/engines/adapter_onnxruntime.js --class fp32
 onnxruntime|fp64|node tools/engines/adapter_onnxruntime.js --class fp64
+onnxruntime|fp16|node tools/engines/adapter_onnxruntime.js --class fp16
 tfjs|fp32|node tools/engines/adapter_tfjs.js --class fp32
 transformers|fp64|node tools/engines/adapter_transformers.js --class fp64
 transformers|fp32|node tools/engines/adapter_transformers.js --class fp32
@@ -73,7 +74,7 @@ done
 # JSON Schemas (spec/protocol-*.schema.json).
 $python tools/scripts/validate-protocol.py spec "$out"/*.transcript || status=1
 
-reports=$(for name in onnxruntime-fp32 onnxruntime-fp64 tfjs-fp32 transformers-fp64 \
+reports=$(for name in onnxruntime-fp64 onnxruntime-fp32 onnxruntime-fp16 tfjs-fp32 transformers-fp64 \
     transformers-fp32 scipy-fp64 scipy-fp32; do
     if [ "$validation" -eq 1 ]; then echo "$out/validation/$name.json"; else echo "$out/$name.json"; fi
 done)
