@@ -382,9 +382,10 @@ minimal-testee-check: $(RUNNER)
 # tools/engines/package-lock.json, installed by npm ci with no install
 # script run (onnxruntime-node's would fetch the CUDA provider from NuGet;
 # the CPU runtime ships in its npm tarball), so nothing is downloaded at
-# run time. engines-check (part of make check): every adapter in each class
-# its engine computes in, on the valid cases, against its strict
-# known-failure list (tools/engines/known/).
+# run time. engines-check (part of make check): the adapters' own
+# arithmetic (tests/engines_units.js: binary16 rounding, generated inputs),
+# then every adapter in each class its engine computes in, on the valid
+# cases, against its strict known-failure list (tools/engines/known/).
 ENGINES := tools/engines
 ENGINES_STAMP := $(ENGINES)/node_modules/.package-lock.json
 
@@ -395,6 +396,7 @@ $(ENGINES_STAMP): $(ENGINES)/package.json $(ENGINES)/package-lock.json
 	@touch $@
 
 engines-check: $(RUNNER) $(ENGINES_STAMP)
+	@prove -e node tests/engines_units.js
 	@sh tools/scripts/check-engines.sh $(RUNNER)
 
 # ---- install --------------------------------------------------------------------
