@@ -18,6 +18,8 @@
 
 #include "runner.h"
 #include "runner_fixture.h"
+#include "runner_scan.h"
+#include "runner_text.h"
 #include "tap.h"
 
 /* The peak resident memory of this process (and so of the runner, which
@@ -465,8 +467,76 @@ static void test_empty_ops(void)
     run_free(&result);
 }
 
+/* ---- the pieces: the line scan and the text sanitizer ---------------------- */
+
+/* How many big numbers scan_line finds in text, and what quoting makes
+ * of it. */
+static void check_quoting(const char *text, size_t big, const char *quoted)
+{
+    scan_result scan;
+    size_t len;
+    scan_line(text, strlen(text), 1000, &scan);
+    char *copy = quote_big_numbers(text, strlen(text), scan.big_numbers, &len);
+    tap_ok(scan.big_numbers == big && copy != NULL && strcmp(copy, quoted) == 0,
+           "scan: %s has %zu numbers too big for jansson, quoted %s (got %zu, "
+           "%s)", text, big, quoted, scan.big_numbers, copy ? copy : "NULL");
+    free(copy);
+}
+
+static void test_scan(void)
+{
+    scan_result scan;
+    check_quoting("[1e400, -1e400, 1.7e308, 1.8e308]", 3,
+                  "[\"1e400\", \"-1e400\", 1.7e308, \"1.8e308\"]");
+    check_quoting("[9223372036854775807, 9223372036854775808, "
+                  "-9223372036854775808, -9223372036854775809]", 2,
+                  "[9223372036854775807, \"9223372036854775808\", "
+                  "-9223372036854775808, \"-9223372036854775809\"]");
+    check_quoting("{\"s\": \"1e400 \\\" 1e999\", \"n\": 01e999}", 0,
+                  "{\"s\": \"1e400 \\\" 1e999\", \"n\": 01e999}");
+    tap_ok(scan_line("[{},{},{}]", 10, 7, &scan) == 0 && scan.values == 7 &&
+           scan_line("[{},{},{}]", 10, 6, &scan) != 0,
+           "scan: [{},{},{}] counts 7 (1 + brackets + commas), and stops "
+           "past a limit of 6");
+    static const char *const lines[4][2] = {
+        {"{\"outputs\": {\"id\": \"inner\"}, \"id\": \"outer\"}", "outer"},
+        {"{\"\\u0069d\": \"escaped\"}", "escaped"},
+        {"[{\"id\": \"in an array\"}]", NULL},
+        {"{\"id\": 7}", NULL}};
+    for (int i = 0; i < 4; i++) {
+        char *id = scan_top_level_id(lines[i][0], strlen(lines[i][0]));
+        tap_ok(lines[i][1] ? id != NULL && strcmp(id, lines[i][1]) == 0
+                           : id == NULL,
+               "scan: the top-level id of %s is %s (got %s)", lines[i][0],
+               lines[i][1] ? lines[i][1] : "none", id ? id : "none");
+        free(id);
+    }
+}
+
+static void test_sanitize(void)
+{
+    static const char *const cases[6][2] = {
+        {"plain \xc3\xa9 \xf0\x9f\x98\x80", "plain \xc3\xa9 \xf0\x9f\x98\x80"},
+        {"bad \xff\xfe", "bad ??"},
+        {"overlong \xc0\xaf", "overlong ??"},
+        {"surrogate \xed\xa0\x80", "surrogate ???"},
+        {"cut \xc3", "cut ?"},
+        {"esc \x1b[2J\r", "esc ?[2J?"}};
+    char out[64];
+    for (int i = 0; i < 6; i++) {
+        text_sanitize(out, sizeof out, cases[i][0], strlen(cases[i][0]), 1);
+        tap_ok(strcmp(out, cases[i][1]) == 0, "sanitize: case %d as expected "
+               "(got %s)", i, out);
+    }
+    text_sanitize(out, 8, "abcdef\xc3\xa9", 8, 1);
+    tap_ok(strcmp(out, "abcdef") == 0, "sanitize: a character that does not "
+           "fit whole is left out (got %s)", out);
+}
+
 int main(void)
 {
+    test_scan();
+    test_sanitize();
     if (make_fixtures() != 0) {
         printf("Bail out! cannot copy the fixtures from vectors/ to %s\n",
                fixture_dir);
