@@ -196,6 +196,8 @@ static const compose_config compose_valid[] = {
     {"sinusoid-far-start", "start 10^6, 53-bit embeddings", "start_offset",
      6, 6, 2, 0, 0, 1000000, 0, 10000.0, 2009, 1, 0},
     {"empty-batch", "n = 0", "empty", 4, 4, 0, 1, 4, 0, 0, 0, 2010, 0, 0},
+    {"sinusoid-base-500000", "base 500000 (a long-context base), start 7",
+     "start_offset", 8, 6, 4, 0, 0, 7, 0, 500000.0, 2011, 0, 0},
 };
 
 static int gen_compose(const char *dir)
@@ -253,6 +255,11 @@ static const compose_config compose_layernorm_valid[] = {
      40, 32, 6, 1, 16, 0, 0, 0, 3004, 1, 1e-12},
     {"large-eps", "eps = 1 dominates a small variance", NULL,
      5, 4, 2, 1, 2, 0, 0, 0, 3005, 0, 1.0},
+    {"learned-start-offset", "learned positions from start 2: rows 2..5 of a "
+     "6-row table, the last one included", "start_offset", 8, 6, 4, 1, 6, 2,
+     0, 0, 3006, 0, 1e-5},
+    {"sinusoid-base-500000", "sinusoidal positions with base 500000, start 3",
+     "start_offset", 8, 6, 3, 0, 0, 3, 0, 500000.0, 3007, 0, 1e-5},
 };
 
 static int gen_compose_layernorm(const char *dir)
@@ -265,6 +272,7 @@ static int gen_compose_layernorm(const char *dir)
                    sizeof compose_layernorm_valid[0];
     gen_file_init(&file, "compose_layernorm", "spec/layernorm.md#compose");
     gen_note(&file, "sqrt_d_scale", "the token term is multiplied by sqrt(d)");
+    gen_note(&file, "start_offset", "the first token is at a position > 0");
     for (size_t i = 0; i < count && status == 0; i++)
         status = valid_case(&file, &compose_layernorm_valid[i], 1);
 
@@ -278,6 +286,8 @@ static int gen_compose_layernorm(const char *dir)
     cfg = base; cfg.slug = "past-table"; cfg.comment = "start 2 with n = 3 in a 4-row table";
     cfg.start = 2;
     invalid_case(&file, &cfg, 1, NONE, "LMR_EPOS");
+    cfg = base; cfg.slug = "id-out-of-range"; cfg.comment = "an id equal to |V|";
+    invalid_case(&file, &cfg, 1, BAD_ID, "LMR_EINDEX");
 
     if (status == 0)
         status = gen_file_write(&file, dir);

@@ -204,6 +204,21 @@ static void boundary_config(config_list *list, const char *slug,
     gsl_rng_free(rng);
 }
 
+/* Small dyadic entries with zeros of both signs, within every class's range. */
+static void signed_zero_config(config_list *list, const char *slug,
+                               const char *comment)
+{
+    static const double values[] = {
+        -0.0, 0.5, 0.0, -1.25,  0.75, -0.0, -0.0, 2.0,  0.0, -0.5, 1.5, -0.0};
+    table_config *cfg = add_config(list, slug, comment, 3, 4, 4);
+    memcpy(cfg->table, values, sizeof values);
+    cfg->index[0] = 1;
+    cfg->index[1] = 0;
+    cfg->index[2] = 2;
+    cfg->index[3] = 1;
+    cfg->extra_flag = "signed_zero";
+}
+
 static void shared_configs(config_list *list)
 {
     list->count = 0;
@@ -223,6 +238,8 @@ static void shared_configs(config_list *list)
     wide_range_config(list, "wide-range",
                       "signed zeros, a subnormal, 1e-300 to DBL_MAX: copies "
                       "are exact whatever the magnitude");
+    signed_zero_config(list, "signed-zeros", "-0 and +0 among small dyadic "
+                       "entries (every class): a copy keeps the sign");
 }
 
 static void free_configs(config_list *list)
@@ -240,6 +257,7 @@ static void common_notes(gen_file *file)
     gen_note(file, "empty", "an empty batch (n = 0)");
     gen_note(file, "wide_range", "values near the ends of the double range, "
                                  "signed zeros and subnormals");
+    gen_note(file, "signed_zero", "-0 entries in a table every class holds");
 }
 
 static int valid_cases(gen_file *file, enum table_op op)
@@ -354,6 +372,30 @@ static int gen_pos_learned(const char *dir)
     return status;
 }
 
+/* Rows that sum to 1 without being one-hot: only a check of every entry
+ * rejects them, not a check of the row sums. */
+static void onehot_split_rows(gen_file *file)
+{
+    static const struct {
+        const char *slug, *comment;
+        double row[4];
+    } cases[] = {
+        {"two-halves", "a row 0, 0.5, 0.5, 0: it sums to 1", {0, 0.5, 0.5, 0}},
+        {"quarter-and-three-quarters", "a row 0.25, 0.75, 0, 0: it sums to 1",
+         {0.25, 0.75, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double table[12];
+        int64_t index[2];
+        table_config cfg = small_config(cases[i].slug, cases[i].comment, table,
+                                        index);
+        double *onehot = onehot_matrix(index, cfg.n, cfg.rows);
+        memcpy(onehot, cases[i].row, sizeof cases[i].row); /* row 0 */
+        invalid_case(file, ONEHOT, &cfg, onehot, "LMR_EDOMAIN");
+        free(onehot);
+    }
+}
+
 /* One-hot matrices that are not one-hot. */
 static void onehot_errors(gen_file *file)
 {
@@ -382,6 +424,7 @@ static void onehot_errors(gen_file *file)
         invalid_case(file, ONEHOT, &cfg, onehot, "LMR_EDOMAIN");
         free(onehot);
     }
+    onehot_split_rows(file);
 }
 
 static int gen_embed_onehot(const char *dir)

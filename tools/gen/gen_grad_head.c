@@ -402,6 +402,9 @@ static const rows_invalid_config rows_invalid_configs[] = {
     {"upstream-at-masked", "dlogprobs = 0.5 at a masked logit: no finite loss "
      "depends on that output", "LMR_EDOMAIN", 1.0, {-INFINITY, 0.5, 1.0}, 3,
      0.5, 1},
+    {"upstream-at-masked-temperature", "tau = 2, dlogprobs = 0.5 at the "
+     "masked middle logit", "LMR_EDOMAIN", 2.0, {0.5, -INFINITY, 1.0}, 3,
+     -1.0, 1},
 };
 
 static void rows_invalid(gen_file *file, const rows_invalid_config *cfg,
@@ -543,6 +546,9 @@ static const ce_config ce_configs[] = {
     {"full-precision", "53-bit logits in [-10, 10), rows 1 and 4 ignored, "
      "mean, dloss = 1", "ignored", CE_N, 9, NULL, NULL, 1, -100,
      ORACLE_REDUCE_MEAN, 1.0, 1, 35015},
+    {"mean-all-ignored-random", "every target ignored, random logits, "
+     "dloss = -1.5: still every dlogits entry is 0", "all_ignored", 4, 6, NULL,
+     all_ignored, 0, -100, ORACLE_REDUCE_MEAN, -1.5, 0, 35016},
 };
 
 typedef struct {
@@ -673,6 +679,9 @@ static const ce_invalid_config ce_invalid_configs[] = {
      {0}, 1, {1.0}, 1, 0, {0}},
     {"plus-infinity", "+inf is not a logit", "LMR_ENONFINITE", "sum", -100,
      {0, 1}, 2, {1.0}, 1, 1, {0.0, 1.0, INFINITY}},
+    {"masked-target-sum", "reduction sum, the second row's target masked: "
+     "no gradient", "LMR_EDOMAIN", "sum", -100, {0, 2}, 2, {1.0}, 1, 1,
+     {0.5, 1.0, -INFINITY}},
 };
 
 static void ce_invalid(gen_file *file, const ce_invalid_config *cfg)

@@ -449,6 +449,9 @@ static const mlp_config mlp_configs[] = {
      "h W1 alone, one where b1 cancels h W1) in exact dyadic arithmetic: "
      "ReLU's derivative there is 0", "exact_arithmetic", 2, 4, 3, 4, 0, 1, 1,
      39006, 0, 1},
+    {"relu-exact-zero-no-b2", "the same exact pre-activations (two exactly 0) "
+     "with another W2 and upstream gradient and no b2", "exact_arithmetic", 2,
+     5, 3, 4, 0, 1, 0, 39009, 0, 1},
     {"full-precision", "53-bit inputs, hidden width 8", NULL, 3, 7, 6, 8, 0,
      1, 1, 39007, 1, 0},
     {"full-precision-tied", "53-bit inputs, tied, d = 5", "tied_form", 3, 6,
@@ -696,6 +699,8 @@ static const fixed_config fixed_configs[] = {
      NULL, 2, 5, 4, 3, {0.2, 0.3, 0.5}, 40005, 0},
     {"full-precision", "53-bit inputs, K = 2, weights 0.25, 0.75", NULL, 3, 7,
      6, 2, {0.25, 0.75}, 40006, 1},
+    {"zero-weight-first", "K = 2, weights 0, 2: the first component's dalpha "
+     "is finite, its dW is 0", "zero_weight", 2, 5, 4, 2, {0, 2}, 40007, 0},
 };
 
 static int fixed_case(gen_file *file, const fixed_config *cfg)
@@ -974,24 +979,28 @@ typedef struct {
     int w_is_e_transposed;
     unsigned long seed;
     int full_precision;
+    int ignore_minus_one; /* 1: ignore_index = -1 (target 2 is -1), else -100 */
 } soft_config;
 
 static const soft_config soft_configs[] = {
     {"lambda-zero-mean", "lambda = 0: the cross-entropy's gradient only, dE "
-     "is 0; mean, dloss = 1", NULL, 0.0, ORACLE_REDUCE_MEAN, 1.0, 0, 42001, 0},
+     "is 0; mean, dloss = 1", NULL, 0.0, ORACLE_REDUCE_MEAN, 1.0, 0, 42001, 0, 0},
     {"lambda-zero-sum", "lambda = 0, sum, dloss = 0.5", NULL, 0.0,
-     ORACLE_REDUCE_SUM, 0.5, 0, 42002, 0},
+     ORACLE_REDUCE_SUM, 0.5, 0, 42002, 0, 0},
     {"lambda-half-sum", "lambda = 0.5, sum, dloss = 1", NULL, 0.5,
-     ORACLE_REDUCE_SUM, 1.0, 0, 42003, 0},
+     ORACLE_REDUCE_SUM, 1.0, 0, 42003, 0, 0},
     {"lambda-small-mean", "lambda = 0.01, mean, dloss = 2.5: the penalty's "
      "gradient 2 lambda dloss (W - E^T) is scaled by dloss too", NULL, 0.01,
-     ORACLE_REDUCE_MEAN, 2.5, 0, 42004, 0},
+     ORACLE_REDUCE_MEAN, 2.5, 0, 42004, 0, 0},
     {"lambda-one-sum", "lambda = 1, sum, dloss = -0.75", NULL, 1.0,
-     ORACLE_REDUCE_SUM, -0.75, 0, 42005, 0},
+     ORACLE_REDUCE_SUM, -0.75, 0, 42005, 0, 0},
     {"tied-weights", "W = E^T: the penalty's gradient is exactly 0 (dE is 0)",
-     "reduces_to_tied", 0.5, ORACLE_REDUCE_MEAN, 1.0, 1, 42006, 0},
+     "reduces_to_tied", 0.5, ORACLE_REDUCE_MEAN, 1.0, 1, 42006, 0, 0},
     {"full-precision", "53-bit inputs, lambda = 0.3, mean, dloss = 1", NULL,
-     0.3, ORACLE_REDUCE_MEAN, 1.0, 0, 42007, 1},
+     0.3, ORACLE_REDUCE_MEAN, 1.0, 0, 42007, 1, 0},
+    {"custom-ignore-index", "ignore_index = -1 (target 2 is -1), lambda = "
+     "0.5, mean over the 4 counted, dloss = 1.5", NULL, 0.5,
+     ORACLE_REDUCE_MEAN, 1.5, 0, 42008, 0, 1},
 };
 
 static const char *const soft_reduction_names[] = {"none", "sum", "mean"};
@@ -1005,8 +1014,9 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     gen_draws_init(&bag, cfg->seed, cfg->full_precision);
     double *h = gen_draw(&bag, N * D), *E = gen_draw(&bag, VOCAB * D);
     double *W = gen_draw(&bag, D * VOCAB);
+    int64_t ignore_index = cfg->ignore_minus_one ? -1 : -100;
     gen_ids(bag.rng, targets, N, VOCAB);
-    targets[2] = -100; /* one ignored position */
+    targets[2] = ignore_index; /* one ignored position */
     for (size_t v = 0; cfg->w_is_e_transposed && v < VOCAB; v++)
         for (size_t j = 0; j < D; j++)
             W[j * VOCAB + v] = E[v * D + j];
@@ -1014,7 +1024,7 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     oracle_out dW = gen_grad_out_alloc(D * VOCAB);
     int status = oracle_soft_tie_loss_backward(dh, dE, dW, h, E, W, targets,
                                                N, VOCAB, D, cfg->lambda,
-                                               cfg->reduction, -100,
+                                               cfg->reduction, ignore_index,
                                                cfg->dloss);
     if (status == 0) {
         gen_case_begin(&c, file, cfg->slug, cfg->comment);
@@ -1022,13 +1032,16 @@ static int soft_case(gen_file *file, const soft_config *cfg)
         gen_source(&c, cfg->seed, cfg->full_precision
                        ? "h, E, W: 53-bit uniform in [-1, 1); then targets "
                          "uniform in [0, |V|), target 2 set to -100"
+                       : cfg->ignore_minus_one
+                       ? "h, E, W: k/64, |k| <= 127; then targets uniform in "
+                         "[0, |V|), target 2 set to -1"
                        : "h, E, W: k/64, |k| <= 127; then targets uniform in "
                          "[0, |V|), target 2 set to -100");
         if (cfg->flag)
             gen_flag(&c, cfg->flag);
         gen_param_double(&c, "lambda", cfg->lambda);
         gen_param_string(&c, "reduction", soft_reduction_names[cfg->reduction]);
-        gen_param_int(&c, "ignore_index", -100);
+        gen_param_int(&c, "ignore_index", ignore_index);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
         gen_input_f64(&c, "W", D, VOCAB, W);

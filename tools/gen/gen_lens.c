@@ -143,6 +143,13 @@ static const lens_config valid_configs[] = {
      9003, 0, 1},
     {"full-precision-layernorm", "53-bit inputs, 4 layers, final LayerNorm",
      "layernorm", 4, 3, 32, 16, 5, 1, 1e-5, 9004, 1, 0},
+    {"final-layernorm-eps-quarter", "the final LayerNorm with eps = 0.25 "
+     "(the eps parameter, not its default)", "layernorm", 3, 2, 10, 6, 4, 1,
+     0.25, 9005, 0, 0},
+    {"top-one", "k = 1: the most probable token of each layer", NULL, 3, 2, 10,
+     8, 1, 0, 1e-5, 9006, 0, 0},
+    {"final-layernorm-top-one", "k = 1 through the final LayerNorm, 4 layers",
+     "layernorm", 4, 2, 9, 8, 1, 1, 1e-5, 9007, 0, 0},
 };
 
 static void invalid_lens(gen_file *file, const char *slug, const char *comment,

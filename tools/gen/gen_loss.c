@@ -97,6 +97,18 @@ static int hand_cases(gen_file *file)
     static const int64_t some[] = {0, 2, 1, 0};
     static const int64_t masked_target[] = {1, 0};
     static const int64_t large_all[] = {0, 2, 1, 1}, large_some[] = {0, -100, 1, 1};
+    /* The rows of `logits` with the +-1e300 row replaced by moderate values,
+     * so that these cases reach every class (issue 12: the all-ignored
+     * mean, a custom ignore_index and a tie at the maximum were fp64-only). */
+    static const double moderate[] = {2.0, 1.0, 0.5,  -1.0, 0.0, 3.0,
+                                      0.0, 0.0, 0.0,  1.5, -1.5, 0.0};
+    /* Rows with a single unmasked entry; the second's logit lies far below
+     * the -10000 some masks use instead of -inf. */
+    static const double one_unmasked[] = {-INFINITY, 0.5, -INFINITY,
+                                          -INFINITY, -30000.0, -INFINITY};
+    static const int64_t one_unmasked_targets[] = {1, 1};
+    static const double single[] = {3.5, -2.25, 0.0};
+    static const int64_t single_targets[] = {0, 0, -100};
     loss_config list[] = {
         {"mean-all-ignored", "every target ignored: the mean is NaN (0/0)",
          "all_ignored", 4, 3, logits, all_ignored, -100, ORACLE_REDUCE_MEAN, 0},
@@ -125,6 +137,23 @@ static int hand_cases(gen_file *file)
          some, -100, ORACLE_REDUCE_MEAN, 0},
         {"empty-batch-sum", "n = 0: the sum is 0", "empty", 0, 3, logits, some,
          -100, ORACLE_REDUCE_SUM, 0},
+        {"mean-all-ignored-moderate", "every target ignored, moderate logits "
+         "(every class): the mean is NaN", "all_ignored", 4, 3, moderate,
+         all_ignored, -100, ORACLE_REDUCE_MEAN, 0},
+        {"none-all-ignored-moderate", "every target ignored, moderate logits: "
+         "zeros", "all_ignored", 4, 3, moderate, all_ignored, -100,
+         ORACLE_REDUCE_NONE, 0},
+        {"custom-ignore-index-moderate", "ignore_index = -1 in every class; "
+         "the sum over the 2 counted (row 2 is a three-way tie)", "ignored", 4,
+         3, moderate, custom, -1, ORACLE_REDUCE_SUM, 0},
+        {"custom-ignore-index-none", "ignore_index = -1, reduction none: 0 at "
+         "the ignored rows", "ignored", 4, 3, moderate, custom, -1,
+         ORACLE_REDUCE_NONE, 0},
+        {"one-unmasked", "rows with one unmasked entry, the target: loss 0 (the "
+         "second row's logit -30000 is below a -10000 mask)", "masked", 2, 3,
+         one_unmasked, one_unmasked_targets, -100, ORACLE_REDUCE_NONE, 0},
+        {"single-token", "|V| = 1: every counted loss is 0; the mean over 2",
+         "edge_shape", 3, 1, single, single_targets, -100, ORACLE_REDUCE_MEAN, 0},
     };
     int status = 0;
     for (size_t i = 0; i < sizeof list / sizeof list[0] && status == 0; i++)
@@ -149,6 +178,24 @@ static void invalid_loss(gen_file *file, const char *slug, const char *comment,
     gen_case_end(&c);
 }
 
+/* An invalid case whose second row holds bad (a NaN or +inf). */
+static void invalid_logits(gen_file *file, const char *slug,
+                           const char *comment, double bad,
+                           const char *status_name)
+{
+    double logits[] = {2.0, 1.0, 0.5, -1.0, bad, 3.0}; /* (2, 3) */
+    static const int64_t targets[] = {0, 2};
+    gen_case c;
+    gen_case_begin(&c, file, slug, comment);
+    gen_flag(&c, "edge");
+    gen_param_string(&c, "reduction", "mean");
+    gen_param_int(&c, "ignore_index", -100);
+    gen_input_f64(&c, "logits", 2, 3, logits);
+    gen_input_i64(&c, "targets", 2, GEN_1D, targets);
+    gen_invalid(&c, status_name);
+    gen_case_end(&c);
+}
+
 static void invalid_cases(gen_file *file)
 {
     static const int64_t too_large[] = {0, 3}, negative[] = {-5, 1};
@@ -163,6 +210,9 @@ static void invalid_cases(gen_file *file)
                  -100, "avg", "LMR_EDOMAIN");
     invalid_loss(file, "targets-length", "one target for two rows", one, 1,
                  -100, "sum", "LMR_EDIM");
+    invalid_logits(file, "nan-logit", "a NaN logit", NAN, "LMR_ENONFINITE");
+    invalid_logits(file, "plus-infinity", "+inf is not a logit", INFINITY,
+                   "LMR_ENONFINITE");
 }
 
 static int gen_cross_entropy(const char *dir)
@@ -175,7 +225,8 @@ static int gen_cross_entropy(const char *dir)
     gen_note(&file, "large_logits", "logits of +-1000: exp overflows in "
              "every format without the max subtraction; the values fit "
              "binary16");
-    gen_note(&file, "masked", "a target whose logit is -inf");
+    gen_note(&file, "masked", "-inf logits (masked tokens), the target's or others'");
+    gen_note(&file, "edge_shape", "a vocabulary of one token");
     gen_note(&file, "empty", "an empty batch (n = 0)");
     int status = random_cases(&file);
     if (status == 0)

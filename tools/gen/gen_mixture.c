@@ -69,6 +69,11 @@ static const fixed_config fixed_configs[] = {
      16005, 0, 4000},
     {"full-precision", "53-bit inputs, K = 4", NULL, 3, 16, 8, 4,
      {0.4, 0.3, 0.2, 0.1}, 16006, 1, 1},
+    {"unnormalised-weights-three", "weights 2, 1, 1: normalised to 1/2, 1/4, "
+     "1/4", "normalised", 3, 8, 4, 3, {2, 1, 1}, 16007, 0, 1},
+    {"underflow-three", "K = 3, W times 3000: probabilities underflow, the "
+     "log-probabilities (in log space) do not", "log_space", 2, 6, 4, 3,
+     {1, 2, 1}, 16008, 0, 3000},
 };
 
 static int fixed_case(gen_file *file, const fixed_config *cfg)
@@ -292,20 +297,23 @@ typedef struct {
     int w_is_e_transposed;
     unsigned long seed;
     int full_precision;
+    int ignore_minus_one; /* 1: ignore_index = -1 (target 2 is -1), else -100 */
 } soft_config;
 
 static const soft_config soft_configs[] = {
     {"tied-weights", "W = E^T: the penalty is exactly 0", "reduces_to_tied",
-     0.5, "mean", ORACLE_REDUCE_MEAN, 1, 18001, 0},
+     0.5, "mean", ORACLE_REDUCE_MEAN, 1, 18001, 0, 0},
     {"lambda-zero", "lambda = 0: the plain cross-entropy", NULL, 0.0, "mean",
-     ORACLE_REDUCE_MEAN, 0, 18002, 0},
+     ORACLE_REDUCE_MEAN, 0, 18002, 0, 0},
     {"lambda-small-mean", "lambda = 0.01, mean reduction", NULL, 0.01, "mean",
-     ORACLE_REDUCE_MEAN, 0, 18003, 0},
+     ORACLE_REDUCE_MEAN, 0, 18003, 0, 0},
     {"lambda-one-sum", "lambda = 1, sum reduction (the penalty is not "
      "affected by the reduction)", NULL, 1.0, "sum", ORACLE_REDUCE_SUM, 0,
-     18004, 0},
+     18004, 0, 0},
     {"full-precision", "53-bit inputs, lambda = 0.3", NULL, 0.3, "mean",
-     ORACLE_REDUCE_MEAN, 0, 18005, 1},
+     ORACLE_REDUCE_MEAN, 0, 18005, 1, 0},
+    {"custom-ignore-index", "ignore_index = -1 (target 2 is -1), lambda = "
+     "0.5, sum", NULL, 0.5, "sum", ORACLE_REDUCE_SUM, 0, 18006, 0, 1},
 };
 
 static int soft_case(gen_file *file, const soft_config *cfg)
@@ -317,9 +325,10 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     double *h = gen_draw_values(rng, N * D, cfg->full_precision);
     double *E = gen_draw_values(rng, VOCAB * D, cfg->full_precision);
     double *W = gen_draw_values(rng, D * VOCAB, cfg->full_precision);
+    int64_t ignore_index = cfg->ignore_minus_one ? -1 : -100;
     gen_ids(rng, targets, N, VOCAB);
     gsl_rng_free(rng);
-    targets[2] = -100; /* one ignored position */
+    targets[2] = ignore_index; /* one ignored position */
     for (size_t v = 0; cfg->w_is_e_transposed && v < VOCAB; v++)
         for (size_t j = 0; j < D; j++)
             W[j * VOCAB + v] = E[v * D + j];
@@ -327,7 +336,7 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     int status = oracle_soft_tie_loss(&loss, &loss_scale, &ce, &ce_scale,
                                       &penalty, &penalty_scale, &k, h, E, W,
                                       targets, N, VOCAB, D, cfg->lambda,
-                                      cfg->reduction_code, -100);
+                                      cfg->reduction_code, ignore_index);
     if (status == 0) {
         gen_case_begin(&c, file, cfg->slug, cfg->comment);
         gen_flag(&c, "random");
@@ -338,7 +347,7 @@ static int soft_case(gen_file *file, const soft_config *cfg)
             gen_flag(&c, cfg->flag);
         gen_param_double(&c, "lambda", cfg->lambda);
         gen_param_string(&c, "reduction", cfg->reduction);
-        gen_param_int(&c, "ignore_index", -100);
+        gen_param_int(&c, "ignore_index", ignore_index);
         gen_input_f64(&c, "h", N, D, h);
         gen_input_f64(&c, "E", VOCAB, D, E);
         gen_input_f64(&c, "W", D, VOCAB, W);
@@ -356,16 +365,18 @@ static int soft_case(gen_file *file, const soft_config *cfg)
     return status;
 }
 
-static void soft_invalid(gen_file *file, const char *slug, const char *comment,
-                         double lambda, const char *reduction, int64_t target,
-                         const char *status_name)
+/* n = 2, d = 3, |V| = 4; w_columns is |V| unless the case's W is wrong. */
+static void soft_invalid_shaped(gen_file *file, const char *slug,
+                                const char *comment, double lambda,
+                                const char *reduction, int64_t target,
+                                size_t w_columns, const char *status_name)
 {
     gen_case c;
     int64_t targets[2] = {1, target};
     gsl_rng *rng = gen_rng(18900);
     double *h = gen_draw_values(rng, 6, 0);
     double *E = gen_draw_values(rng, 12, 0);
-    double *W = gen_draw_values(rng, 12, 0);
+    double *W = gen_draw_values(rng, 3 * w_columns, 0);
     gsl_rng_free(rng);
     gen_case_begin(&c, file, slug, comment);
     gen_flag(&c, "edge");
@@ -373,13 +384,21 @@ static void soft_invalid(gen_file *file, const char *slug, const char *comment,
     gen_param_string(&c, "reduction", reduction);
     gen_input_f64(&c, "h", 2, 3, h);
     gen_input_f64(&c, "E", 4, 3, E);
-    gen_input_f64(&c, "W", 3, 4, W);
+    gen_input_f64(&c, "W", 3, w_columns, W);
     gen_input_i64(&c, "targets", 2, GEN_1D, targets);
     gen_invalid(&c, status_name);
     gen_case_end(&c);
     free(h);
     free(E);
     free(W);
+}
+
+static void soft_invalid(gen_file *file, const char *slug, const char *comment,
+                         double lambda, const char *reduction, int64_t target,
+                         const char *status_name)
+{
+    soft_invalid_shaped(file, slug, comment, lambda, reduction, target, 4,
+                        status_name);
 }
 
 static int gen_soft_tie_loss(const char *dir)
@@ -399,6 +418,8 @@ static int gen_soft_tie_loss(const char *dir)
                  "a scalar", 0.5, "none", 0, "LMR_EDOMAIN");
     soft_invalid(&file, "target-out-of-range", "target 4 with |V| = 4", 0.5,
                  "mean", 4, "LMR_EINDEX");
+    soft_invalid_shaped(&file, "weight-shape", "W is d x (|V| + 1)", 0.5, "mean",
+                        0, 5, "LMR_EDIM");
     if (status == 0)
         status = gen_file_write(&file, dir);
     gen_file_free(&file);

@@ -30,6 +30,9 @@ static const count_config valid_configs[] = {
      10000000, 100000, 1000000000000000},
     {"near-int64-limit", "2 |V| d + B = 2^63 - 1 exactly", "limit",
      2147483647, 2147483649, 1},
+    {"beyond-2-53", "|V| = 2^27 + 1, d = 2^27 - 1: |V| d = 2^54 - 1 and the "
+     "counts are not doubles, so they must be computed in integers", "limit",
+     134217729, 134217727, 12345},
 };
 
 static int count_case(gen_file *file, const count_config *cfg)

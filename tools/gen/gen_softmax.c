@@ -50,6 +50,15 @@ static const row_config hand_rows[] = {
      1e-300, {{1.0, 2.0, 2.0, 1.5}}},
     {"temperature-1e300", "tau = 1e300: uniform to the last bit", "temperature",
      1, 4, 1e300, {{1.0, 2.0, -3.0, 1.5}}},
+    {"single-token-moderate", "|V| = 1 with moderate logits (every class): "
+     "probability 1", "edge_shape", 2, 1, 1.0, {{3.5}, {-2.25}}},
+    {"one-unmasked-far-below-mask", "one unmasked entry per row, one of them "
+     "-30000: far below the -10000 that some masks use instead of -inf",
+     "masked", 2, 4, 1.0, {{-INFINITY, -30000.0, -INFINITY, -INFINITY},
+                           {-INFINITY, -INFINITY, -INFINITY, 2.5}}},
+    {"masked-temperature", "masked entries at tau = 0.5 (every class)",
+     "masked", 2, 5, 0.5, {{-INFINITY, 1.0, 0.5, -INFINITY, -2.0},
+                           {0.25, 1.5, -INFINITY, 0.75, -INFINITY}}},
 };
 
 static void add_hand_inputs(gen_case *c, const row_config *cfg, double *flat)
