@@ -16,7 +16,7 @@ tables=0
 reports=""
 mutants=1
 # how many failing cases each mutant needs in every class its bug shows in
-min_cases=1
+min_cases=2
 while [ "$#" -gt 1 ]; do
     case "$1" in
         --tables) tables=1; shift ;;
