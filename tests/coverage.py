@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """TAP: the coverage rule of spec/coverage.md, checked on the vectors.
 
-    /usr/bin/python3 tests/coverage.py [--table] [VECTOR_DIR]
+    /usr/bin/python3 tests/coverage.py [--table | --markdown | --write-table] [VECTOR_DIR]
 
 Reads every vector file, tools/common/ops.json (the ops, their params with
 defaults and ranges) and spec/coverage.md (the edges, the statuses and the
@@ -22,7 +22,9 @@ decisions the rule names, and the waivers), and checks, op by op:
 each unless spec/coverage.md waives that item for that class, with a
 reason. A waiver that waives nothing (the item is covered after all) is a
 failure too, so the list stays true. --table prints the per-op table (also
-printed as TAP comments on a failure).
+printed as TAP comments on a failure); --markdown prints its summary, the
+table of spec/coverage.md, and --write-table writes it there (the test
+fails when the committed table is out of date).
 """
 import glob
 import json
@@ -675,9 +677,15 @@ class Report:
         self.gaps = []          # (op, item, class, what)
         self.waived = []        # (op, item, class, reason)
         self.lines = {}         # op -> [table lines]
+        self.tally = {}         # (op, kind, class) -> [covered, waived, total]
 
     def need(self, op, item, klass, ok, what, waivers, used):
+        kind = item.split(":")[0]
+        t = self.tally.setdefault((op, kind, klass), [0, 0, 0])
+        t[2] += 1
         w = waivers.get((op, item, klass))
+        t[0] += bool(ok)
+        t[1] += w is not None and not ok
         if w is not None:
             used.add((op, item, klass))
             if ok:
@@ -750,13 +758,57 @@ def check_statuses(op, statuses, cases, report, waivers, used):
     return ["  statuses " + " ".join("%s:%d" % (s, found.get(s, 0)) for s in statuses)]
 
 
+def markdown_table(report, ops, by_op):
+    """The per-op summary of the rule, as a Markdown table: for params and
+    edges, covered (+ waived) of those checked in each class; statuses."""
+    def cell(op, kind, klass):
+        t = report.tally.get((op, kind, klass))
+        if t is None:
+            return "—"
+        return "%d/%d" % (t[0], t[2]) + (" (+%d waived)" % t[1] if t[1] else "")
+    lines = ["| op | valid | invalid | params: fp64, fp32, bf16, fp16 | "
+             "edges: fp64, fp32, bf16, fp16 | statuses |",
+             "|---|---:|---:|---|---|---|"]
+    for op in ops:
+        cases = by_op.get(op, [])
+        params = ", ".join(cell(op, "param", k) for k in CLASSES) \
+            if (op, "param", "fp64") in report.tally else "—"
+        edges = ", ".join(cell(op, "edge", k) for k in CLASSES)
+        lines.append("| `%s` | %d | %d | %s | %s | %s |" % (
+            op, sum(c.valid for c in cases), sum(not c.valid for c in cases),
+            params, edges, cell(op, "status", "all")))
+    return "\n".join(lines)
+
+
+TABLE_BEGIN = "<!-- the coverage table: written by tests/coverage.py --markdown -->\n"
+TABLE_END = "<!-- end of the coverage table -->\n"
+
+
+def committed_table(path):
+    """The table between the markers of spec/coverage.md (without them)."""
+    with open(path) as f:
+        text = f.read()
+    start = text.index(TABLE_BEGIN) + len(TABLE_BEGIN)
+    return text, start, text.index(TABLE_END, start)
+
+
+def write_table(path, table):
+    text, start, end = committed_table(path)
+    with open(path + ".tmp", "w") as f:
+        f.write(text[:start] + table + "\n" + text[end:])
+    os.replace(path + ".tmp", path)
+
+
 def main(argv):
     show_table = "--table" in argv
-    argv = [a for a in argv if a != "--table"]
+    show_markdown = "--markdown" in argv
+    rewrite = "--write-table" in argv
+    argv = [a for a in argv if a not in ("--table", "--markdown", "--write-table")]
+    spec_path = os.path.join(ROOT, "spec", "coverage.md")
     vectors = argv[0] if argv else os.path.join(ROOT, "vectors")
     with open(os.path.join(ROOT, "tools", "common", "ops.json")) as f:
         ops = {o["name"]: o for o in json.load(f)["ops"]}
-    edges, statuses, decisions, waivers = load_spec(os.path.join(ROOT, "spec", "coverage.md"))
+    edges, statuses, decisions, waivers = load_spec(spec_path)
     by_op = {}
     for path in sorted(glob.glob(os.path.join(vectors, "*.json"))):
         with open(path) as f:
@@ -807,6 +859,17 @@ def main(argv):
         if w not in used:
             problems.append("waiver %s %s %s names nothing this test checks" % w)
 
+    table = markdown_table(report, ops, by_op)
+    if show_markdown or rewrite:
+        if rewrite:
+            write_table(spec_path, table)
+        else:
+            print(table)
+        return 1 if report.gaps or problems else 0
+    text, start, end = committed_table(spec_path)
+    if text[start:end] != table + "\n":
+        problems.append("the table of spec/coverage.md is out of date: run "
+                        "/usr/bin/python3 tests/coverage.py --write-table")
     checks = [(op, report.lines[op]) for op in ops]
     print("1..%d" % (len(checks) + 1))
     n = 0

@@ -1133,8 +1133,47 @@ static void test_against_mpmath(void)
     }
 }
 
+/* Results that are exactly 0 over the reals are stored as 0, not as a
+ * residue of the working precision: a constant upstream gradient makes
+ * softmax's dlogits exactly 0 (softmax_backward/constant-upstream stored
+ * 1e-81 .. 1e-77 before the oracle decided exact zeros), and so does
+ * log-softmax's when every logit is equal (y = 1/3 is not a double). */
+static void test_softmax_exact_zeros(void)
+{
+    /* the inputs of softmax_backward/constant-upstream (dyadic logits) */
+    static const double u[3 * 6] = {
+        -0.1875, -8.8125, -1.8125, -5.8125, -9.0625, 12.9375,
+        -0.75, 7.9375, -2.625, -5.0625, -4.75, -6.5625,
+        14.8125, 8.375, -10.625, -15.6875, 3.5625, 2.3125};
+    static const double G[3 * 6] = {
+        1.71875, 1.71875, 1.71875, 1.71875, 1.71875, 1.71875,
+        0.546875, 0.546875, 0.546875, 0.546875, 0.546875, 0.546875,
+        0.265625, 0.265625, 0.265625, 0.265625, 0.265625, 0.265625};
+    static const double equal[7] = {0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7};
+    static const double G7[7] = {0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3};
+    double dl[18], dl_s[18], dtau[1], dtau_s[1];
+    oracle_out dlogits = {dl, dl_s}, dt = {dtau, dtau_s};
+    int status = oracle_softmax_backward(dlogits, dt, u, G, 3, 6, 1.0, 0);
+    int zero = status == 0 && dtau[0] == 0.0;
+    for (size_t i = 0; i < 18; i++)
+        zero = zero && dl[i] == 0.0;
+    tap_ok(zero, "softmax_backward, constant upstream rows: every dlogits and "
+           "dtau exactly 0 (got %g ... %g, dtau %g)", dl[6], dl[12], dtau[0]);
+    status = oracle_softmax_backward(dlogits, dt, equal, G7, 1, 7, 1.0, 1);
+    zero = status == 0;
+    for (size_t i = 0; i < 7; i++)
+        zero = zero && dl[i] == 0.0;
+    tap_ok(zero, "log_softmax_backward, 7 equal logits, constant upstream: "
+           "dlogits exactly 0 (got %g ...)", dl[0]);
+    status = oracle_softmax_backward(dlogits, dt, u, G7, 1, 3, 1.0, 1);
+    tap_ok(status == 0 && dl[0] != 0.0 && dl[1] != 0.0 && dl[2] != 0.0,
+           "log_softmax_backward, distinct logits, constant upstream: no "
+           "dlogits is 0 (got %g %g %g)", dl[0], dl[1], dl[2]);
+}
+
 int main(void)
 {
+    test_softmax_exact_zeros();
     test_errnum_arithmetic();
     test_errnum_functions();
     test_errnum_sums();

@@ -1184,8 +1184,36 @@ static void test_empty_batch(void)
            "gradients (scale 0) where no row contributes");
 }
 
+/* Results that are exactly 0 over the reals must be stored as 0, not as a
+ * residue of the working precision (spec/tolerance.md, "rounded once"):
+ * K = 3 identical components with equal weights and a constant upstream
+ * gradient make every dalpha exactly 0 (each c_k is the same, and their
+ * mean is that value); evaluated as c_i - sum_k abar_k c_k with abar = 1/3
+ * rounded, it left 5.8e-78. */
+static void test_mixture_exact_zeros(void)
+{
+    enum { N = 1, D = 2, VV = 3, KK = 3 };
+    static const double h[N * D] = {0.5, -0.25};
+    static const double base[D * VV] = {0.5, -0.75, 0.25, 1.0, 0.125, -0.5};
+    static const double alpha[KK] = {1, 1, 1};
+    static const double G[N * VV] = {0.5, 0.5, 0.5};
+    double W[KK * D * VV], dh[N * D], dh_s[N * D], dW[KK * D * VV],
+        dW_s[KK * D * VV], dalpha[KK], dalpha_s[KK];
+    for (size_t k = 0; k < KK; k++)
+        memcpy(W + k * D * VV, base, sizeof base);
+    int status = oracle_mos_fixed_backward(out_of(dh, dh_s), out_of(dW, dW_s),
+                                           out_of(dalpha, dalpha_s), h, W, alpha,
+                                           G, N, VV, D, KK);
+    tap_ok(status == 0 && all_zero(dalpha, KK),
+           "mos_fixed_backward, three identical components, equal weights, "
+           "constant upstream: dalpha exactly 0 (got %g %g %g)", dalpha[0],
+           dalpha[1], dalpha[2]);
+
+}
+
 int main(void)
 {
+    test_mixture_exact_zeros();
     test_partial_by_hand();
     test_partial_ends();
     test_partial_fd();

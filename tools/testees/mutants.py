@@ -188,6 +188,10 @@ def untied_read_as_linear(W):                 # the d x |V| buffer read as |V| x
     return tn.cls(W).reshape(W.shape[1], W.shape[0]).T
 
 
+def tied_buffer_read_as_d_by_v(E):            # E's |V| x d buffer read as d x |V|
+    return E.reshape(E.shape[1], E.shape[0])
+
+
 def untied_logits_no_bias(h, W, b):           # the bias dropped
     return tn.matmul(tn.cls(h), tn.untied_weight(W))
 
@@ -534,6 +538,14 @@ def untied_dW_reshaped(h, dU):                # (dU^T h) reshaped, not transpose
     return (dU.T @ h).reshape(h.shape[1], dU.shape[1])
 
 
+def tied_dE_reshaped(dU, h):                  # (h^T dU) reshaped to |V| x d, not transposed
+    return (h.T @ dU).reshape(dU.shape[1], h.shape[1])
+
+
+def transform_grad_transposed(h, r):          # dT = r^T h: the square dT transposed
+    return r.T @ h
+
+
 def partial_dE_every_row(dU, h, k, V):        # rows past k get a gradient too
     return dU.T @ h
 
@@ -678,6 +690,8 @@ MUTANTS = [
            [(N_, "apply_temperature", temperature_multiplied)]),
     Mutant("untied-no-transpose", "untied head reads the d x |V| buffer of W as a |V| x d nn.Linear weight",
            [(N_, "untied_weight", untied_read_as_linear)]),
+    Mutant("tied-buffer-misread", "tied head reads E's |V| x d buffer as a d x |V| matrix "
+           "(a reshape where a transpose belongs)", [(N_, "tied_weight", tied_buffer_read_as_d_by_v)]),
     Mutant("untied-bias-dropped", "untied head without its bias b", [(N_, "untied_logits", untied_logits_no_bias)]),
     Mutant("partial-off-by-one", "partial tying shares the first k+1 tokens (1-based slice read as inclusive)",
            [(N_, "partial_logits", partial_one_more)]),
@@ -838,6 +852,10 @@ MUTANTS = [
            [(N_, "component_weight_grad", weight_grad_zero_weight_nan)], decision="mixture-zero-weight"),
     Mutant("untied-dW-reshaped", "untied head backward dW = (dU^T h) reshaped to d x |V| instead of transposed",
            [(N_, "untied_weight_grad", untied_dW_reshaped)]),
+    Mutant("tied-dE-reshaped", "tied head backward dE = (h^T dU) reshaped to |V| x d "
+           "instead of transposed", [(N_, "tied_embedding_grad", tied_dE_reshaped)]),
+    Mutant("transformed-dT-transposed", "transformed head backward dT = (dU E)^T h: the "
+           "square dT transposed", [(N_, "transform_grad", transform_grad_transposed)]),
     Mutant("partial-dE-every-row", "partial tying backward gives the rows past k a gradient too",
            [(N_, "partial_embedding_grad", partial_dE_every_row)]),
     Mutant("soft-tie-pull-sign", "soft-tying backward pushes E and W^T apart (the penalty's sign)",
@@ -1061,7 +1079,7 @@ def markdown(mutants, results, path):
                                                 ", ".join("`%s`" % i for i in first)))
 
 
-def score(runner, vectors, names, jobs, min_cases, markdown_path):
+def score(runner, vectors, names, jobs, min_cases, markdown_path, json_path=None):
     global LOOP
     cases = load_cases(vectors)
     correct = {klass: responses(cases, klass) for klass in JUDGED_FROM}
@@ -1082,6 +1100,9 @@ def score(runner, vectors, names, jobs, min_cases, markdown_path):
     broken = report(mutants, results, min_cases, sys.stdout)
     if markdown_path:
         markdown(mutants, results, markdown_path)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
     print("%d of %d mutants meet the rule (caught in every class their bug shows in, "
           "by %d case(s) at least unless only one can)" % (len(names) - broken, len(names), min_cases))
     return 1 if broken else 0
@@ -1089,11 +1110,12 @@ def score(runner, vectors, names, jobs, min_cases, markdown_path):
 
 def main(argv):
     args = list(argv)
-    klass, runner, jobs, min_cases, markdown_path = "fp64", None, 1, 2, None
+    klass, runner, jobs, min_cases, markdown_path, json_path = "fp64", None, 1, 2, None, None
     names = []
     vectors = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "vectors")
     usage = ("usage: mutants.py --list | --class fp64|fp32 --mutant NAME | --score RUNNER "
-             "[--jobs N] [--min-cases N] [--mutant NAME]... [--vectors DIR] [--markdown FILE]")
+             "[--jobs N] [--min-cases N] [--mutant NAME]... [--vectors DIR] [--markdown FILE] "
+             "[--json FILE]")
     while args:
         a = args.pop(0)
         if a == "--list":
@@ -1101,7 +1123,7 @@ def main(argv):
                 print("%s\t%s\t%s" % (m.name, ",".join(m.shows), m.about))
             return 0
         if a in ("--class", "--mutant", "--score", "--jobs", "--vectors", "--markdown",
-                 "--min-cases") and args:
+                 "--min-cases", "--json") and args:
             value = args.pop(0)
             if a == "--class":
                 klass = value
@@ -1113,6 +1135,8 @@ def main(argv):
                 jobs = int(value)
             elif a == "--min-cases":
                 min_cases = int(value)
+            elif a == "--json":
+                json_path = value
             elif a == "--vectors":
                 vectors = value
             else:
@@ -1126,7 +1150,7 @@ def main(argv):
         return 2
     if runner is not None:
         return score(runner, vectors, names or [m.name for m in MUTANTS], jobs, min_cases,
-                     markdown_path)
+                     markdown_path, json_path)
     if len(names) != 1 or klass not in tn.CLASSES:
         print(usage, file=sys.stderr)
         return 2

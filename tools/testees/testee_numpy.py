@@ -186,8 +186,13 @@ def op_compose_layernorm(c):
 # ------------------------------------------------------------------ heads --
 
 
+def tied_weight(E):
+    """The tied head's d x |V| matrix: E^T, a view of E."""
+    return E.T
+
+
 def op_head_tied(c):
-    return {"logits": out_f(matmul(cls(c.f("h")), cls(c.f("E")).T))}
+    return {"logits": out_f(matmul(cls(c.f("h")), tied_weight(cls(c.f("E")))))}
 
 
 def untied_weight(W):
@@ -596,9 +601,14 @@ def op_layernorm_backward(c):
     return {"dx": out_f(dx), "dgamma": out_f(dgamma), "dbeta": out_f(dbeta)}
 
 
+def tied_embedding_grad(dU, h):
+    """dE = dU^T h (|V| x d): the head's share of the tied matrix's gradient."""
+    return dU.T @ h
+
+
 def op_head_tied_backward(c):
     h, E, dU = cls(c.f("h")), cls(c.f("E")), upstream(c, "dlogits")
-    return {"dh": out_f(dU @ E), "dE": out_f(dU.T @ h)}
+    return {"dh": out_f(dU @ E), "dE": out_f(tied_embedding_grad(dU, h))}
 
 
 def untied_weight_grad(h, dU):
@@ -692,7 +702,12 @@ def op_head_transformed_backward(c):
     h, Tm, E, dU = cls(c.f("h")), cls(c.f("T")), cls(c.f("E")), upstream(c, "dlogits")
     q = h @ Tm                                               # n x d
     r = dU @ E                                               # n x d
-    return {"dh": out_f(r @ Tm.T), "dT": out_f(h.T @ r), "dE": out_f(dU.T @ q)}
+    return {"dh": out_f(r @ Tm.T), "dT": out_f(transform_grad(h, r)), "dE": out_f(dU.T @ q)}
+
+
+def transform_grad(h, r):
+    """dT = h^T r (d x d), r = dU E."""
+    return h.T @ r
 
 
 def adaptive_dalpha(dU, uE, uF):
