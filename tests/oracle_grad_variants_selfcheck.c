@@ -1192,18 +1192,18 @@ static void test_empty_batch(void)
  * rounded, it left 5.8e-78. */
 static void test_mixture_exact_zeros(void)
 {
-    enum { N = 1, D = 2, VV = 3, KK = 3 };
-    static const double h[N * D] = {0.5, -0.25};
-    static const double base[D * VV] = {0.5, -0.75, 0.25, 1.0, 0.125, -0.5};
+    enum { ROWS = 1, WIDTH = 2, VV = 3, KK = 3 };
+    static const double h[ROWS * WIDTH] = {0.5, -0.25};
+    static const double base[WIDTH * VV] = {0.5, -0.75, 0.25, 1.0, 0.125, -0.5};
     static const double alpha[KK] = {1, 1, 1};
-    static const double G[N * VV] = {0.5, 0.5, 0.5};
-    double W[KK * D * VV], dh[N * D], dh_s[N * D], dW[KK * D * VV],
-        dW_s[KK * D * VV], dalpha[KK], dalpha_s[KK];
+    static const double G[ROWS * VV] = {0.5, 0.5, 0.5};
+    double W[KK * WIDTH * VV], dh[ROWS * WIDTH], dh_s[ROWS * WIDTH], dW[KK * WIDTH * VV],
+        dW_s[KK * WIDTH * VV], dalpha[KK], dalpha_s[KK];
     for (size_t k = 0; k < KK; k++)
-        memcpy(W + k * D * VV, base, sizeof base);
+        memcpy(W + k * WIDTH * VV, base, sizeof base);
     int status = oracle_mos_fixed_backward(out_of(dh, dh_s), out_of(dW, dW_s),
                                            out_of(dalpha, dalpha_s), h, W, alpha,
-                                           G, N, VV, D, KK);
+                                           G, ROWS, VV, WIDTH, KK);
     tap_ok(status == 0 && all_zero(dalpha, KK),
            "mos_fixed_backward, three identical components, equal weights, "
            "constant upstream: dalpha exactly 0 (got %g %g %g)", dalpha[0],
