@@ -414,6 +414,21 @@ static void test_scalars(void)
     run_free(&result);
 }
 
+/* An output under another name fails, and the reason lists both the
+ * response's names and the op's (spec/protocol.md#verdicts). */
+static void test_misnamed_output(void)
+{
+    const char *id = "embed_lookup/repeated-index";
+    run_result result = run_replay(NO_ARGS, ARGS("--bad", id, "misnamed"), 0);
+    expect_one(&result, id, "fail", RUNNER_FAILED, "outputs under other names");
+    tap_ok(contains(reason_of(&result, id), "the response's outputs: "
+                    "[\"Y_x\"]; embed_lookup's outputs "
+                    "(spec/embedding.md#lookup): Y"),
+           "a misnamed output: the reason lists both sets of names (%s)",
+           reason_of(&result, id));
+    run_free(&result);
+}
+
 /* --numerics-only sends no invalid case; the summary shows both families,
  * and an engine that accepts invalid input can pass on its numerics. */
 static void test_numerics_only(void)
@@ -551,7 +566,8 @@ static void test_timeout_scaling(void)
     run_free(&result);
     vec_expected logits = {{NULL, VEC_F64, 2, {2, 50257, 0, 0}, 100514, NULL,
                             NULL}, 0.0, NULL, 0, NULL};
-    vec_case gpt2 = {"head_tied/gpt2", 1, NULL, 1u, NULL, 0, NULL, 1, &logits};
+    vec_case gpt2 = {"head_tied/gpt2", 1, NULL, 1u, NULL, 0, NULL, 1, &logits,
+                     "head_tied"};
     json_t *inputs = json_loads("{\"E\": {\"shape\": [50257, 768]}, "
                                 "\"h\": {\"shape\": [2, 768]}}", 0, NULL);
     case_limits limits;
@@ -645,6 +661,7 @@ int main(void)
     test_offline();
     test_tied_hint();
     test_scalars();
+    test_misnamed_output();
     test_numerics_only();
     test_list();
     test_default_vectors();

@@ -231,6 +231,23 @@ static void make_scalars(json_t *response, int all)
     }
 }
 
+/* Every output renamed NAME -> NAME_x, as by an engine with its own names. */
+static void rename_outputs(json_t *response)
+{
+    json_t *outputs = json_object_get(response, "outputs"), *renamed;
+    const char *name;
+    json_t *output;
+    char new_name[128];
+    if (!json_is_object(outputs))
+        return;
+    renamed = json_object();
+    json_object_foreach(outputs, name, output) {
+        snprintf(new_name, sizeof new_name, "%s_x", name);
+        json_object_set(renamed, new_name, output);
+    }
+    json_object_set_new(response, "outputs", renamed);
+}
+
 /* The first output's shape replaced by the JSON text shape. */
 static void set_first_shape(json_t *response, const char *shape)
 {
@@ -345,6 +362,8 @@ static void misbehave_answer(const char *mode, json_t *response)
         decrement_first_integer(response);
     else if (strcmp(mode, "scalar") == 0 || strcmp(mode, "scalar-all") == 0)
         make_scalars(response, strcmp(mode, "scalar-all") == 0);
+    else if (strcmp(mode, "misnamed") == 0)
+        rename_outputs(response);
     else if (strcmp(mode, "shape-negative") == 0)
         set_first_shape(response, "[-1, 3]");
     else if (strcmp(mode, "shape-real") == 0)

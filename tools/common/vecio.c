@@ -528,6 +528,7 @@ static int decode_case(const vec_file *file, vec_case *c, const json_t *json,
                           "first), NAME of a-z, 0-9 and -, at most "
                           VEC_MAX_ID_TEXT " bytes");
     ctx.c = c;
+    c->op = file->op;
     if (!json_is_string(json_object_get(json, "comment")))
         return fail_value(&ctx, "comment", json_object_get(json, "comment"),
                           "must be a string");

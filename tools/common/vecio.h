@@ -81,6 +81,7 @@ typedef struct {
     vec_array *inputs;     /* (n_inputs) */
     size_t n_expected;
     vec_expected *expected; /* (n_expected); 0 for invalid cases */
+    const char *op;        /* borrowed: the file's op, "softmax" */
 } vec_case;
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "op_table.h"
 #include "runner_scan.h"
 
 /* How much of an offending value a message shows. */
@@ -377,6 +378,38 @@ static void explain_tied_gradient(case_outcome *outcome, int cls)
     }
 }
 
+/* Appends to reason, after a missing output, the names the response did
+ * give and the names the op table gives op's outputs, so that a testee
+ * which calls softmax's "probs" "P" sees both lists at once:
+ *   output probs is missing; the response's outputs: ["P"]; softmax's
+ *   outputs (spec/softmax.md#softmax): probs */
+static void name_the_outputs(char *reason, size_t size, const json_t *outputs,
+                             const char *op_name)
+{
+    const op_desc *op = op_name != NULL ? op_find(op_name) : NULL;
+    size_t used = strlen(reason);
+    json_t *names = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)outputs, key, value)
+        json_array_append_new(names, json_string(key));
+    char *given = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    snprintf(reason + used, size - used, "; the response's outputs: %.200s",
+             given != NULL ? given : "?");
+    free(given);
+    if (op == NULL)
+        return;
+    used = strlen(reason);
+    snprintf(reason + used, size - used, "; %s's outputs (spec/%s):",
+             op->name, op->spec);
+    for (size_t i = 0; i < op_output_count(op); i++) {
+        used = strlen(reason);
+        snprintf(reason + used, size - used, "%s %s", i ? "," : "",
+                 op->outputs[i].name);
+    }
+}
+
 /* An ok response to a valid case: every expected output, decoded, then
  * judged. A malformed output is a protocol error (and nothing is kept); a
  * missing output or a wrong shape is a failure, the other outputs being
@@ -407,6 +440,8 @@ static void judge_outputs(case_outcome *outcome, const json_t *outputs,
             outcome_set(outcome, VERDICT_PROTOCOL_ERROR, "%s", reason);
             return;
         }
+        if (state == OUTPUT_MISSING)
+            name_the_outputs(reason, sizeof reason, outputs, c->op);
         if (state != OUTPUT_DECODED && problem[0] == '\0')
             snprintf(problem, sizeof problem, "%s", reason);
     }
