@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""TAP: the marking of normative and informative text in spec/.
+
+    /usr/bin/python3 tests/spec_pages.py [SPEC_DIR]
+
+The convention is spec/README.md's "Normative and informative text":
+a section whose heading ends in "(informative)" is informative with its
+subsections, a blockquote is informative and opens with a bold label, a
+page whose title ends in "(informative)" is informative throughout. This
+test checks, page by page:
+
+  index       every page of spec/ is in spec/README.md's table of files, and
+              every file the table names exists;
+  labels      every blockquote opens with a bold label ("> **Derivation.**");
+  derivations a paragraph that opens with a derivation or an example
+              ("Derivation", "Example", "For example") sits in an
+              informative section or blockquote;
+  glossary    spec/glossary.md is linked from spec/README.md.
+"""
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "spec")
+
+INFORMATIVE = "(informative)"
+OPENERS = re.compile(r"^(\*\*)?(Derivation|Example|For example)\b")
+LABEL = re.compile(r"^> \*\*[^*]+\*\*")
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=()):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name))
+        for line in detail:
+            print("#   " + line)
+
+    def done(self):
+        print("1..%d" % self.n)
+        return 1 if self.failed else 0
+
+
+def heading_level(line):
+    m = re.match(r"^(#+) ", line)
+    return len(m.group(1)) if m else 0
+
+
+def misplaced_openers(lines):
+    """Lines that open a paragraph with a derivation or an example outside
+    an informative section or blockquote, as 'LINE: text'."""
+    found = []
+    informative_level = 0      # level of the informative heading we are under
+    page_informative = False
+    fence = False
+    previous_blank = True
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            fence = not fence
+        if fence:
+            continue
+        level = heading_level(line)
+        if level:
+            title = line.rstrip()
+            if level == 1:
+                page_informative = title.endswith(INFORMATIVE)
+            if informative_level and level <= informative_level:
+                informative_level = 0
+            if not informative_level and title.endswith(INFORMATIVE):
+                informative_level = level
+            previous_blank = True
+            continue
+        if previous_blank and OPENERS.match(line) and not (page_informative or informative_level):
+            found.append("%d: %s" % (number, line.strip()[:70]))
+        previous_blank = line.strip() == ""
+    return found
+
+
+def unlabelled_quotes(lines):
+    found = []
+    inside = False
+    for number, line in enumerate(lines, 1):
+        if line.startswith(">"):
+            if not inside and not LABEL.match(line):
+                found.append("%d: %s" % (number, line.strip()[:70]))
+            inside = True
+        else:
+            inside = False
+    return found
+
+
+def main():
+    tap = Tap()
+    pages = sorted(f for f in os.listdir(SPEC) if f.endswith(".md"))
+    readme = open(os.path.join(SPEC, "README.md"), encoding="utf-8").read()
+    listed = set(re.findall(r"^\| \[([\w.-]+\.md)\]", readme, re.M))
+    missing = [p for p in pages if p != "README.md" and p not in listed]
+    tap.ok(not missing, "every spec page is in spec/README.md's table",
+           ["not listed: " + p for p in missing])
+    absent = sorted(p for p in listed if p not in pages)
+    tap.ok(not absent, "every page spec/README.md lists exists",
+           ["missing: " + p for p in absent])
+    tap.ok("(glossary.md)" in readme, "spec/README.md links the glossary")
+    for page in pages:
+        lines = open(os.path.join(SPEC, page), encoding="utf-8").read().split("\n")
+        bad = unlabelled_quotes(lines)
+        tap.ok(not bad, "%s: every blockquote opens with a bold label" % page, bad)
+        bad = misplaced_openers(lines)
+        tap.ok(not bad, "%s: derivations and examples are marked informative" % page, bad)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
