@@ -112,7 +112,8 @@ TAP_OBJ := $(T)/tap.o
 # TAP programs in Python (run by make test after the C ones): the testees'
 # validator against every vector case, the testees failing closed, and the
 # coverage rule of spec/coverage.md on the vectors.
-PY_TESTS := tests/testees_validate.py tests/testees_fail_closed.py tests/coverage.py
+PY_TESTS := tests/testees_validate.py tests/testees_fail_closed.py tests/coverage.py \
+            tests/spec_pages.py
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TEST_TESTEES := $(T)/testees/replay
 

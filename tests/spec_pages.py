@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "spec")
 
 INFORMATIVE = "(informative)"
-OPENERS = re.compile(r"^(\*\*)?(Derivation|Example|For example)\b")
+OPENERS = re.compile(r"^(\*\*)?(Derivation|Example|For example|Alternatives in the wild|Why)\b")
 LABEL = re.compile(r"^> \*\*[^*]+\*\*")
 
 
