@@ -111,9 +111,11 @@ TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
 TAP_OBJ := $(T)/tap.o
 # TAP programs in Python (run by make test after the C ones): the testees'
 # validator against every vector case, the testees failing closed, and the
-# coverage rule of spec/coverage.md on the vectors.
+# coverage rule of spec/coverage.md on the vectors, the marking of spec/
+# (spec_pages.py) and spec/errors.md against ops.json, vectors and ref/
+# (spec_errors.py).
 PY_TESTS := tests/testees_validate.py tests/testees_fail_closed.py tests/coverage.py \
-            tests/spec_pages.py
+            tests/spec_pages.py tests/spec_errors.py
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TEST_TESTEES := $(T)/testees/replay
 

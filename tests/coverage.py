@@ -4,8 +4,9 @@
     /usr/bin/python3 tests/coverage.py [--table | --markdown | --write-table] [VECTOR_DIR]
 
 Reads every vector file, tools/common/ops.json (the ops, their params with
-defaults and ranges) and spec/coverage.md (the edges, the statuses and the
-decisions the rule names, and the waivers), and checks, op by op:
+defaults and ranges), spec/coverage.md (the edges and the decisions the
+rule names, and the waivers) and spec/errors.md (the statuses of each op),
+and checks, op by op:
 
   params     every param takes at least two values in valid cases, one of
              them not its default; in every class, a non-default value (two
@@ -34,6 +35,8 @@ import re
 import sys
 
 import numpy as np
+
+import spec_errors  # noqa: E402 -- tests/spec_errors.py: the statuses of spec/errors.md
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -641,10 +644,7 @@ def load_spec(path):
     for op_cell, edge_cell, _ in spec_table(text, "edges"):
         for op in words(op_cell):
             edges.setdefault(op, []).extend(words(edge_cell))
-    statuses = {}
-    for op_cell, status_cell in spec_table(text, "statuses"):
-        for op in words(op_cell):
-            statuses[op] = words(status_cell)
+    statuses = spec_errors.statuses_by_op(os.path.dirname(path))
     decisions = {}
     for name_cell, _, mutant_cell in spec_table(text, "decisions"):
         decisions[words(name_cell)[0]] = words(mutant_cell)
@@ -754,7 +754,7 @@ def check_statuses(op, statuses, cases, report, waivers, used):
     for status in found:
         if status not in statuses:
             report.gaps.append((op, "status:" + status, "all",
-                                "an invalid case has a status spec/coverage.md does not list for the op"))
+                                "an invalid case has a status spec/errors.md does not list for the op"))
     return ["  statuses " + " ".join("%s:%d" % (s, found.get(s, 0)) for s in statuses)]
 
 
@@ -824,7 +824,7 @@ def main(argv):
             problems.append("edges of %s: spec/coverage.md lists %s, this test knows %s"
                             % (op, sorted(edges.get(op, [])), sorted(EDGES.get(op, {}))))
         if op not in statuses:
-            problems.append("statuses of %s: not listed in spec/coverage.md" % op)
+            problems.append("statuses of %s: not listed in spec/errors.md" % op)
     import mutants  # noqa: E402 -- tools/testees/mutants.py
     by_decision = {}
     for m in mutants.MUTANTS:
