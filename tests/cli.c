@@ -91,7 +91,7 @@ static const char *vectors_dir(void)
     return dir ? dir : "vectors";
 }
 
-/* ---- the source documents' 3-word example ------------------------------ */
+/* ---- the three-word example of spec/errata.md E8 ------------------------ */
 
 #define EXAMPLE_H "[[0.2,-0.1,0.5,0.3,-0.2]]"
 #define EXAMPLE_E "[[0.1,0.2,0.3,0.4,0.5],[0.6,0.7,0.8,0.9,1.0],[1.1,1.2,1.3,1.4,1.5]]"
@@ -115,7 +115,7 @@ static void test_head_tied_example(void)
            "head_tied example: the reference's logits, 17 digits (%.17g ...)",
            logits[0]);
     tap_ok(fabs(logits[0] - 0.55) > 0.1 && fabs(logits[2] - 0.73) > 0.1,
-           "head_tied example: the true logits are not the documents' [0.55, 0.64, 0.73]");
+           "head_tied example: the true logits are not the printed [0.55, 0.64, 0.73] (errata E8)");
     tap_ok(contains(result.out, "not an expected value"),
            "head_tied example: the explanation says it is not an expected value");
     tap_ok(contains(result.out, "u[0,1] = (0.2)(0.6) + (-0.1)(0.7) + (0.5)(0.8) "

@@ -15,14 +15,25 @@ test checks, page by page:
   derivations a paragraph that opens with a derivation or an example
               ("Derivation", "Example", "For example") sits in an
               informative section or blockquote;
-  glossary    spec/glossary.md is linked from spec/README.md.
+  glossary    spec/glossary.md is linked from spec/README.md;
+  links       every link of a page to a page of spec/ with an anchor
+              (`file.md#anchor`, `#anchor`) finds the anchor: an explicit
+              <a id> or the slug of a heading, so that renaming a heading
+              (marking it informative) breaks no link;
+  case ids    every case id a page cites (`op/slug`, or `op/prefix*`, with
+              op a vector file) names a case of that file, so an erratum's
+              or a decision's evidence cannot go stale.
 """
+import glob
+import json
 import os
 import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "spec")
+VECTORS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "vectors")
+CASE_ID = re.compile(r"`([a-z][a-z0-9_]*)/([A-Za-z0-9*-]+)`")
 
 INFORMATIVE = "(informative)"
 OPENERS = re.compile(r"^(\*\*)?(Derivation|Example|For example|Alternatives in the wild|Why)\b")
@@ -95,6 +106,54 @@ def unlabelled_quotes(lines):
     return found
 
 
+def vector_ids(vectors=VECTORS):
+    """{file stem: set of case ids} of every vector file."""
+    ids = {}
+    for path in sorted(glob.glob(os.path.join(vectors, "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            ids[os.path.basename(path)[:-len(".json")]] = {c["id"] for c in json.load(f)["cases"]}
+    return ids
+
+
+def stale_case_ids(text, ids):
+    """Cited case ids of vector files that name no case, as 'id'."""
+    stale = []
+    for m in CASE_ID.finditer(text):
+        stem, slug = m.groups()
+        if stem not in ids:
+            continue                      # not a case id (a path, a ratio)
+        cited = stem + "/" + slug
+        pattern = re.escape(cited).replace(r"\*", ".*")
+        if not any(re.fullmatch(pattern, case) for case in ids[stem]):
+            stale.append(cited)
+    return stale
+
+
+def slug(heading):
+    """GitHub's anchor of a heading's text."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(text):
+    found = set(re.findall(r'<a id="([^"]+)">', text))
+    for line in text.split("\n"):
+        level = heading_level(line)
+        if level:
+            found.add(slug(line[level + 1:]))
+    return found
+
+
+def broken_links(page, text, anchors_of):
+    """Links from page to an anchor of a spec page that does not exist."""
+    broken = []
+    for target, anchor in re.findall(r"\]\(([\w.-]*\.md|)#([^)\s]+)\)", text):
+        target = target or page
+        if target in anchors_of and anchor not in anchors_of[target]:
+            broken.append("%s#%s" % (target, anchor))
+    return broken
+
+
 def main():
     tap = Tap()
     pages = sorted(f for f in os.listdir(SPEC) if f.endswith(".md"))
@@ -107,8 +166,16 @@ def main():
     tap.ok(not absent, "every page spec/README.md lists exists",
            ["missing: " + p for p in absent])
     tap.ok("(glossary.md)" in readme, "spec/README.md links the glossary")
+    ids = vector_ids()
+    anchors_of = {p: anchors(open(os.path.join(SPEC, p), encoding="utf-8").read())
+                  for p in pages}
     for page in pages:
-        lines = open(os.path.join(SPEC, page), encoding="utf-8").read().split("\n")
+        text = open(os.path.join(SPEC, page), encoding="utf-8").read()
+        lines = text.split("\n")
+        bad = broken_links(page, text, anchors_of)
+        tap.ok(not bad, "%s: every link to an anchor of spec/ finds it" % page, bad)
+        bad = stale_case_ids(text, ids)
+        tap.ok(not bad, "%s: every cited case id names a case" % page, bad)
         bad = unlabelled_quotes(lines)
         tap.ok(not bad, "%s: every blockquote opens with a bold label" % page, bad)
         bad = misplaced_openers(lines)

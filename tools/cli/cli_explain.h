@@ -1,6 +1,6 @@
 /*
  * cli_explain.h -- the `--explain` of lmr (cli.h): the intermediate steps of
- * an op, in the style of the source documents' worked examples, recomputed
+ * an op, written out term by term like a worked example, recomputed
  * in straightforward double arithmetic.
  *
  * The explanation is for reading, not an expected value: the outputs lmr

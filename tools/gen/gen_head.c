@@ -1,6 +1,6 @@
 /*
  * gen_head.c -- cases for head_tied and head_untied (spec/head.md), including
- * the source documents' three-word example.
+ * the three-word worked example corrected in spec/errata.md (E8).
  */
 #include <math.h>
 #include <stdint.h>
@@ -13,8 +13,10 @@
 #include "gen_random.h"
 #include "oracle_head.h"
 
-/* The example of document D1 (spec/errata.md): d = 5, |V| = 3. The decimals
- * are inputs, read as the nearest doubles. */
+/* A source document's worked example, corrected in spec/errata.md (E8): a
+ * tied head with d = 5 and |V| = 3, whose printed logits are wrong. The
+ * decimals are inputs, read as the nearest doubles. (The case comment below
+ * names the document D1, the label errata.md explains.) */
 static const double seed_h[5] = {0.2, -0.1, 0.5, 0.3, -0.2};
 static const double seed_E[15] = {0.1, 0.2, 0.3, 0.4, 0.5,
                                   0.6, 0.7, 0.8, 0.9, 1.0,

@@ -1,6 +1,8 @@
 /*
  * gen_params.c -- cases for param_count (spec/param_count.md), including
- * every count the source documents give.
+ * every count a source document gives, each checked in spec/errata.md
+ * (E11, E13; the case comments name the documents D0 and D1, as errata.md
+ * explains).
  */
 #include <stdint.h>
 #include <stdio.h>

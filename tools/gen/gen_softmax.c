@@ -134,7 +134,8 @@ static int random_case(gen_file *file, const char *slug, const char *comment,
     return status;
 }
 
-/* The softmax of the correct logits of D1's example, from the oracle. */
+/* The softmax of the correct logits of the three-word example
+ * (spec/errata.md E8, E9; D1 in the case comments), from the oracle. */
 static int seed_correct_case(gen_file *file, int take_log)
 {
     static const double h[5] = {0.2, -0.1, 0.5, 0.3, -0.2};

@@ -1,10 +1,10 @@
-"""fig_temperature.py -- the source documents' three-word example (D1:
-h = [0.2, -0.1, 0.5, 0.3, -0.2] and a 3 x 5 E) through the tied head and
+"""fig_temperature.py -- the three-word worked example of spec/errata.md E8
+(h = [0.2, -0.1, 0.5, 0.3, -0.2] and a 3 x 5 E) through the tied head and
 the softmax at several temperatures: tau < 1 sharpens, tau > 1 flattens.
 
 Inputs are read from the vector files (head_tied/seed-three-words, and
-softmax/seed-document-logits for the logits D1 prints, which are wrong:
-spec/errata.md E8, E9); the logits and every probability are the
+softmax/seed-document-logits for the logits the source document prints,
+which are wrong: spec/errata.md E8, E9); the logits and every probability are the
 reference's (ops head_tied and softmax).
 """
 
@@ -49,7 +49,7 @@ def draw_figure(path, context):
                   fontsize=7, rotation=90, va="bottom")
     left.plot(words + offset,
               printed_probs, "x", color="crimson", markersize=7,
-              label="τ = 1 from D1's printed logits")
+              label="τ = 1 from the wrong printed logits (errata E9)")
     left.set_xticks(words)
     left.set_xticklabels([f"word {w}\nu = {u:.2f}" for w, u in
                           zip(words, logits)])
@@ -68,8 +68,8 @@ def draw_figure(path, context):
     right.set_ylim(0, 1)
     right.set_title("τ → 0: one-hot on the largest logit; τ → ∞: uniform")
     right.legend(fontsize=7)
-    fig.suptitle("The documents' three-word example: logits "
-                 f"[{', '.join(f'{u:.2f}' for u in logits)}], not D1's "
+    fig.suptitle("The three-word example of errata E8: logits "
+                 f"[{', '.join(f'{u:.2f}' for u in logits)}], not the "
                  f"printed [{', '.join(f'{u:g}' for u in printed_logits)}]",
                  fontsize=10)
     footnote(fig, f"logits and probabilities {SOURCE}, ops head_tied and "
