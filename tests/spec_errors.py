@@ -67,22 +67,25 @@ class Tap:
 # ------------------------------------------------------------ the spec --
 
 def split_row(line):
-    """The cells of a table row; a | inside `code` or escaped does not split."""
-    cells, cell, in_code, escaped = [], "", False, False
-    for ch in line.strip()[1:]:
-        if escaped:
-            cell += ch
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "`":
+    """The cells of a table row. A | inside `code` does not split, and \\|
+    is a literal | (GitHub's escape); every other backslash is kept."""
+    cells, cell, in_code = [], "", False
+    text = line.strip()[1:]
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and text[i + 1:i + 2] == "|":
+            cell += "|"
+            i += 2
+            continue
+        if ch == "`":
             in_code = not in_code
-            cell += ch
-        elif ch == "|" and not in_code:
+        if ch == "|" and not in_code:
             cells.append(cell.strip())
             cell = ""
         else:
             cell += ch
+        i += 1
     return cells
 
 

@@ -20,6 +20,8 @@ test checks, page by page:
               (`file.md#anchor`, `#anchor`) finds the anchor: an explicit
               <a id> or the slug of a heading, so that renaming a heading
               (marking it informative) breaks no link;
+  retired     no page but the glossary uses a spelling of spec/glossary.md's
+              table of retired spellings (a letter with a second meaning);
   case ids    every case id a page cites (`op/slug`, or `op/prefix*`, with
               op a vector file) names a case of that file, so an erratum's
               or a decision's evidence cannot go stale.
@@ -29,6 +31,9 @@ import json
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import spec_errors  # noqa: E402 -- tests/spec_errors.py: the table reader
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "spec")
@@ -154,6 +159,26 @@ def broken_links(page, text, anchors_of):
     return broken
 
 
+def retired_patterns(spec=SPEC):
+    """[(compiled pattern, what to write instead)] of the glossary's table."""
+    with open(os.path.join(spec, "glossary.md"), encoding="utf-8") as f:
+        text = f.read()
+    found = []
+    for pattern_cell, _, instead in spec_errors.spec_table(text, "retired"):
+        for pattern in re.findall(r"`([^`]+)`", pattern_cell):
+            found.append((re.compile(pattern), instead))
+    return found
+
+
+def retired_uses(lines, patterns):
+    found = []
+    for number, line in enumerate(lines, 1):
+        for pattern, instead in patterns:
+            if pattern.search(line):
+                found.append("%d: %s (write %s)" % (number, line.strip()[:60], instead))
+    return found
+
+
 def main():
     tap = Tap()
     pages = sorted(f for f in os.listdir(SPEC) if f.endswith(".md"))
@@ -167,6 +192,8 @@ def main():
            ["missing: " + p for p in absent])
     tap.ok("(glossary.md)" in readme, "spec/README.md links the glossary")
     ids = vector_ids()
+    retired = retired_patterns()
+    tap.ok(len(retired) > 0, "the glossary lists %d retired spellings" % len(retired))
     anchors_of = {p: anchors(open(os.path.join(SPEC, p), encoding="utf-8").read())
                   for p in pages}
     for page in pages:
@@ -174,6 +201,9 @@ def main():
         lines = text.split("\n")
         bad = broken_links(page, text, anchors_of)
         tap.ok(not bad, "%s: every link to an anchor of spec/ finds it" % page, bad)
+        if page != "glossary.md":
+            bad = retired_uses(lines, retired)
+            tap.ok(not bad, "%s: no retired spelling" % page, bad)
         bad = stale_case_ids(text, ids)
         tap.ok(not bad, "%s: every cited case id names a case" % page, bad)
         bad = unlabelled_quotes(lines)

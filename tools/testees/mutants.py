@@ -708,7 +708,7 @@ MUTANTS = [
            [(N_, "mixture_weights", weights_unnormalised)], decision="mixture-normalised"),
     Mutant("mos-gated-no-tanh", "gated mixture without the tanh of the components",
            [(N_, "gated_components", gated_no_tanh)]),
-    Mutant("mos-gated-comp-transposed", "gated mixture tanh(h W_k^T + b_k): the square W_k transposed",
+    Mutant("mos-gated-comp-transposed", "gated mixture tanh(h W_j^T + b_j): the square W_j transposed",
            [(N_, "gated_components", gated_comp_transposed)]),
     Mutant("mos-logprobs-direct", "mixture log-probabilities as log sum exp without the largest term "
            "factored out (-inf where y underflows)", [(N_, "mix_log", mix_log_direct)],
