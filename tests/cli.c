@@ -375,7 +375,7 @@ static void test_explain_every_op(void)
          "c = sqrt(d) = sqrt(2)"},
         {{"layernorm", "--x", "[[1, 2, 3, 4]]", "--gamma", "[1, 1, 1, 1]",
           "--beta", "[0, 0, 0, 0]", "--eps", "1e-5"},
-         "mu = (1/d) sum_j x_j = (1 + 2 + 3 + 4 = 10) / 4 = 2.5"},
+         "mu = (1/d) sum_j x_j = (1 + 2 + 3 + 4) / 4 = 2.5"},
         {{"compose_layernorm", "--E", "[[1, 2], [3, 5]]", "--ids", "[1]",
           "--P", "[[0, 0], [1, 1]]", "--positions", "learned", "--gamma",
           "[1, 1]", "--beta", "[0, 0]", "--eps", "1e-5"},

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmr.h"
+
 #define MAX CLI_EXPLAIN_MAX
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -40,18 +42,11 @@ size_t cross_entropy_weights(const int64_t *targets /* (n) */, size_t n,
                              int64_t ignore_index, double *weights /* (n) */)
 {
     size_t counted = 0;
-    for (size_t t = 0; t < n; t++)
-        counted += targets[t] != ignore_index;
-    for (size_t t = 0; t < n; t++) {
-        if (targets[t] == ignore_index)
-            weights[t] = 0.0;
-        else if (strcmp(reduction, "none") == 0)
-            weights[t] = dloss[t];
-        else if (strcmp(reduction, "sum") == 0)
-            weights[t] = dloss[0];
-        else
-            weights[t] = dloss[0] / (double)counted;
-    }
+    if (lmr_cross_entropy_weights(weights, &counted, targets, dloss, n,
+                                  ref_reduction_named(reduction),
+                                  ignore_index) != LMR_OK)
+        for (size_t t = 0; t < n; t++) /* not reached: the case was accepted */
+            weights[t] = NAN;
     return counted;
 }
 
@@ -185,7 +180,7 @@ static void explain_scatter(FILE *out, const char *grad_name, const char *word,
 static void explain_embed_lookup_backward(FILE *out, const vec_file *file,
                                           const vec_case *c)
 {
-    size_t vocab = (size_t)param_int64(file, c, "vocab", 1);
+    size_t vocab = (size_t)param_int64(file, c, "vocab");
     fprintf(out, "dE[v,j] = sum over the t with w_t = v of dY[t,j]: a "
             "scatter-add into |V| = %zu rows\n", vocab);
     explain_scatter(out, "dE", "id", "ids", input(c, "ids"), input(c, "dY"),
@@ -195,7 +190,7 @@ static void explain_embed_lookup_backward(FILE *out, const vec_file *file,
 static void explain_pos_learned_backward(FILE *out, const vec_file *file,
                                          const vec_case *c)
 {
-    size_t max_len = (size_t)param_int64(file, c, "max_len", 1);
+    size_t max_len = (size_t)param_int64(file, c, "max_len");
     fprintf(out, "dP[i,j] = sum over the t with p_t = i of dY[t,j]: a "
             "scatter-add into max_len = %zu rows\n", max_len);
     explain_scatter(out, "dP", "position", "positions", input(c, "positions"),
@@ -204,43 +199,40 @@ static void explain_pos_learned_backward(FILE *out, const vec_file *file,
 
 /* ---- layernorm_backward -------------------------------------------------- */
 
-/* One row in plain arithmetic: mu, the biased variance, and z (d) =
- * (x - mu) r; returns r = 1/sqrt(var + eps). */
-static double normalise_row(const double *x /* (d) */, size_t d, double eps,
-                            double *z /* (d) */)
+/* One row's statistics, the reference's (lmr_layernorm_stats), and z (d) =
+ * (x - mu) r by its lmr_layernorm_normalised. x is a row of an accepted
+ * case (or the composite of one), so the call succeeds. */
+static lmr_layernorm_row normalise_row(const double *x /* (d) */, size_t d,
+                                       double eps, double *z /* (d) */)
 {
-    double mu = 0.0, var = 0.0;
+    lmr_layernorm_row row = {NAN, NAN, NAN, NAN};
+    lmr_layernorm_stats(&row, x, 1, d, eps);
     for (size_t j = 0; j < d; j++)
-        mu += x[j];
-    mu /= (double)d;
-    for (size_t j = 0; j < d; j++)
-        var += (x[j] - mu) * (x[j] - mu);
-    double r = 1.0 / sqrt(var / (double)d + eps);
-    for (size_t j = 0; j < d; j++)
-        z[j] = (x[j] - mu) * r;
-    return r;
+        z[j] = lmr_layernorm_normalised(x[j], &row);
+    return row;
 }
 
-/* normalise_row, printing mu, var, r and z; deviation is scratch (d). */
+/* normalise_row, printing mu, var, r and z; returns r. */
 static double explain_normalise_row(FILE *out, const double *x /* (d) */,
-                                    size_t d, double eps, double *z /* (d) */,
-                                    double *deviation /* (d) */)
+                                    size_t d, double eps, double *z /* (d) */)
 {
-    double r = normalise_row(x, d, eps, z);
+    lmr_layernorm_row row = normalise_row(x, d, eps, z);
     fprintf(out, "  mu = (1/d) sum_j x_j = (");
-    double mu = put_sum(out, x, d) / (double)d;
-    fprintf(out, ") / %zu = %s\n", d, num(mu).text);
-    for (size_t j = 0; j < d; j++)
-        deviation[j] = (x[j] - mu) * (x[j] - mu);
-    fprintf(out, "  var = (1/d) sum_j (x_j - mu)^2 = (");
-    double var = put_sum(out, deviation, d) / (double)d;
-    fprintf(out, ") / %zu = %s\n", d, num(var).text);
-    fprintf(out, "  r = 1/sqrt(var + eps) = 1/sqrt(%s + %s) = %s\n",
-            num(var).text, num(eps).text, num(r).text);
+    put_terms(out, x, d);
+    fprintf(out, ") / %zu = %s\n", d, num(row.mean).text);
+    if (row.scale == 1.0)
+        fprintf(out, "  var = (1/d) sum_j (x_j - mu)^2 = %s\n",
+                num(row.variance).text);
+    else
+        fprintf(out, "  var = (1/d) sum_j ((x_j - mu)/s)^2 = %s, the "
+                "deviations scaled by s = %s (they exceed 2^500)\n",
+                num(row.variance).text, num(row.scale).text);
+    fprintf(out, "  r = 1/sqrt(var + eps) = %s (eps = %s)\n",
+            num(row.inv_std).text, num(eps).text);
     fprintf(out, "  z_j = (x_j - mu) r = ");
     put_list(out, z, d);
     fputc('\n', out);
-    return r;
+    return row.inv_std;
 }
 
 /* The two means of LayerNorm's backward. */
@@ -326,7 +318,7 @@ static void explain_layernorm_backward(FILE *out, const vec_file *file,
     const vec_array *x = input(c, "x"), *gamma = input(c, "gamma"),
                     *dY = input(c, "dY");
     size_t n = x->shape[0], d = x->shape[1];
-    double eps = param_double(file, c, "eps", 1e-5);
+    double eps = param_double(file, c, "eps");
     double *z = NULL, *g = NULL, *dx = NULL, *column = NULL;
     double **arrays[] = {&z, &g, &dx, &column};
     const size_t sizes[] = {n * d, d, d, n > d ? n : d};
@@ -347,7 +339,7 @@ static void explain_layernorm_backward(FILE *out, const vec_file *file,
         fprintf(out, ", dY = ");
         put_list(out, dY->f64 + t * d, d);
         fputc('\n', out);
-        double r = explain_normalise_row(out, x_row, d, eps, z + t * d, column);
+        double r = explain_normalise_row(out, x_row, d, eps, z + t * d);
         explain_layernorm_backward_row(out, z + t * d, r, gamma->f64,
                                        dY->f64 + t * d, d, g, dx);
     }
@@ -416,7 +408,7 @@ static double softmax_backward_row(const double *u, const double *G,
         a = u[i] > a ? u[i] : a;
     for (size_t i = 0; i < vocab; i++)
         zeta[i] = (u[i] - a) / tau;
-    plain_softmax(u, vocab, tau, y);
+    reference_softmax(u, vocab, tau, y);
     for (size_t i = 0; i < vocab; i++)
         mean += take_log ? G[i] : y[i] * G[i];
     for (size_t i = 0; i < vocab; i++)
@@ -490,7 +482,7 @@ static void explain_softmax_backward_family(FILE *out, const vec_file *file,
     const vec_array *logits = input(c, "logits"),
                     *G = input(c, take_log ? "dlogprobs" : "dprobs");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    double tau = param_double(file, c, "tau", 1.0);
+    double tau = param_double(file, c, "tau");
     double *zeta = NULL, *y = NULL, *dlogits = NULL, *kept_d = NULL,
            *kept_zeta = NULL, *shares = NULL;
     double **arrays[] = {&zeta, &y, &dlogits, &kept_d, &kept_zeta, &shares};
@@ -569,7 +561,7 @@ static void explain_cross_entropy_row(FILE *out, const double *u, size_t vocab,
                                       double *y /* (vocab) */,
                                       double *dlogits /* (vocab) */)
 {
-    plain_softmax(u, vocab, 1.0, y);
+    reference_softmax(u, vocab, 1.0, y);
     fprintf(out, "  y = softmax(u) = ");
     put_list(out, y, vocab);
     y[target] -= 1.0;
@@ -592,8 +584,8 @@ static void explain_cross_entropy_backward(FILE *out, const vec_file *file,
     const vec_array *logits = input(c, "logits"), *targets = input(c, "targets"),
                     *dloss = input(c, "dloss");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    int64_t ignore_index = param_int64(file, c, "ignore_index", -100);
-    const char *reduction = param_string(file, c, "reduction", "mean");
+    int64_t ignore_index = param_int64(file, c, "ignore_index");
+    const char *reduction = param_string(file, c, "reduction");
     double *weights = NULL, *y = NULL, *dlogits = NULL;
     double **arrays[] = {&weights, &y, &dlogits};
     const size_t sizes[] = {n, vocab, vocab};
@@ -687,14 +679,14 @@ static tied_lm_case read_tied_lm_case(const vec_file *file, const vec_case *c)
     m.targets = input(c, "targets")->i64;
     m.E = E->f64;
     m.P = input(c, "P")->f64;
-    int layernorm = param_bool(file, c, "layernorm", 0);
+    int layernorm = param_bool(file, c, "layernorm");
     m.gamma = layernorm ? input(c, "gamma")->f64 : NULL;
     m.beta = layernorm ? input(c, "beta")->f64 : NULL;
-    int matrix = strcmp(param_string(file, c, "middle", "identity"), "matrix") == 0;
+    int matrix = strcmp(param_string(file, c, "middle"), "matrix") == 0;
     m.M = matrix ? input(c, "M")->f64 : NULL;
-    m.eps = param_double(file, c, "eps", 1e-5);
-    m.reduction = param_string(file, c, "reduction", "mean");
-    m.ignore_index = param_int64(file, c, "ignore_index", -100);
+    m.eps = param_double(file, c, "eps");
+    m.reduction = param_string(file, c, "reduction");
+    m.ignore_index = param_int64(file, c, "ignore_index");
     return m;
 }
 
@@ -731,7 +723,7 @@ static void tied_lm_forward_row(const tied_lm_case *m, tied_lm_values *v,
     for (size_t j = 0; j < d; j++)
         X[j] = m->E[(size_t)m->ids[t] * d + j] + m->P[t * d + j];
     if (m->gamma != NULL) {
-        v->r[t] = normalise_row(X, d, m->eps, v->z + t * d);
+        v->r[t] = normalise_row(X, d, m->eps, v->z + t * d).inv_std;
         for (size_t j = 0; j < d; j++)
             Z[j] = m->gamma[j] * v->z[t * d + j] + m->beta[j];
     } else {
@@ -746,7 +738,7 @@ static void tied_lm_forward_row(const tied_lm_case *m, tied_lm_values *v,
         for (size_t j = 0; j < d; j++)
             u[token] += H[j] * m->E[token * d + j];
     }
-    plain_softmax(u, vocab, 1.0, v->y + t * vocab);
+    reference_softmax(u, vocab, 1.0, v->y + t * vocab);
     if (m->targets[t] != m->ignore_index)
         v->losses[t] = position_loss(u, vocab, (size_t)m->targets[t]);
 }

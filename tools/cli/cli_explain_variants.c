@@ -103,7 +103,7 @@ static void explain_head_partial(FILE *out, const vec_file *file,
 {
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *F = input(c, "F");
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t k = (size_t)param_int64(file, c, "k", 0), free_cols = vocab - k;
+    size_t k = (size_t)param_int64(file, c, "k"), free_cols = vocab - k;
     factor tied = {E->f64, d, 1};
     factor untied = {F ? F->f64 : NULL, 1, free_cols}; /* F[j, v-k] */
     double *u = scratch(out, vocab);
@@ -175,7 +175,7 @@ static void explain_head_adaptive(FILE *out, const vec_file *file,
 {
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *F = input(c, "F");
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    double alpha = param_double(file, c, "alpha", 0.0);
+    double alpha = param_double(file, c, "alpha");
     factor E_rows = {E->f64, d, 1}, F_columns = {F->f64, 1, vocab};
     double *a = NULL, *b = NULL, *u = NULL;
     double **arrays[] = {&a, &b, &u};
@@ -231,7 +231,7 @@ static void explain_head_mlp(FILE *out, const vec_file *file, const vec_case *c)
 {
     const vec_array *h = input(c, "h"), *W1 = input(c, "W1"),
                     *b1 = input(c, "b1"), *b2 = input(c, "b2");
-    int tied = param_bool(file, c, "tied", 0);
+    int tied = param_bool(file, c, "tied");
     const vec_array *W2 = input(c, tied ? "E" : "W2");
     size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
     size_t vocab = tied ? W2->shape[0] : W2->shape[1];
@@ -364,7 +364,7 @@ static void explain_mixture(FILE *out, const char *weight_name,
 static void explain_component_softmax(FILE *out, size_t k, const double *l,
                                       size_t vocab, double *p, double *log_p)
 {
-    plain_softmax(l, vocab, 1.0, p);
+    reference_softmax(l, vocab, 1.0, p);
     plain_log_softmax(l, vocab, log_p);
     if (k >= MAX)
         return;
@@ -435,7 +435,7 @@ static gated_inputs read_gated(const vec_file *file, const vec_case *c)
     in.W_pi = input(c, "W_pi");
     in.W_comp = input(c, "W_comp");
     in.b_comp = input(c, "b_comp");
-    in.tied = param_bool(file, c, "tied", 0);
+    in.tied = param_bool(file, c, "tied");
     in.n = in.h->shape[0];
     in.d = in.h->shape[1];
     in.K = in.W_pi->shape[1];
@@ -489,7 +489,7 @@ static void explain_mos_gated(FILE *out, const vec_file *file, const vec_case *c
             in.b_out ? " + b_out" : "", in.tied ? ", W_out = E^T (tied)" : "");
     put_first_row(out, in.h->f64, d);
     row_product(in.h->f64, d, (factor){in.W_pi->f64, 1, K}, K, NULL, gate);
-    plain_softmax(gate, K, 1.0, pi);
+    reference_softmax(gate, K, 1.0, pi);
     put_named_list(out, "gate logits h[0,:] W_pi", gate, K);
     put_named_list(out, "pi = softmax(h[0,:] W_pi)", pi, K);
     for (size_t k = 0; k < K; k++) {
@@ -583,9 +583,9 @@ static void explain_soft_tie_loss(FILE *out, const vec_file *file,
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *W = input(c, "W"),
                     *targets = input(c, "targets");
     size_t n = h->shape[0], vocab = E->shape[0];
-    double lambda = param_double(file, c, "lambda", 0.0);
-    const char *reduction = param_string(file, c, "reduction", "mean");
-    int64_t ignore_index = param_int64(file, c, "ignore_index", -100);
+    double lambda = param_double(file, c, "lambda");
+    const char *reduction = param_string(file, c, "reduction");
+    int64_t ignore_index = param_int64(file, c, "ignore_index");
     double *u = NULL, *losses = NULL;
     double **arrays[] = {&u, &losses};
     const size_t sizes[] = {vocab, n};
