@@ -20,6 +20,12 @@
 
 #define MAX CLI_EXPLAIN_MAX
 
+/* Where the explanation names the statistic "scale". */
+#define LAYERNORM_SCALE_NOTE                                                \
+    "(the deviations of a row are divided by a scale before squaring only " \
+    "when they exceed 2^500; the scale is 1 for every other row)\n"
+
+
 /* ---- numbers and lists ------------------------------------------------- */
 
 void cli_format_number(char *buf, size_t len, double value)
@@ -386,6 +392,8 @@ static void format_compose(FILE *out, const explained *e)
     const double *X = then_layernorm ? quantity(e, "X") : Y;
     double *scratch_row = scratch(out, d);
     explain_compose_header(out, &terms, d);
+    if (then_layernorm)
+        fputs(LAYERNORM_SCALE_NOTE, out);
     for (size_t t = 0; scratch_row && t < shown_count(ids->count); t++) {
         explain_compose_row(out, &terms, E->f64, ids->i64[t], t, d,
                             X + t * d, scratch_row);
@@ -466,8 +474,8 @@ static void format_layernorm(FILE *out, const explained *e)
     double eps = param_double(e->file, e->c, "eps");
     const double *Y = output_f64(e, "Y");
     fprintf(out, "per row x: mu = mean, var = biased variance, r = "
-            "1/sqrt(var + eps), y = gamma (x - mu) r + beta; eps = %s\n",
-            num(eps).text);
+            "1/sqrt(var + eps), y = gamma (x - mu) r + beta; eps = %s\n%s",
+            num(eps).text, LAYERNORM_SCALE_NOTE);
     for (size_t t = 0; t < shown_count(n); t++) {
         fprintf(out, "row %zu: x = ", t);
         put_list(out, x->f64 + t * d, d);
@@ -534,7 +542,7 @@ static void explain_softmax_steps(FILE *out, const explained *e, size_t t,
                                   size_t vocab, double tau)
 {
     const double *z = quantity(e, "z") + t * vocab;
-    const double *exps = quantity(e, "exp(z)") + t * vocab;
+    const double *exps = quantity(e, "exp(z_i)") + t * vocab;
     fprintf(out, "  a = max_j u_j = %s\n", num(quantity(e, "a")[t]).text);
     if (tau != 1.0)
         fprintf(out, "  z_i = (u_i - a) / tau, tau = %s: ", num(tau).text);
@@ -551,7 +559,7 @@ static void explain_softmax_steps(FILE *out, const explained *e, size_t t,
 static void explain_divisions(FILE *out, const explained *e, size_t t,
                               size_t vocab)
 {
-    const double *exps = quantity(e, "exp(z)") + t * vocab;
+    const double *exps = quantity(e, "exp(z_i)") + t * vocab;
     const double *y = output_f64(e, "probs") + t * vocab;
     double S = quantity(e, "S")[t];
     fprintf(out, "  y_i = exp(z_i) / S:\n");
@@ -600,12 +608,11 @@ static void format_softmax(FILE *out, const explained *e)
 
 /* The loss of position t, from the reference's statistics. */
 static void explain_position_loss(FILE *out, const explained *e, size_t t,
-                                  const double *u /* (vocab) */, size_t vocab,
-                                  int64_t target)
+                                  const double *u /* (vocab) */, int64_t target)
 {
     double a = quantity(e, "a")[t], S = quantity(e, "S")[t];
     double log_S = quantity(e, "log S")[t];
-    double z_c = quantity(e, "z")[t * vocab + (size_t)target];
+    double z_c = quantity(e, "z_c")[t];
     fprintf(out, "t = %zu: target c = %" PRId64 "\n", t, target);
     fprintf(out, "  a = max_j u_j = %s, S = sum_j exp(u_j - a) = %s, log S = %s\n",
             num(a).text, num(S).text, num(log_S).text);
@@ -625,7 +632,7 @@ static void explain_reduction(FILE *out, const explained *e,
     double *counted = scratch(out, count);
     if (strcmp(reduction, "none") == 0 || counted == NULL) {
         fprintf(out, "reduction none: one loss per position (0 where ignored), "
-                "%zu positions\n", n);
+                "%zu positions, count = %zu counted\n", n, count);
         free(counted);
         return;
     }
@@ -653,7 +660,7 @@ static void format_cross_entropy(FILE *out, const explained *e)
     size_t n = logits->shape[0], vocab = logits->shape[1];
     int64_t ignore_index = param_int64(e->file, e->c, "ignore_index");
     const char *reduction = param_string(e->file, e->c, "reduction");
-    fprintf(out, "loss_t = -log y_{c_t} = log S - z_{c_t}, z = u - max u "
+    fprintf(out, "loss_t = -log y_{c_t} = log S - z_c, z_c = u_{c_t} - max u "
             "(natural log, tau = 1); ignore_index = %" PRId64 "\n", ignore_index);
     for (size_t t = 0; t < shown_count(n); t++) {
         int64_t target = targets->i64[t];
@@ -661,8 +668,7 @@ static void format_cross_entropy(FILE *out, const explained *e)
             fprintf(out, "t = %zu: target %" PRId64 " = ignore_index: not "
                     "counted\n", t, target);
         else
-            explain_position_loss(out, e, t, logits->f64 + t * vocab, vocab,
-                                  target);
+            explain_position_loss(out, e, t, logits->f64 + t * vocab, target);
     }
     put_more_rows(out, n, "positions (in the sum below, not shown)");
     explain_reduction(out, e, reduction, targets->i64, n, ignore_index);
@@ -676,8 +682,8 @@ static void put_ranking(FILE *out, const explained *e, size_t t,
                         const double *u /* (vocab) */, size_t vocab,
                         const double *p /* (vocab) or NULL */)
 {
-    const double *ranking = quantity(e, "ranking") + t * vocab;
-    size_t count = (size_t)quantity(e, "ranked")[t];
+    const double *ranking = quantity(e, "ranked") + t * vocab;
+    size_t count = (size_t)quantity(e, "unmasked")[t];
     fprintf(out, "  ranked by decreasing logit, ties to the lower index:");
     for (size_t m = 0; m < shown_count(count); m++) {
         size_t token = (size_t)ranking[m];
@@ -688,7 +694,7 @@ static void put_ranking(FILE *out, const explained *e, size_t t,
     }
     if (count > MAX)
         fprintf(out, ", ... (%zu more)", count - MAX);
-    fputc('\n', out);
+    fprintf(out, "; %zu unmasked\n", count);
 }
 
 static void format_argmax(FILE *out, const explained *e)
@@ -710,19 +716,20 @@ static void format_argmax(FILE *out, const explained *e)
 static void explain_top_k(FILE *out, const explained *e, size_t t,
                           size_t vocab, int64_t top_k)
 {
-    const double *ranking = quantity(e, "ranking") + t * vocab;
-    size_t ranked = (size_t)quantity(e, "ranked")[t];
-    size_t kept = (size_t)quantity(e, "top-k kept")[t];
+    const double *ranking = quantity(e, "ranked") + t * vocab;
+    size_t ranked = (size_t)quantity(e, "unmasked")[t];
+    size_t kept = (size_t)quantity(e, "top-k")[t];
+    const char *mass = num(quantity(e, "top-k sum")[t]).text;
     if (kept == ranked) {
-        fprintf(out, "  top-k: %s, keep all %zu unmasked tokens\n",
-                top_k == 0 ? "off (top_k = 0)" : "top_k >= their number",
-                ranked);
+        fprintf(out, "  top-k: %s, keep all %zu unmasked tokens (top-k sum "
+                "%s)\n", top_k == 0 ? "off (top_k = 0)" : "top_k >= their "
+                "number", ranked, mass);
         return;
     }
     fprintf(out, "  top-k: keep the first %zu of the ranking:", kept);
     for (size_t m = 0; m < shown_count(kept); m++)
         fprintf(out, " %zu", (size_t)ranking[m]);
-    fprintf(out, "%s\n", kept > MAX ? " ..." : "");
+    fprintf(out, "%s (top-k sum %s)\n", kept > MAX ? " ..." : "", mass);
 }
 
 /* Top-p of row t over the tokens top-k kept: the shortest prefix whose
@@ -730,17 +737,17 @@ static void explain_top_k(FILE *out, const explained *e, size_t t,
 static void explain_top_p(FILE *out, const explained *e, size_t t,
                           size_t vocab, double top_p)
 {
-    const double *ranking = quantity(e, "ranking") + t * vocab;
+    const double *ranking = quantity(e, "ranked") + t * vocab;
     const double *p = quantity(e, "p") + t * vocab;
     const double *cumulative = quantity(e, "cumulative") + t * vocab;
     size_t kept = (size_t)quantity(e, "kept")[t];
     if (top_p >= 1.0) {
-        fprintf(out, "  top-p: off (top_p = 1)\n");
+        fprintf(out, "  top-p: off (top_p = 1), no cumulative sum\n");
         return;
     }
-    fprintf(out, "  top-p: renormalise the kept probabilities (sum %s), keep "
-            "the shortest prefix with cumulative >= top_p = %s:\n",
-            num(quantity(e, "top-k sum")[t]).text, num(top_p).text);
+    fprintf(out, "  top-p: renormalise the kept probabilities by the top-k "
+            "sum, keep the shortest prefix with cumulative >= top_p = %s:\n",
+            num(top_p).text);
     for (size_t m = 0; m < kept; m++) {
         int enough = cumulative[m] >= top_p;
         size_t token = (size_t)ranking[m];
@@ -848,10 +855,11 @@ static void format_lens(FILE *out, const explained *e)
     size_t n = hidden->shape[1], d = hidden->shape[2], rows = hidden->shape[0] * n;
     size_t vocab = E->shape[0];
     size_t top_k = (size_t)param_int64(e->file, e->c, "k");
+    int final_layernorm = param_bool(e->file, e->c, "final_layernorm");
     fprintf(out, "for each layer l and position t: x = H[l,t,:]%s, u = x E^T, "
-            "probs = softmax(u), the top %zu tokens by logit\n",
-            param_bool(e->file, e->c, "final_layernorm") ? ", x = LayerNorm(x)"
-                                                          : "", top_k);
+            "probs = softmax(u), the top %zu tokens by logit\n%s",
+            final_layernorm ? ", x = LayerNorm(x)" : "", top_k,
+            final_layernorm ? LAYERNORM_SCALE_NOTE : "");
     for (size_t row = 0; row < shown_count(rows); row++) {
         fprintf(out, "layer %zu, position %zu: x = ", row / n, row % n);
         put_list(out, hidden->f64 + row * d, d);

@@ -325,7 +325,9 @@ static void explain_layernorm_backward(FILE *out, const vec_file *file,
     if (scratch_arrays(out, arrays, sizes, 4))
         return;
     fprintf(out, "per row: mu, var (biased), r = 1/sqrt(var + eps), z = "
-            "(x - mu) r as the forward; then g = gamma dY and\n"
+            "(x - mu) r as the forward (the reference's statistics; the scale "
+            "of a row is 1 unless its deviations exceed 2^500); then g = "
+            "gamma dY and\n"
             "dx_j = r (g_j - mean(g) - z_j mean(g z)); eps = %s\n",
             num(eps).text);
     for (size_t t = 0; t < n; t++) {
@@ -535,10 +537,16 @@ static void explain_log_softmax_backward(FILE *out, const vec_file *file,
 /* ---- cross_entropy_backward ---------------------------------------------- */
 
 /* How w_t comes from dloss and the reduction. */
+/* The weights of the reduction; weights (n) are the reference's, targets
+ * (n), m of them counted. */
 static void explain_weights(FILE *out, const char *reduction,
-                            const double *dloss, size_t counted,
+                            const double *dloss, const double *weights,
+                            const int64_t *targets, size_t n, size_t counted,
                             int64_t ignore_index)
 {
+    size_t first = 0; /* the first counted row */
+    while (first < n && targets[first] == ignore_index)
+        first++;
     if (strcmp(reduction, "none") == 0)
         fprintf(out, "reduction none: w_t = dloss[t]");
     else if (strcmp(reduction, "sum") == 0)
@@ -550,9 +558,11 @@ static void explain_weights(FILE *out, const char *reduction,
     else
         fprintf(out, "reduction mean: w_t = dloss / m, m = %zu counted rows "
                 "(not n): w_t = %s / %zu = %s", counted, num(dloss[0]).text,
-                counted, num(dloss[0] / (double)counted).text);
-    fprintf(out, "; a row whose target is ignore_index = %" PRId64 " has w_t = "
-            "0\n", ignore_index);
+                counted, num(weights[first]).text);
+    if (strcmp(reduction, "mean") != 0 || counted == 0)
+        fprintf(out, " (m = %zu counted rows)", counted);
+    fprintf(out, "; a row whose target is ignore_index = %" PRId64 " has w_t "
+            "= 0\n", ignore_index);
 }
 
 /* One counted row: y, y - onehot(c) into y, and w (y - onehot). */
@@ -595,7 +605,8 @@ static void explain_cross_entropy_backward(FILE *out, const vec_file *file,
                                            reduction, ignore_index, weights);
     fprintf(out, "dlogits[t,i] = w_t (y[t,i] - 1[i = c_t]), y = softmax(u[t,:]) "
             "(tau = 1), w_t the weight of row t\n");
-    explain_weights(out, reduction, dloss->f64, counted, ignore_index);
+    explain_weights(out, reduction, dloss->f64, weights, targets->i64, n,
+                    counted, ignore_index);
     for (size_t t = 0; t < shown_count(n); t++) {
         int64_t target = targets->i64[t];
         if (target == ignore_index) {

@@ -9,6 +9,7 @@
 #include "cli_explain.h"
 #include "cli_explain_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,21 +102,27 @@ static int compose_layernorm_quantities(cli_quantities *q,
 
 /* ---- softmax, log_softmax, cross_entropy ---------------------------------- */
 
-/* a, S, log S (n) and z, exp(z) (n,vocab) of logits at tau. */
+/* What of a softmax's statistics an explanation shows. */
+enum { WITH_LOG = 1, WITH_EXPS = 2 };
+
+/* a, S (n), z (n,vocab), and log S (n) and exp(z_i) (n,vocab) as `with`
+ * says, of logits at tau. */
 static int add_softmax_stats(cli_quantities *q, const double *logits, size_t n,
-                             size_t vocab, double tau)
+                             size_t vocab, double tau, int with)
 {
     lmr_softmax_row *rows = calloc(n ? n : 1, sizeof *rows);
-    double *a = add(q, "a", n), *S = add(q, "S", n),
-           *log_S = add(q, "log S", n), *z = add(q, "z", n * vocab),
-           *e = add(q, "exp(z)", n * vocab);
-    int status = rows && a && S && log_S && z && e
+    double *a = add(q, "a", n), *S = add(q, "S", n), *z = add(q, "z", n * vocab);
+    double *log_S = with & WITH_LOG ? add(q, "log S", n) : NULL;
+    double *e = with & WITH_EXPS ? add(q, "exp(z_i)", n * vocab) : NULL;
+    int status = rows && a && S && z && (log_S || !(with & WITH_LOG)) &&
+                         (e || !(with & WITH_EXPS))
                      ? lmr_softmax_stats(rows, z, e, logits, n, vocab, tau)
                      : LMR_ENOMEM;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         a[t] = rows[t].max;
         S[t] = rows[t].sum;
-        log_S[t] = rows[t].log_sum;
+        if (log_S != NULL)
+            log_S[t] = rows[t].log_sum;
     }
     free(rows);
     return status == LMR_OK ? 0 : -1;
@@ -125,26 +132,43 @@ static int softmax_quantities(cli_quantities *q, const vec_file *file,
                               const vec_case *c)
 {
     const vec_array *logits = input(c, "logits");
+    int take_log = strcmp(file->op, "log_softmax") == 0;
     return add_softmax_stats(q, logits->f64, logits->shape[0],
-                             logits->shape[1], param_double(file, c, "tau"));
+                             logits->shape[1], param_double(file, c, "tau"),
+                             take_log ? WITH_LOG | WITH_EXPS : WITH_EXPS);
 }
 
-/* The row statistics (tau = 1), loss (n) and count (1) of a cross-entropy
- * of logits (n,vocab) against targets (n). */
+/* The row statistics a, S, log S (n) at tau = 1, z_c = z at the target (n,
+ * NaN for an ignored row), the row losses (n) and their count (1) of a
+ * cross-entropy of logits (n,vocab) against targets (n). */
 static int add_cross_entropy_terms(cli_quantities *q, const double *logits,
                                    const int64_t *targets, size_t n,
                                    size_t vocab, int64_t ignore_index)
 {
     size_t counted = 0;
-    if (add_softmax_stats(q, logits, n, vocab, 1.0))
-        return -1;
-    double *loss = add(q, "loss", n), *count = add(q, "count", 1);
-    if (loss == NULL || count == NULL ||
-        lmr_cross_entropy_terms(loss, &counted, logits, targets, n, vocab,
-                                ignore_index) != LMR_OK)
-        return -1;
+    lmr_softmax_row *rows = calloc(n ? n : 1, sizeof *rows);
+    size_t entries = n * vocab;
+    double *z = calloc(entries ? entries : 1, sizeof *z); /* (n,vocab) */
+    double *a = add(q, "a", n), *S = add(q, "S", n), *log_S = add(q, "log S", n);
+    double *z_c = add(q, "z_c", n), *loss = add(q, "loss", n);
+    double *count = add(q, "count", 1);
+    int status = rows && z && a && S && log_S && z_c && loss && count
+                     ? lmr_softmax_stats(rows, z, NULL, logits, n, vocab, 1.0)
+                     : LMR_ENOMEM;
+    if (status == LMR_OK)
+        status = lmr_cross_entropy_terms(loss, &counted, logits, targets, n,
+                                         vocab, ignore_index);
+    for (size_t t = 0; status == LMR_OK && t < n; t++) {
+        a[t] = rows[t].max;
+        S[t] = rows[t].sum;
+        log_S[t] = rows[t].log_sum;
+        z_c[t] = targets[t] == ignore_index ? NAN
+                                            : z[t * vocab + (size_t)targets[t]];
+    }
     count[0] = (double)counted;
-    return 0;
+    free(rows);
+    free(z);
+    return status == LMR_OK ? 0 : -1;
 }
 
 static int cross_entropy_quantities(cli_quantities *q, const vec_file *file,
@@ -164,7 +188,7 @@ static int argmax_quantities(cli_quantities *q, const vec_file *file,
     const vec_array *logits = input(c, "logits");
     size_t n = logits->shape[0], vocab = logits->shape[1];
     size_t *order = calloc(vocab, sizeof *order);
-    double *ranking = add(q, "ranking", n * vocab), *ranked = add(q, "ranked", n);
+    double *ranking = add(q, "ranked", n * vocab), *ranked = add(q, "unmasked", n);
     int status = order && ranking && ranked ? LMR_OK : LMR_ENOMEM;
     (void)file;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
@@ -188,12 +212,12 @@ static int add_sample_arrays(cli_quantities *q, sample_quantities_view *v,
                              size_t n, size_t vocab)
 {
     v->p = add(q, "p", n * vocab);
-    v->ranking = add(q, "ranking", n * vocab);
+    v->ranking = add(q, "ranked", n * vocab);
     v->cumulative = add(q, "cumulative", n * vocab);
     v->q = add(q, "q", n * vocab);
     v->C = add(q, "C", n * vocab);
-    v->ranked = add(q, "ranked", n);
-    v->top_k_kept = add(q, "top-k kept", n);
+    v->ranked = add(q, "unmasked", n);
+    v->top_k_kept = add(q, "top-k", n);
     v->kept = add(q, "kept", n);
     v->top_k_mass = add(q, "top-k sum", n);
     v->kept_mass = add(q, "kept sum", n);
@@ -275,13 +299,13 @@ static int layernorm_backward_quantities(cli_quantities *q,
     return layernorm_quantities(q, file, c);
 }
 
-/* w (n) and count (1) of a cross-entropy backward with upstream dloss. */
+/* w (n) and counted (1) of a cross-entropy backward with upstream dloss. */
 static int add_cross_entropy_weights(cli_quantities *q, const int64_t *targets,
                                      const double *dloss, size_t n,
                                      const char *reduction, int64_t ignore_index)
 {
     size_t counted = 0;
-    double *w = add(q, "w", n), *count = add(q, "count", 1);
+    double *w = add(q, "w", n), *count = add(q, "counted", 1);
     if (w == NULL || count == NULL ||
         lmr_cross_entropy_weights(w, &counted, targets, dloss, n,
                                   ref_reduction_named(reduction),
