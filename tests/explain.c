@@ -520,8 +520,9 @@ static int shows_a_value(const char *text, const double *values, size_t count)
     return count == 0;
 }
 
-/* The explanation's text names every quantity and shows one of its values
- * (the rows of a cross-entropy with no counted row are not shown). */
+/* The explanation's text, printed from these quantities, names every one
+ * and shows one of its values (the rows of a cross-entropy with no counted
+ * row are not shown). */
 static void check_text(verdict *v, const checked_case *k)
 {
     char *text = NULL;
@@ -531,7 +532,7 @@ static void check_text(verdict *v, const checked_case *k)
         expect_true(v, 0, "open_memstream");
         return;
     }
-    cli_explain(out, k->file, k->c, k->result);
+    cli_explain_from(out, k->file, k->c, k->result, k->q);
     fclose(out);
     const double *count = quantity(k, "count");
     int rows_shown = count == NULL || count[0] > 0;

@@ -939,36 +939,30 @@ int cli_explain_known(const char *op)
     return find_formatter(op) != NULL || find_explainer(op) != NULL;
 }
 
-/* Gathers the quantities of the case and runs format on them. */
-static int run_formatter(FILE *out, formatter format, const vec_file *file,
-                         const vec_case *c, const ref_result *result)
-{
-    cli_quantities q;
-    if (cli_explain_quantities(&q, file, c) != 0) {
-        fprintf(out, "(out of memory for the explanation)\n");
-        return -1;
-    }
-    explained e = {file, c, result, &q};
-    format(out, &e);
-    cli_quantities_free(&q);
-    return 0;
-}
-
-int cli_explain(FILE *out, const vec_file *file, const vec_case *c,
-                const ref_result *result)
+/* The heading every explanation starts with. */
+static void put_heading(FILE *out, const char *op)
 {
     fprintf(out, "\nexplanation of %s, for study; numbers are the shortest "
             "decimals that read back exactly, at most %d entries or terms are "
-            "shown.\n%s\n", file->op, MAX,
-            cli_explain_has_quantities(file->op)
+            "shown.\n%s\n", op, MAX,
+            cli_explain_has_quantities(op)
                 ? "Its intermediate quantities and results are the reference's "
                   "own (ref/lmr_intermediates.h), bit for bit."
                 : "Sums of products are written out and added in plain double "
                   "arithmetic, for reading -- not an expected value: the "
                   "outputs above, from ref/, are.");
+}
+
+int cli_explain_from(FILE *out, const vec_file *file, const vec_case *c,
+                     const ref_result *result, const cli_quantities *q)
+{
+    put_heading(out, file->op);
     formatter format = find_formatter(file->op);
-    if (format != NULL)
-        return run_formatter(out, format, file, c, result);
+    if (format != NULL) {
+        explained e = {file, c, result, q};
+        format(out, &e);
+        return 0;
+    }
     explainer explain = find_explainer(file->op);
     if (explain == NULL) {
         fprintf(out, "(no explanation for %s)\n", file->op);
@@ -976,4 +970,18 @@ int cli_explain(FILE *out, const vec_file *file, const vec_case *c,
     }
     explain(out, file, c);
     return 0;
+}
+
+int cli_explain(FILE *out, const vec_file *file, const vec_case *c,
+                const ref_result *result)
+{
+    cli_quantities q;
+    if (cli_explain_quantities(&q, file, c) != 0) {
+        put_heading(out, file->op);
+        fprintf(out, "(out of memory for the explanation)\n");
+        return -1;
+    }
+    int status = cli_explain_from(out, file, c, result, &q);
+    cli_quantities_free(&q);
+    return status;
 }

@@ -59,6 +59,11 @@ typedef struct {
 int cli_explain_quantities(cli_quantities *q, const vec_file *file,
                            const vec_case *c);
 
+/* cli_explain, printing the quantities q that cli_explain_quantities
+ * gathered for the case. */
+int cli_explain_from(FILE *out, const vec_file *file, const vec_case *c,
+                     const ref_result *result, const cli_quantities *q);
+
 /* 1 if op has intermediate quantities. */
 int cli_explain_has_quantities(const char *op);
 
