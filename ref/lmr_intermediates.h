@@ -127,4 +127,39 @@ int lmr_logit_lens_logits(double *normalised, double *logits,
                           size_t layers, size_t n, size_t vocab, size_t d,
                           double eps);
 
+/* ---- the head variants (lmr_variants.c) ---------------------------------- */
+
+/* Transformed tying's hidden state q = h T (n,d), which the tied head then
+ * unembeds. T is (d,d). Errors: those of lmr_head_untied. */
+int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
+                                size_t n, size_t d);
+
+/* Adaptive tying's two logits, tied = h E^T and untied = h F (n,vocab each),
+ * which it mixes as alpha tied + (1 - alpha) untied. Errors: those of the
+ * two heads. */
+int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
+                            const double *E, const double *F, size_t n,
+                            size_t vocab, size_t d);
+
+/* The MLP head's pre-activation pre = h W1 + b1 and hidden = ReLU(pre),
+ * (n,m) each; b1 (m) or NULL. Errors: those of lmr_head_untied; LMR_EDIM
+ * (m = 0). */
+int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
+                        const double *W1, const double *b1, size_t n,
+                        size_t d, size_t m);
+
+/* The fixed mixture's weights as logs, log(alpha_k / sum_j alpha_j), into
+ * log_weight (K), and each component's log softmax(h W_k) into components
+ * (K,n,vocab); lmr_mos_fixed mixes them as log sum_k exp(log_weight_k +
+ * components_k). Errors: those of lmr_mos_fixed. */
+int lmr_mos_fixed_components(double *log_weight, double *components,
+                             const double *h, const double *W,
+                             const double *alpha, size_t n, size_t vocab,
+                             size_t d, size_t K);
+
+/* The gated mixture's weights as logs, log softmax(h W_pi), into log_pi
+ * (n,K); W_pi is (d,K). Errors: those of lmr_head_untied; LMR_EDIM (K = 0). */
+int lmr_mos_gated_weights(double *log_pi, const double *h, const double *W_pi,
+                          size_t n, size_t d, size_t K);
+
 #endif

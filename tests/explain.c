@@ -480,6 +480,144 @@ static void check_lens(verdict *v, const checked_case *k)
     free(p);
 }
 
+/* ---- the head variants ------------------------------------------------------------------------ */
+
+static void check_transformed(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *E = in(k, "E");
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    double *q = zeros(n * d), *u = zeros(n * vocab);
+    int ok = q && u &&
+             lmr_head_transformed_hidden(q, h->f64, in(k, "T")->f64, n, d) == LMR_OK &&
+             lmr_head_tied(u, quantity(k, "q"), E->f64, n, vocab, d) == LMR_OK;
+    expect_true(v, ok, "lmr_head_transformed_hidden accepts the case");
+    if (ok) {
+        expect_array(v, quantity(k, "q"), q, n * d, "q");
+        expect_array(v, out_f64(k, "logits"), u, n * vocab, "logits = q E^T");
+    }
+    free(q);
+    free(u);
+}
+
+static void check_adaptive(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *E = in(k, "E");
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    double alpha = number(k, "alpha");
+    double *a = zeros(n * vocab), *b = zeros(n * vocab);
+    int ok = a && b && lmr_head_adaptive_parts(a, b, h->f64, E->f64,
+                                               in(k, "F")->f64, n, vocab,
+                                               d) == LMR_OK;
+    expect_true(v, ok, "lmr_head_adaptive_parts accepts the case");
+    const double *logits = out_f64(k, "logits");
+    for (size_t i = 0; ok && logits && i < n * vocab; i++) {
+        expect_same(v, quantity(k, "a")[i], a[i], "a", i);
+        expect_same(v, quantity(k, "b")[i], b[i], "b", i);
+        double tied = alpha * quantity(k, "a")[i];
+        double untied = (1.0 - alpha) * quantity(k, "b")[i];
+        double mixed = tied + untied;
+        expect_same(v, logits[i], mixed, "logits = alpha a + (1 - alpha) b", i);
+    }
+    free(a);
+    free(b);
+}
+
+static void check_mlp(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *W1 = in(k, "W1"), *b1 = in(k, "b1"),
+                    *b2 = in(k, "b2");
+    int tied = flag(k, "tied");
+    const vec_array *W2 = in(k, tied ? "E" : "W2");
+    size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
+    size_t vocab = tied ? W2->shape[0] : W2->shape[1];
+    double *a = zeros(n * m), *h1 = zeros(n * m), *u = zeros(n * vocab);
+    int ok = a && h1 && u &&
+             lmr_head_mlp_hidden(a, h1, h->f64, W1->f64, b1 ? b1->f64 : NULL,
+                                 n, d, m) == LMR_OK;
+    expect_true(v, ok, "lmr_head_mlp_hidden accepts the case");
+    if (ok) {
+        expect_array(v, quantity(k, "a"), a, n * m, "a");
+        expect_array(v, quantity(k, "h1"), h1, n * m, "h1");
+        for (size_t i = 0; i < n * m; i++)
+            expect_same(v, h1[i], a[i] > 0.0 ? a[i] : 0.0, "h1 = ReLU(a)", i);
+        ok = tied ? lmr_head_tied(u, quantity(k, "h1"), W2->f64, n, vocab, d)
+                  : lmr_head_untied(u, quantity(k, "h1"), W2->f64,
+                                    b2 ? b2->f64 : NULL, n, vocab, m);
+        ok = ok == LMR_OK;
+    }
+    for (size_t t = 0; ok && tied && b2 && t < n; t++)
+        for (size_t j = 0; j < vocab; j++)
+            u[t * vocab + j] += b2->f64[j];
+    if (ok)
+        expect_array(v, out_f64(k, "logits"), u, n * vocab,
+                     "logits = h1 W2 + b2");
+    free(a);
+    free(h1);
+    free(u);
+}
+
+/* probs and logprobs (n,vocab) rebuilt from log-weights (row t's at
+ * log_w + t * w_stride, K of them) and component log-probabilities
+ * (K,n,vocab) as the reference mixes them: terms s_k = log w_k + log p_k,
+ * log y = s_max + log sum_k exp(s_k - s_max), y = sum_k exp(s_k). */
+static void check_mixture(verdict *v, const checked_case *k,
+                          const double *log_w, size_t w_stride,
+                          const double *log_p, size_t n, size_t vocab,
+                          size_t K)
+{
+    const double *probs = out_f64(k, "probs"), *logprobs = out_f64(k, "logprobs");
+    for (size_t t = 0; probs && logprobs && t < n; t++)
+        for (size_t j = 0; j < vocab; j++) {
+            double largest = -INFINITY, sum = 0.0, mixture = 0.0;
+            for (size_t c = 0; c < K; c++)
+                largest = fmax(largest, log_w[t * w_stride + c] +
+                                            log_p[(c * n + t) * vocab + j]);
+            for (size_t c = 0; c < K; c++) {
+                double term = log_w[t * w_stride + c] +
+                              log_p[(c * n + t) * vocab + j];
+                sum += exp(term - largest);
+                mixture += exp(term);
+            }
+            expect_same(v, logprobs[t * vocab + j], largest + log(sum),
+                        "log y = s_max + log sum exp(s - s_max)", t * vocab + j);
+            expect_same(v, probs[t * vocab + j], mixture, "y = sum exp(s)",
+                        t * vocab + j);
+        }
+}
+
+static void check_mos_fixed(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *W = in(k, "W");
+    size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
+    double *log_w = zeros(K), *log_p = zeros(K * n * vocab);
+    int ok = log_w && log_p &&
+             lmr_mos_fixed_components(log_w, log_p, h->f64, W->f64,
+                                      in(k, "alpha")->f64, n, vocab, d,
+                                      K) == LMR_OK;
+    expect_true(v, ok, "lmr_mos_fixed_components accepts the case");
+    if (ok) {
+        expect_array(v, quantity(k, "log abar"), log_w, K, "log abar");
+        expect_array(v, quantity(k, "log p"), log_p, K * n * vocab, "log p");
+        check_mixture(v, k, quantity(k, "log abar"), 0, quantity(k, "log p"),
+                      n, vocab, K);
+    }
+    free(log_w);
+    free(log_p);
+}
+
+static void check_mos_gated(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *W_pi = in(k, "W_pi");
+    size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
+    double *log_pi = zeros(n * K);
+    int ok = log_pi && lmr_mos_gated_weights(log_pi, h->f64, W_pi->f64, n, d,
+                                             K) == LMR_OK;
+    expect_true(v, ok, "lmr_mos_gated_weights accepts the case");
+    if (ok)
+        expect_array(v, quantity(k, "log pi"), log_pi, n * K, "log pi");
+    free(log_pi);
+}
+
 /* ---- per case ------------------------------------------------------------------------------- */
 
 typedef void (*checker)(verdict *v, const checked_case *k);
@@ -496,6 +634,11 @@ static const struct {
     {"argmax", check_argmax},
     {"sample", check_sample},
     {"logit_lens", check_lens},
+    {"head_transformed", check_transformed},
+    {"head_adaptive", check_adaptive},
+    {"head_mlp", check_mlp},
+    {"mos_fixed", check_mos_fixed},
+    {"mos_gated", check_mos_gated},
     {"layernorm_backward", check_layernorm_backward},
     {"cross_entropy_backward", check_cross_entropy_backward},
 };

@@ -158,30 +158,17 @@ double *scratch(FILE *out, size_t count)
 
 /* ---- what a formatter prints from ---------------------------------------- */
 
-/* The case, the reference's outputs for it and its intermediate
- * quantities: a formatter prints these and computes none of them. */
-typedef struct {
-    const vec_file *file;
-    const vec_case *c;
-    const ref_result *result;
-    const cli_quantities *q;
-} explained;
-
-typedef void (*formatter)(FILE *out, const explained *e);
-
-/* The values of quantity name; the gatherer of the op has stored it. */
-static const double *quantity(const explained *e, const char *name)
+const double *quantity(const explained *e, const char *name)
 {
     return cli_quantity_values(e->q, name);
 }
 
-/* The reference's output called name (present: ref_run produced it). */
-static const double *output_f64(const explained *e, const char *name)
+const double *output_f64(const explained *e, const char *name)
 {
     return ref_result_output(e->result, name)->f64;
 }
 
-static const int64_t *output_i64(const explained *e, const char *name)
+const int64_t *output_i64(const explained *e, const char *name)
 {
     return ref_result_output(e->result, name)->i64;
 }
@@ -915,13 +902,13 @@ static const struct {
     {"param_count", explain_param_count, NULL},
 };
 
-/* The formatter of op, or NULL. */
+/* The formatter of op, from whichever file has it, or NULL. */
 static formatter find_formatter(const char *op)
 {
     for (size_t i = 0; i < sizeof explainers / sizeof explainers[0]; i++)
         if (strcmp(explainers[i].op, op) == 0)
             return explainers[i].format;
-    return NULL;
+    return cli_explain_variants_formatter(op);
 }
 
 /* The explainer of op, from whichever file has it, or NULL. */

@@ -64,6 +64,31 @@ double *scratch(FILE *out, size_t count);
 void reference_softmax(const double *u /* (vocab) */, size_t vocab, double tau,
                        double *p /* (vocab) */);
 
+/* ---- formatters: what they print from (cli_explain.c) -------------------- */
+
+/* The case, the reference's outputs for it and its intermediate
+ * quantities: a formatter prints these and computes none of them. */
+typedef struct {
+    const vec_file *file;
+    const vec_case *c;
+    const ref_result *result;
+    const cli_quantities *q;
+} explained;
+
+typedef void (*formatter)(FILE *out, const explained *e);
+
+/* The values of quantity name, which the op's gatherer stored
+ * (cli_quantities.c). */
+const double *quantity(const explained *e, const char *name);
+
+/* The reference's output called name (ref_run produced it). */
+const double *output_f64(const explained *e, const char *name);
+const int64_t *output_i64(const explained *e, const char *name);
+
+/* The formatter of a forward head variant, or NULL
+ * (cli_explain_variants.c). */
+formatter cli_explain_variants_formatter(const char *op);
+
 /* ---- explainers ---------------------------------------------------------- */
 
 typedef void (*explainer)(FILE *out, const vec_file *file, const vec_case *c);

@@ -290,6 +290,68 @@ static int lens_quantities(cli_quantities *q, const vec_file *file,
                                  eps) == LMR_OK ? 0 : -1;
 }
 
+/* ---- the head variants ---------------------------------------------------------------- */
+
+static int transformed_quantities(cli_quantities *q, const vec_file *file,
+                                  const vec_case *c)
+{
+    const vec_array *h = input(c, "h");
+    size_t n = h->shape[0], d = h->shape[1];
+    double *hT = add(q, "q", n * d);
+    (void)file;
+    return hT && lmr_head_transformed_hidden(hT, h->f64, input(c, "T")->f64, n,
+                                             d) == LMR_OK ? 0 : -1;
+}
+
+static int adaptive_quantities(cli_quantities *q, const vec_file *file,
+                               const vec_case *c)
+{
+    const vec_array *h = input(c, "h"), *E = input(c, "E");
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    double *a = add(q, "a", n * vocab), *b = add(q, "b", n * vocab);
+    (void)file;
+    return a && b && lmr_head_adaptive_parts(a, b, h->f64, E->f64,
+                                             input(c, "F")->f64, n, vocab,
+                                             d) == LMR_OK ? 0 : -1;
+}
+
+static int mlp_quantities(cli_quantities *q, const vec_file *file,
+                          const vec_case *c)
+{
+    const vec_array *h = input(c, "h"), *W1 = input(c, "W1"), *b1 = input(c, "b1");
+    size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
+    double *a = add(q, "a", n * m), *h1 = add(q, "h1", n * m);
+    (void)file;
+    return a && h1 && lmr_head_mlp_hidden(a, h1, h->f64, W1->f64,
+                                          b1 ? b1->f64 : NULL, n, d,
+                                          m) == LMR_OK ? 0 : -1;
+}
+
+static int mos_fixed_quantities(cli_quantities *q, const vec_file *file,
+                                const vec_case *c)
+{
+    const vec_array *h = input(c, "h"), *W = input(c, "W");
+    size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
+    double *log_abar = add(q, "log abar", K);
+    double *log_p = add(q, "log p", K * n * vocab);
+    (void)file;
+    return log_abar && log_p &&
+           lmr_mos_fixed_components(log_abar, log_p, h->f64, W->f64,
+                                    input(c, "alpha")->f64, n, vocab, d,
+                                    K) == LMR_OK ? 0 : -1;
+}
+
+static int mos_gated_quantities(cli_quantities *q, const vec_file *file,
+                                const vec_case *c)
+{
+    const vec_array *h = input(c, "h"), *W_pi = input(c, "W_pi");
+    size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
+    double *log_pi = add(q, "log pi", n * K);
+    (void)file;
+    return log_pi && lmr_mos_gated_weights(log_pi, h->f64, W_pi->f64, n, d,
+                                           K) == LMR_OK ? 0 : -1;
+}
+
 /* ---- the backward ops -------------------------------------------------------------- */
 
 static int layernorm_backward_quantities(cli_quantities *q,
@@ -343,6 +405,11 @@ static const struct {
     {"argmax", argmax_quantities},
     {"sample", sample_quantities},
     {"logit_lens", lens_quantities},
+    {"head_transformed", transformed_quantities},
+    {"head_adaptive", adaptive_quantities},
+    {"head_mlp", mlp_quantities},
+    {"mos_fixed", mos_fixed_quantities},
+    {"mos_gated", mos_gated_quantities},
     {"layernorm_backward", layernorm_backward_quantities},
     {"cross_entropy_backward", cross_entropy_backward_quantities},
 };
