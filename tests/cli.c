@@ -477,7 +477,7 @@ static void test_explain_every_op(void)
         {{"soft_tie_loss", "--h", "[[1, 2], [0, 0]]", "--E",
           "[[2, 0], [0, 1], [1, 1]]", "--W", "[[1, 0, 1], [0, 1, 2]]",
           "--targets", "[1, -100]", "--lambda", "0.5"},
-         "lambda penalty = 0.5 * 2 = 1"},
+         "lambda penalty = 3.0658839037574293 + 0.5 * 2 = 4.065883903757429"},
         /* the backward ops (tools/cli_explain_grad*.c) */
         {{"embed_lookup_backward", "--ids", "[1, 2, 1]", "--dY",
           "[[1, 2], [3, 4], [5, 6]]", "--vocab", "3"},

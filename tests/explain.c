@@ -618,6 +618,44 @@ static void check_mos_gated(verdict *v, const checked_case *k)
     free(log_pi);
 }
 
+/* soft_tie_loss: u = h W, its cross-entropy terms, and the outputs made of
+ * them. */
+static void check_soft_tie(verdict *v, const checked_case *k)
+{
+    const vec_array *h = in(k, "h"), *W = in(k, "W"), *targets = in(k, "targets");
+    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1], counted = 0;
+    int64_t ignore_index = integer(k, "ignore_index");
+    double *u = zeros(n * vocab), *losses = zeros(n);
+    int ok = u && losses &&
+             lmr_head_untied(u, h->f64, W->f64, NULL, n, vocab, d) == LMR_OK &&
+             lmr_cross_entropy_terms(losses, &counted, u, targets->i64, n,
+                                     vocab, ignore_index) == LMR_OK;
+    expect_true(v, ok, "the soft-tying cross-entropy terms accept the case");
+    if (ok) {
+        expect_array(v, quantity(k, "u"), u, n * vocab, "u");
+        expect_array(v, quantity(k, "loss"), losses, n, "loss");
+        check_softmax_stats(v, k, u, n, vocab, 1.0);
+        check_target_logits(v, k, u, targets->i64, n, vocab, ignore_index);
+    }
+    double total = 0.0;
+    for (size_t t = 0; ok && t < n; t++)
+        if (targets->i64[t] != ignore_index)
+            total += losses[t];
+    double cross_entropy = strcmp(word(k, "reduction"), "mean") == 0
+                               ? (counted ? total / (double)counted : NAN)
+                               : total;
+    const double *ce = out_f64(k, "cross_entropy"), *loss = out_f64(k, "loss");
+    const double *penalty = out_f64(k, "penalty");
+    if (ok && ce && loss && penalty) {
+        expect_same(v, ce[0], cross_entropy, "cross_entropy = the reduction", 0);
+        double weighted = number(k, "lambda") * penalty[0];
+        expect_same(v, loss[0], ce[0] + weighted, "loss = L_CE + lambda penalty",
+                    0);
+    }
+    free(u);
+    free(losses);
+}
+
 /* ---- per case ------------------------------------------------------------------------------- */
 
 typedef void (*checker)(verdict *v, const checked_case *k);
@@ -639,6 +677,7 @@ static const struct {
     {"head_mlp", check_mlp},
     {"mos_fixed", check_mos_fixed},
     {"mos_gated", check_mos_gated},
+    {"soft_tie_loss", check_soft_tie},
     {"layernorm_backward", check_layernorm_backward},
     {"cross_entropy_backward", check_cross_entropy_backward},
 };

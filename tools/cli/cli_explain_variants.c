@@ -399,16 +399,17 @@ static void format_mos_gated(FILE *out, const explained *e)
 
 /* ---- soft_tie_loss ------------------------------------------------------- */
 
-/* The cross-entropy of u = h W against the targets, with row t's steps
- * printed for t < MAX; u is scratch (vocab), losses (n). Returns L_CE. */
-static double explain_soft_tie_cross_entropy(FILE *out, const vec_array *h,
-                                             const vec_array *W,
-                                             const int64_t *targets /* (n) */,
-                                             const char *reduction,
-                                             int64_t ignore_index, double *u,
-                                             double *losses)
+/* The cross-entropy of u = h W against the targets, from the reference's
+ * logits and terms, row t's steps printed for t < MAX; counted is scratch
+ * (n). */
+static void explain_soft_tie_cross_entropy(FILE *out, const explained *e,
+                                           const int64_t *targets /* (n) */,
+                                           size_t n, size_t vocab,
+                                           double *counted /* (n) */)
 {
-    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1], count = 0;
+    const char *reduction = param_string(e->file, e->c, "reduction");
+    int64_t ignore_index = param_int64(e->file, e->c, "ignore_index");
+    size_t count = 0;
     for (size_t t = 0; t < n; t++) {
         int show = t < MAX;
         if (targets[t] == ignore_index) {
@@ -417,89 +418,69 @@ static double explain_soft_tie_cross_entropy(FILE *out, const vec_array *h,
                         "not counted\n", t, targets[t]);
             continue;
         }
-        row_product(h->f64 + t * d, d, (factor){W->f64, 1, vocab}, vocab,
-                    NULL, u);
-        double top = -INFINITY, S = 0.0;
-        for (size_t v = 0; v < vocab; v++)
-            top = u[v] > top ? u[v] : top;
-        for (size_t v = 0; v < vocab; v++)
-            S += exp(u[v] - top);
-        double z_c = u[targets[t]] - top;
-        losses[count++] = log(S) - z_c;
+        counted[count++] = quantity(e, "loss")[t];
         if (!show)
             continue;
         fprintf(out, "  t = %zu: u[%zu,:] = h[%zu,:] W = ", t, t, t);
-        put_list(out, u, vocab);
+        put_list(out, quantity(e, "u") + t * vocab, vocab);
         fprintf(out, ", target c = %" PRId64 "\n    a = max u = %s, S = sum_v "
-                "exp(u_v - a) = %s, z_c = u_c - a = %s\n    loss_%zu = log S - "
-                "z_c = %s - (%s) = %s\n", targets[t], num(top).text,
-                num(S).text, num(z_c).text, t, num(log(S)).text,
-                num(z_c).text, num(losses[count - 1]).text);
+                "exp(u_v - a) = %s, log S = %s, z_c = u_c - a = %s\n    "
+                "loss_%zu = log S - z_c = %s\n", targets[t],
+                num(quantity(e, "a")[t]).text, num(quantity(e, "S")[t]).text,
+                num(quantity(e, "log S")[t]).text,
+                num(quantity(e, "z_c")[t]).text, t,
+                num(quantity(e, "loss")[t]).text);
     }
     put_more_rows(out, n, "positions (in the sum below, not shown)");
-    fprintf(out, "  reduction %s: sum over the %zu counted positions = ",
-            reduction, count);
-    double sum = put_sum(out, losses, count);
-    fputc('\n', out);
-    if (strcmp(reduction, "mean") != 0)
-        return sum;
-    fprintf(out, "  mean = sum / count = %s / %zu = %s\n", num(sum).text,
-            count, num(sum / (double)count).text);
-    return sum / (double)count;
+    int mean = strcmp(reduction, "mean") == 0;
+    fprintf(out, "  reduction %s: L_CE = %s over the count = %zu counted "
+            "positions = (", reduction, mean ? "the mean" : "the sum", count);
+    put_terms(out, counted, count);
+    fprintf(out, ")%s = %s\n", mean ? " / count" : "",
+            num(output_f64(e, "cross_entropy")[0]).text);
 }
 
-/* ||E - W^T||^2_F as a sum of squared differences, E's entries in order;
- * returns it. */
-static double explain_penalty(FILE *out, const vec_array *E, const vec_array *W)
+/* ||E - W^T||^2_F as a sum of squared differences, E's entries in order,
+ * ending with the reference's penalty. */
+static void explain_penalty(FILE *out, const explained *e, const vec_array *E,
+                            const vec_array *W)
 {
     size_t vocab = E->shape[0], d = E->shape[1], terms = vocab * d;
-    double penalty = 0.0;
     fprintf(out, "penalty = ||E - W^T||^2_F = sum_{v,j} (E[v,j] - W[j,v])^2, "
             "%zu terms, no 1/2:\n  ", terms);
-    for (size_t v = 0; v < vocab; v++)
-        for (size_t j = 0; j < d; j++) {
-            double e = E->f64[v * d + j], w = W->f64[j * vocab + v];
-            size_t index = v * d + j;
-            penalty += (e - w) * (e - w);
-            if (index < MAX)
-                fprintf(out, "%s(%s - %s)^2", index ? " + " : "", num(e).text,
-                        num(w).text);
-        }
+    for (size_t index = 0; index < shown_count(terms); index++) {
+        size_t v = index / d, j = index % d;
+        fprintf(out, "%s(%s - %s)^2", index ? " + " : "",
+                num(E->f64[v * d + j]).text, num(W->f64[j * vocab + v]).text);
+    }
     if (terms > MAX)
         fprintf(out, " + ... (%zu more terms)", terms - MAX);
-    fprintf(out, " = %s\n", num(penalty).text);
-    return penalty;
+    fprintf(out, " = %s\n", num(output_f64(e, "penalty")[0]).text);
 }
 
-static void explain_soft_tie_loss(FILE *out, const vec_file *file,
-                                  const vec_case *c)
+static void format_soft_tie_loss(FILE *out, const explained *e)
 {
-    const vec_array *h = input(c, "h"), *E = input(c, "E"), *W = input(c, "W"),
-                    *targets = input(c, "targets");
+    const vec_array *h = input(e->c, "h"), *E = input(e->c, "E"),
+                    *W = input(e->c, "W"), *targets = input(e->c, "targets");
     size_t n = h->shape[0], vocab = E->shape[0];
-    double lambda = param_double(file, c, "lambda");
-    const char *reduction = param_string(file, c, "reduction");
-    int64_t ignore_index = param_int64(file, c, "ignore_index");
-    double *u = NULL, *losses = NULL;
-    double **arrays[] = {&u, &losses};
-    const size_t sizes[] = {vocab, n};
-    if (scratch_arrays(out, arrays, sizes, 2))
+    double lambda = param_double(e->file, e->c, "lambda");
+    double *counted = scratch(out, n);
+    if (counted == NULL)
         return;
     fprintf(out, "L = L_CE + lambda ||E - W^T||^2_F, lambda = %s: the "
             "cross-entropy of the untied head's logits u = h W, plus the plain "
             "sum of squares of E - W^T (not affected by the reduction)\n",
             num(lambda).text);
     fprintf(out, "cross-entropy, loss_t = log S - z_c (natural log), "
-            "ignore_index = %" PRId64 ":\n", ignore_index);
-    double cross_entropy = explain_soft_tie_cross_entropy(
-        out, h, W, targets->i64, reduction, ignore_index, u, losses);
-    double penalty = explain_penalty(out, E, W);
-    fprintf(out, "lambda penalty = %s * %s = %s\n", num(lambda).text,
-            num(penalty).text, num(lambda * penalty).text);
-    fprintf(out, "L = L_CE + lambda penalty = %s + %s = %s\n",
-            num(cross_entropy).text, num(lambda * penalty).text,
-            num(cross_entropy + lambda * penalty).text);
-    free_arrays(arrays, 2);
+            "ignore_index = %" PRId64 ":\n",
+            param_int64(e->file, e->c, "ignore_index"));
+    explain_soft_tie_cross_entropy(out, e, targets->i64, n, vocab, counted);
+    explain_penalty(out, e, E, W);
+    fprintf(out, "L = L_CE + lambda penalty = %s + %s * %s = %s\n",
+            num(output_f64(e, "cross_entropy")[0]).text, num(lambda).text,
+            num(output_f64(e, "penalty")[0]).text,
+            num(output_f64(e, "loss")[0]).text);
+    free(counted);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -509,7 +490,6 @@ static const struct {
     explainer explain;
 } variant_explainers[] = {
     {"head_partial", explain_head_partial},
-    {"soft_tie_loss", explain_soft_tie_loss},
 };
 
 explainer cli_explain_variants_find(const char *op)
@@ -530,6 +510,7 @@ static const struct {
     {"head_mlp", format_head_mlp},
     {"mos_fixed", format_mos_fixed},
     {"mos_gated", format_mos_gated},
+    {"soft_tie_loss", format_soft_tie_loss},
 };
 
 formatter cli_explain_variants_formatter(const char *op)

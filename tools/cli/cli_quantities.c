@@ -352,6 +352,21 @@ static int mos_gated_quantities(cli_quantities *q, const vec_file *file,
                                            K) == LMR_OK ? 0 : -1;
 }
 
+/* soft_tie_loss: the untied head's logits u = h W (n,vocab), as the op
+ * computes them, and the cross-entropy terms of u. */
+static int soft_tie_quantities(cli_quantities *q, const vec_file *file,
+                               const vec_case *c)
+{
+    const vec_array *h = input(c, "h"), *W = input(c, "W");
+    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
+    double *u = add(q, "u", n * vocab);
+    if (u == NULL ||
+        lmr_head_untied(u, h->f64, W->f64, NULL, n, vocab, d) != LMR_OK)
+        return -1;
+    return add_cross_entropy_terms(q, u, input(c, "targets")->i64, n, vocab,
+                                   param_int64(file, c, "ignore_index"));
+}
+
 /* ---- the backward ops -------------------------------------------------------------- */
 
 static int layernorm_backward_quantities(cli_quantities *q,
@@ -410,6 +425,7 @@ static const struct {
     {"head_mlp", mlp_quantities},
     {"mos_fixed", mos_fixed_quantities},
     {"mos_gated", mos_gated_quantities},
+    {"soft_tie_loss", soft_tie_quantities},
     {"layernorm_backward", layernorm_backward_quantities},
     {"cross_entropy_backward", cross_entropy_backward_quantities},
 };
