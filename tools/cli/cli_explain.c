@@ -1,9 +1,12 @@
 /*
- * cli_explain.c -- see cli_explain.h. One explainer per op family, each
- * recomputing the op's steps in plain double arithmetic from the decoded
- * case (the same inputs ref_run read) and printing them with the shortest
- * decimals that read back exactly. The forward head variants are explained
- * in cli_explain_variants.c, the backward ops in cli_explain_grad.c and
+ * cli_explain.c -- see cli_explain.h. One explanation per op family. Where
+ * the reference computes intermediate quantities (cli_quantities.c gathers
+ * them from ref/lmr_intermediates.h), a formatter prints them and ref's
+ * outputs and computes nothing; the other explainers (the lookups, the
+ * sinusoid, the plain heads, param_count) write out their terms in plain
+ * double arithmetic. Numbers are the shortest decimals that read back
+ * exactly. The forward head variants are explained in
+ * cli_explain_variants.c, the backward ops in cli_explain_grad.c and
  * cli_explain_grad_variants.c, which share the helpers of this file through
  * cli_explain_internal.h.
  */

@@ -1,11 +1,13 @@
 /*
  * cli_explain_grad.c -- the --explain of the backward ops of
  * spec/gradients.md and of tied_lm (cli_explain.h). Each explainer prints
- * the spec's formula, then recomputes the first rows or entries in plain
- * double arithmetic from the decoded case, with the shortest decimals that
- * read back exactly. The head variants' backward ops are explained in
- * cli_explain_grad_variants.c; the helpers shared with the forward ops are
- * in cli_explain.c (cli_explain_internal.h).
+ * the spec's formula, then the first rows or entries with their terms
+ * written out and added in plain double arithmetic, with the shortest
+ * decimals that read back exactly; LayerNorm's row statistics, the
+ * cross-entropy weights and the softmax are the reference's
+ * (ref/lmr_intermediates.h, lmr_softmax). The head variants' backward ops
+ * are explained in cli_explain_grad_variants.c; the helpers shared with the
+ * forward ops are in cli_explain.c (cli_explain_internal.h).
  */
 #include "cli_explain_internal.h"
 

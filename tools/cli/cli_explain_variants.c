@@ -2,10 +2,12 @@
  * cli_explain_variants.c -- the --explain of the forward head variants of
  * spec/variants.md (head_partial, head_transformed, head_adaptive, head_mlp,
  * mos_fixed, mos_gated, soft_tie_loss): the spec's formula, then the first
- * row, with one entry of each kind written out as the sum of its products,
- * in plain double arithmetic. The plain heads' explainers (cli_explain.c)
- * write out every logit; these show how a variant builds its logits (or its
- * probabilities, or its loss) from the same dot products.
+ * row, with one entry of each kind written out as the sum of its products.
+ * The parts a variant combines (transformed tying's q = h T, adaptive
+ * tying's two logits, the MLP's hidden units, the mixtures' weights and
+ * components, soft tying's logits and cross-entropy terms) and its outputs
+ * are the reference's (ref/lmr_intermediates.h, through cli_quantities.c);
+ * the written-out products are for reading.
  */
 #include "cli_explain_internal.h"
 
