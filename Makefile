@@ -105,7 +105,7 @@ REF_TESTS := errors properties errors_output properties_output errors_grad
 ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \
                 oracle_grad_selfcheck oracle_grad_variants_selfcheck
 REFOPS_TESTS := vectors format gradcheck
-CLI_TESTS := cli op_table
+CLI_TESTS := cli op_table explain
 TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
                                 $(CLI_TESTS) judge runner)
 TAP_OBJ := $(T)/tap.o

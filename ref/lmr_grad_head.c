@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "lmr_check.h"
+#include "lmr_intermediates.h"
 #include "lmr_status.h"
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -299,10 +300,11 @@ static int check_cross_entropy_backward(const double *dlogits,
 }
 
 /* The weight w_t of each row (n) under the reduction: dloss[t] for NONE,
- * dloss[0] for SUM, dloss[0]/m for MEAN (m counted rows); 0 if ignored. */
-static void row_weights(double *weights, const int64_t *targets,
-                        const double *dloss, size_t n,
-                        enum lmr_reduction reduction, int64_t ignore_index)
+ * dloss[0] for SUM, dloss[0]/m for MEAN (m counted rows); 0 if ignored.
+ * Returns m. */
+static size_t row_weights(double *weights, const int64_t *targets,
+                          const double *dloss, size_t n,
+                          enum lmr_reduction reduction, int64_t ignore_index)
 {
     size_t counted = 0;
     for (size_t t = 0; t < n; t++)
@@ -317,6 +319,24 @@ static void row_weights(double *weights, const int64_t *targets,
         else
             weights[t] = dloss[0] / (double)counted; /* counted >= 1 here */
     }
+    return counted;
+}
+
+int lmr_cross_entropy_weights(double *weights, size_t *counted,
+                              const int64_t *targets, const double *dloss,
+                              size_t n, enum lmr_reduction reduction,
+                              int64_t ignore_index)
+{
+    if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
+        reduction != LMR_REDUCE_MEAN)
+        return LMR_EDOMAIN;
+    if (counted == NULL ||
+        (dloss == NULL && (reduction != LMR_REDUCE_NONE || n > 0)) ||
+        (n > 0 && (weights == NULL || targets == NULL)))
+        return LMR_EINVAL;
+    *counted = row_weights(weights, targets, dloss, n, reduction,
+                           ignore_index);
+    return LMR_OK;
 }
 
 int lmr_cross_entropy_backward(double *dlogits, const double *logits,

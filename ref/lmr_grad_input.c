@@ -106,11 +106,13 @@ static void backward_row(double *dx_row, double *dgamma, double *dbeta,
                          double *z, const double *x_row, const double *gamma,
                          const double *dY_row, size_t d, double eps)
 {
-    double mean, inv_std, g_sum = 0.0, gz_sum = 0.0;
-    lmr_layernorm_row_stats(x_row, d, eps, &mean, &inv_std);
+    double g_sum = 0.0, gz_sum = 0.0;
+    lmr_layernorm_row stats;
+    lmr_layernorm_row_stats(x_row, d, eps, &stats);
+    double inv_std = stats.inv_std;
     for (size_t j = 0; j < d; j++) {
         double g = gamma[j] * dY_row[j]; /* dL/dz_j */
-        z[j] = (x_row[j] - mean) * inv_std;
+        z[j] = lmr_layernorm_normalised(x_row[j], &stats);
         g_sum += g;
         gz_sum += g * z[j];
         dgamma[j] += dY_row[j] * z[j];

@@ -60,34 +60,44 @@ static int check_layernorm(const double *out, const double *in,
 /* Deviations above this would overflow when squared and summed. */
 #define LARGEST_SAFE_DEVIATION 0x1p+500
 
-/* 1/sqrt(var + eps) for a row whose deviations reach `largest`, computed
- * without squaring anything larger than 1. row is (d). */
-static double scaled_inverse_std(const double *row, size_t d, double mean,
-                                 double largest, double eps)
+/* The statistics of a row whose deviations reach `largest`, computed
+ * without squaring anything larger than 1: variance is that of the
+ * deviations divided by largest. row is (d). */
+static void scaled_row_stats(const double *row, size_t d, double largest,
+                             double eps, lmr_layernorm_row *stats)
 {
     double sum_of_squares = 0.0;
     for (size_t j = 0; j < d; j++) {
-        double scaled = (row[j] - mean) / largest;
+        double scaled = (row[j] - stats->mean) / largest;
         sum_of_squares += scaled * scaled;
     }
     /* var + eps = largest^2 (scaled_var + eps/largest^2) */
     double scaled_eps = (eps / largest) / largest;
-    return 1.0 / (largest * sqrt(sum_of_squares / (double)d + scaled_eps));
+    stats->scale = largest;
+    stats->variance = sum_of_squares / (double)d;
+    stats->inv_std = 1.0 / (largest * sqrt(stats->variance + scaled_eps));
 }
 
 void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
-                             double *mean, double *inv_std)
+                             lmr_layernorm_row *stats)
 {
     double largest = 0.0;
-    *mean = gsl_stats_mean(row, 1, d);
+    stats->mean = gsl_stats_mean(row, 1, d);
     for (size_t j = 0; j < d; j++)
-        largest = fmax(largest, fabs(row[j] - *mean));
+        largest = fmax(largest, fabs(row[j] - stats->mean));
     if (largest > LARGEST_SAFE_DEVIATION) {
-        *inv_std = scaled_inverse_std(row, d, *mean, largest, eps);
+        scaled_row_stats(row, d, largest, eps, stats);
     } else {
-        double variance = gsl_stats_variance_with_fixed_mean(row, 1, d, *mean);
-        *inv_std = 1.0 / sqrt(variance + eps); /* eps inside the root */
+        stats->scale = 1.0;
+        stats->variance =
+            gsl_stats_variance_with_fixed_mean(row, 1, d, stats->mean);
+        stats->inv_std = 1.0 / sqrt(stats->variance + eps); /* eps inside */
     }
+}
+
+double lmr_layernorm_normalised(double x, const lmr_layernorm_row *row)
+{
+    return (x - row->mean) * row->inv_std;
 }
 
 /* Normalises one row: out_row and in_row are (d), may alias. */
@@ -95,10 +105,34 @@ static void normalise_row(double *out_row, const double *in_row,
                           const double *gamma, const double *beta,
                           size_t d, double eps)
 {
-    double mean, inv_std;
-    lmr_layernorm_row_stats(in_row, d, eps, &mean, &inv_std);
+    lmr_layernorm_row stats;
+    lmr_layernorm_row_stats(in_row, d, eps, &stats);
     for (size_t j = 0; j < d; j++)
-        out_row[j] = gamma[j] * ((in_row[j] - mean) * inv_std) + beta[j];
+        out_row[j] = gamma[j] * lmr_layernorm_normalised(in_row[j], &stats) +
+                     beta[j];
+}
+
+int lmr_layernorm_stats(lmr_layernorm_row *rows, const double *x, size_t n,
+                        size_t d, double eps)
+{
+    size_t count;
+    if (rows == NULL && n > 0)
+        return LMR_EINVAL;
+    if (n > 0 && x == NULL)
+        return LMR_EINVAL;
+    if (d == 0)
+        return LMR_EDIM;
+    if (lmr_array_count(&count, n, d) != LMR_OK)
+        return LMR_EOVERFLOW;
+    if (!isfinite(eps))
+        return LMR_ENONFINITE;
+    if (!(eps > 0.0))
+        return LMR_EDOMAIN;
+    if (lmr_check_finite(x, count) != LMR_OK)
+        return LMR_ENONFINITE;
+    for (size_t t = 0; t < n; t++) /* row t starts at t*d */
+        lmr_layernorm_row_stats(x + t * d, d, eps, &rows[t]);
+    return LMR_OK;
 }
 
 int lmr_layernorm(double *out, const double *in, const double *gamma,

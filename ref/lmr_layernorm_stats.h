@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "lmr_intermediates.h"
+
 /* The checks LayerNorm's forward and backward share, after their NULL
  * checks: LMR_EDIM (d = 0), LMR_EOVERFLOW (n x d), eps non-finite
  * (LMR_ENONFINITE) or <= 0 (LMR_EDOMAIN), a non-finite entry in gamma (d) or
@@ -15,9 +17,10 @@
 int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
                         size_t d, double eps);
 
-/* The mean of row (d) and r = 1/sqrt(var + eps) with the biased variance;
- * rows whose deviations exceed 2^500 are rescaled before squaring. */
+/* The statistics of row (d) into *stats (lmr_intermediates.h): the mean,
+ * the biased variance and r = 1/sqrt(var + eps); rows whose deviations
+ * exceed 2^500 are rescaled before squaring. */
 void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
-                             double *mean, double *inv_std);
+                             lmr_layernorm_row *stats);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "lmr_check.h"
 #include "lmr_head.h"
+#include "lmr_intermediates.h"
 #include "lmr_layernorm.h"
 #include "lmr_softmax.h"
 #include "lmr_status.h"
@@ -74,17 +75,28 @@ static int check_lens(const double *hidden, const double *gamma,
     return lmr_check_finite(hidden, count);
 }
 
+/* The logits of one layer: x (n,d) is normalised in place (when gamma is
+ * given), then logits (n,vocab) = x E^T. */
+static int lens_layer_logits(double *logits, double *x, const double *E,
+                             const double *gamma, const double *beta,
+                             size_t n, size_t vocab, size_t d, double eps)
+{
+    int status = LMR_OK;
+    if (gamma != NULL)
+        status = lmr_layernorm(x, x, gamma, beta, n, d, eps);
+    if (status == LMR_OK)
+        status = lmr_head_tied(logits, x, E, n, vocab, d);
+    return status;
+}
+
 /* One layer: x (n,d) work array, probs (n,vocab), tokens/top (n,top_k). */
 static int lens_layer(double *probs, int64_t *tokens, double *top_probs,
                       double *x, const double *E, const double *gamma,
                       const double *beta, size_t n, size_t vocab, size_t d,
                       size_t top_k, double eps)
 {
-    int status = LMR_OK;
-    if (gamma != NULL)
-        status = lmr_layernorm(x, x, gamma, beta, n, d, eps);
-    if (status == LMR_OK)
-        status = lmr_head_tied(probs, x, E, n, vocab, d); /* logits for now */
+    int status = lens_layer_logits(probs, x, E, gamma, beta, n, vocab, d,
+                                   eps); /* logits for now */
     for (size_t t = 0; status == LMR_OK && t < n; t++)
         top_tokens_of_row(tokens + t * top_k, probs + t * vocab, vocab, top_k);
     if (status == LMR_OK)
@@ -96,6 +108,19 @@ static int lens_layer(double *probs, int64_t *tokens, double *top_probs,
     return status;
 }
 
+/* The checks of lmr_logit_lens, top_k given. */
+static int check_lens_call(const double *E, const double *hidden,
+                           const double *gamma, const double *beta,
+                           size_t layers, size_t n, size_t vocab, size_t d,
+                           size_t top_k, double eps)
+{
+    int status = lmr_check_table(E, vocab, d);
+    if (status == LMR_OK)
+        status = check_lens(hidden, gamma, beta, layers, n, vocab, d, top_k,
+                            eps);
+    return status;
+}
+
 int lmr_logit_lens(double *probs, int64_t *top_tokens, double *top_probs,
                    const double *hidden, const double *E, const double *gamma,
                    const double *beta, size_t layers, size_t n, size_t vocab,
@@ -104,10 +129,8 @@ int lmr_logit_lens(double *probs, int64_t *top_tokens, double *top_probs,
     if (E == NULL || (n > 0 && (probs == NULL || top_tokens == NULL ||
                                 top_probs == NULL || hidden == NULL)))
         return LMR_EINVAL;
-    int status = lmr_check_table(E, vocab, d);
-    if (status == LMR_OK)
-        status = check_lens(hidden, gamma, beta, layers, n, vocab, d, top_k,
-                            eps);
+    int status = check_lens_call(E, hidden, gamma, beta, layers, n, vocab, d,
+                                 top_k, eps);
     if (status != LMR_OK || n == 0)
         return status;
     double *x = malloc(n * d * sizeof(double)); /* (n,d) one layer's states */
@@ -120,5 +143,28 @@ int lmr_logit_lens(double *probs, int64_t *top_tokens, double *top_probs,
                             vocab, d, top_k, eps);
     }
     free(x);
+    return status;
+}
+
+int lmr_logit_lens_logits(double *normalised, double *logits,
+                          const double *hidden, const double *E,
+                          const double *gamma, const double *beta,
+                          size_t layers, size_t n, size_t vocab, size_t d,
+                          double eps)
+{
+    if (E == NULL || (n > 0 && (normalised == NULL || logits == NULL ||
+                                hidden == NULL)))
+        return LMR_EINVAL;
+    /* top_k = 1 is always in range once vocab >= 1 */
+    int status = check_lens_call(E, hidden, gamma, beta, layers, n, vocab, d,
+                                 1, eps);
+    if (status != LMR_OK || n == 0)
+        return status;
+    for (size_t l = 0; status == LMR_OK && l < layers; l++) {
+        double *x = normalised + l * n * d; /* layer l */
+        memcpy(x, hidden + l * n * d, n * d * sizeof(double));
+        status = lens_layer_logits(logits + l * n * vocab, x, E, gamma, beta,
+                                   n, vocab, d, eps);
+    }
     return status;
 }

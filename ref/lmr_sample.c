@@ -12,7 +12,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "lmr_intermediates.h"
 #include "lmr_softmax.h"
 #include "lmr_status.h"
 
@@ -82,12 +84,16 @@ static double kept_mass(const ranked_token *order, size_t kept)
     return mass;
 }
 
-/* How many of the first `kept` ranked tokens top-p keeps. */
-static size_t top_p_count(const ranked_token *order, size_t kept, double top_p)
+/* How many of the first `kept` ranked tokens top-p keeps; the running sums
+ * go into cumulative (kept) unless it is NULL. */
+static size_t top_p_count(const ranked_token *order, size_t kept, double top_p,
+                          double *cumulative_out)
 {
     double mass = kept_mass(order, kept), cumulative = 0.0;
     for (size_t m = 0; m < kept; m++) {
         cumulative += order[m].probability / mass; /* renormalised */
+        if (cumulative_out != NULL)
+            cumulative_out[m] = cumulative;
         if (cumulative >= top_p)
             return m + 1; /* the shortest prefix reaching top_p */
     }
@@ -106,21 +112,56 @@ static void keep_only(double *q, size_t vocab, const ranked_token *order,
         q[order[m].index] = order[m].probability / mass;
 }
 
-/* The smallest i with r < sum_{j<=i} q_j (q is (vocab)). */
-static int64_t inverse_cdf(const double *q, size_t vocab, double r)
+/* The smallest i with r < sum_{j<=i} q_j (q is (vocab)); the running sums
+ * go into cdf (vocab, up to the token) unless it is NULL. */
+static int64_t inverse_cdf(const double *q, size_t vocab, double r,
+                           double *cdf)
 {
     double cumulative = 0.0;
     size_t last_kept = 0;
     for (size_t i = 0; i < vocab; i++) {
-        if (q[i] <= 0.0)
-            continue;
-        cumulative += q[i];
-        last_kept = i;
-        if (r < cumulative)
+        int is_kept = q[i] > 0.0;
+        if (is_kept) {
+            cumulative += q[i];
+            last_kept = i;
+        }
+        if (cdf != NULL)
+            cdf[i] = cumulative;
+        if (is_kept && r < cumulative)
             return (int64_t)i;
     }
     /* rounding left the total just below 1 and r above it: the last token */
     return (int64_t)last_kept;
+}
+
+/* Samples one row whose softmax q (vocab) is computed: ranks the tokens of
+ * the logits row into order (vocab), truncates, renormalises q in place and
+ * returns the token; records the steps in trace unless it is NULL. */
+static int64_t sample_row(double *q, ranked_token *order, const double *row,
+                          double r, size_t vocab, int64_t top_k, double top_p,
+                          lmr_sample_trace *trace)
+{
+    size_t kept = rank_tokens(order, row, q, vocab);
+    size_t ranked = kept;
+    if (top_k > 0 && (uint64_t)top_k < kept)
+        kept = (size_t)top_k;
+    size_t top_k_kept = kept;
+    if (top_p < 1.0)
+        kept = top_p_count(order, kept, top_p,
+                           trace ? trace->cumulative : NULL);
+    keep_only(q, vocab, order, kept);
+    int64_t token = inverse_cdf(q, vocab, r, trace ? trace->cdf : NULL);
+    if (trace != NULL) {
+        for (size_t m = 0; m < ranked; m++)
+            trace->order[m] = order[m].index;
+        trace->ranked = ranked;
+        trace->top_k_kept = top_k_kept;
+        trace->kept = kept;
+        trace->top_k_mass = kept_mass(order, top_k_kept);
+        trace->kept_mass = kept_mass(order, kept);
+        trace->token = token;
+    }
+    return token;
 }
 
 static int check_sample_params(const double *r, size_t n, int64_t top_k,
@@ -141,33 +182,81 @@ static int check_sample_params(const double *r, size_t n, int64_t top_k,
     return LMR_OK;
 }
 
-int lmr_sample(double *probs, int64_t *token, const double *logits,
-               const double *r, size_t n, size_t vocab, double tau,
-               int64_t top_k, double top_p)
+/* The checks of lmr_sample: the logits (n,vocab) read into out, then
+ * token and r (n), tau, top_k, top_p and r. */
+static int check_sample(const void *out, const int64_t *token,
+                        const double *logits, const double *r, size_t n,
+                        size_t vocab, double tau, int64_t top_k, double top_p)
 {
-    int status = check_choice(probs, logits, n, vocab);
+    int status = check_choice(out, logits, n, vocab);
     if (status == LMR_OK && n > 0 && (token == NULL || r == NULL))
         status = LMR_EINVAL;
     if (status == LMR_OK)
         status = lmr_check_temperature(tau);
     if (status == LMR_OK)
         status = check_sample_params(r, n, top_k, top_p);
+    return status;
+}
+
+int lmr_sample(double *probs, int64_t *token, const double *logits,
+               const double *r, size_t n, size_t vocab, double tau,
+               int64_t top_k, double top_p)
+{
+    int status = check_sample(probs, token, logits, r, n, vocab, tau, top_k,
+                              top_p);
     if (status != LMR_OK || n == 0)
         return status;
     ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
     if (order == NULL)
         return LMR_ENOMEM;
     lmr_softmax(probs, logits, n, vocab, tau); /* checked above: succeeds */
-    for (size_t t = 0; t < n; t++) {
-        double *q = probs + t * vocab; /* row t */
-        size_t kept = rank_tokens(order, logits + t * vocab, q, vocab);
-        if (top_k > 0 && (uint64_t)top_k < kept)
-            kept = (size_t)top_k;
-        if (top_p < 1.0)
-            kept = top_p_count(order, kept, top_p);
-        keep_only(q, vocab, order, kept);
-        token[t] = inverse_cdf(q, vocab, r[t]);
-    }
+    for (size_t t = 0; t < n; t++) /* row t */
+        token[t] = sample_row(probs + t * vocab, order, logits + t * vocab,
+                              r[t], vocab, top_k, top_p, NULL);
     free(order);
     return LMR_OK;
+}
+
+int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
+                         double r, size_t vocab, double tau, int64_t top_k,
+                         double top_p)
+{
+    if (trace == NULL || trace->order == NULL || trace->probs == NULL ||
+        trace->cumulative == NULL || trace->kept_probs == NULL ||
+        trace->cdf == NULL)
+        return LMR_EINVAL;
+    int status = check_sample(trace->probs, &trace->token, logits, &r, 1,
+                              vocab, tau, top_k, top_p);
+    if (status != LMR_OK)
+        return status;
+    ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
+    if (order == NULL)
+        return LMR_ENOMEM;
+    lmr_softmax(trace->probs, logits, 1, vocab, tau); /* checked: succeeds */
+    memcpy(trace->kept_probs, trace->probs, vocab * sizeof(double));
+    sample_row(trace->kept_probs, order, logits, r, vocab, top_k, top_p,
+               trace);
+    free(order);
+    return LMR_OK;
+}
+
+int lmr_rank_tokens(size_t *order, size_t *ranked, const double *logits,
+                    size_t vocab)
+{
+    if (order == NULL || ranked == NULL)
+        return LMR_EINVAL;
+    int status = check_choice(order, logits, 1, vocab);
+    if (status != LMR_OK)
+        return status;
+    ranked_token *work = malloc(vocab * sizeof *work);  /* (vocab) */
+    double *unused = calloc(vocab, sizeof(double));     /* (vocab) */
+    if (work != NULL && unused != NULL) {
+        *ranked = rank_tokens(work, logits, unused, vocab);
+        for (size_t m = 0; m < *ranked; m++)
+            order[m] = work[m].index;
+    }
+    status = work != NULL && unused != NULL ? LMR_OK : LMR_ENOMEM;
+    free(work);
+    free(unused);
+    return status;
 }

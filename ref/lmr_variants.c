@@ -12,6 +12,7 @@
 
 #include "lmr_check.h"
 #include "lmr_head.h"
+#include "lmr_intermediates.h"
 #include "lmr_status.h"
 
 /* calloc of rows*cols doubles (at least one), NULL on failure or overflow. */
@@ -79,14 +80,43 @@ int lmr_head_transformed(double *logits, const double *h, const double *T,
     double *hT = scratch(n, d); /* (n,d): h T, one untied head of width d */
     if (hT == NULL)
         return LMR_ENOMEM;
-    status = lmr_head_untied(hT, h, T, NULL, n, d, d);
+    status = lmr_head_transformed_hidden(hT, h, T, n, d);
     if (status == LMR_OK)
         status = lmr_head_tied(logits, hT, E, n, vocab, d);
     free(hT);
     return status;
 }
 
+int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
+                                size_t n, size_t d)
+{
+    if (T == NULL)
+        return LMR_EINVAL;
+    return lmr_head_untied(hT, h, T, NULL, n, d, d);
+}
+
 /* ---- adaptive tying --------------------------------------------------- */
+
+/* The tied logits h E^T and the free logits h F, (n,vocab) each. */
+static int adaptive_parts(double *tied, double *untied, const double *h,
+                          const double *E, const double *F, size_t n,
+                          size_t vocab, size_t d)
+{
+    int status = lmr_head_tied(tied, h, E, n, vocab, d);
+    if (status == LMR_OK)
+        status = lmr_head_untied(untied, h, F, NULL, n, vocab, d);
+    return status;
+}
+
+int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
+                            const double *E, const double *F, size_t n,
+                            size_t vocab, size_t d)
+{
+    if (E == NULL || F == NULL ||
+        (n > 0 && (tied == NULL || untied == NULL || h == NULL)))
+        return LMR_EINVAL;
+    return adaptive_parts(tied, untied, h, E, F, n, vocab, d);
+}
 
 int lmr_head_adaptive(double *logits, const double *h, const double *E,
                       const double *F, double alpha, size_t n, size_t vocab,
@@ -101,9 +131,7 @@ int lmr_head_adaptive(double *logits, const double *h, const double *E,
     double *tied = scratch(n, vocab), *untied = scratch(n, vocab);
     int status = (tied && untied) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = lmr_head_tied(tied, h, E, n, vocab, d);
-    if (status == LMR_OK)
-        status = lmr_head_untied(untied, h, F, NULL, n, vocab, d);
+        status = adaptive_parts(tied, untied, h, E, F, n, vocab, d);
     for (size_t i = 0; status == LMR_OK && i < n * vocab; i++)
         logits[i] = alpha * tied[i] + (1.0 - alpha) * untied[i];
     free(tied);
@@ -112,6 +140,38 @@ int lmr_head_adaptive(double *logits, const double *h, const double *E,
 }
 
 /* ---- MLP head --------------------------------------------------------- */
+
+/* ReLU; ReLU(0) = 0. */
+static double relu(double a)
+{
+    return a > 0.0 ? a : 0.0;
+}
+
+/* hidden (n,m) = ReLU(h W1 + b1), and the pre-activation h W1 + b1 into
+ * pre (n,m) unless it is NULL. */
+static int mlp_hidden(double *pre, double *hidden, const double *h,
+                      const double *W1, const double *b1, size_t n, size_t d,
+                      size_t m)
+{
+    int status = lmr_head_untied(hidden, h, W1, b1, n, m, d);
+    for (size_t i = 0; status == LMR_OK && i < n * m; i++) {
+        if (pre != NULL)
+            pre[i] = hidden[i];
+        hidden[i] = relu(hidden[i]);
+    }
+    return status;
+}
+
+int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
+                        const double *W1, const double *b1, size_t n,
+                        size_t d, size_t m)
+{
+    if (W1 == NULL || pre == NULL)
+        return LMR_EINVAL;
+    if (m == 0)
+        return LMR_EDIM;
+    return mlp_hidden(pre, hidden, h, W1, b1, n, d, m);
+}
 
 int lmr_head_mlp(double *logits, const double *h, const double *W1,
                  const double *b1, const double *W2, const double *E,
@@ -127,9 +187,7 @@ int lmr_head_mlp(double *logits, const double *h, const double *W1,
     double *out = scratch(n, vocab); /* (n,vocab) */
     int status = (hidden && out) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = lmr_head_untied(hidden, h, W1, b1, n, m, d);
-    for (size_t i = 0; status == LMR_OK && i < n * m; i++)
-        hidden[i] = hidden[i] > 0.0 ? hidden[i] : 0.0; /* ReLU; ReLU(0) = 0 */
+        status = mlp_hidden(NULL, hidden, h, W1, b1, n, d, m);
     if (status == LMR_OK && W2 != NULL)
         status = lmr_head_untied(out, hidden, W2, b2, n, vocab, m);
     else if (status == LMR_OK)
@@ -199,6 +257,45 @@ static int publish_pair(double *probs, double *logprobs, const double *p,
     return status;
 }
 
+/* The normalised weights as logs, log(alpha_k / sum_j alpha_j), into
+ * log_weight (K), and each component's log softmax(h W_k) into components
+ * (K,n,vocab). */
+static int fixed_components(double *log_weight, double *components,
+                            const double *h, const double *W,
+                            const double *alpha, size_t n, size_t vocab,
+                            size_t d, size_t K)
+{
+    double total = 0.0;
+    int status = LMR_OK;
+    for (size_t k = 0; k < K; k++)
+        total += alpha[k];
+    for (size_t k = 0; status == LMR_OK && k < K; k++) {
+        double *block = components + k * n * vocab; /* component k */
+        status = lmr_head_untied(block, h, W + k * d * vocab, NULL, n, vocab, d);
+        if (status == LMR_OK)
+            status = lmr_log_softmax(block, block, n, vocab, 1.0);
+        log_weight[k] = log(alpha[k] / total);
+    }
+    return status;
+}
+
+int lmr_mos_fixed_components(double *log_weight, double *components,
+                             const double *h, const double *W,
+                             const double *alpha, size_t n, size_t vocab,
+                             size_t d, size_t K)
+{
+    if (W == NULL || alpha == NULL || log_weight == NULL ||
+        (n > 0 && (components == NULL || h == NULL)))
+        return LMR_EINVAL;
+    if (K == 0)
+        return LMR_EDIM;
+    int status = check_weights(alpha, K);
+    if (status == LMR_OK)
+        status = fixed_components(log_weight, components, h, W, alpha, n,
+                                  vocab, d, K);
+    return status;
+}
+
 int lmr_mos_fixed(double *probs, double *logprobs, const double *h,
                   const double *W, const double *alpha, size_t n,
                   size_t vocab, size_t d, size_t K)
@@ -211,21 +308,15 @@ int lmr_mos_fixed(double *probs, double *logprobs, const double *h,
     int status = check_weights(alpha, K);
     if (status != LMR_OK)
         return status;
-    double total = 0.0;
-    for (size_t k = 0; k < K; k++)
-        total += alpha[k];
     double *components = scratch(K * n, vocab); /* (K,n,vocab) log-probs */
-    double *log_weight = scratch(n, K);         /* (n,K) */
+    double *log_weight = scratch(n ? n : 1, K); /* (n,K), row 0 even if n = 0 */
     double *p = scratch(n, vocab), *lp = scratch(n, vocab);
     status = (components && log_weight && p && lp) ? LMR_OK : LMR_ENOMEM;
-    for (size_t k = 0; status == LMR_OK && k < K; k++) {
-        double *block = components + k * n * vocab; /* component k */
-        status = lmr_head_untied(block, h, W + k * d * vocab, NULL, n, vocab, d);
-        if (status == LMR_OK)
-            status = lmr_log_softmax(block, block, n, vocab, 1.0);
-        for (size_t t = 0; t < n; t++) /* normalised weights, as logs */
-            log_weight[t * K + k] = log(alpha[k] / total);
-    }
+    if (status == LMR_OK)
+        status = fixed_components(log_weight, components, h, W, alpha, n,
+                                  vocab, d, K);
+    for (size_t t = 1; status == LMR_OK && t < n; t++) /* the same each row */
+        memcpy(log_weight + t * K, log_weight, K * sizeof(double));
     if (status == LMR_OK)
         mix_components(p, lp, components, log_weight, n, vocab, K);
     status = publish_pair(probs, logprobs, p, lp, n * vocab, status);
@@ -259,6 +350,26 @@ static int gated_component(double *block, double *gate, const double *h,
     return status;
 }
 
+/* The mixture weights pi = softmax(h W_pi), as logs, into log_pi (n,K). */
+static int gate_log_weights(double *log_pi, const double *h,
+                            const double *W_pi, size_t n, size_t d, size_t K)
+{
+    int status = lmr_head_untied(log_pi, h, W_pi, NULL, n, K, d);
+    if (status == LMR_OK)
+        status = lmr_log_softmax(log_pi, log_pi, n, K, 1.0);
+    return status;
+}
+
+int lmr_mos_gated_weights(double *log_pi, const double *h, const double *W_pi,
+                          size_t n, size_t d, size_t K)
+{
+    if (W_pi == NULL)
+        return LMR_EINVAL;
+    if (K == 0)
+        return LMR_EDIM;
+    return gate_log_weights(log_pi, h, W_pi, n, d, K);
+}
+
 int lmr_mos_gated(double *probs, double *logprobs, const double *h,
                   const double *W_pi, const double *W_comp,
                   const double *b_comp, const double *W_out, const double *E,
@@ -277,10 +388,8 @@ int lmr_mos_gated(double *probs, double *logprobs, const double *h,
     double *log_pi = scratch(n, K);             /* (n,K) */
     double *gate = scratch(n, d), *p = scratch(n, vocab), *lp = scratch(n, vocab);
     int status = (components && log_pi && gate && p && lp) ? LMR_OK : LMR_ENOMEM;
-    if (status == LMR_OK) /* the mixture weights pi = softmax(h W_pi), as logs */
-        status = lmr_head_untied(log_pi, h, W_pi, NULL, n, K, d);
     if (status == LMR_OK)
-        status = lmr_log_softmax(log_pi, log_pi, n, K, 1.0);
+        status = gate_log_weights(log_pi, h, W_pi, n, d, K);
     for (size_t k = 0; status == LMR_OK && k < K; k++)
         status = gated_component(components + k * n * vocab, gate, h,
                                  W_comp + k * d * d, b_comp + k * d, W_out, E,

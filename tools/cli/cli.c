@@ -571,7 +571,7 @@ static int run_and_print(const vec_file *file, const vec_case *c, int explain,
         for (size_t i = 0; i < result.n_outputs; i++)
             print_output(out, file, c, &result.outputs[i]);
         if (explain)
-            cli_explain(out, file, c);
+            cli_explain(out, file, c, &result);
     }
     ref_result_free(&result);
     return status;

@@ -1,9 +1,12 @@
 /*
- * cli_explain.c -- see cli_explain.h. One explainer per op family, each
- * recomputing the op's steps in plain double arithmetic from the decoded
- * case (the same inputs ref_run read) and printing them with the shortest
- * decimals that read back exactly. The forward head variants are explained
- * in cli_explain_variants.c, the backward ops in cli_explain_grad.c and
+ * cli_explain.c -- see cli_explain.h. One explanation per op family. Where
+ * the reference computes intermediate quantities (cli_quantities.c gathers
+ * them from ref/lmr_intermediates.h), a formatter prints them and ref's
+ * outputs and computes nothing; the other explainers (the lookups, the
+ * sinusoid, the plain heads, param_count) write out their terms in plain
+ * double arithmetic. Numbers are the shortest decimals that read back
+ * exactly. The forward head variants are explained in
+ * cli_explain_variants.c, the backward ops in cli_explain_grad.c and
  * cli_explain_grad_variants.c, which share the helpers of this file through
  * cli_explain_internal.h.
  */
@@ -15,7 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmr.h"
+#include "op_table.h"
+
 #define MAX CLI_EXPLAIN_MAX
+
+/* Where the explanation names the statistic "scale". */
+#define LAYERNORM_SCALE_NOTE                                                \
+    "(the deviations of a row are divided by a scale before squaring only " \
+    "when they exceed 2^500; the scale is 1 for every other row)\n"
+
 
 /* ---- numbers and lists ------------------------------------------------- */
 
@@ -97,44 +109,45 @@ const vec_array *input(const vec_case *c, const char *name)
     return vec_case_input(c, name);
 }
 
-double param_double(const vec_file *file, const vec_case *c,
-                    const char *name, double fallback)
+/* A vecio context for reading the params of case c of file. */
+static vec_ctx param_context(const vec_file *file, const vec_case *c,
+                             char *message /* (VEC_ERRLEN) */)
+{
+    vec_ctx ctx = {file, c, message, VEC_ERRLEN};
+    return ctx;
+}
+
+double param_double(const vec_file *file, const vec_case *c, const char *name)
 {
     char message[VEC_ERRLEN];
-    vec_ctx ctx = {file, c, message, sizeof message};
+    vec_ctx ctx = param_context(file, c, message);
     double value;
-    return vec_param_double(&ctx, name, 0, fallback, &value) == 0 ? value
-                                                                   : fallback;
+    return op_param_double(&ctx, name, &value) == 0 ? value : NAN;
 }
 
-int64_t param_int64(const vec_file *file, const vec_case *c,
-                    const char *name, int64_t fallback)
+int64_t param_int64(const vec_file *file, const vec_case *c, const char *name)
 {
     char message[VEC_ERRLEN];
-    vec_ctx ctx = {file, c, message, sizeof message};
+    vec_ctx ctx = param_context(file, c, message);
     int64_t value;
-    return vec_param_int64(&ctx, name, 0, fallback, &value) == 0 ? value
-                                                                  : fallback;
+    return op_param_int64(&ctx, name, &value) == 0 ? value : 0;
 }
 
-int param_bool(const vec_file *file, const vec_case *c,
-               const char *name, int fallback)
+int param_bool(const vec_file *file, const vec_case *c, const char *name)
 {
     char message[VEC_ERRLEN];
-    vec_ctx ctx = {file, c, message, sizeof message};
+    vec_ctx ctx = param_context(file, c, message);
     int value;
-    return vec_param_bool(&ctx, name, 0, fallback, &value) == 0 ? value
-                                                                 : fallback;
+    return op_param_bool(&ctx, name, &value) == 0 ? value : 0;
 }
 
 const char *param_string(const vec_file *file, const vec_case *c,
-                         const char *name, const char *fallback)
+                         const char *name)
 {
     char message[VEC_ERRLEN];
-    vec_ctx ctx = {file, c, message, sizeof message};
+    vec_ctx ctx = param_context(file, c, message);
     const char *value;
-    return vec_param_string(&ctx, name, 0, fallback, &value) == 0 ? value
-                                                                   : fallback;
+    return op_param_word(&ctx, name, &value) == 0 ? value : "";
 }
 
 /* calloc of count doubles (at least one), or NULL after a note. */
@@ -144,6 +157,45 @@ double *scratch(FILE *out, size_t count)
     if (buffer == NULL)
         fprintf(out, "(out of memory for the explanation)\n");
     return buffer;
+}
+
+/* ---- what a formatter prints from ---------------------------------------- */
+
+const double *quantity(const explained *e, const char *name)
+{
+    return cli_quantity_values(e->q, name);
+}
+
+const double *output_f64(const explained *e, const char *name)
+{
+    return ref_result_output(e->result, name)->f64;
+}
+
+const int64_t *output_i64(const explained *e, const char *name)
+{
+    return ref_result_output(e->result, name)->i64;
+}
+
+void put_terms(FILE *out, const double *terms /* (count) */,
+                      size_t count)
+{
+    for (size_t i = 0; i < shown_count(count); i++) {
+        if (i > 0 && signbit(terms[i]) && !isnan(terms[i]))
+            fprintf(out, " - %s", num(-terms[i]).text);
+        else
+            fprintf(out, "%s%s", i ? " + " : "", num(terms[i]).text);
+    }
+    if (count > MAX)
+        fprintf(out, " + ... (%zu more terms)", count - MAX);
+    if (count == 0)
+        fputc('0', out);
+}
+
+void reference_softmax(const double *u, size_t vocab, double tau, double *p)
+{
+    if (lmr_softmax(p, u, 1, vocab, tau) != LMR_OK)
+        for (size_t i = 0; i < vocab; i++)
+            p[i] = NAN;
 }
 
 /* ---- lookups: embed_lookup, embed_onehot, pos_learned ------------------ */
@@ -241,8 +293,8 @@ static void explain_sinusoid_row(FILE *out, int64_t p, size_t d, double base)
 static void explain_sinusoid(FILE *out, const vec_file *file, const vec_case *c)
 {
     const vec_array *positions = input(c, "positions");
-    size_t d = (size_t)param_int64(file, c, "d", 1);
-    double base = param_double(file, c, "base", 10000.0);
+    size_t d = (size_t)param_int64(file, c, "d");
+    double base = param_double(file, c, "base");
     explain_frequencies(out, d, base);
     for (size_t t = 0; t < shown_count(positions->count); t++)
         explain_sinusoid_row(out, positions->i64[t], d, base);
@@ -263,11 +315,11 @@ static compose_terms read_compose_terms(const vec_file *file, const vec_case *c,
                                         size_t d)
 {
     compose_terms terms;
-    terms.learned = strcmp(param_string(file, c, "positions", ""), "learned") == 0;
+    terms.learned = strcmp(param_string(file, c, "positions"), "learned") == 0;
     terms.table = input(c, "P");
-    terms.base = param_double(file, c, "base", 10000.0);
-    terms.start = param_int64(file, c, "start", 0);
-    terms.scaled = param_bool(file, c, "scale_by_sqrt_d", 0);
+    terms.base = param_double(file, c, "base");
+    terms.start = param_int64(file, c, "start");
+    terms.scaled = param_bool(file, c, "scale_by_sqrt_d");
     terms.scale = terms.scaled ? sqrt((double)d) : 1.0;
     return terms;
 }
@@ -290,123 +342,135 @@ static void explain_compose_header(FILE *out, const compose_terms *terms,
                 num(terms->base).text, terms->start);
 }
 
-/* Computes row t of X into x (d), printing c E[w], P(p) and their sum. */
+/* Prints row t of X: c E[w], P(p), and X[t,:] = x (d), the reference's. */
 static void explain_compose_row(FILE *out, const compose_terms *terms,
                                 const double *E /* (vocab, d) */, int64_t w,
-                                size_t t, size_t d, double *x /* (d) */,
+                                size_t t, size_t d, const double *x /* (d) */,
                                 double *scratch_row /* (d) */)
 {
     int64_t p = terms->start + (int64_t)t;
-    for (size_t j = 0; j < d; j++) {
-        x[j] = terms->scale * E[(size_t)w * d + j];
-        scratch_row[j] = terms->learned ? terms->table->f64[(size_t)p * d + j]
-                                        : sinusoid_value(p, j, d, terms->base);
-    }
     fprintf(out, "t = %zu: w = %" PRId64 ", p = start + t = %" PRId64 "\n", t, w, p);
     fprintf(out, "  c E[%" PRId64 ",:] = %s * ", w, num(terms->scale).text);
     put_list(out, E + (size_t)w * d, d);
+    for (size_t j = 0; j < d; j++) /* for reading: one product per entry */
+        scratch_row[j] = terms->scale * E[(size_t)w * d + j];
     fprintf(out, " = ");
-    put_list(out, x, d);
-    fprintf(out, "\n  P(%" PRId64 ") = ", p);
     put_list(out, scratch_row, d);
     for (size_t j = 0; j < d; j++)
-        x[j] += scratch_row[j];
+        scratch_row[j] = terms->learned ? terms->table->f64[(size_t)p * d + j]
+                                        : sinusoid_value(p, j, d, terms->base);
+    fprintf(out, "\n  P(%" PRId64 ") = ", p);
+    put_list(out, scratch_row, d);
     fprintf(out, "\n  X[%zu,:] = c E[w] + P(p) = ", t);
     put_list(out, x, d);
     fputc('\n', out);
 }
 
-static void explain_layernorm_row(FILE *out, const double *x, const double *gamma,
-                                  const double *beta, size_t d, double eps);
+static void explain_layernorm_row(FILE *out, const explained *e, size_t t,
+                                  const double *x /* (d) */, size_t d,
+                                  const double *y /* (d) */, double eps);
 
-static void explain_compose_family(FILE *out, const vec_file *file,
-                                   const vec_case *c, int then_layernorm)
+/* compose (X is its output Y) and compose_layernorm (X is the reference's
+ * composite, then its LayerNorm into Y). */
+static void format_compose(FILE *out, const explained *e)
 {
-    const vec_array *E = input(c, "E"), *ids = input(c, "ids");
+    int then_layernorm = strcmp(e->file->op, "compose_layernorm") == 0;
+    const vec_array *E = input(e->c, "E"), *ids = input(e->c, "ids");
     size_t d = E->shape[1];
-    compose_terms terms = read_compose_terms(file, c, d);
-    double *x = scratch(out, d), *scratch_row = scratch(out, d);
+    compose_terms terms = read_compose_terms(e->file, e->c, d);
+    const double *Y = output_f64(e, "Y");
+    const double *X = then_layernorm ? quantity(e, "X") : Y;
+    double *scratch_row = scratch(out, d);
     explain_compose_header(out, &terms, d);
-    for (size_t t = 0; x && scratch_row && t < shown_count(ids->count); t++) {
-        explain_compose_row(out, &terms, E->f64, ids->i64[t], t, d, x, scratch_row);
+    if (then_layernorm)
+        fputs(LAYERNORM_SCALE_NOTE, out);
+    for (size_t t = 0; scratch_row && t < shown_count(ids->count); t++) {
+        explain_compose_row(out, &terms, E->f64, ids->i64[t], t, d,
+                            X + t * d, scratch_row);
         if (then_layernorm) {
             fprintf(out, "  LayerNorm of X[%zu,:]:\n", t);
-            explain_layernorm_row(out, x, input(c, "gamma")->f64,
-                                  input(c, "beta")->f64, d,
-                                  param_double(file, c, "eps", 1e-5));
+            explain_layernorm_row(out, e, t, X + t * d, d, Y + t * d,
+                                  param_double(e->file, e->c, "eps"));
         }
     }
     put_more_rows(out, ids->count, "rows");
-    free(x);
     free(scratch_row);
-}
-
-static void explain_compose(FILE *out, const vec_file *file, const vec_case *c)
-{
-    explain_compose_family(out, file, c, 0);
-}
-
-static void explain_compose_layernorm(FILE *out, const vec_file *file,
-                                      const vec_case *c)
-{
-    explain_compose_family(out, file, c, 1);
 }
 
 /* ---- layernorm ------------------------------------------------------------ */
 
-static void explain_layernorm_row(FILE *out, const double *x /* (d) */,
-                                  const double *gamma /* (d) */,
-                                  const double *beta /* (d) */, size_t d,
-                                  double eps)
+/* Row t's statistics, as the reference computed them. */
+static lmr_layernorm_row layernorm_row_of(const explained *e, size_t t)
 {
-    double *deviation = scratch(out, d), *squares = scratch(out, d);
-    if (deviation != NULL && squares != NULL) {
-        fprintf(out, "  mu = (1/d) sum_j x_j = (");
-        double mu = put_sum(out, x, d) / (double)d;
-        fprintf(out, ") / %zu = %s\n", d, num(mu).text);
-        for (size_t j = 0; j < d; j++) {
-            deviation[j] = x[j] - mu;
-            squares[j] = deviation[j] * deviation[j];
-        }
-        fprintf(out, "  x_j - mu = ");
-        put_list(out, deviation, d);
-        fprintf(out, "\n  var = (1/d) sum_j (x_j - mu)^2 = (");
-        double var = put_sum(out, squares, d) / (double)d;
-        double r = 1.0 / sqrt(var + eps);
-        fprintf(out, ") / %zu = %s   (biased: divided by d)\n", d, num(var).text);
-        fprintf(out, "  r = 1/sqrt(var + eps) = 1/sqrt(%s + %s) = %s\n",
-                num(var).text, num(eps).text, num(r).text);
-        for (size_t j = 0; j < d; j++)
-            deviation[j] *= r;
-        fprintf(out, "  z_j = (x_j - mu) r = ");
-        put_list(out, deviation, d);
-        fprintf(out, "\n  y_j = gamma_j z_j + beta_j:\n");
-        for (size_t j = 0; j < shown_count(d); j++)
-            fprintf(out, "    y_%zu = (%s)(%s) + (%s) = %s\n", j,
-                    num(gamma[j]).text, num(deviation[j]).text,
-                    num(beta[j]).text,
-                    num(gamma[j] * deviation[j] + beta[j]).text);
-        if (d > MAX)
-            fprintf(out, "    ... (%zu more columns)\n", d - MAX);
-    }
-    free(deviation);
-    free(squares);
+    lmr_layernorm_row row = {quantity(e, "mu")[t], quantity(e, "var")[t],
+                             quantity(e, "scale")[t], quantity(e, "r")[t]};
+    return row;
 }
 
-static void explain_layernorm(FILE *out, const vec_file *file, const vec_case *c)
+/* The variance and r of row t: var + eps = s^2 (var' + eps/s^2) when the
+ * reference rescaled the deviations by s. */
+static void explain_variance(FILE *out, const lmr_layernorm_row *row,
+                             double eps)
 {
-    const vec_array *x = input(c, "x");
+    if (row->scale == 1.0) {
+        fprintf(out, "  var = (1/d) sum_j (x_j - mu)^2 = %s   (biased: "
+                "divided by d)\n", num(row->variance).text);
+        fprintf(out, "  r = 1/sqrt(var + eps) = 1/sqrt(%s + %s) = %s\n",
+                num(row->variance).text, num(eps).text, num(row->inv_std).text);
+        return;
+    }
+    fprintf(out, "  the deviations exceed 2^500 and would overflow when "
+            "squared: scaled by s = max_j |x_j - mu| = %s\n"
+            "  var = (1/d) sum_j ((x_j - mu)/s)^2 = %s   (biased; the true "
+            "variance is s^2 var)\n"
+            "  r = 1/sqrt(s^2 var + eps) = 1/(s sqrt(var + eps/s^2)) = %s\n",
+            num(row->scale).text, num(row->variance).text,
+            num(row->inv_std).text);
+}
+
+/* Row t of a LayerNorm: x (d) in, y (d) the reference's output. */
+static void explain_layernorm_row(FILE *out, const explained *e, size_t t,
+                                  const double *x /* (d) */, size_t d,
+                                  const double *y /* (d) */, double eps)
+{
+    lmr_layernorm_row row = layernorm_row_of(e, t);
+    const double *gamma = input(e->c, "gamma")->f64;
+    const double *beta = input(e->c, "beta")->f64;
+    double *z = scratch(out, d);
+    if (z == NULL)
+        return;
+    fprintf(out, "  mu = (1/d) sum_j x_j = (");
+    put_terms(out, x, d);
+    fprintf(out, ") / %zu = %s\n", d, num(row.mean).text);
+    explain_variance(out, &row, eps);
+    for (size_t j = 0; j < d; j++)
+        z[j] = lmr_layernorm_normalised(x[j], &row);
+    fprintf(out, "  z_j = (x_j - mu) r = ");
+    put_list(out, z, d);
+    fprintf(out, "\n  y_j = gamma_j z_j + beta_j:\n");
+    for (size_t j = 0; j < shown_count(d); j++)
+        fprintf(out, "    y_%zu = (%s)(%s) + (%s) = %s\n", j,
+                num(gamma[j]).text, num(z[j]).text, num(beta[j]).text,
+                num(y[j]).text);
+    if (d > MAX)
+        fprintf(out, "    ... (%zu more columns)\n", d - MAX);
+    free(z);
+}
+
+static void format_layernorm(FILE *out, const explained *e)
+{
+    const vec_array *x = input(e->c, "x");
     size_t n = x->shape[0], d = x->shape[1];
-    double eps = param_double(file, c, "eps", 1e-5);
+    double eps = param_double(e->file, e->c, "eps");
+    const double *Y = output_f64(e, "Y");
     fprintf(out, "per row x: mu = mean, var = biased variance, r = "
-            "1/sqrt(var + eps), y = gamma (x - mu) r + beta; eps = %s\n",
-            num(eps).text);
+            "1/sqrt(var + eps), y = gamma (x - mu) r + beta; eps = %s\n%s",
+            num(eps).text, LAYERNORM_SCALE_NOTE);
     for (size_t t = 0; t < shown_count(n); t++) {
         fprintf(out, "row %zu: x = ", t);
         put_list(out, x->f64 + t * d, d);
         fputc('\n', out);
-        explain_layernorm_row(out, x->f64 + t * d, input(c, "gamma")->f64,
-                              input(c, "beta")->f64, d, eps);
+        explain_layernorm_row(out, e, t, x->f64 + t * d, d, Y + t * d, eps);
     }
     put_more_rows(out, n, "rows");
 }
@@ -463,460 +527,344 @@ static void explain_head(FILE *out, const vec_file *file, const vec_case *c)
 
 /* ---- softmax, log_softmax, cross_entropy ------------------------------------ */
 
-/* Prints and computes a, u - a, z = (u - a)/tau and exp(z) of one row into
- * z and e (vocab); returns S = sum exp(z). */
-static double explain_softmax_steps(FILE *out, const double *u /* (vocab) */,
-                                    size_t vocab, double tau,
-                                    double *z /* (vocab) */,
-                                    double *e /* (vocab) */)
+/* Prints row t's a, z = (u - a)/tau, exp(z) and S, the reference's. */
+static void explain_softmax_steps(FILE *out, const explained *e, size_t t,
+                                  size_t vocab, double tau)
 {
-    double a = -INFINITY;
-    for (size_t i = 0; i < vocab; i++)
-        a = u[i] > a ? u[i] : a;
-    fprintf(out, "  a = max_j u_j = %s\n", num(a).text);
-    for (size_t i = 0; i < vocab; i++)
-        z[i] = u[i] - a;
-    fprintf(out, "  u_i - a = ");
+    const double *z = quantity(e, "z") + t * vocab;
+    const double *exps = quantity(e, "exp(z_i)") + t * vocab;
+    fprintf(out, "  a = max_j u_j = %s\n", num(quantity(e, "a")[t]).text);
+    if (tau != 1.0)
+        fprintf(out, "  z_i = (u_i - a) / tau, tau = %s: ", num(tau).text);
+    else
+        fprintf(out, "  z_i = (u_i - a) / tau = u_i - a (tau = 1): ");
     put_list(out, z, vocab);
-    for (size_t i = 0; i < vocab; i++) {
-        z[i] /= tau;
-        e[i] = exp(z[i]);
-    }
-    if (tau != 1.0) {
-        fprintf(out, "\n  z_i = (u_i - a) / tau, tau = %s: ", num(tau).text);
-        put_list(out, z, vocab);
-    } else {
-        fprintf(out, "\n  z_i = (u_i - a) / tau = u_i - a (tau = 1)");
-    }
     fprintf(out, "\n  exp(z_i) = ");
-    put_list(out, e, vocab);
+    put_list(out, exps, vocab);
     fprintf(out, "\n  S = sum_j exp(z_j) = ");
-    double S = put_sum(out, e, vocab);
-    fputc('\n', out);
-    return S;
+    put_terms(out, exps, vocab);
+    fprintf(out, " = %s\n", num(quantity(e, "S")[t]).text);
 }
 
-static void explain_divisions(FILE *out, const double *e, size_t vocab, double S)
+static void explain_divisions(FILE *out, const explained *e, size_t t,
+                              size_t vocab)
 {
+    const double *exps = quantity(e, "exp(z_i)") + t * vocab;
+    const double *y = output_f64(e, "probs") + t * vocab;
+    double S = quantity(e, "S")[t];
     fprintf(out, "  y_i = exp(z_i) / S:\n");
     for (size_t i = 0; i < shown_count(vocab); i++)
-        fprintf(out, "    y_%zu = %s / %s = %s\n", i, num(e[i]).text,
-                num(S).text, num(e[i] / S).text);
+        fprintf(out, "    y_%zu = %s / %s = %s\n", i, num(exps[i]).text,
+                num(S).text, num(y[i]).text);
     if (vocab > MAX)
         fprintf(out, "    ... (%zu more)\n", vocab - MAX);
 }
 
-static void explain_logs(FILE *out, const double *z, size_t vocab, double S)
+static void explain_logs(FILE *out, const explained *e, size_t t, size_t vocab)
 {
-    double log_S = log(S);
+    const double *z = quantity(e, "z") + t * vocab;
+    const double *log_y = output_f64(e, "logprobs") + t * vocab;
+    double S = quantity(e, "S")[t], log_S = quantity(e, "log S")[t];
     fprintf(out, "  log S = log(%s) = %s\n  log y_i = z_i - log S:\n",
             num(S).text, num(log_S).text);
     for (size_t i = 0; i < shown_count(vocab); i++)
         fprintf(out, "    log y_%zu = %s - %s = %s\n", i, num(z[i]).text,
-                num(log_S).text, num(z[i] - log_S).text);
+                num(log_S).text, num(log_y[i]).text);
     if (vocab > MAX)
         fprintf(out, "    ... (%zu more)\n", vocab - MAX);
 }
 
-static void explain_softmax(FILE *out, const vec_file *file, const vec_case *c)
+static void format_softmax(FILE *out, const explained *e)
 {
-    int take_log = strcmp(file->op, "log_softmax") == 0;
-    const vec_array *logits = input(c, "logits");
+    int take_log = strcmp(e->file->op, "log_softmax") == 0;
+    const vec_array *logits = input(e->c, "logits");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    double tau = param_double(file, c, "tau", 1.0);
-    double *z = scratch(out, vocab), *e = scratch(out, vocab);
+    double tau = param_double(e->file, e->c, "tau");
     fprintf(out, "per row u: subtract the maximum a, divide by tau, "
             "exponentiate, %s\n", take_log ? "then log y_i = z_i - log S"
                                            : "then divide by the sum S");
-    for (size_t t = 0; z && e && t < shown_count(n); t++) {
-        const double *u = logits->f64 + t * vocab;
+    for (size_t t = 0; t < shown_count(n); t++) {
         fprintf(out, "row %zu: u = ", t);
-        put_list(out, u, vocab);
+        put_list(out, logits->f64 + t * vocab, vocab);
         fputc('\n', out);
-        double S = explain_softmax_steps(out, u, vocab, tau, z, e);
+        explain_softmax_steps(out, e, t, vocab, tau);
         if (take_log)
-            explain_logs(out, z, vocab, S);
+            explain_logs(out, e, t, vocab);
         else
-            explain_divisions(out, e, vocab, S);
+            explain_divisions(out, e, t, vocab);
     }
     put_more_rows(out, n, "rows");
-    free(z);
-    free(e);
 }
 
-/* The loss of one position (tau = 1), printed when out is not NULL. */
-static double explain_position_loss(FILE *out, const double *u /* (vocab) */,
-                                    size_t vocab, int64_t target, size_t t)
+/* The loss of position t, from the reference's statistics. */
+static void explain_position_loss(FILE *out, const explained *e, size_t t,
+                                  const double *u /* (vocab) */, int64_t target)
 {
-    double a = -INFINITY, S = 0.0;
-    for (size_t i = 0; i < vocab; i++)
-        a = u[i] > a ? u[i] : a;
-    for (size_t i = 0; i < vocab; i++)
-        S += exp(u[i] - a);
-    double z_c = u[target] - a, loss = log(S) - z_c;
-    if (out == NULL)
-        return loss;
+    double a = quantity(e, "a")[t], S = quantity(e, "S")[t];
+    double log_S = quantity(e, "log S")[t];
+    double z_c = quantity(e, "z_c")[t];
     fprintf(out, "t = %zu: target c = %" PRId64 "\n", t, target);
     fprintf(out, "  a = max_j u_j = %s, S = sum_j exp(u_j - a) = %s, log S = %s\n",
-            num(a).text, num(S).text, num(log(S)).text);
+            num(a).text, num(S).text, num(log_S).text);
     fprintf(out, "  z_c = u_c - a = %s - %s = %s\n", num(u[target]).text,
             num(a).text, num(z_c).text);
     fprintf(out, "  loss_%zu = log S - z_c = %s - %s = %s\n", t,
-            num(log(S)).text, num(z_c).text, num(loss).text);
-    return loss;
+            num(log_S).text, num(z_c).text, num(quantity(e, "loss")[t]).text);
 }
 
-static void explain_reduction(FILE *out, const char *reduction,
-                              const double *losses /* (count) */, size_t count,
-                              size_t n)
+/* The reduction of the counted losses into the reference's loss. */
+static void explain_reduction(FILE *out, const explained *e,
+                              const char *reduction, const int64_t *targets,
+                              size_t n, int64_t ignore_index)
 {
-    if (strcmp(reduction, "none") == 0) {
+    const double *losses = quantity(e, "loss");
+    size_t count = (size_t)quantity(e, "count")[0], m = 0;
+    double *counted = scratch(out, count);
+    if (strcmp(reduction, "none") == 0 || counted == NULL) {
         fprintf(out, "reduction none: one loss per position (0 where ignored), "
-                "%zu positions\n", n);
+                "%zu positions, count = %zu counted\n", n, count);
+        free(counted);
         return;
     }
-    fprintf(out, "reduction %s: sum over the %zu counted positions = ",
-            reduction, count);
-    double sum = put_sum(out, losses, count);
-    fputc('\n', out);
-    if (strcmp(reduction, "mean") == 0)
-        fprintf(out, "mean = sum / count = %s / %zu = %s\n", num(sum).text,
-                count, num(sum / (double)count).text);
+    for (size_t t = 0; t < n; t++)
+        if (targets[t] != ignore_index)
+            counted[m++] = losses[t];
+    double loss = output_f64(e, "loss")[0];
+    if (strcmp(reduction, "mean") == 0) {
+        fprintf(out, "reduction mean: mean = sum / count = (");
+        put_terms(out, counted, count);
+        fprintf(out, ") / %zu = %s\n", count, num(loss).text);
+    } else {
+        fprintf(out, "reduction %s: sum over the %zu counted positions = ",
+                reduction, count);
+        put_terms(out, counted, count);
+        fprintf(out, " = %s\n", num(loss).text);
+    }
+    free(counted);
 }
 
-static void explain_cross_entropy(FILE *out, const vec_file *file,
-                                  const vec_case *c)
+static void format_cross_entropy(FILE *out, const explained *e)
 {
-    const vec_array *logits = input(c, "logits"), *targets = input(c, "targets");
-    size_t n = logits->shape[0], vocab = logits->shape[1], count = 0;
-    int64_t ignore_index = param_int64(file, c, "ignore_index", -100);
-    const char *reduction = param_string(file, c, "reduction", "mean");
-    double *losses = scratch(out, n);
-    if (losses == NULL)
-        return;
-    fprintf(out, "loss_t = -log y_{c_t} = log S - z_{c_t}, z = u - max u "
+    const vec_array *logits = input(e->c, "logits"),
+                    *targets = input(e->c, "targets");
+    size_t n = logits->shape[0], vocab = logits->shape[1];
+    int64_t ignore_index = param_int64(e->file, e->c, "ignore_index");
+    const char *reduction = param_string(e->file, e->c, "reduction");
+    fprintf(out, "loss_t = -log y_{c_t} = log S - z_c, z_c = u_{c_t} - max u "
             "(natural log, tau = 1); ignore_index = %" PRId64 "\n", ignore_index);
-    for (size_t t = 0; t < n; t++) {
+    for (size_t t = 0; t < shown_count(n); t++) {
         int64_t target = targets->i64[t];
-        FILE *sink = t < MAX ? out : NULL;
-        if (target == ignore_index) {
-            if (sink)
-                fprintf(out, "t = %zu: target %" PRId64 " = ignore_index: not "
-                        "counted\n", t, target);
-            continue;
-        }
-        losses[count++] = explain_position_loss(sink, logits->f64 + t * vocab,
-                                                vocab, target, t);
+        if (target == ignore_index)
+            fprintf(out, "t = %zu: target %" PRId64 " = ignore_index: not "
+                    "counted\n", t, target);
+        else
+            explain_position_loss(out, e, t, logits->f64 + t * vocab, target);
     }
     put_more_rows(out, n, "positions (in the sum below, not shown)");
-    explain_reduction(out, reduction, losses, count, n);
-    free(losses);
+    explain_reduction(out, e, reduction, targets->i64, n, ignore_index);
 }
 
 /* ---- argmax and sample ------------------------------------------------------ */
 
-typedef struct {
-    double logit;
-    size_t index;
-} ranked_token;
-
-/* decreasing logit, ties to the lower index */
-static int by_rank(const void *left, const void *right)
-{
-    const ranked_token *a = left, *b = right;
-    if (a->logit != b->logit)
-        return a->logit > b->logit ? -1 : 1;
-    return a->index < b->index ? -1 : (a->index > b->index);
-}
-
-/* The unmasked tokens of u, ranked into ranked (vocab); returns how many. */
-static size_t rank_tokens(const double *u /* (vocab) */, size_t vocab,
-                          ranked_token *ranked /* (vocab) */)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < vocab; i++)
-        if (u[i] > -INFINITY)
-            ranked[count++] = (ranked_token){u[i], i};
-    qsort(ranked, count, sizeof *ranked, by_rank);
-    return count;
-}
-
-static void put_ranking(FILE *out, const ranked_token *ranked, size_t count,
+/* The ranking of row t (quantity "ranking", (n, vocab)), with each token's
+ * logit and, when p is not NULL, its probability p (vocab). */
+static void put_ranking(FILE *out, const explained *e, size_t t,
+                        const double *u /* (vocab) */, size_t vocab,
                         const double *p /* (vocab) or NULL */)
 {
+    const double *ranking = quantity(e, "ranked") + t * vocab;
+    size_t count = (size_t)quantity(e, "unmasked")[t];
     fprintf(out, "  ranked by decreasing logit, ties to the lower index:");
     for (size_t m = 0; m < shown_count(count); m++) {
-        fprintf(out, "%s %zu (u = %s", m ? "," : "", ranked[m].index,
-                num(ranked[m].logit).text);
+        size_t token = (size_t)ranking[m];
+        fprintf(out, "%s %zu (u = %s", m ? "," : "", token, num(u[token]).text);
         if (p != NULL)
-            fprintf(out, ", p = %s", num(p[ranked[m].index]).text);
+            fprintf(out, ", p = %s", num(p[token]).text);
         fputc(')', out);
     }
     if (count > MAX)
         fprintf(out, ", ... (%zu more)", count - MAX);
-    fputc('\n', out);
+    fprintf(out, "; %zu unmasked\n", count);
 }
 
-static void explain_argmax(FILE *out, const vec_file *file, const vec_case *c)
+static void format_argmax(FILE *out, const explained *e)
 {
-    const vec_array *logits = input(c, "logits");
+    const vec_array *logits = input(e->c, "logits");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ranked_token *ranked = calloc(vocab ? vocab : 1, sizeof *ranked);
-    (void)file;
-    if (ranked == NULL)
-        return;
+    const int64_t *token = output_i64(e, "token");
     fprintf(out, "token = the first of the ranking: the smallest index with "
             "the largest logit\n");
     for (size_t t = 0; t < shown_count(n); t++) {
         fprintf(out, "row %zu:\n", t);
-        size_t count = rank_tokens(logits->f64 + t * vocab, vocab, ranked);
-        put_ranking(out, ranked, count, NULL);
-        fprintf(out, "  token = %zu\n", ranked[0].index);
+        put_ranking(out, e, t, logits->f64 + t * vocab, vocab, NULL);
+        fprintf(out, "  token = %" PRId64 "\n", token[t]);
     }
     put_more_rows(out, n, "rows");
-    free(ranked);
 }
 
-typedef struct {
-    double tau;
-    int64_t top_k;
-    double top_p;
-} sampling_params;
-
-/* p = softmax(u / tau) in plain arithmetic, into p (vocab). */
-void plain_softmax(const double *u, size_t vocab, double tau, double *p)
+/* Top-k of row t: how many ranked tokens it keeps. */
+static void explain_top_k(FILE *out, const explained *e, size_t t,
+                          size_t vocab, int64_t top_k)
 {
-    double a = -INFINITY, S = 0.0;
-    for (size_t i = 0; i < vocab; i++)
-        a = u[i] > a ? u[i] : a;
-    for (size_t i = 0; i < vocab; i++)
-        S += (p[i] = exp((u[i] - a) / tau));
-    for (size_t i = 0; i < vocab; i++)
-        p[i] /= S;
-}
-
-/* Top-k: how many of the count ranked tokens survive. */
-static size_t explain_top_k(FILE *out, const ranked_token *ranked, size_t count,
-                            int64_t top_k)
-{
-    if (top_k == 0 || (uint64_t)top_k >= count) {
-        fprintf(out, "  top-k: %s, keep all %zu unmasked tokens\n",
-                top_k == 0 ? "off (top_k = 0)" : "top_k >= their number", count);
-        return count;
+    const double *ranking = quantity(e, "ranked") + t * vocab;
+    size_t ranked = (size_t)quantity(e, "unmasked")[t];
+    size_t kept = (size_t)quantity(e, "top-k")[t];
+    const char *mass = num(quantity(e, "top-k sum")[t]).text;
+    if (kept == ranked) {
+        fprintf(out, "  top-k: %s, keep all %zu unmasked tokens (top-k sum "
+                "%s)\n", top_k == 0 ? "off (top_k = 0)" : "top_k >= their "
+                "number", ranked, mass);
+        return;
     }
-    fprintf(out, "  top-k: keep the first %" PRId64 " of the ranking:", top_k);
-    for (size_t m = 0; m < shown_count((size_t)top_k); m++)
-        fprintf(out, " %zu", ranked[m].index);
-    fprintf(out, "%s\n", (size_t)top_k > MAX ? " ..." : "");
-    return (size_t)top_k;
+    fprintf(out, "  top-k: keep the first %zu of the ranking:", kept);
+    for (size_t m = 0; m < shown_count(kept); m++)
+        fprintf(out, " %zu", (size_t)ranking[m]);
+    fprintf(out, "%s (top-k sum %s)\n", kept > MAX ? " ..." : "", mass);
 }
 
-/* Top-p over the kept prefix of the ranking: the shortest prefix whose
- * renormalised cumulative probability is >= top_p. */
-static size_t explain_top_p(FILE *out, const ranked_token *ranked, size_t kept,
-                            const double *p, double top_p)
+/* Top-p of row t over the tokens top-k kept: the shortest prefix whose
+ * renormalised cumulative probability reaches top_p. */
+static void explain_top_p(FILE *out, const explained *e, size_t t,
+                          size_t vocab, double top_p)
 {
-    double total = 0.0, cumulative = 0.0;
+    const double *ranking = quantity(e, "ranked") + t * vocab;
+    const double *p = quantity(e, "p") + t * vocab;
+    const double *cumulative = quantity(e, "cumulative") + t * vocab;
+    size_t kept = (size_t)quantity(e, "kept")[t];
     if (top_p >= 1.0) {
-        fprintf(out, "  top-p: off (top_p = 1)\n");
-        return kept;
+        fprintf(out, "  top-p: off (top_p = 1), no cumulative sum\n");
+        return;
     }
-    for (size_t m = 0; m < kept; m++)
-        total += p[ranked[m].index];
-    fprintf(out, "  top-p: renormalise the kept probabilities (sum %s), keep "
-            "the shortest prefix with cumulative >= top_p = %s:\n",
-            num(total).text, num(top_p).text);
+    fprintf(out, "  top-p: renormalise the kept probabilities by the top-k "
+            "sum, keep the shortest prefix with cumulative >= top_p = %s:\n",
+            num(top_p).text);
     for (size_t m = 0; m < kept; m++) {
-        size_t token = ranked[m].index;
-        cumulative += p[token] / total;
-        int enough = cumulative >= top_p;
-        if (m < MAX || enough)
-            fprintf(out, "    %stoken %zu: %s / %s = %s, cumulative %s %s top_p%s\n",
+        int enough = cumulative[m] >= top_p;
+        size_t token = (size_t)ranking[m];
+        if (m < MAX || m + 1 == kept)
+            fprintf(out, "    %stoken %zu: p = %s, cumulative %s %s top_p%s\n",
                     m >= MAX ? "... " : "", token, num(p[token]).text,
-                    num(total).text, num(p[token] / total).text,
-                    num(cumulative).text, enough ? ">=" : "<",
+                    num(cumulative[m]).text, enough ? ">=" : "<",
                     enough ? ": stop" : "");
-        if (enough)
-            return m + 1;
     }
-    return kept;
 }
 
-/* q (vocab): p renormalised over the kept tokens, 0 elsewhere. */
-static void explain_renormalise(FILE *out, const ranked_token *ranked,
-                                size_t kept, const double *p, size_t vocab,
-                                double *q)
+/* The inverse CDF of row t: the C_i up to the token. */
+static void explain_inverse_cdf(FILE *out, const explained *e, size_t t,
+                                size_t vocab, double r)
 {
-    double total = 0.0;
-    for (size_t i = 0; i < vocab; i++)
-        q[i] = 0.0;
-    for (size_t m = 0; m < kept; m++)
-        total += p[ranked[m].index];
-    for (size_t m = 0; m < kept; m++)
-        q[ranked[m].index] = p[ranked[m].index] / total;
-    fprintf(out, "  kept: %zu token%s; q_i = p_i / %s (the kept sum), 0 "
-            "elsewhere: q = ", kept, kept == 1 ? "" : "s", num(total).text);
-    put_list(out, q, vocab);
-    fputc('\n', out);
-}
-
-static void explain_inverse_cdf(FILE *out, const double *q, size_t vocab,
-                                double r)
-{
-    double cdf = 0.0, below = 0.0;
+    const double *C = quantity(e, "C") + t * vocab;
+    size_t token = (size_t)quantity(e, "token")[t];
     fprintf(out, "  CDF in index order, C_i = q_0 + ... + q_i:");
-    for (size_t i = 0; i < vocab; i++) {
-        below = cdf;
-        cdf += q[i];
-        if (i < MAX)
-            fprintf(out, " C_%zu = %s", i, num(cdf).text);
-        if (r < cdf) {
-            char left[32] = "0";
-            if (i > 0)
-                snprintf(left, sizeof left, "C_%zu", i - 1);
-            fprintf(out, "%s\n  r = %s falls in [%s, C_%zu) = [%s, %s): the "
-                    "smallest i with r < C_i is %zu: token = %zu\n",
-                    i >= MAX ? " ..." : "", num(r).text, left, i,
-                    num(below).text, num(cdf).text, i, i);
-            return;
-        }
+    for (size_t i = 0; i <= token && i < MAX; i++)
+        fprintf(out, " C_%zu = %s", i, num(C[i]).text);
+    if (!(r < C[token])) {
+        fprintf(out, "%s\n  r = %s is not below C_%zu = %s (the kept "
+                "probabilities sum to just below 1): the last kept token, "
+                "%zu\n", token >= MAX ? " ..." : "", num(r).text, token,
+                num(C[token]).text, token);
+        return;
     }
-    fprintf(out, "\n  r = %s is not below the last C_i in this plain "
-            "arithmetic (the reference's token is printed above)\n", num(r).text);
+    char left[32] = "0";
+    if (token > 0)
+        snprintf(left, sizeof left, "C_%zu", token - 1);
+    fprintf(out, "%s\n  r = %s falls in [%s, C_%zu) = [%s, %s): the smallest "
+            "i with r < C_i is %zu: token = %zu\n", token >= MAX ? " ..." : "",
+            num(r).text, left, token, num(token > 0 ? C[token - 1] : 0.0).text,
+            num(C[token]).text, token, token);
 }
 
-static void explain_sample_row(FILE *out, const double *u /* (vocab) */,
-                               size_t vocab, double r,
-                               const sampling_params *params,
-                               ranked_token *ranked /* (vocab) */,
-                               double *p /* (vocab) */, double *q /* (vocab) */)
+static void explain_sample_row(FILE *out, const explained *e, size_t t,
+                               const double *u /* (vocab) */, size_t vocab,
+                               double r)
 {
-    plain_softmax(u, vocab, params->tau, p);
+    const double *p = quantity(e, "p") + t * vocab;
+    size_t kept = (size_t)quantity(e, "kept")[t];
     fprintf(out, "  p = softmax(u / tau) = ");
     put_list(out, p, vocab);
     fputc('\n', out);
-    size_t count = rank_tokens(u, vocab, ranked);
-    put_ranking(out, ranked, count, p);
-    size_t kept = explain_top_k(out, ranked, count, params->top_k);
-    kept = explain_top_p(out, ranked, kept, p, params->top_p);
-    explain_renormalise(out, ranked, kept, p, vocab, q);
-    explain_inverse_cdf(out, q, vocab, r);
+    put_ranking(out, e, t, u, vocab, p);
+    explain_top_k(out, e, t, vocab, param_int64(e->file, e->c, "top_k"));
+    explain_top_p(out, e, t, vocab, param_double(e->file, e->c, "top_p"));
+    fprintf(out, "  kept: %zu token%s; q_i = p_i / %s (the kept sum), 0 "
+            "elsewhere: q = ", kept, kept == 1 ? "" : "s",
+            num(quantity(e, "kept sum")[t]).text);
+    put_list(out, quantity(e, "q") + t * vocab, vocab);
+    fputc('\n', out);
+    explain_inverse_cdf(out, e, t, vocab, r);
 }
 
-static void explain_sample(FILE *out, const vec_file *file, const vec_case *c)
+static void format_sample(FILE *out, const explained *e)
 {
-    const vec_array *logits = input(c, "logits"), *r = input(c, "r");
+    const vec_array *logits = input(e->c, "logits"), *r = input(e->c, "r");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    sampling_params params = {param_double(file, c, "tau", 1.0),
-                              param_int64(file, c, "top_k", 0),
-                              param_double(file, c, "top_p", 1.0)};
-    ranked_token *ranked = calloc(vocab ? vocab : 1, sizeof *ranked);
-    double *p = scratch(out, vocab), *q = scratch(out, vocab);
     fprintf(out, "temperature, then top-k, then top-p, renormalise, then the "
             "inverse CDF in index order; tau = %s, top_k = %" PRId64
-            ", top_p = %s\n", num(params.tau).text, params.top_k,
-            num(params.top_p).text);
-    for (size_t t = 0; ranked && p && q && t < shown_count(n); t++) {
+            ", top_p = %s\n", num(param_double(e->file, e->c, "tau")).text,
+            param_int64(e->file, e->c, "top_k"),
+            num(param_double(e->file, e->c, "top_p")).text);
+    for (size_t t = 0; t < shown_count(n); t++) {
         fprintf(out, "row %zu: r = %s\n", t, num(r->f64[t]).text);
-        explain_sample_row(out, logits->f64 + t * vocab, vocab, r->f64[t],
-                           &params, ranked, p, q);
+        explain_sample_row(out, e, t, logits->f64 + t * vocab, vocab,
+                           r->f64[t]);
     }
     put_more_rows(out, n, "rows");
-    free(ranked);
-    free(p);
-    free(q);
 }
 
 /* ---- logit_lens and param_count --------------------------------------------- */
 
-/* LayerNorm of one row in plain arithmetic, into y (d). */
-static void plain_layernorm(const double *x, const double *gamma,
-                            const double *beta, size_t d, double eps, double *y)
+/* Row `row` (layer l, position t) of the lens; x (d) is its hidden state. */
+static void explain_lens_row(FILE *out, const explained *e, size_t row,
+                             const double *x /* (d) */, size_t d, size_t vocab,
+                             size_t top_k)
 {
-    double mu = 0.0, var = 0.0;
-    for (size_t j = 0; j < d; j++)
-        mu += x[j];
-    mu /= (double)d;
-    for (size_t j = 0; j < d; j++)
-        var += (x[j] - mu) * (x[j] - mu);
-    double r = 1.0 / sqrt(var / (double)d + eps);
-    for (size_t j = 0; j < d; j++)
-        y[j] = gamma[j] * (x[j] - mu) * r + beta[j];
-}
-
-typedef struct {
-    const vec_array *E;
-    const double *gamma, *beta; /* NULL without the final LayerNorm */
-    double eps;
-    size_t top_k;
-} lens_params;
-
-static void explain_lens_row(FILE *out, const double *hidden_row /* (d) */,
-                             const lens_params *lens, double *x /* (d) */,
-                             double *u /* (vocab) */, ranked_token *ranked)
-{
-    size_t vocab = lens->E->shape[0], d = lens->E->shape[1];
-    memcpy(x, hidden_row, d * sizeof *x);
-    if (lens->gamma != NULL) {
-        plain_layernorm(hidden_row, lens->gamma, lens->beta, d, lens->eps, x);
+    const double *normalised = quantity(e, "x") + row * d;
+    const int64_t *tokens = output_i64(e, "top_tokens") + row * top_k;
+    const double *top = output_f64(e, "top_probs") + row * top_k;
+    if (param_bool(e->file, e->c, "final_layernorm")) {
+        explain_layernorm_row(out, e, row, x, d, normalised,
+                              param_double(e->file, e->c, "eps"));
         fprintf(out, "  x = LayerNorm(x) = ");
-        put_list(out, x, d);
+        put_list(out, normalised, d);
         fputc('\n', out);
     }
-    for (size_t v = 0; v < vocab; v++) {
-        u[v] = 0.0;
-        for (size_t j = 0; j < d; j++)
-            u[v] += x[j] * lens->E->f64[v * d + j];
-    }
     fprintf(out, "  u = x E^T = ");
-    put_list(out, u, vocab);
-    size_t count = rank_tokens(u, vocab, ranked);
-    plain_softmax(u, vocab, 1.0, u);
+    put_list(out, quantity(e, "u") + row * vocab, vocab);
     fprintf(out, "\n  probs = softmax(u) = ");
-    put_list(out, u, vocab);
-    fprintf(out, "\n  top %zu:", lens->top_k);
-    for (size_t m = 0; m < shown_count(lens->top_k) && m < count; m++)
-        fprintf(out, "%s %zu (p = %s)", m ? "," : "", ranked[m].index,
-                num(u[ranked[m].index]).text);
-    fprintf(out, "%s\n", lens->top_k > MAX ? ", ..." : "");
+    put_list(out, output_f64(e, "probs") + row * vocab, vocab);
+    fprintf(out, "\n  top %zu:", top_k);
+    for (size_t m = 0; m < shown_count(top_k); m++)
+        fprintf(out, "%s %" PRId64 " (p = %s)", m ? "," : "", tokens[m],
+                num(top[m]).text);
+    fprintf(out, "%s\n", top_k > MAX ? ", ..." : "");
 }
 
-static void explain_lens(FILE *out, const vec_file *file, const vec_case *c)
+static void format_lens(FILE *out, const explained *e)
 {
-    const vec_array *hidden = input(c, "hidden");
-    int final_layernorm = param_bool(file, c, "final_layernorm", 0);
-    lens_params lens = {input(c, "E"), NULL, NULL,
-                        param_double(file, c, "eps", 1e-5),
-                        (size_t)param_int64(file, c, "k", 1)};
+    const vec_array *hidden = input(e->c, "hidden"), *E = input(e->c, "E");
     size_t n = hidden->shape[1], d = hidden->shape[2], rows = hidden->shape[0] * n;
-    size_t vocab = lens.E->shape[0];
-    if (final_layernorm) {
-        lens.gamma = input(c, "gamma")->f64;
-        lens.beta = input(c, "beta")->f64;
-    }
-    double *x = scratch(out, d), *u = scratch(out, vocab);
-    ranked_token *ranked = calloc(vocab ? vocab : 1, sizeof *ranked);
+    size_t vocab = E->shape[0];
+    size_t top_k = (size_t)param_int64(e->file, e->c, "k");
+    int final_layernorm = param_bool(e->file, e->c, "final_layernorm");
     fprintf(out, "for each layer l and position t: x = H[l,t,:]%s, u = x E^T, "
-            "probs = softmax(u), the top %zu tokens by logit\n",
-            final_layernorm ? ", x = LayerNorm(x)" : "", lens.top_k);
-    for (size_t row = 0; x && u && ranked && row < shown_count(rows); row++) {
+            "probs = softmax(u), the top %zu tokens by logit\n%s",
+            final_layernorm ? ", x = LayerNorm(x)" : "", top_k,
+            final_layernorm ? LAYERNORM_SCALE_NOTE : "");
+    for (size_t row = 0; row < shown_count(rows); row++) {
         fprintf(out, "layer %zu, position %zu: x = ", row / n, row % n);
         put_list(out, hidden->f64 + row * d, d);
         fputc('\n', out);
-        explain_lens_row(out, hidden->f64 + row * d, &lens, x, u, ranked);
+        explain_lens_row(out, e, row, hidden->f64 + row * d, d, vocab, top_k);
     }
     put_more_rows(out, rows, "(layer, position) pairs");
-    free(x);
-    free(u);
-    free(ranked);
 }
 
 static void explain_param_count(FILE *out, const vec_file *file,
                                 const vec_case *c)
 {
-    int64_t vocab = param_int64(file, c, "vocab", 1);
-    int64_t d = param_int64(file, c, "d", 1);
-    int64_t blocks = param_int64(file, c, "block_params", 0);
+    int64_t vocab = param_int64(file, c, "vocab");
+    int64_t d = param_int64(file, c, "d");
+    int64_t blocks = param_int64(file, c, "block_params");
     int64_t table = vocab * d; /* fits: the reference accepted the counts */
     int64_t untied = 2 * table + blocks, tied = table + blocks;
     fprintf(out, "|V| d = %" PRId64 " * %" PRId64 " = %" PRId64 "\n", vocab, d,
@@ -932,27 +880,39 @@ static void explain_param_count(FILE *out, const vec_file *file,
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+/* The forward ops of this file: an explainer, or a formatter (which prints
+ * the reference's intermediates and outputs). */
 static const struct {
     const char *op;
     explainer explain;
+    formatter format;
 } explainers[] = {
-    {"embed_lookup", explain_lookup},
-    {"embed_onehot", explain_onehot},
-    {"pos_learned", explain_pos_learned},
-    {"pos_sinusoid", explain_sinusoid},
-    {"compose", explain_compose},
-    {"layernorm", explain_layernorm},
-    {"compose_layernorm", explain_compose_layernorm},
-    {"head_tied", explain_head},
-    {"head_untied", explain_head},
-    {"softmax", explain_softmax},
-    {"log_softmax", explain_softmax},
-    {"cross_entropy", explain_cross_entropy},
-    {"argmax", explain_argmax},
-    {"sample", explain_sample},
-    {"logit_lens", explain_lens},
-    {"param_count", explain_param_count},
+    {"embed_lookup", explain_lookup, NULL},
+    {"embed_onehot", explain_onehot, NULL},
+    {"pos_learned", explain_pos_learned, NULL},
+    {"pos_sinusoid", explain_sinusoid, NULL},
+    {"compose", NULL, format_compose},
+    {"layernorm", NULL, format_layernorm},
+    {"compose_layernorm", NULL, format_compose},
+    {"head_tied", explain_head, NULL},
+    {"head_untied", explain_head, NULL},
+    {"softmax", NULL, format_softmax},
+    {"log_softmax", NULL, format_softmax},
+    {"cross_entropy", NULL, format_cross_entropy},
+    {"argmax", NULL, format_argmax},
+    {"sample", NULL, format_sample},
+    {"logit_lens", NULL, format_lens},
+    {"param_count", explain_param_count, NULL},
 };
+
+/* The formatter of op, from whichever file has it, or NULL. */
+static formatter find_formatter(const char *op)
+{
+    for (size_t i = 0; i < sizeof explainers / sizeof explainers[0]; i++)
+        if (strcmp(explainers[i].op, op) == 0)
+            return explainers[i].format;
+    return cli_explain_variants_formatter(op);
+}
 
 /* The explainer of op, from whichever file has it, or NULL. */
 static explainer find_explainer(const char *op)
@@ -966,15 +926,33 @@ static explainer find_explainer(const char *op)
 
 int cli_explain_known(const char *op)
 {
-    return find_explainer(op) != NULL;
+    return find_formatter(op) != NULL || find_explainer(op) != NULL;
 }
 
-int cli_explain(FILE *out, const vec_file *file, const vec_case *c)
+/* The heading every explanation starts with. */
+static void put_heading(FILE *out, const char *op)
 {
-    fprintf(out, "\nexplanation of %s: straightforward double arithmetic in "
-            "lmr, for study -- not an expected value (the outputs above, from "
-            "ref/, are);\nnumbers are the shortest decimals that read back "
-            "exactly, at most %d entries or terms are shown\n", file->op, MAX);
+    fprintf(out, "\nexplanation of %s, for study; numbers are the shortest "
+            "decimals that read back exactly, at most %d entries or terms are "
+            "shown.\n%s\n", op, MAX,
+            cli_explain_has_quantities(op)
+                ? "Its intermediate quantities and results are the reference's "
+                  "own (ref/lmr_intermediates.h), bit for bit."
+                : "Sums of products are written out and added in plain double "
+                  "arithmetic, for reading -- not an expected value: the "
+                  "outputs above, from ref/, are.");
+}
+
+int cli_explain_from(FILE *out, const vec_file *file, const vec_case *c,
+                     const ref_result *result, const cli_quantities *q)
+{
+    put_heading(out, file->op);
+    formatter format = find_formatter(file->op);
+    if (format != NULL) {
+        explained e = {file, c, result, q};
+        format(out, &e);
+        return 0;
+    }
     explainer explain = find_explainer(file->op);
     if (explain == NULL) {
         fprintf(out, "(no explanation for %s)\n", file->op);
@@ -982,4 +960,18 @@ int cli_explain(FILE *out, const vec_file *file, const vec_case *c)
     }
     explain(out, file, c);
     return 0;
+}
+
+int cli_explain(FILE *out, const vec_file *file, const vec_case *c,
+                const ref_result *result)
+{
+    cli_quantities q;
+    if (cli_explain_quantities(&q, file, c) != 0) {
+        put_heading(out, file->op);
+        fprintf(out, "(out of memory for the explanation)\n");
+        return -1;
+    }
+    int status = cli_explain_from(out, file, c, result, &q);
+    cli_quantities_free(&q);
+    return status;
 }

@@ -1,11 +1,13 @@
 /*
  * cli_explain_grad.c -- the --explain of the backward ops of
  * spec/gradients.md and of tied_lm (cli_explain.h). Each explainer prints
- * the spec's formula, then recomputes the first rows or entries in plain
- * double arithmetic from the decoded case, with the shortest decimals that
- * read back exactly. The head variants' backward ops are explained in
- * cli_explain_grad_variants.c; the helpers shared with the forward ops are
- * in cli_explain.c (cli_explain_internal.h).
+ * the spec's formula, then the first rows or entries with their terms
+ * written out and added in plain double arithmetic, with the shortest
+ * decimals that read back exactly; LayerNorm's row statistics, the
+ * cross-entropy weights and the softmax are the reference's
+ * (ref/lmr_intermediates.h, lmr_softmax). The head variants' backward ops
+ * are explained in cli_explain_grad_variants.c; the helpers shared with the
+ * forward ops are in cli_explain.c (cli_explain_internal.h).
  */
 #include "cli_explain_internal.h"
 
@@ -13,6 +15,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lmr.h"
 
 #define MAX CLI_EXPLAIN_MAX
 
@@ -40,18 +44,11 @@ size_t cross_entropy_weights(const int64_t *targets /* (n) */, size_t n,
                              int64_t ignore_index, double *weights /* (n) */)
 {
     size_t counted = 0;
-    for (size_t t = 0; t < n; t++)
-        counted += targets[t] != ignore_index;
-    for (size_t t = 0; t < n; t++) {
-        if (targets[t] == ignore_index)
-            weights[t] = 0.0;
-        else if (strcmp(reduction, "none") == 0)
-            weights[t] = dloss[t];
-        else if (strcmp(reduction, "sum") == 0)
-            weights[t] = dloss[0];
-        else
-            weights[t] = dloss[0] / (double)counted;
-    }
+    if (lmr_cross_entropy_weights(weights, &counted, targets, dloss, n,
+                                  ref_reduction_named(reduction),
+                                  ignore_index) != LMR_OK)
+        for (size_t t = 0; t < n; t++) /* not reached: the case was accepted */
+            weights[t] = NAN;
     return counted;
 }
 
@@ -185,7 +182,7 @@ static void explain_scatter(FILE *out, const char *grad_name, const char *word,
 static void explain_embed_lookup_backward(FILE *out, const vec_file *file,
                                           const vec_case *c)
 {
-    size_t vocab = (size_t)param_int64(file, c, "vocab", 1);
+    size_t vocab = (size_t)param_int64(file, c, "vocab");
     fprintf(out, "dE[v,j] = sum over the t with w_t = v of dY[t,j]: a "
             "scatter-add into |V| = %zu rows\n", vocab);
     explain_scatter(out, "dE", "id", "ids", input(c, "ids"), input(c, "dY"),
@@ -195,7 +192,7 @@ static void explain_embed_lookup_backward(FILE *out, const vec_file *file,
 static void explain_pos_learned_backward(FILE *out, const vec_file *file,
                                          const vec_case *c)
 {
-    size_t max_len = (size_t)param_int64(file, c, "max_len", 1);
+    size_t max_len = (size_t)param_int64(file, c, "max_len");
     fprintf(out, "dP[i,j] = sum over the t with p_t = i of dY[t,j]: a "
             "scatter-add into max_len = %zu rows\n", max_len);
     explain_scatter(out, "dP", "position", "positions", input(c, "positions"),
@@ -204,43 +201,40 @@ static void explain_pos_learned_backward(FILE *out, const vec_file *file,
 
 /* ---- layernorm_backward -------------------------------------------------- */
 
-/* One row in plain arithmetic: mu, the biased variance, and z (d) =
- * (x - mu) r; returns r = 1/sqrt(var + eps). */
-static double normalise_row(const double *x /* (d) */, size_t d, double eps,
-                            double *z /* (d) */)
+/* One row's statistics, the reference's (lmr_layernorm_stats), and z (d) =
+ * (x - mu) r by its lmr_layernorm_normalised. x is a row of an accepted
+ * case (or the composite of one), so the call succeeds. */
+static lmr_layernorm_row normalise_row(const double *x /* (d) */, size_t d,
+                                       double eps, double *z /* (d) */)
 {
-    double mu = 0.0, var = 0.0;
+    lmr_layernorm_row row = {NAN, NAN, NAN, NAN};
+    lmr_layernorm_stats(&row, x, 1, d, eps);
     for (size_t j = 0; j < d; j++)
-        mu += x[j];
-    mu /= (double)d;
-    for (size_t j = 0; j < d; j++)
-        var += (x[j] - mu) * (x[j] - mu);
-    double r = 1.0 / sqrt(var / (double)d + eps);
-    for (size_t j = 0; j < d; j++)
-        z[j] = (x[j] - mu) * r;
-    return r;
+        z[j] = lmr_layernorm_normalised(x[j], &row);
+    return row;
 }
 
-/* normalise_row, printing mu, var, r and z; deviation is scratch (d). */
+/* normalise_row, printing mu, var, r and z; returns r. */
 static double explain_normalise_row(FILE *out, const double *x /* (d) */,
-                                    size_t d, double eps, double *z /* (d) */,
-                                    double *deviation /* (d) */)
+                                    size_t d, double eps, double *z /* (d) */)
 {
-    double r = normalise_row(x, d, eps, z);
+    lmr_layernorm_row row = normalise_row(x, d, eps, z);
     fprintf(out, "  mu = (1/d) sum_j x_j = (");
-    double mu = put_sum(out, x, d) / (double)d;
-    fprintf(out, ") / %zu = %s\n", d, num(mu).text);
-    for (size_t j = 0; j < d; j++)
-        deviation[j] = (x[j] - mu) * (x[j] - mu);
-    fprintf(out, "  var = (1/d) sum_j (x_j - mu)^2 = (");
-    double var = put_sum(out, deviation, d) / (double)d;
-    fprintf(out, ") / %zu = %s\n", d, num(var).text);
-    fprintf(out, "  r = 1/sqrt(var + eps) = 1/sqrt(%s + %s) = %s\n",
-            num(var).text, num(eps).text, num(r).text);
+    put_terms(out, x, d);
+    fprintf(out, ") / %zu = %s\n", d, num(row.mean).text);
+    if (row.scale == 1.0)
+        fprintf(out, "  var = (1/d) sum_j (x_j - mu)^2 = %s\n",
+                num(row.variance).text);
+    else
+        fprintf(out, "  var = (1/d) sum_j ((x_j - mu)/s)^2 = %s, the "
+                "deviations scaled by s = %s (they exceed 2^500)\n",
+                num(row.variance).text, num(row.scale).text);
+    fprintf(out, "  r = 1/sqrt(var + eps) = %s (eps = %s)\n",
+            num(row.inv_std).text, num(eps).text);
     fprintf(out, "  z_j = (x_j - mu) r = ");
     put_list(out, z, d);
     fputc('\n', out);
-    return r;
+    return row.inv_std;
 }
 
 /* The two means of LayerNorm's backward. */
@@ -326,14 +320,16 @@ static void explain_layernorm_backward(FILE *out, const vec_file *file,
     const vec_array *x = input(c, "x"), *gamma = input(c, "gamma"),
                     *dY = input(c, "dY");
     size_t n = x->shape[0], d = x->shape[1];
-    double eps = param_double(file, c, "eps", 1e-5);
+    double eps = param_double(file, c, "eps");
     double *z = NULL, *g = NULL, *dx = NULL, *column = NULL;
     double **arrays[] = {&z, &g, &dx, &column};
     const size_t sizes[] = {n * d, d, d, n > d ? n : d};
     if (scratch_arrays(out, arrays, sizes, 4))
         return;
     fprintf(out, "per row: mu, var (biased), r = 1/sqrt(var + eps), z = "
-            "(x - mu) r as the forward; then g = gamma dY and\n"
+            "(x - mu) r as the forward (the reference's statistics; the scale "
+            "of a row is 1 unless its deviations exceed 2^500); then g = "
+            "gamma dY and\n"
             "dx_j = r (g_j - mean(g) - z_j mean(g z)); eps = %s\n",
             num(eps).text);
     for (size_t t = 0; t < n; t++) {
@@ -347,7 +343,7 @@ static void explain_layernorm_backward(FILE *out, const vec_file *file,
         fprintf(out, ", dY = ");
         put_list(out, dY->f64 + t * d, d);
         fputc('\n', out);
-        double r = explain_normalise_row(out, x_row, d, eps, z + t * d, column);
+        double r = explain_normalise_row(out, x_row, d, eps, z + t * d);
         explain_layernorm_backward_row(out, z + t * d, r, gamma->f64,
                                        dY->f64 + t * d, d, g, dx);
     }
@@ -416,7 +412,7 @@ static double softmax_backward_row(const double *u, const double *G,
         a = u[i] > a ? u[i] : a;
     for (size_t i = 0; i < vocab; i++)
         zeta[i] = (u[i] - a) / tau;
-    plain_softmax(u, vocab, tau, y);
+    reference_softmax(u, vocab, tau, y);
     for (size_t i = 0; i < vocab; i++)
         mean += take_log ? G[i] : y[i] * G[i];
     for (size_t i = 0; i < vocab; i++)
@@ -490,7 +486,7 @@ static void explain_softmax_backward_family(FILE *out, const vec_file *file,
     const vec_array *logits = input(c, "logits"),
                     *G = input(c, take_log ? "dlogprobs" : "dprobs");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    double tau = param_double(file, c, "tau", 1.0);
+    double tau = param_double(file, c, "tau");
     double *zeta = NULL, *y = NULL, *dlogits = NULL, *kept_d = NULL,
            *kept_zeta = NULL, *shares = NULL;
     double **arrays[] = {&zeta, &y, &dlogits, &kept_d, &kept_zeta, &shares};
@@ -543,10 +539,16 @@ static void explain_log_softmax_backward(FILE *out, const vec_file *file,
 /* ---- cross_entropy_backward ---------------------------------------------- */
 
 /* How w_t comes from dloss and the reduction. */
+/* The weights of the reduction; weights (n) are the reference's, targets
+ * (n), m of them counted. */
 static void explain_weights(FILE *out, const char *reduction,
-                            const double *dloss, size_t counted,
+                            const double *dloss, const double *weights,
+                            const int64_t *targets, size_t n, size_t counted,
                             int64_t ignore_index)
 {
+    size_t first = 0; /* the first counted row */
+    while (first < n && targets[first] == ignore_index)
+        first++;
     if (strcmp(reduction, "none") == 0)
         fprintf(out, "reduction none: w_t = dloss[t]");
     else if (strcmp(reduction, "sum") == 0)
@@ -558,9 +560,11 @@ static void explain_weights(FILE *out, const char *reduction,
     else
         fprintf(out, "reduction mean: w_t = dloss / m, m = %zu counted rows "
                 "(not n): w_t = %s / %zu = %s", counted, num(dloss[0]).text,
-                counted, num(dloss[0] / (double)counted).text);
-    fprintf(out, "; a row whose target is ignore_index = %" PRId64 " has w_t = "
-            "0\n", ignore_index);
+                counted, num(weights[first]).text);
+    if (strcmp(reduction, "mean") != 0 || counted == 0)
+        fprintf(out, " (m = %zu counted rows)", counted);
+    fprintf(out, "; a row whose target is ignore_index = %" PRId64 " has w_t "
+            "= 0\n", ignore_index);
 }
 
 /* One counted row: y, y - onehot(c) into y, and w (y - onehot). */
@@ -569,7 +573,7 @@ static void explain_cross_entropy_row(FILE *out, const double *u, size_t vocab,
                                       double *y /* (vocab) */,
                                       double *dlogits /* (vocab) */)
 {
-    plain_softmax(u, vocab, 1.0, y);
+    reference_softmax(u, vocab, 1.0, y);
     fprintf(out, "  y = softmax(u) = ");
     put_list(out, y, vocab);
     y[target] -= 1.0;
@@ -592,8 +596,8 @@ static void explain_cross_entropy_backward(FILE *out, const vec_file *file,
     const vec_array *logits = input(c, "logits"), *targets = input(c, "targets"),
                     *dloss = input(c, "dloss");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    int64_t ignore_index = param_int64(file, c, "ignore_index", -100);
-    const char *reduction = param_string(file, c, "reduction", "mean");
+    int64_t ignore_index = param_int64(file, c, "ignore_index");
+    const char *reduction = param_string(file, c, "reduction");
     double *weights = NULL, *y = NULL, *dlogits = NULL;
     double **arrays[] = {&weights, &y, &dlogits};
     const size_t sizes[] = {n, vocab, vocab};
@@ -603,7 +607,8 @@ static void explain_cross_entropy_backward(FILE *out, const vec_file *file,
                                            reduction, ignore_index, weights);
     fprintf(out, "dlogits[t,i] = w_t (y[t,i] - 1[i = c_t]), y = softmax(u[t,:]) "
             "(tau = 1), w_t the weight of row t\n");
-    explain_weights(out, reduction, dloss->f64, counted, ignore_index);
+    explain_weights(out, reduction, dloss->f64, weights, targets->i64, n,
+                    counted, ignore_index);
     for (size_t t = 0; t < shown_count(n); t++) {
         int64_t target = targets->i64[t];
         if (target == ignore_index) {
@@ -687,14 +692,14 @@ static tied_lm_case read_tied_lm_case(const vec_file *file, const vec_case *c)
     m.targets = input(c, "targets")->i64;
     m.E = E->f64;
     m.P = input(c, "P")->f64;
-    int layernorm = param_bool(file, c, "layernorm", 0);
+    int layernorm = param_bool(file, c, "layernorm");
     m.gamma = layernorm ? input(c, "gamma")->f64 : NULL;
     m.beta = layernorm ? input(c, "beta")->f64 : NULL;
-    int matrix = strcmp(param_string(file, c, "middle", "identity"), "matrix") == 0;
+    int matrix = strcmp(param_string(file, c, "middle"), "matrix") == 0;
     m.M = matrix ? input(c, "M")->f64 : NULL;
-    m.eps = param_double(file, c, "eps", 1e-5);
-    m.reduction = param_string(file, c, "reduction", "mean");
-    m.ignore_index = param_int64(file, c, "ignore_index", -100);
+    m.eps = param_double(file, c, "eps");
+    m.reduction = param_string(file, c, "reduction");
+    m.ignore_index = param_int64(file, c, "ignore_index");
     return m;
 }
 
@@ -731,7 +736,7 @@ static void tied_lm_forward_row(const tied_lm_case *m, tied_lm_values *v,
     for (size_t j = 0; j < d; j++)
         X[j] = m->E[(size_t)m->ids[t] * d + j] + m->P[t * d + j];
     if (m->gamma != NULL) {
-        v->r[t] = normalise_row(X, d, m->eps, v->z + t * d);
+        v->r[t] = normalise_row(X, d, m->eps, v->z + t * d).inv_std;
         for (size_t j = 0; j < d; j++)
             Z[j] = m->gamma[j] * v->z[t * d + j] + m->beta[j];
     } else {
@@ -746,7 +751,7 @@ static void tied_lm_forward_row(const tied_lm_case *m, tied_lm_values *v,
         for (size_t j = 0; j < d; j++)
             u[token] += H[j] * m->E[token * d + j];
     }
-    plain_softmax(u, vocab, 1.0, v->y + t * vocab);
+    reference_softmax(u, vocab, 1.0, v->y + t * vocab);
     if (m->targets[t] != m->ignore_index)
         v->losses[t] = position_loss(u, vocab, (size_t)m->targets[t]);
 }

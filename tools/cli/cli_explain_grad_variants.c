@@ -23,7 +23,7 @@ void explain_head_partial_backward(FILE *out, const vec_file *file,
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *F = input(c, "F"),
                     *dU = input(c, "dlogits");
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t k = (size_t)param_int64(file, c, "k", 0), free_cols = vocab - k;
+    size_t k = (size_t)param_int64(file, c, "k"), free_cols = vocab - k;
     fprintf(out, "columns v < k of W are E[v,:]^T (tied), columns v >= k are "
             "F[:,v-k] (free); k = %zu of |V| = %zu\n"
             "dh[t,j]   = sum_{v<k} dU[t,v] E[v,j] + sum_{v>=k} dU[t,v] F[j,v-k]\n"
@@ -119,7 +119,7 @@ void explain_head_adaptive_backward(FILE *out, const vec_file *file,
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *F = input(c, "F"),
                     *dU = input(c, "dlogits");
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    double alpha = param_double(file, c, "alpha", 0.0);
+    double alpha = param_double(file, c, "alpha");
     double *mixed = NULL, *difference = NULL;
     double **arrays[] = {&mixed, &difference};
     const size_t sizes[] = {vocab, n * vocab};
@@ -166,7 +166,7 @@ static mlp_inputs read_mlp(const vec_file *file, const vec_case *c)
     in.E = input(c, "E");
     in.b2 = input(c, "b2");
     in.dU = input(c, "dlogits");
-    in.tied = param_bool(file, c, "tied", 0);
+    in.tied = param_bool(file, c, "tied");
     in.n = in.h->shape[0];
     in.d = in.h->shape[1];
     in.m = in.W1->shape[1];
@@ -248,7 +248,7 @@ static void mixture_row(const double *h_row /* (d) */,
             for (size_t j = 0; j < d; j++)
                 logits[v] += h_row[j] * W[(k * d + j) * vocab + v];
         }
-        plain_softmax(logits, vocab, 1.0, p + k * vocab);
+        reference_softmax(logits, vocab, 1.0, p + k * vocab);
         for (size_t v = 0; v < vocab; v++)
             y[v] += abar[k] * p[k * vocab + v];
     }
@@ -346,7 +346,7 @@ static gated_inputs read_gated(const vec_file *file, const vec_case *c)
     in.E = input(c, "E");
     in.b_out = input(c, "b_out");
     in.G = input(c, "dlogprobs");
-    in.tied = param_bool(file, c, "tied", 0);
+    in.tied = param_bool(file, c, "tied");
     in.d = in.h->shape[1];
     in.K = in.W_pi->shape[1];
     in.vocab = in.tied ? in.E->shape[0] : in.W_out->shape[1];
@@ -371,7 +371,7 @@ static void gated_component(const gated_inputs *in, size_t k, double *g,
             logits[v] += g[j] * (in->tied ? in->E->f64[v * d + j]
                                           : in->W_out->f64[j * vocab + v]);
     }
-    plain_softmax(logits, vocab, 1.0, p);
+    reference_softmax(logits, vocab, 1.0, p);
 }
 
 /* pi = softmax(h[0,:] W_pi) into pi (K); logits is scratch (K). */
@@ -382,7 +382,7 @@ static void gate_row(const gated_inputs *in, double *logits, double *pi)
         for (size_t j = 0; j < in->d; j++)
             logits[k] += in->h->f64[j] * in->W_pi->f64[j * in->K + k];
     }
-    plain_softmax(logits, in->K, 1.0, pi);
+    reference_softmax(logits, in->K, 1.0, pi);
 }
 
 void explain_mos_gated_backward(FILE *out, const vec_file *file,
@@ -444,22 +444,22 @@ void explain_soft_tie_loss_backward(FILE *out, const vec_file *file,
     const vec_array *h = input(c, "h"), *E = input(c, "E"), *W = input(c, "W"),
                     *targets = input(c, "targets"), *dloss = input(c, "dloss");
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    double lambda = param_double(file, c, "lambda", 0.0);
+    double lambda = param_double(file, c, "lambda");
     double *u = NULL, *D = NULL, *weights = NULL;
     double **arrays[] = {&u, &D, &weights};
     const size_t sizes[] = {vocab, n * vocab, n};
     if (scratch_arrays(out, arrays, sizes, 3))
         return;
     cross_entropy_weights(targets->i64, n, dloss->f64,
-                          param_string(file, c, "reduction", "mean"),
-                          param_int64(file, c, "ignore_index", -100), weights);
+                          param_string(file, c, "reduction"),
+                          param_int64(file, c, "ignore_index"), weights);
     for (size_t t = 0; t < n; t++) {
         for (size_t v = 0; v < vocab; v++) {
             u[v] = 0.0;
             for (size_t j = 0; j < d; j++)
                 u[v] += h->f64[t * d + j] * W->f64[j * vocab + v];
         }
-        plain_softmax(u, vocab, 1.0, D + t * vocab);
+        reference_softmax(u, vocab, 1.0, D + t * vocab);
         for (size_t v = 0; v < vocab; v++)
             D[t * vocab + v] = weights[t] * (D[t * vocab + v] -
                                              ((int64_t)v == targets->i64[t]));

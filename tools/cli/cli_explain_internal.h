@@ -33,6 +33,9 @@ size_t shown_count(size_t count);
 /* [v_0, v_1, ..., (k more)] */
 void put_list(FILE *out, const double *values /* (count) */, size_t count);
 
+/* a + b - c ... (the first CLI_EXPLAIN_MAX terms), without their sum. */
+void put_terms(FILE *out, const double *terms /* (count) */, size_t count);
+
 /* a + b - c ... = sum, summing every term in order; returns the sum. */
 double put_sum(FILE *out, const double *terms /* (count) */, size_t count);
 
@@ -42,21 +45,49 @@ void put_more_rows(FILE *out, size_t count, const char *what);
 /* ---- reading the accepted case (cli_explain.c) -------------------------- */
 
 const vec_array *input(const vec_case *c, const char *name); /* or NULL */
-double param_double(const vec_file *file, const vec_case *c, const char *name,
-                    double fallback);
-int64_t param_int64(const vec_file *file, const vec_case *c, const char *name,
-                    int64_t fallback);
-int param_bool(const vec_file *file, const vec_case *c, const char *name,
-               int fallback);
+
+/* A param of the case's op, with the op table's default when the case does
+ * not give it (tools/common/op_table.c: the one place defaults are written).
+ * ref_run has read the same param by the same rule, so it cannot fail; if
+ * it did, the value would be NaN, 0, 0 or "". */
+double param_double(const vec_file *file, const vec_case *c, const char *name);
+int64_t param_int64(const vec_file *file, const vec_case *c, const char *name);
+int param_bool(const vec_file *file, const vec_case *c, const char *name);
 const char *param_string(const vec_file *file, const vec_case *c,
-                         const char *name, const char *fallback);
+                         const char *name);
 
 /* calloc of count doubles (at least one), or NULL after a note. */
 double *scratch(FILE *out, size_t count);
 
-/* p = softmax(u / tau) of one row in plain arithmetic, into p (vocab). */
-void plain_softmax(const double *u /* (vocab) */, size_t vocab, double tau,
-                   double *p /* (vocab) */);
+/* p = softmax(u / tau) of one row by the reference (lmr_softmax), into p
+ * (vocab); NaN if it rejects u. */
+void reference_softmax(const double *u /* (vocab) */, size_t vocab, double tau,
+                       double *p /* (vocab) */);
+
+/* ---- formatters: what they print from (cli_explain.c) -------------------- */
+
+/* The case, the reference's outputs for it and its intermediate
+ * quantities: a formatter prints these and computes none of them. */
+typedef struct {
+    const vec_file *file;
+    const vec_case *c;
+    const ref_result *result;
+    const cli_quantities *q;
+} explained;
+
+typedef void (*formatter)(FILE *out, const explained *e);
+
+/* The values of quantity name, which the op's gatherer stored
+ * (cli_quantities.c). */
+const double *quantity(const explained *e, const char *name);
+
+/* The reference's output called name (ref_run produced it). */
+const double *output_f64(const explained *e, const char *name);
+const int64_t *output_i64(const explained *e, const char *name);
+
+/* The formatter of a forward head variant, or NULL
+ * (cli_explain_variants.c). */
+formatter cli_explain_variants_formatter(const char *op);
 
 /* ---- explainers ---------------------------------------------------------- */
 
@@ -92,9 +123,10 @@ typedef struct {
 double explain_product_entry(FILE *out, const char *name, size_t i, size_t j,
                              size_t terms, factor left, factor right);
 
-/* The cross-entropy weights w_t of spec/gradients.md: dloss[t] (none),
- * dloss[0] (sum) or dloss[0] / m (mean, m counted rows), 0 for an ignored
- * row; into weights (n). Returns m. */
+/* The cross-entropy weights w_t of spec/gradients.md, the reference's
+ * (lmr_cross_entropy_weights): dloss[t] (none), dloss[0] (sum) or
+ * dloss[0] / m (mean, m counted rows), 0 for an ignored row; into weights
+ * (n). Returns m. */
 size_t cross_entropy_weights(const int64_t *targets /* (n) */, size_t n,
                              const double *dloss, const char *reduction,
                              int64_t ignore_index, double *weights /* (n) */);

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "lmr_softmax.h"
 #include "vecio.h"
 
 #define REF_MAX_OUTPUTS 8
@@ -44,5 +45,9 @@ const char *ref_op_name(size_t i);
 int ref_run(const vec_file *file, const vec_case *c, ref_result *result,
             char *err, size_t errlen);
 void ref_result_free(ref_result *result);
+
+/* The reduction called "none", "sum" or "mean"; anything else maps to a
+ * value ref rejects. */
+enum lmr_reduction ref_reduction_named(const char *name);
 
 #endif

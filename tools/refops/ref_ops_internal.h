@@ -35,7 +35,5 @@ double *ref_add_f64(const vec_ctx *ctx, ref_result *result, const char *name,
 /* An optional input: NULL when absent; -1 when present with the wrong kind. */
 int ref_optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
                        const vec_array **out);
-/* "none", "sum", "mean"; anything else maps to a value ref rejects. */
-enum lmr_reduction ref_reduction_named(const char *name);
 
 #endif

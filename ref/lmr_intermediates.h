@@ -1,0 +1,165 @@
+/*
+ * lmr_intermediates.h -- the intermediate quantities the reference computes
+ * on its way to an op's outputs: LayerNorm's row statistics, softmax's row
+ * maximum and sum, cross-entropy's per-row losses and gradient weights,
+ * sampling's ranking, kept set and CDF, the logit lens's normalised states
+ * and logits, and the parts the head variants combine.
+ *
+ * They are the reference's own numbers, not a second computation: each
+ * forward (and backward) function of ref/ computes through the same helper
+ * as the function here, so an intermediate printed from here equals, bit for
+ * bit, the one the output was made from (tests/explain.c checks it on every
+ * vector case). `lmr --explain` prints them. The functions validate their
+ * inputs as the op does (spec/errors.md) and write nothing unless they
+ * return LMR_OK. Implemented in the modules of their ops.
+ */
+#ifndef LMR_INTERMEDIATES_H
+#define LMR_INTERMEDIATES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lmr_softmax.h"
+
+/* ---- LayerNorm (lmr_layernorm.c) ----------------------------------------- */
+
+/* The statistics of one row x (d) (spec/layernorm.md):
+ *     var + eps = scale^2 (variance + eps / scale^2),
+ * so for an ordinary row scale = 1 and variance is the biased variance
+ * (1/d) sum_j (x_j - mean)^2; for a row whose deviations exceed 2^500 (which
+ * would overflow when squared) scale is the largest |x_j - mean| and
+ * variance that of the deviations divided by it. */
+typedef struct {
+    double mean;     /* mu = (1/d) sum_j x_j */
+    double variance; /* of the deviations divided by scale; biased */
+    double scale;    /* 1, or the largest deviation of a huge row */
+    double inv_std;  /* r = 1/sqrt(var + eps) */
+} lmr_layernorm_row;
+
+/* The statistics of each row of x (n,d) into rows (n), as lmr_layernorm
+ * normalises them. Errors: those of lmr_layernorm for x and eps (gamma is
+ * not needed: LMR_EINVAL only for a NULL array). */
+int lmr_layernorm_stats(lmr_layernorm_row *rows, const double *x, size_t n,
+                        size_t d, double eps);
+
+/* z = (x - mean) r, the normalised value of x in a row with these
+ * statistics; the forward writes gamma_j z_j + beta_j. */
+double lmr_layernorm_normalised(double x, const lmr_layernorm_row *row);
+
+/* ---- softmax, log-softmax, cross-entropy (lmr_softmax.c) ------------------ */
+
+/* The statistics of one row u (vocab) under temperature tau. */
+typedef struct {
+    double max;     /* a = max_j u_j, finite */
+    double sum;     /* S = sum_j exp((u_j - a) / tau), in [1, vocab] */
+    double log_sum; /* log S */
+} lmr_softmax_row;
+
+/*
+ * For each row u = logits[t,:] (logits (n,vocab)): its statistics into rows
+ * (n), and, unless NULL, z_i = (u_i - a)/tau into shifted (n,vocab) and
+ * exp(z_i) into exps (n,vocab). softmax is exps / S, log-softmax z - log S,
+ * cross-entropy log S - z_target (tau = 1). Errors: those of lmr_softmax.
+ */
+int lmr_softmax_stats(lmr_softmax_row *rows, double *shifted, double *exps,
+                      const double *logits, size_t n, size_t vocab,
+                      double tau);
+
+/* The cross-entropy of each row into losses (n): log S - z_{c_t}, 0 for a
+ * row whose target is ignore_index; *counted = the number of other rows.
+ * The reductions sum these in order (and the mean divides by *counted).
+ * Errors: those of lmr_cross_entropy. */
+int lmr_cross_entropy_terms(double *losses, size_t *counted,
+                            const double *logits, const int64_t *targets,
+                            size_t n, size_t vocab, int64_t ignore_index);
+
+/* The weight w_t the backward of cross-entropy gives row t, into weights
+ * (n): dloss[t] (NONE, dloss (n)), dloss[0] (SUM, dloss (1)), dloss[0] / m
+ * (MEAN, m counted rows), 0 for an ignored row; *counted = m; targets (n).
+ * Errors: LMR_EINVAL (NULL array), LMR_EDOMAIN (unknown reduction). */
+int lmr_cross_entropy_weights(double *weights, size_t *counted,
+                              const int64_t *targets, const double *dloss,
+                              size_t n, enum lmr_reduction reduction,
+                              int64_t ignore_index);
+
+/* ---- sampling (lmr_sample.c) ------------------------------------------------ */
+
+/* The unmasked tokens of one row of logits (vocab) in rank order (logit
+ * descending, index ascending) into order (vocab); *ranked = their number.
+ * lmr_argmax's token is order[0]. Errors: those of lmr_argmax; LMR_ENOMEM. */
+int lmr_rank_tokens(size_t *order, size_t *ranked, const double *logits,
+                    size_t vocab);
+
+/* What lmr_sample does with one row. The caller provides the five arrays,
+ * each of vocab entries; the function fills them and the counts. */
+typedef struct {
+    size_t *order;      /* the unmasked tokens in rank order, order[0..ranked) */
+    double *probs;      /* p = softmax(u / tau) */
+    double *cumulative; /* top_p < 1: top-p's renormalised running sum over
+                           the first m+1 ranked tokens, m < kept */
+    double *kept_probs; /* q: p renormalised over the kept tokens, 0 elsewhere
+                           (lmr_sample's probs) */
+    double *cdf;        /* C_i = the running sum of q in index order, i <= token */
+    size_t ranked;      /* the number of unmasked tokens */
+    size_t top_k_kept;  /* after top-k (ranked when top_k is 0 or >= ranked) */
+    size_t kept;        /* after top-p */
+    double top_k_mass;  /* sum of p over the first top_k_kept ranked tokens */
+    double kept_mass;   /* sum of p over the kept tokens (q's divisor) */
+    int64_t token;      /* the smallest i with r < C_i (lmr_sample's token) */
+} lmr_sample_trace;
+
+/* Samples one row of logits (vocab) with uniform r as lmr_sample does,
+ * recording its steps in trace. Errors: those of lmr_sample. */
+int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
+                         double r, size_t vocab, double tau, int64_t top_k,
+                         double top_p);
+
+/* ---- the logit lens (lmr_lens.c) --------------------------------------------- */
+
+/* For each layer: x = hidden[l,:,:], LayerNorm'd into normalised
+ * (layers,n,d) when gamma and beta are given (else copied), and the logits
+ * u = x E^T into logits (layers,n,vocab), as lmr_logit_lens computes them
+ * before ranking and the softmax. E (vocab,d), gamma and beta (d) or NULL.
+ * Errors: those of lmr_logit_lens without its top_k. */
+int lmr_logit_lens_logits(double *normalised, double *logits,
+                          const double *hidden, const double *E,
+                          const double *gamma, const double *beta,
+                          size_t layers, size_t n, size_t vocab, size_t d,
+                          double eps);
+
+/* ---- the head variants (lmr_variants.c) ---------------------------------- */
+
+/* Transformed tying's hidden state q = h T (n,d), which the tied head then
+ * unembeds. T is (d,d). Errors: those of lmr_head_untied. */
+int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
+                                size_t n, size_t d);
+
+/* Adaptive tying's two logits, tied = h E^T and untied = h F (n,vocab each),
+ * which it mixes as alpha tied + (1 - alpha) untied. Errors: those of the
+ * two heads. */
+int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
+                            const double *E, const double *F, size_t n,
+                            size_t vocab, size_t d);
+
+/* The MLP head's pre-activation pre = h W1 + b1 and hidden = ReLU(pre),
+ * (n,m) each; b1 (m) or NULL. Errors: those of lmr_head_untied; LMR_EDIM
+ * (m = 0). */
+int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
+                        const double *W1, const double *b1, size_t n,
+                        size_t d, size_t m);
+
+/* The fixed mixture's weights as logs, log(alpha_k / sum_j alpha_j), into
+ * log_weight (K), and each component's log softmax(h W_k) into components
+ * (K,n,vocab); lmr_mos_fixed mixes them as log sum_k exp(log_weight_k +
+ * components_k). Errors: those of lmr_mos_fixed. */
+int lmr_mos_fixed_components(double *log_weight, double *components,
+                             const double *h, const double *W,
+                             const double *alpha, size_t n, size_t vocab,
+                             size_t d, size_t K);
+
+/* The gated mixture's weights as logs, log softmax(h W_pi), into log_pi
+ * (n,K); W_pi is (d,K). Errors: those of lmr_head_untied; LMR_EDIM (K = 0). */
+int lmr_mos_gated_weights(double *log_pi, const double *h, const double *W_pi,
+                          size_t n, size_t d, size_t K);
+
+#endif
