@@ -278,6 +278,20 @@ const op_desc op_table[] = {
       {"penalty", F64, SHAPE_ONE, {{DIM_END}}, NULL, 0,
        "1: lambda ||E - W^T||_F^2"}}},
 
+    /* ---- attention (spec/attention.md) ---- */
+    {"attention_weights",
+     "A[i,:] = softmax(Q[i,:] K^T / sqrt(d_k) + M[i,:]), M = -inf where masked",
+     "lmr_attention_weights", "attention.md#attention_weights",
+     {"attention_weights"},
+     {{"Q", F64, 2, 0, "n_q x d_k: the queries"},
+      {"K", F64, 2, 0, "n_k x d_k: the keys"},
+      {"key_mask", I64, 1, 1, "n_k: 1 for a key that takes part, 0 for padding (optional)"}},
+     {{.name = "causal", .kind = PARAM_BOOL, .default_integer = 0,
+       .range = "true or false",
+       .about = "true: key j is masked for query i when j > i + n_k - n_q"}},
+     {{"weights", F64, SHAPE_DIMS, {AXIS("Q", 0), AXIS("K", 0)}, NULL, 0,
+       "n_q x n_k: the attention weights, rows summing to 1"}}},
+
     /* ---- gradients (spec/gradients.md): the forward inputs, the upstream
      *      gradient d<output>, and d<input> for every real input ---- */
     {"embed_lookup_backward", "dE[v,:] = sum of dY[t,:] over t with w_t = v",
