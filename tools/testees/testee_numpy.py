@@ -555,6 +555,56 @@ def op_soft_tie_loss(c):
             "penalty": out_f(np.array([pen], dtype=T))}
 
 
+# -------------------------------------------------------------- attention --
+
+
+def score_scale(d_k):
+    """The scores' factor: 1/sqrt(d_k), the width of a query."""
+    return T(1.0) / np.sqrt(T(d_k))
+
+
+def causal_offset(n_q, n_k):
+    """Query i stands at position i + offset: the queries are the last n_q of
+    the n_k positions (bottom-right alignment)."""
+    return n_k - n_q
+
+
+def causal_future(i, j, offset):
+    """Key j lies after query i's position: masked under causal."""
+    return j > i + offset
+
+
+def padding_keys(key_mask):
+    """The keys that are padding: key_mask 0 (1 = the key takes part)."""
+    return key_mask == 0
+
+
+def attention_masked(n_q, n_k, causal, key_mask):
+    """masked[i, j]: key j is masked for query i."""
+    masked = np.zeros((n_q, n_k), dtype=bool)
+    if key_mask is not None:
+        masked |= padding_keys(key_mask)[None, :]
+    if causal:
+        i, j = np.arange(n_q)[:, None], np.arange(n_k)[None, :]
+        masked |= causal_future(i, j, causal_offset(n_q, n_k))
+    return masked
+
+
+def attention_softmax(scores):
+    """The softmax of each row (over the keys), masked scores at -inf."""
+    return softmax(scores)
+
+
+def op_attention_weights(c):
+    Q, K = cls(c.f("Q")), cls(c.f("K"))
+    key_mask = c.i("key_mask") if c.has("key_mask") else None
+    n_q, n_k = Q.shape[0], K.shape[0]
+    S = matmul(Q, K.T) * score_scale(Q.shape[1])
+    S = np.where(attention_masked(n_q, n_k, c.flag("causal"), key_mask),
+                 T(-np.inf), S).astype(T)
+    return {"weights": out_f(attention_softmax(S))}
+
+
 # -------------------------------------------------------------- gradients --
 #
 # The backward ops of spec/gradients.md, computed by hand from the closed

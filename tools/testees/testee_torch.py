@@ -400,6 +400,31 @@ def op_soft_tie_loss(c):
     return {"loss": of(loss), "cross_entropy": of(ce_loss), "penalty": of(penalty)}
 
 
+# -------------------------------------------------------------- attention --
+
+
+def op_attention_weights(c):
+    """The weights of scaled dot-product attention in the explicit form of
+    PyTorch's documentation of F.scaled_dot_product_attention (not in torch
+    1.13, and it returns A V, not A): Q K^T * scale + bias, softmax over the
+    last axis.  PyTorch's is_causal is top-left aligned (tril(diagonal=0));
+    spec/attention.md aligns bottom-right, so the causal bias here is
+    tril(diagonal=n_k - n_q).  The padding enters as nn.MultiheadAttention's
+    key_padding_mask, True at the padding: key_mask == 0."""
+    Q, K = tt(c.f("Q")), tt(c.f("K"))
+    n_q, d_k = Q.shape
+    n_k = K.shape[0]
+    scores = Q @ K.T * (1.0 / math.sqrt(d_k))
+    masked = torch.zeros(n_q, n_k, dtype=torch.bool)
+    if c.flag("causal"):
+        masked |= torch.ones(n_q, n_k, dtype=torch.bool).tril(diagonal=n_k - n_q).logical_not()
+    if c.has("key_mask"):
+        key_padding_mask = ti(c.i("key_mask")) == 0
+        masked |= key_padding_mask[None, :]
+    scores = scores.masked_fill(masked, float("-inf"))
+    return {"weights": of(Fn.softmax(scores, dim=-1))}
+
+
 # -------------------------------------------------------------- gradients --
 #
 # spec/gradients.md.  Each backward op builds its forward from the same
