@@ -103,7 +103,8 @@ PROGRAMS := $(GEN) $(VERIFY) $(CLI) $(RUNNER) $(TESTEE_REF)
 T := $(B)/tests
 REF_TESTS := errors properties errors_output properties_output errors_grad
 ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \
-                oracle_grad_selfcheck oracle_grad_variants_selfcheck
+                oracle_grad_selfcheck oracle_grad_variants_selfcheck \
+                oracle_attention_selfcheck
 REFOPS_TESTS := vectors format gradcheck
 CLI_TESTS := cli op_table
 TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \
