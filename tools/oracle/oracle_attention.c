@@ -12,9 +12,7 @@
  *   of spec/tolerance.md#attention_weights.
  * Each weight is rounded once to the nearest double; each scale upward.
  */
-#include <math.h> /* isfinite: classification, not arithmetic */
 #include <stdint.h>
-#include <stdlib.h>
 
 #include <mpfr.h>
 
