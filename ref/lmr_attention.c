@@ -9,11 +9,17 @@
  * unmasked score is subtracted before exp, so scores of 1e3 or 1e300 do not
  * overflow, and a masked key gets exp(-inf) = 0 exactly.
  *
- * Accuracy: spec/tolerance.md#attention_weights.
+ * The backward recomputes the weights into a scratch array and applies
+ * softmax's backward per row, then the two products with K and Q.
+ *
+ * Accuracy: spec/tolerance.md#attention_weights (the backward:
+ * spec/tolerance.md#gradients).
  */
 #include "lmr_attention.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "lmr_check.h"
 #include "lmr_softmax.h"
@@ -108,5 +114,58 @@ int lmr_attention_weights(double *weights, const double *Q, const double *K,
                          : score(Q + i * d_k, K + j * d_k, d_k);
         status = lmr_softmax(row, row, 1, n_k, 1.0); /* in place */
     }
+    return status;
+}
+
+/* Adds row i of dS = A (G - gbar) times K to dQ[i,:] and times Q[i,:] to
+ * dK. A, G: (n_q,n_k); Q, dQ: (n_q,d_k); K, dK: (n_k,d_k) */
+static void backward_row(double *dQ, double *dK, const double *A,
+                         const double *G, const double *Q, const double *K,
+                         size_t i, size_t n_k, size_t d_k)
+{
+    const double *a = A + i * n_k, *g = G + i * n_k; /* row i */
+    double gbar = 0.0;
+    for (size_t j = 0; j < n_k; j++)
+        gbar += a[j] * g[j];
+    for (size_t j = 0; j < n_k; j++) {
+        double ds = a[j] * (g[j] - gbar); /* 0 at a masked key (a = 0) */
+        if (ds == 0.0)
+            continue;
+        for (size_t l = 0; l < d_k; l++) {
+            dQ[i * d_k + l] += ds * K[j * d_k + l];
+            dK[j * d_k + l] += ds * Q[i * d_k + l];
+        }
+    }
+}
+
+int lmr_attention_weights_backward(double *dQ, double *dK, const double *Q,
+                                   const double *K, const int64_t *key_mask,
+                                   const double *dweights, size_t n_q,
+                                   size_t n_k, size_t d_k, int causal)
+{
+    int status = check_shapes(dQ, Q, K, n_q, n_k, d_k);
+    if (status == LMR_OK && (dK == NULL || (n_q > 0 && dweights == NULL)))
+        status = LMR_EINVAL;
+    if (status == LMR_OK)
+        status = lmr_check_finite(dweights, n_q * n_k);
+    if (status != LMR_OK)
+        return status;
+    double *A = malloc(n_q * n_k > 0 ? n_q * n_k * sizeof *A : 1);
+    if (A == NULL)
+        return LMR_ENOMEM;
+    status = lmr_attention_weights(A, Q, K, key_mask, n_q, n_k, d_k, causal);
+    if (status == LMR_OK) {
+        double root = sqrt((double)d_k);
+        if (n_q > 0)
+            memset(dQ, 0, n_q * d_k * sizeof *dQ);
+        memset(dK, 0, n_k * d_k * sizeof *dK);
+        for (size_t i = 0; i < n_q; i++)
+            backward_row(dQ, dK, A, dweights, Q, K, i, n_k, d_k);
+        for (size_t k = 0; k < n_q * d_k; k++)
+            dQ[k] /= root;
+        for (size_t k = 0; k < n_k * d_k; k++)
+            dK[k] /= root;
+    }
+    free(A);
     return status;
 }

@@ -31,4 +31,20 @@ int lmr_attention_weights(double *weights, const double *Q, const double *K,
                           const int64_t *key_mask, size_t n_q, size_t n_k,
                           size_t d_k, int causal);
 
+/*
+ * The backward of lmr_attention_weights (spec/gradients.md): with
+ * G = dweights and A the forward weights, dS[i,j] = A[i,j] (G[i,j] - gbar_i),
+ * gbar_i = sum_j A[i,j] G[i,j]; dQ = dS K / sqrt(d_k), dK = dS^T Q / sqrt(d_k).
+ * The masks are not differentiated; G at a masked key is ignored.
+ *
+ * dQ is (n_q,d_k); dK is (n_k,d_k); dweights is (n_q,n_k); the rest as
+ * lmr_attention_weights. Errors: those of lmr_attention_weights;
+ * LMR_ENONFINITE (a NaN or infinity in dweights); LMR_ENOMEM (the scratch
+ * copy of the weights). Nothing is written unless LMR_OK.
+ */
+int lmr_attention_weights_backward(double *dQ, double *dK, const double *Q,
+                                   const double *K, const int64_t *key_mask,
+                                   const double *dweights, size_t n_q,
+                                   size_t n_k, size_t d_k, int causal);
+
 #endif

@@ -2,7 +2,9 @@
  * cli_explain_attention.c -- the explainer of attention_weights
  * (spec/attention.md) for lmr's --explain: per query, which keys are
  * masked and by what, each score as its dot product over sqrt(d_k), and the
- * softmax of the row, in plain double arithmetic.
+ * softmax of the row, in plain double arithmetic; and of
+ * attention_weights_backward: each shown row's dS, then dQ and dK as sums of
+ * products.
  */
 #include <math.h>
 #include <stdio.h>
@@ -106,8 +108,66 @@ static void explain_attention_weights(FILE *out, const vec_file *file,
     free(e);
 }
 
+/* dS = A (G - gbar) of one row, printed; into ds (n_k). a, g: (n_k) */
+static void explain_row_backward(FILE *out, const double *a, const double *g,
+                                 size_t n_k, double *ds /* (n_k) */)
+{
+    double gbar = 0.0;
+    for (size_t j = 0; j < n_k; j++)
+        gbar += a[j] * g[j];
+    fprintf(out, "  gbar = sum_j A[i,j] G[i,j] = %s\n  dS[i,:] = A (G - gbar) = ",
+            num(gbar).text);
+    for (size_t j = 0; j < n_k; j++)
+        ds[j] = a[j] * (g[j] - gbar);
+    put_list(out, ds, n_k);
+    fputc('\n', out);
+}
+
+static void explain_attention_weights_backward(FILE *out, const vec_file *file,
+                                               const vec_case *c)
+{
+    const vec_array *Q = input(c, "Q"), *K = input(c, "K");
+    const vec_array *key_mask = input(c, "key_mask"), *G = input(c, "dweights");
+    int causal = param_bool(file, c, "causal", 0);
+    size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
+    fprintf(out, "per query i: the forward row A[i,:] (see attention_weights), "
+            "dS = A (G - sum_j A G), then dQ = dS K / sqrt(d_k) and "
+            "dK = dS^T Q / sqrt(d_k)\n");
+    double *u = scratch(out, n_k), *a = scratch(out, n_k);
+    double *ds = scratch(out, n_q * n_k + 1);
+    for (size_t i = 0; u && a && ds && i < shown_count(n_q); i++) {
+        fprintf(out, "query %zu:\n", i);
+        explain_scores(out, Q, K, key_mask, causal, i, u);
+        explain_row_softmax(out, u, n_k, a);
+        explain_row_backward(out, a, G->f64 + i * n_k, n_k, ds + i * n_k);
+    }
+    put_more_rows(out, n_q, "queries");
+    double root = sqrt((double)d_k);
+    for (size_t i = 0; u && a && ds && i < shown_count(n_q); i++)
+        for (size_t l = 0; l < shown_count(d_k); l++) {
+            fprintf(out, "dQ[%zu,%zu] = (", i, l);
+            double sum = put_products(out, ds + i * n_k, 1, K->f64 + l, d_k, n_k);
+            fprintf(out, ") / sqrt(%zu) = %s\n", d_k, num(sum / root).text);
+        }
+    if (n_q > MAX)
+        fprintf(out, "(dK needs every query's dS; shown for at most %d "
+                "queries: run the op for the values)\n", MAX);
+    for (size_t j = 0; u && a && ds && n_q <= MAX && j < shown_count(n_k); j++)
+        for (size_t l = 0; l < shown_count(d_k); l++) {
+            fprintf(out, "dK[%zu,%zu] = (", j, l);
+            double sum = put_products(out, ds + j, n_k, Q->f64 + l, d_k, n_q);
+            fprintf(out, ") / sqrt(%zu) = %s\n", d_k, num(sum / root).text);
+        }
+    free(u);
+    free(a);
+    free(ds);
+}
+
 explainer cli_explain_attention_find(const char *op)
 {
-    return strcmp(op, "attention_weights") == 0 ? explain_attention_weights
-                                                : NULL;
+    if (strcmp(op, "attention_weights") == 0)
+        return explain_attention_weights;
+    if (strcmp(op, "attention_weights_backward") == 0)
+        return explain_attention_weights_backward;
+    return NULL;
 }

@@ -5,7 +5,8 @@
  * sqrt(d_k), ties, and the invalid inputs (fully masked rows, non-finite
  * entries, sizes that disagree). Inputs are multiples of 1/8 or 1/4 with
  * few bits, exact in every class, so that the narrow classes judge only
- * their arithmetic.
+ * their arithmetic. attention_weights_backward (spec/gradients.md) reuses
+ * the forward's cases with an upstream gradient dweights of k/16.
  */
 #include <math.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
 #include "oracle_attention.h"
@@ -261,8 +263,201 @@ static int gen_attention_weights(const char *dir)
     return status;
 }
 
+/* ==== attention_weights_backward ======================================= */
+
+/* How dweights is made for a backward case: k/16 with |k| <= 32 from a
+ * seed, or a constant per row (the upstream gradient of a loss that reads
+ * only each row's sum, whose gradient is exactly 0). */
+typedef enum { UPSTREAM_RANDOM, UPSTREAM_CONSTANT } upstream_kind;
+
+/* A backward case: a forward case (by slug) and how G is made. */
+typedef struct {
+    const char *forward_slug;
+    const char *slug, *comment;
+    upstream_kind upstream;
+    unsigned long seed;
+    const char *error; /* NULL, or a problem of the upstream gradient */
+    size_t g_cols;     /* 0: n_k (else the invalid shape) */
+} backward_config;
+
+static const backward_config backward_cases[] = {
+    {"plain", "plain", "no mask, n_q, n_k, d_k pairwise different",
+     UPSTREAM_RANDOM, 7201, NULL, 0},
+    {"causal-square", "causal-square", "causal with n_q = n_k: masked keys "
+     "get dS = 0", UPSTREAM_RANDOM, 7202, NULL, 0},
+    {"causal-fewer-queries", "causal-fewer-queries", "causal with n_q < n_k, "
+     "bottom-right", UPSTREAM_RANDOM, 7203, NULL, 0},
+    {"padding", "padding", "keys 2 and 4 padding: their dK rows are exactly "
+     "0, the upstream gradient there is ignored", UPSTREAM_RANDOM, 7204, NULL,
+     0},
+    {"causal-and-padding", "causal-and-padding", "both masks",
+     UPSTREAM_RANDOM, 7205, NULL, 0},
+    {"padding", "constant-upstream", "a constant upstream row: dS = 0, so dQ "
+     "and dK are exactly 0", UPSTREAM_CONSTANT, 7206, NULL, 0},
+    {"padding-one-key-left", "one-key-left", "one key left per row: its "
+     "weight is the constant 1, every gradient is exactly 0",
+     UPSTREAM_RANDOM, 7207, NULL, 0},
+    {"d-one", "d-one", "d_k = 1", UPSTREAM_RANDOM, 7208, NULL, 0},
+    {"d-three", "d-three", "d_k = 3, an irrational 1/sqrt(3)",
+     UPSTREAM_RANDOM, 7209, NULL, 0},
+    {"equal-keys", "equal-keys", "every key equal: dQ is exactly 0 (each row "
+     "of dS sums to 0), dK is not", UPSTREAM_RANDOM, 7210, NULL, 0},
+    {"scores-near-100", "scores-near-100", "scores near 100: weights of "
+     "1e-87 and their gradients", UPSTREAM_RANDOM, 7211, NULL, 0},
+    {"empty-queries", "empty-queries", "n_q = 0: dQ empty, dK zeros",
+     UPSTREAM_RANDOM, 7212, NULL, 0},
+    {"fully-masked-padding", "fully-masked-padding", "every key padding "
+     "(the forward's error)", UPSTREAM_RANDOM, 7213, "LMR_EDOMAIN", 0},
+    {"nan-query", "nan-query", "a NaN in Q (the forward's error)",
+     UPSTREAM_RANDOM, 7214, "LMR_ENONFINITE", 0},
+    {"width-mismatch", "width-mismatch", "K's width is not Q's",
+     UPSTREAM_RANDOM, 7215, "LMR_EDIM", 0},
+    {"plain", "upstream-nan", "a NaN in dweights", UPSTREAM_RANDOM, 7216,
+     "LMR_ENONFINITE", 0},
+    {"plain", "upstream-shape", "dweights of n_q x (n_k - 1)",
+     UPSTREAM_RANDOM, 7217, "LMR_EDIM", 4},
+};
+
+static const attention_config *forward_case(const char *slug)
+{
+    for (size_t i = 0; i < sizeof hand_cases / sizeof hand_cases[0]; i++)
+        if (strcmp(hand_cases[i].slug, slug) == 0)
+            return &hand_cases[i];
+    return NULL;
+}
+
+/* G (n_q, g_cols) as the case says. */
+static void make_upstream(double *G, const backward_config *b, size_t n_q,
+                          size_t g_cols)
+{
+    gsl_rng *rng = gen_rng(b->seed);
+    gen_dyadic(rng, G, n_q * g_cols, 4, 32);
+    gsl_rng_free(rng);
+    for (size_t i = 0; b->upstream == UPSTREAM_CONSTANT && i < n_q; i++)
+        for (size_t j = 0; j < g_cols; j++)
+            G[i * g_cols + j] = G[i * g_cols];
+    if (b->error != NULL && strcmp(b->slug, "upstream-nan") == 0)
+        G[n_q * g_cols - 1] = NAN;
+}
+
+static int expect_gradients(gen_case *c, const attention_config *cfg,
+                            const double *q, const double *k,
+                            const double *G)
+{
+    oracle_out dQ = gen_grad_out_alloc(cfg->n_q * cfg->d_k);
+    oracle_out dK = gen_grad_out_alloc(cfg->n_k * cfg->d_k);
+    int status = oracle_attention_weights_backward(
+        dQ, dK, q, k, cfg->has_mask ? cfg->key_mask : NULL, G, cfg->n_q,
+        cfg->n_k, cfg->d_k, cfg->causal);
+    if (status == 0) {
+        gen_expect_grad(c, "dQ", cfg->n_q, cfg->d_k, dQ);
+        gen_expect_grad(c, "dK", cfg->n_k, cfg->d_k, dK);
+    } else {
+        status = gen_oracle_failed("attention_weights_backward", c->id);
+    }
+    gen_grad_out_free(&dQ);
+    gen_grad_out_free(&dK);
+    return status;
+}
+
+static int backward_case(gen_file *file, const backward_config *b)
+{
+    const attention_config *cfg = forward_case(b->forward_slug);
+    if (cfg == NULL)
+        return gen_oracle_failed("attention_weights_backward", b->slug);
+    gen_case c;
+    size_t k_width = cfg->k_width ? cfg->k_width : cfg->d_k;
+    size_t mask_length = cfg->mask_length ? cfg->mask_length : cfg->n_k;
+    size_t g_cols = b->g_cols ? b->g_cols : cfg->n_k;
+    double q[MAX_ROWS * MAX_WIDTH + 1], k[MAX_KEYS * MAX_WIDTH + 1];
+    double G[MAX_ROWS * MAX_KEYS + 1];
+    flatten(cfg, q, k, k_width);
+    make_upstream(G, b, cfg->n_q, g_cols);
+    gen_case_begin(&c, file, b->slug, b->comment);
+    gen_flag(&c, "edge");
+    if (cfg->causal)
+        gen_flag(&c, "causal");
+    if (cfg->has_mask)
+        gen_flag(&c, "padding");
+    gen_source(&c, b->seed, b->upstream == UPSTREAM_CONSTANT
+                                ? "dweights: row i all equal to k/16, k uniform in [-32, 32]"
+                                : "dweights: k/16, k uniform in [-32, 32]");
+    gen_param_bool(&c, "causal", cfg->causal);
+    gen_input_f64(&c, "Q", cfg->n_q, cfg->d_k, q);
+    gen_input_f64(&c, "K", cfg->n_k, k_width, k);
+    if (cfg->has_mask)
+        gen_input_i64(&c, "key_mask", mask_length, GEN_1D, cfg->key_mask);
+    gen_input_f64(&c, "dweights", cfg->n_q, g_cols, G);
+    int status = 0;
+    const char *error = b->error ? b->error : cfg->error;
+    if (error != NULL)
+        gen_invalid(&c, error);
+    else
+        status = expect_gradients(&c, cfg, q, k, G);
+    gen_case_end(&c);
+    return status;
+}
+
+/* A random backward case: Q, K and dweights of gen_draw_values. */
+static int random_backward_case(gen_file *file, const char *slug,
+                                const char *comment, size_t n_q, size_t n_k,
+                                size_t d_k, int causal, unsigned long seed,
+                                int full_precision)
+{
+    gen_case c;
+    gen_draws bag;
+    gen_draws_init(&bag, seed, full_precision);
+    double *q = gen_draw(&bag, n_q * d_k);
+    double *k = gen_draw(&bag, n_k * d_k);
+    double *G = gen_draw(&bag, n_q * n_k);
+    int64_t key_mask[MAX_KEYS * 2];
+    for (size_t j = 0; j < n_k; j++)
+        key_mask[j] = (j % 3 == 1) ? 0 : 1;
+    gen_case_begin_random(&c, file, slug, comment, causal ? "causal" : NULL,
+                          seed, gen_draw_recipe(full_precision));
+    gen_flag(&c, "padding");
+    gen_param_bool(&c, "causal", causal);
+    gen_input_f64(&c, "Q", n_q, d_k, q);
+    gen_input_f64(&c, "K", n_k, d_k, k);
+    gen_input_i64(&c, "key_mask", n_k, GEN_1D, key_mask);
+    gen_input_f64(&c, "dweights", n_q, n_k, G);
+    attention_config cfg = {slug, comment, n_q, n_k, d_k, causal, 1, {0},
+                            {{0}}, {{0}}, NULL, 0, 0};
+    memcpy(cfg.key_mask, key_mask, n_k * sizeof key_mask[0]);
+    int status = expect_gradients(&c, &cfg, q, k, G);
+    gen_case_end(&c);
+    gen_draws_free(&bag);
+    return status;
+}
+
+static int gen_attention_weights_backward(const char *dir)
+{
+    gen_file file;
+    int status = 0;
+    gen_file_init(&file, "attention_weights_backward",
+                  "spec/gradients.md#attention_weights_backward");
+    gen_note(&file, "causal", "the causal mask, aligned bottom-right");
+    gen_note(&file, "padding", "a key_mask is given");
+    for (size_t i = 0; i < sizeof backward_cases / sizeof backward_cases[0]; i++)
+        if (backward_case(&file, &backward_cases[i]) != 0)
+            status = -1;
+    if (status == 0)
+        status = random_backward_case(&file, "random-causal-padded", "causal "
+                                      "over 6 keys with 4 queries, keys 1 and "
+                                      "4 padding, k/64", 4, 6, 8, 1, 7221, 0);
+    if (status == 0)
+        status = random_backward_case(&file, "random-full-precision", "53-bit "
+                                      "inputs, 5 queries, 6 keys of width 5 "
+                                      "with padding", 5, 6, 5, 0, 7222, 1);
+    if (status == 0)
+        status = gen_file_write(&file, dir);
+    gen_file_free(&file);
+    return status;
+}
+
 /* The vector files this file writes (gen_ops.h). */
 const gen_entry gen_attention_files[] = {
     {"attention_weights", gen_attention_weights},
+    {"attention_weights_backward", gen_attention_weights_backward},
     {NULL, NULL},
 };
