@@ -674,6 +674,10 @@ def padding_keys_inverted(key_mask):          # key_mask read as key_padding_mas
     return key_mask == 1
 
 
+def backward_scale_forgotten(d_k):            # dQ = dS K, dK = dS^T Q: the 1/sqrt(d_k) dropped
+    return T(1.0)
+
+
 def rows_keep_a_key_unchecked(masked):
     pass
 
@@ -931,6 +935,9 @@ MUTANTS = [
            [(V_, "rows_keep_a_key", rows_keep_a_key_unchecked),
             (N_, "attention_softmax", attention_softmax_mask_fill)],
            decision="attention-fully-masked-invalid"),
+    Mutant("attention-backward-unscaled", "attention's backward forgets the 1/sqrt(d_k) "
+           "of the scores: dQ = dS K, dK = dS^T Q",
+           [(N_, "backward_scale", backward_scale_forgotten)]),
 ]
 
 BY_NAME = {m.name: m for m in MUTANTS}

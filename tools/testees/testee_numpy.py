@@ -595,14 +595,19 @@ def attention_softmax(scores):
     return softmax(scores)
 
 
-def op_attention_weights(c):
+def attention_weights(c):
+    """(Q, K, A) of the case in the class dtype."""
     Q, K = cls(c.f("Q")), cls(c.f("K"))
     key_mask = c.i("key_mask") if c.has("key_mask") else None
     n_q, n_k = Q.shape[0], K.shape[0]
     S = matmul(Q, K.T) * score_scale(Q.shape[1])
     S = np.where(attention_masked(n_q, n_k, c.flag("causal"), key_mask),
                  T(-np.inf), S).astype(T)
-    return {"weights": out_f(attention_softmax(S))}
+    return Q, K, attention_softmax(S)
+
+
+def op_attention_weights(c):
+    return {"weights": out_f(attention_weights(c)[2])}
 
 
 # -------------------------------------------------------------- gradients --
@@ -688,6 +693,20 @@ def op_softmax_backward(c):
     u, tau, G = cls(c.f("logits")), c.number("tau"), upstream(c, "dprobs")
     dl = softmax_input_grad(softmax(u, tau), G, tau)
     return {"dlogits": out_f(dl), "dtau": out_f(dtau_of(dl, scaled(u, tau)))}
+
+
+def backward_scale(d_k):
+    """The chain rule through S = Q K^T / sqrt(d_k): the same 1/sqrt(d_k)."""
+    return score_scale(d_k)
+
+
+def op_attention_weights_backward(c):
+    """dS = A (G - sum_j A G) per row (softmax's backward, tau = 1), then
+    dQ = dS K / sqrt(d_k), dK = dS^T Q / sqrt(d_k)."""
+    Q, K, A = attention_weights(c)
+    dS = softmax_input_grad(A, upstream(c, "dweights"), 1.0)
+    scale = backward_scale(Q.shape[1])
+    return {"dQ": out_f(matmul(dS, K) * scale), "dK": out_f(matmul(dS.T, Q) * scale)}
 
 
 def log_softmax_input_grad(y, G, tau):

@@ -640,6 +640,11 @@ def check_soft_tie_loss_backward(c):
     upstream(c, "dloss", (1,))
 
 
+def check_attention_weights_backward(c):
+    check_attention_weights(c)
+    upstream(c, "dweights", (c.f("Q").shape[0], c.f("K").shape[0]))
+
+
 def middle_kind(word):
     if word not in ("identity", "matrix"):
         raise Reject("LMR_EDOMAIN", "unknown middle %r" % (word,))
