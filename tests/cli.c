@@ -328,7 +328,7 @@ static const char *const all_ops[] = {
     "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
     "head_transformed_backward", "head_adaptive_backward", "head_mlp_backward",
     "mos_fixed_backward", "mos_gated_backward", "soft_tie_loss_backward",
-    "tied_lm",
+    "attention_weights_backward", "tied_lm",
 };
 #define OP_COUNT (sizeof all_ops / sizeof all_ops[0])
 
@@ -476,6 +476,12 @@ static void test_explain_every_op(void)
          "S[1,1] + M = -inf   (key 1 masked: padding)"},
         {{"attention_weights", "--Q", "[[1, 0]]", "--K", "[[2, 0], [2, 0]]"},
          "weights[row] = exp(S + M - a) / sum = [0.5, 0.5]"},
+        {{"attention_weights_backward", "--Q", "[[1, 0]]", "--K", "[[2, 0], [2, 0]]",
+          "--dweights", "[[1, 3]]"},
+         "gbar = sum_j A[i,j] G[i,j] = 2"},
+        {{"attention_weights_backward", "--Q", "[[1, 0]]", "--K", "[[2, 0], [2, 0]]",
+          "--dweights", "[[1, 3]]"},
+         "dK[1,0] = ((0.5)(1) = 0.5) / sqrt(2)"},
         {{"soft_tie_loss", "--h", "[[1, 2], [0, 0]]", "--E",
           "[[2, 0], [0, 1], [1, 1]]", "--W", "[[1, 0, 1], [0, 1, 2]]",
           "--targets", "[1, -100]", "--lambda", "0.5"},

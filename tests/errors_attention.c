@@ -8,7 +8,9 @@
  * its own TAP line asserting the exact status, followed by a line checking
  * that the output still holds its sentinel everywhere: the library writes
  * nothing unless it returns LMR_OK, also when the problem (a fully masked
- * row, an overflowing score, a NaN) is in the last row.
+ * row, an overflowing score, a NaN) is in the last row. The backward
+ * (lmr_attention_weights_backward) adds the checks of its upstream
+ * gradient and keeps the forward's.
  */
 #include <math.h>
 #include <stdint.h>
@@ -170,8 +172,47 @@ static void test_null_and_empty(void)
     tap_ok(untouched(weights), "n_q = 0: nothing written");
 }
 
+static void test_backward(void)
+{
+    static const double G[NQ * NK] = {1, 0.5, -1, 2, 0, 0, 0.25, -0.5,
+                                      3, -2, 1, 0};
+    double dQ[CAP], dK[CAP], bad[NQ * NK];
+    for (size_t i = 0; i < CAP; i++)
+        dQ[i] = dK[i] = SENTINEL;
+    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, GOOD_MASK,
+                                                 G, NQ, NK, DK, 1),
+                  LMR_OK, "backward: the good arguments");
+    tap_ok(dK[1 * DK] == 0.0 && dK[1 * DK + 1] == 0.0,
+           "backward: the padding key's dK row is exactly 0");
+    copy_with(bad, G, NQ * NK, NQ * NK - 1, NAN);
+    for (size_t i = 0; i < CAP; i++)
+        dQ[i] = dK[i] = SENTINEL;
+    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, GOOD_MASK,
+                                                 bad, NQ, NK, DK, 1),
+                  LMR_ENONFINITE, "backward: NaN in dweights");
+    tap_ok(untouched(dQ) && untouched(dK), "backward: NaN in dweights: "
+           "outputs not written");
+    static const int64_t none[NK] = {0, 0, 0, 0};
+    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, none,
+                                                 G, NQ, NK, DK, 0),
+                  LMR_EDOMAIN, "backward: every key padding (the forward's error)");
+    tap_ok(untouched(dQ) && untouched(dK), "backward: every key padding: "
+           "outputs not written");
+    expect_status(lmr_attention_weights_backward(dQ, NULL, GOOD_Q, GOOD_K, NULL,
+                                                 G, NQ, NK, DK, 0),
+                  LMR_EINVAL, "backward: NULL dK");
+    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, NULL,
+                                                 NULL, NQ, NK, DK, 0),
+                  LMR_EINVAL, "backward: NULL dweights");
+    expect_status(lmr_attention_weights_backward(NULL, dK, NULL, GOOD_K, NULL,
+                                                 NULL, 0, NK, DK, 1),
+                  LMR_OK, "backward: n_q = 0 with NULL dQ, Q and dweights");
+    tap_ok(dK[0] == 0.0 && dK[NK * DK - 1] == 0.0, "backward: n_q = 0: dK is 0");
+}
+
 int main(void)
 {
+    test_backward();
     test_good();
     test_values();
     test_masks();

@@ -9,7 +9,10 @@
  * exact uniform row and a single key, one constant computed separately with
  * Python's mpmath at 3000 bits (a hexadecimal double, nearest), the
  * decisions on scales (0 at a masked key, and never below the plain
- * softmax's, which has no score error), and every invalid input refused.
+ * softmax's, which has no score error), and every invalid input refused;
+ * for the backward (tools/oracle/oracle_grad.h), softmax_backward's
+ * dlogits as dK of one query of width 1, and the exact zeros of a
+ * constant upstream row, of padding keys and of equal keys.
  */
 #include <math.h>
 #include <stdint.h>
@@ -18,6 +21,7 @@
 #include <mpfr.h>
 
 #include "oracle_attention.h"
+#include "oracle_grad.h"
 #include "oracle_head.h"
 #include "tap.h"
 
@@ -177,8 +181,76 @@ static void test_refused(void)
            "d_k = 0 and n_k = 0: refused");
 }
 
+/* 1 if a and b are at most one ulp apart. */
+static int within_ulp(double a, double b)
+{
+    return a == b || nextafter(a, b) == b;
+}
+
+static void test_backward_as_softmax(void)
+{
+    /* d_k = 1, q = [1]: S = K, so dK (one query) is softmax_backward's
+     * dlogits at tau = 1, and dQ = sum_j dS_j K_j */
+    static const double G[NK] = {0.5, -1, 0.25, 2, 0};
+    double one = 1.0, dQ[1], dQs[1], dK[NK], dKs[NK], dl[NK], dls[NK];
+    double dtau[1], dtaus[1];
+    oracle_out q = {dQ, dQs}, k = {dK, dKs}, l = {dl, dls}, t = {dtau, dtaus};
+    int rc = oracle_attention_weights_backward(q, k, &one, LOGITS, NULL, G, 1,
+                                               NK, 1, 0);
+    int src = oracle_softmax_backward(l, t, LOGITS, G, 1, NK, 1.0, 0);
+    int close = rc == 0 && src == 0;
+    for (size_t j = 0; close && j < NK; j++)
+        close = within_ulp(dK[j], dl[j]);
+    tap_ok(close, "backward, d_k = 1 and q = 1: dK is softmax_backward's "
+           "dlogits (within an ulp)");
+    static const int64_t padding[NK] = {1, 0, 1, 1, 0};
+    rc = oracle_attention_weights_backward(q, k, &one, LOGITS, padding, G, 1,
+                                           NK, 1, 0);
+    tap_ok(rc == 0 && dK[1] == 0.0 && dKs[1] == 0.0 && dK[4] == 0.0
+               && dKs[4] == 0.0 && dK[0] != 0.0,
+           "backward: a padding key's dK is exactly 0 with scale 0");
+}
+
+static void test_backward_exact_zeros(void)
+{
+    double Q[NQ * DK], K[NK * DK], Q1[DK];
+    double dQ[CAP], dQs[CAP], dK[CAP], dKs[CAP];
+    oracle_out q = {dQ, dQs}, k = {dK, dKs};
+    logits_as_scores(Q1, K);
+    repeated_queries(Q);
+    double G[NQ * NK];
+    for (size_t i = 0; i < NQ; i++)
+        for (size_t j = 0; j < NK; j++)
+            G[i * NK + j] = 0.75 * (double)(i + 1); /* constant per row */
+    int rc = oracle_attention_weights_backward(q, k, Q, K, NULL, G, NQ, NK, DK, 1);
+    int zero = rc == 0, scaled = rc == 0;
+    for (size_t x = 0; x < NQ * DK; x++) {
+        zero &= dQ[x] == 0.0;
+        scaled &= dQs[x] > 0.0 || Q[x % DK] == 0.0;
+    }
+    for (size_t x = 0; x < NK * DK; x++)
+        zero &= dK[x] == 0.0;
+    tap_ok(zero, "backward: a constant upstream row gives dQ = dK = 0 exactly");
+    tap_ok(scaled, "backward: ... with the formula's non-zero bounds");
+    /* every key equal: each row of dS sums to 0, so dQ = 0 exactly */
+    static const double equal[4 * DK] = {1, -2, 0.5, 3, 1, -2, 0.5, 3,
+                                         1, -2, 0.5, 3, 1, -2, 0.5, 3};
+    for (size_t x = 0; x < NQ * 4; x++)
+        G[x] = (double)(x % 5) - 2.0;
+    rc = oracle_attention_weights_backward(q, k, Q, equal, NULL, G, NQ, 4, DK, 0);
+    zero = rc == 0;
+    for (size_t x = 0; x < NQ * DK; x++)
+        zero &= dQ[x] == 0.0;
+    tap_ok(zero, "backward: equal keys give dQ = 0 exactly (not a residue)");
+    G[NQ * 4 - 1] = NAN;
+    tap_ok(oracle_attention_weights_backward(q, k, Q, equal, NULL, G, NQ, 4, DK, 0)
+               == -1, "backward: a NaN upstream gradient is refused");
+}
+
 int main(void)
 {
+    test_backward_as_softmax();
+    test_backward_exact_zeros();
     test_reduces_to_softmax();
     test_padding_as_minus_inf();
     test_causal_prefixes();
