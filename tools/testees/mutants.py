@@ -678,6 +678,15 @@ def backward_scale_forgotten(d_k):            # dQ = dS K, dK = dS^T Q: the 1/sq
     return T(1.0)
 
 
+def check_attention_backward_masked_rejected(c):  # a non-zero dweights at a masked key refused
+    ORIGINAL_CHECK["check_attention_weights_backward"](c)
+    key_mask = c.i("key_mask") if c.has("key_mask") else None
+    masked = validate.attention_mask(c.f("Q").shape[0], c.f("K").shape[0],
+                                     c.flag("causal"), key_mask)
+    if np.any(masked & (c.f("dweights") != 0.0)):
+        raise protocol.Reject("LMR_EDOMAIN", "a non-zero upstream gradient at a masked key")
+
+
 def rows_keep_a_key_unchecked(masked):
     pass
 
@@ -938,6 +947,11 @@ MUTANTS = [
     Mutant("attention-backward-unscaled", "attention's backward forgets the 1/sqrt(d_k) "
            "of the scores: dQ = dS K, dK = dS^T Q",
            [(N_, "backward_scale", backward_scale_forgotten)]),
+    Mutant("attention-masked-upstream-rejected", "attention's backward refuses a non-zero "
+           "upstream gradient at a masked key, as log-softmax's must (a weight of 0 is "
+           "a finite output a loss may read)",
+           [(V_, "check_attention_weights_backward", check_attention_backward_masked_rejected)],
+           decision="attention-masked-upstream-accepted"),
 ]
 
 BY_NAME = {m.name: m for m in MUTANTS}
