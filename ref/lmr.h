@@ -17,6 +17,7 @@
 #include "lmr_lens.h"
 #include "lmr_params.h"
 #include "lmr_variants.h"
+#include "lmr_attention.h"
 #include "lmr_grad_input.h"
 #include "lmr_grad_head.h"
 #include "lmr_grad_variants.h"

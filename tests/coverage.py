@@ -514,6 +514,73 @@ def any_of(*edges):
     return edge
 
 
+def attention_masked(c):
+    """masked[i, j] of an attention case (spec/attention.md), or None."""
+    Q, K = c.a("Q"), c.a("K")
+    if Q is None or K is None or Q.ndim != 2 or K.ndim != 2:
+        return None
+    n_q, n_k = Q.shape[0], K.shape[0]
+    masked = np.zeros((n_q, n_k), dtype=bool)
+    m = c.a("key_mask")
+    if m is not None:
+        masked |= (m == 0)[None, :]
+    if c.param("causal"):
+        masked |= np.arange(n_k)[None, :] > np.arange(n_q)[:, None] + (n_k - n_q)
+    return masked
+
+
+def attention_scores(c):
+    Q, K = c.a("Q"), c.a("K")
+    return Q @ K.T / math.sqrt(Q.shape[1])
+
+
+def attention_causal(shape):
+    """Causal with n_q = n_k >= 2 ("square") or 1 <= n_q < n_k ("fewer")."""
+    def edge(c, k):
+        Q, K = c.a("Q"), c.a("K")
+        if not c.param("causal") or Q is None or K is None:
+            return False
+        n_q, n_k = Q.shape[0], K.shape[0]
+        return n_q == n_k >= 2 if shape == "square" else 1 <= n_q < n_k
+    return edge
+
+
+def attention_padding(c, k):
+    m = c.a("key_mask")
+    return m is not None and np.any(m == 0) and c.a("Q").shape[0] > 0
+
+
+def attention_both_masks(c, k):
+    return attention_padding(c, k) and bool(c.param("causal"))
+
+
+def attention_one_unmasked(c, k):
+    masked = attention_masked(c)
+    return masked is not None and masked.shape[1] >= 2 and \
+        np.any(np.sum(~masked, axis=1) == 1)
+
+
+def attention_tie_at_max(c, k):
+    """Two unmasked keys tied for a row's largest score (exact products)."""
+    masked = attention_masked(c)
+    if masked is None or masked.shape[0] == 0:
+        return False
+    S = np.where(masked, -math.inf, attention_scores(c))
+    return any(np.sum(r == np.max(r)) >= 2 for r in S)
+
+
+def attention_overflow_scale(c, k):
+    masked = attention_masked(c)
+    if masked is None or masked.shape[0] == 0:
+        return False
+    return np.any(~masked & (np.abs(attention_scores(c)) > EXP_OVERFLOW[k]))
+
+
+def attention_sqrt_irrational(c, k):
+    Q = c.a("Q")
+    return Q is not None and Q.shape[0] > 0 and math.isqrt(Q.shape[1]) ** 2 != Q.shape[1]
+
+
 LOGIT_EDGES = {"masked": masked, "one-unmasked": one_unmasked,
                "overflow-scale": overflow_scale, "single-token": single_token,
                "tie-at-max": tie_at_max}
@@ -605,6 +672,24 @@ EDGES = {
                            "no-b_out": absent("b_out")},
     "soft_tie_loss_backward": {"lambda-zero": param_equals("lambda", 0.0),
                                "W-is-E-transposed": w_is_e_transposed, "ignored": ignored},
+    "attention_weights": {"causal-square": attention_causal("square"),
+                          "causal-fewer-queries": attention_causal("fewer"),
+                          "padding": attention_padding, "causal-and-padding": attention_both_masks,
+                          "one-unmasked": attention_one_unmasked,
+                          "tie-at-max": attention_tie_at_max,
+                          "overflow-scale": attention_overflow_scale,
+                          "d-one": width_one("Q", 1), "one-key": table_rows_one("K"),
+                          "sqrt-d-irrational": attention_sqrt_irrational,
+                          "non-square": non_square(("Q", 0), ("Q", 1), ("K", 0)),
+                          "empty": empty_batch("Q")},
+    "attention_weights_backward": {"causal-square": attention_causal("square"),
+                                   "causal-fewer-queries": attention_causal("fewer"),
+                                   "padding": attention_padding,
+                                   "one-unmasked": attention_one_unmasked,
+                                   "constant-upstream": constant_upstream("dweights"),
+                                   "d-one": width_one("Q", 1),
+                                   "sqrt-d-irrational": attention_sqrt_irrational,
+                                   "empty": empty_batch("Q")},
     "tied_lm": {"repeated": repeated("ids"), "target-only-token": token_only_as("target"),
                 "input-only-token": token_only_as("input"), "all-ignored": all_ignored},
 }

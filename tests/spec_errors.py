@@ -161,11 +161,14 @@ NOT_FUNCTIONS = {"if", "for", "while", "switch", "return", "sizeof"}
 
 
 def c_functions(ref_dir=REF):
-    """{name: body} of every function defined at file scope in ref/*.c."""
+    """{key: (file, body)} of every function defined at file scope in ref/*.c.
+    A static function's key is "file:name", since two files may each have a
+    static function of the same name; any other function's key is its name."""
     functions = {}
     for path in sorted(glob.glob(os.path.join(ref_dir, "*.c"))):
         with open(path, encoding="utf-8") as f:
             text = strip_c(f.read())
+        name_of_file = os.path.basename(path)
         for m in DEFINITION.finditer(text):
             if m.group(1) in NOT_FUNCTIONS:
                 continue
@@ -174,20 +177,33 @@ def c_functions(ref_dir=REF):
                 depth += {"{": 1, "}": -1}.get(text[end], 0)
                 if depth == 0:
                     break
-            functions[m.group(1)] = text[m.end() - 1:end + 1]
+            is_static = re.match(r"\s*static\b", m.group(0)) is not None
+            key = "%s:%s" % (name_of_file, m.group(1)) if is_static else m.group(1)
+            functions[key] = (name_of_file, text[m.end() - 1:end + 1])
     return functions
+
+
+def resolve_calls(functions, file, body):
+    """The keys of the functions body calls: a static of its own file first."""
+    keys = set()
+    for name in set(re.findall(r"\b(\w+)\s*\(", body)):
+        if "%s:%s" % (file, name) in functions:
+            keys.add("%s:%s" % (file, name))
+        elif name in functions:
+            keys.add(name)
+    return keys
 
 
 def reachable_codes(functions):
     """{function: the LMR_E* codes (and ALLOCATION) it or its callees name}."""
-    calls = {name: set(re.findall(r"\b(\w+)\s*\(", body)) & set(functions)
-             for name, body in functions.items()}
+    calls = {key: resolve_calls(functions, file, body)
+             for key, (file, body) in functions.items()}
     direct = {}
-    for name, body in functions.items():
+    for key, (_, body) in functions.items():
         found = set(re.findall(r"\bLMR_E[A-Z]+\b", body))
         if re.search(r"\b(malloc|calloc|realloc)\s*\(", body):
             found.add(ALLOCATION)
-        direct[name] = found
+        direct[key] = found
     memo = {}
 
     def reach(name, stack):

@@ -1327,3 +1327,196 @@ int oracle_tied_lm(const oracle_tied_lm_outputs *out,
     tied_lm_work_free(&w);
     return status;
 }
+
+/* ---- attention weights backward ------------------------------------------ */
+
+/* 1 if key j is masked for query i (spec/attention.md).
+ * key_mask: (n_k) or NULL */
+static int attention_key_masked(const int64_t *key_mask, size_t i, size_t j,
+                                size_t n_q, size_t n_k, int causal)
+{
+    if (key_mask != NULL && key_mask[j] == 0)
+        return 1;
+    return causal && (uintmax_t)j + n_q > (uintmax_t)i + n_k;
+}
+
+/* 1 if the inputs are valid (spec/attention.md, spec/gradients.md), every
+ * row keeping a key. Q: (n_q, d_k); K: (n_k, d_k); G: (n_q, n_k) */
+static int attention_inputs_ok(const double *Q, const double *K,
+                               const int64_t *key_mask, const double *G,
+                               size_t n_q, size_t n_k, size_t d_k, int causal)
+{
+    if (d_k == 0 || n_k == 0 || K == NULL || (n_q > 0 && (Q == NULL || G == NULL)))
+        return 0;
+    if (!oracle_table_fits(n_q, d_k) || !oracle_table_fits(n_k, d_k) ||
+        !oracle_table_fits(n_q, n_k))
+        return 0;
+    if (!oracle_all_finite(Q, n_q * d_k) || !oracle_all_finite(K, n_k * d_k) ||
+        !oracle_all_finite(G, n_q * n_k))
+        return 0;
+    for (size_t j = 0; key_mask != NULL && j < n_k; j++)
+        if (key_mask[j] != 0 && key_mask[j] != 1)
+            return 0;
+    for (size_t i = 0; i < n_q; i++) {
+        size_t kept = 0;
+        for (size_t j = 0; j < n_k; j++)
+            kept += !attention_key_masked(key_mask, i, j, n_q, n_k, causal);
+        if (kept == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Row i's weights: u_j = (Q[i,:] . K[j,:]) / root for the unmasked keys,
+ * then softmax's forward of computed logits (tau = 1). */
+static void attention_row_forward(softmax_row *row, const double *Q,
+                                  const double *K, const int64_t *key_mask,
+                                  size_t i, size_t n_q, size_t d_k,
+                                  int causal, const errnum *root)
+{
+    for (size_t j = 0; j < row->V; j++) {
+        row->masked[j] = (unsigned char)attention_key_masked(key_mask, i, j,
+                                                             n_q, row->V, causal);
+        if (row->masked[j]) {
+            errnum_exact(&row->u[j], 0.0);
+            continue;
+        }
+        dot(&row->u[j], stored_operand(Q + i * d_k, 1),
+            stored_operand(K + j * d_k, 1), d_k);
+        errnum_div(&row->u[j], &row->u[j], root);
+    }
+    softmax_row_forward(row, NULL, 0);
+}
+
+/* The value of dS_j = y_j (G_j - gbar) in a form without cancellation,
+ * y_j sum_m y_m (G_j - G_m) (equal over the reals since sum_m y_m = 1):
+ * exactly 0 where the row's upstream gradients are equal, and accurate where
+ * G_j - gbar is far below G_j (weights of 1e-87). G: (n_k) */
+static void attention_ds_value(mpfr_t value, const softmax_row *row,
+                               const double *G, size_t j)
+{
+    mpfr_t term, factor;
+    mpfr_inits2(ORACLE_PREC, term, factor, (mpfr_ptr)0);
+    mpfr_set_zero(value, 1);
+    for (size_t m = 0; m < row->V; m++) {
+        if (row->masked[m] || m == j)
+            continue;
+        mpfr_set_d(factor, G[j], MPFR_RNDN);
+        mpfr_sub_d(factor, factor, G[m], MPFR_RNDN); /* exact: the vectors' doubles lie within 2^200 of each other */
+        mpfr_mul(term, row->y[m].v, factor, MPFR_RNDN);
+        mpfr_add(value, value, term, MPFR_RNDN);
+    }
+    mpfr_mul(value, value, row->y[j].v, MPFR_RNDN);
+    mpfr_clears(term, factor, (mpfr_ptr)0);
+}
+
+/* dS[j] = y_j (G_j - gbar), gbar = sum_j y_j G_j, 0 at a masked key: the
+ * bound of that formula, the value of attention_ds_value. dS, G: (n_k) */
+static void attention_row_backward(errnum *dS, const softmax_row *row,
+                                   const double *G)
+{
+    errnum g, gbar, term;
+    errnum_init(&g);
+    errnum_init(&gbar);
+    errnum_init(&term);
+    errnum_sum sum;
+    errnum_sum_begin(&sum);
+    for (size_t j = 0; j < row->V; j++) {
+        if (row->masked[j])
+            continue;
+        errnum_input(&g, G[j]);
+        errnum_mul(&term, &row->y[j], &g);
+        errnum_sum_add(&sum, &term);
+    }
+    errnum_sum_end(&gbar, &sum);
+    for (size_t j = 0; j < row->V; j++) {
+        if (row->masked[j]) {
+            errnum_exact(&dS[j], 0.0);
+            continue;
+        }
+        errnum_input(&g, G[j]);
+        errnum_sub(&term, &g, &gbar);
+        errnum_mul(&dS[j], &row->y[j], &term);
+        attention_ds_value(dS[j].v, row, G, j);
+    }
+    errnum_clear(&g);
+    errnum_clear(&gbar);
+    errnum_clear(&term);
+}
+
+/* value = sum_{j < m} y_j y_m (G_j - G_m)(K[j,l] - K[m,l]) / root over the
+ * unmasked keys: dQ[i,l] in a form that is exactly 0 where every term is
+ * (equal upstream gradients, or equal key entries), equal to
+ * sum_j dS_j K[j,l] / root over the reals since sum_j y_j = 1.
+ * G: (n_k); K: (n_k, d_k) */
+static void attention_dq_value(mpfr_t value, const softmax_row *row,
+                               const double *G, const double *K, size_t l,
+                               size_t d_k, const errnum *root)
+{
+    mpfr_t term, factor;
+    mpfr_inits2(ORACLE_PREC, term, factor, (mpfr_ptr)0);
+    mpfr_set_zero(value, 1);
+    for (size_t j = 0; j < row->V; j++)
+        for (size_t m = j + 1; m < row->V; m++) {
+            if (row->masked[j] || row->masked[m])
+                continue;
+            mpfr_mul(term, row->y[j].v, row->y[m].v, MPFR_RNDN);
+            mpfr_set_d(factor, G[j], MPFR_RNDN);
+            mpfr_sub_d(factor, factor, G[m], MPFR_RNDN); /* exact: the vectors' doubles lie within 2^200 of each other */
+            mpfr_mul(term, term, factor, MPFR_RNDN);
+            mpfr_set_d(factor, K[j * d_k + l], MPFR_RNDN);
+            mpfr_sub_d(factor, factor, K[m * d_k + l], MPFR_RNDN);
+            mpfr_mul(term, term, factor, MPFR_RNDN);
+            mpfr_add(value, value, term, MPFR_RNDN);
+        }
+    mpfr_div(value, value, root->v, MPFR_RNDN);
+    mpfr_clears(term, factor, (mpfr_ptr)0);
+}
+
+/* spec/gradients.md#attention_weights_backward. Contract:
+ * tools/oracle/oracle_grad.h. */
+int oracle_attention_weights_backward(oracle_out dQ, oracle_out dK,
+                                      const double *Q, const double *K,
+                                      const int64_t *key_mask, const double *G,
+                                      size_t n_q, size_t n_k, size_t d_k,
+                                      int causal)
+{
+    if (!out_ok(dQ) || !out_ok(dK) ||
+        !attention_inputs_ok(Q, K, key_mask, G, n_q, n_k, d_k, causal))
+        return -1;
+    softmax_row row;
+    if (softmax_row_init(&row, n_k) != 0)
+        return -1;
+    errnum *dS = errnums_new(n_q * n_k);
+    if (dS == NULL) {
+        softmax_row_clear(&row);
+        return -1;
+    }
+    errnum root, x;
+    errnum_init(&root);
+    errnum_init(&x);
+    errnum_count(&root, d_k);
+    errnum_sqrt(&root, &root);
+    for (size_t i = 0; i < n_q; i++) {
+        attention_row_forward(&row, Q, K, key_mask, i, n_q, d_k, causal, &root);
+        attention_row_backward(dS + i * n_k, &row, G + i * n_k);
+        for (size_t l = 0; l < d_k; l++) { /* dQ[i,l] = sum_j dS_j K[j,l] / root */
+            dot(&x, computed_operand(dS + i * n_k, 1), stored_operand(K + l, d_k),
+                n_k);
+            errnum_div(&x, &x, &root);
+            attention_dq_value(x.v, &row, G + i * n_k, K, l, d_k, &root);
+            put(dQ, i * d_k + l, &x);
+        }
+    }
+    for (size_t j = 0; j < n_k; j++) /* dK[j,l] = sum_i dS[i,j] Q[i,l] / root */
+        for (size_t l = 0; l < d_k; l++) {
+            dot(&x, computed_operand(dS + j, n_k), stored_operand(Q + l, d_k), n_q);
+            errnum_div(&x, &x, &root);
+            put(dK, j * d_k + l, &x);
+        }
+    errnum_clear(&root);
+    errnum_clear(&x);
+    errnums_free(dS, n_q * n_k);
+    softmax_row_clear(&row);
+    return 0;
+}

@@ -51,6 +51,15 @@ int oracle_head_untied_backward(oracle_out dh, oracle_out dW, oracle_out db,
 int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
                             const double *logits, const double *G, size_t n,
                             size_t V, double tau, int take_log);
+/* spec/gradients.md#attention_weights_backward: dQ: (n_q,d_k); dK:
+ * (n_k,d_k); Q: (n_q,d_k); K: (n_k,d_k); key_mask: (n_k) or NULL;
+ * G = dweights: (n_q,n_k). -1 for input the spec calls invalid (those of
+ * the forward, a non-finite G). */
+int oracle_attention_weights_backward(oracle_out dQ, oracle_out dK,
+                                      const double *Q, const double *K,
+                                      const int64_t *key_mask, const double *G,
+                                      size_t n_q, size_t n_k, size_t d_k,
+                                      int causal);
 /* dlogits: (n,V); logits: (n,V); targets: (n); dloss: (n) for NONE, else (1) */
 int oracle_cross_entropy_backward(oracle_out dlogits, const double *logits,
                                   const int64_t *targets, const double *dloss,

@@ -612,6 +612,31 @@ static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
+/* ---- attention ------------------------------------------------------ */
+
+static int run_attention_weights(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *Q, *K, *key_mask = vec_case_input(ctx->c, "key_mask");
+    int causal;
+    if (vec_input(ctx, "Q", VEC_F64, 2, &Q) || vec_input(ctx, "K", VEC_F64, 2, &K) ||
+        op_param_bool(ctx, "causal", &causal))
+        return -1;
+    if (key_mask != NULL && vec_input(ctx, "key_mask", VEC_I64, 1, &key_mask))
+        return -1;
+    size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
+    ref_output *weights = ref_add_output(ctx, result, "weights", VEC_F64, n_q, n_k);
+    if (weights == NULL)
+        return -1;
+    int shapes_agree = K->shape[1] == d_k &&
+                       (key_mask == NULL || key_mask->shape[0] == n_k);
+    result->status = shapes_agree
+        ? lmr_attention_weights(weights->f64, Q->f64, K->f64,
+                                key_mask ? key_mask->i64 : NULL, n_q, n_k, d_k,
+                                causal)
+        : LMR_EDIM;
+    return 0;
+}
+
 static const ref_op_entry runners[] = {
     {"embed_lookup", run_embed_lookup},
     {"embed_onehot", run_embed_onehot},
@@ -636,6 +661,7 @@ static const ref_op_entry runners[] = {
     {"mos_fixed", run_mos_fixed},
     {"mos_gated", run_mos_gated},
     {"soft_tie_loss", run_soft_tie_loss},
+    {"attention_weights", run_attention_weights},
 };
 
 static op_runner find_runner(const char *op)

@@ -523,6 +523,34 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
+/* ---- attention ----------------------------------------------------- */
+
+static int run_attention_weights_backward(const vec_ctx *ctx, ref_result *result)
+{
+    static const char *const names[] = {"dQ", "dK"};
+    const vec_array *Q, *K, *G, *key_mask = vec_case_input(ctx->c, "key_mask");
+    int causal;
+    double *out[2];
+    if (vec_input(ctx, "Q", VEC_F64, 2, &Q) || vec_input(ctx, "K", VEC_F64, 2, &K) ||
+        vec_input(ctx, "dweights", VEC_F64, 2, &G) || op_param_bool(ctx, "causal", &causal))
+        return -1;
+    if (key_mask != NULL && vec_input(ctx, "key_mask", VEC_I64, 1, &key_mask))
+        return -1;
+    size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
+    size_t rows[] = {n_q, n_k}, cols[] = {d_k, K->shape[1]};
+    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+        return -1;
+    int shapes_agree = K->shape[1] == d_k &&
+                       (key_mask == NULL || key_mask->shape[0] == n_k) &&
+                       G->shape[0] == n_q && G->shape[1] == n_k;
+    result->status = shapes_agree
+        ? lmr_attention_weights_backward(out[0], out[1], Q->f64, K->f64,
+                                         key_mask ? key_mask->i64 : NULL, G->f64,
+                                         n_q, n_k, d_k, causal)
+        : LMR_EDIM;
+    return 0;
+}
+
 const ref_op_entry ref_grad_ops[] = {
     {"embed_lookup_backward", run_embed_lookup_backward},
     {"pos_learned_backward", run_pos_learned_backward},
@@ -539,6 +567,7 @@ const ref_op_entry ref_grad_ops[] = {
     {"mos_fixed_backward", run_mos_fixed_backward},
     {"mos_gated_backward", run_mos_gated_backward},
     {"soft_tie_loss_backward", run_soft_tie_loss_backward},
+    {"attention_weights_backward", run_attention_weights_backward},
     {"tied_lm", run_tied_lm},
 };
 

@@ -652,6 +652,49 @@ def check_sample_top_k_vocab(c):              # top_k > |V| refused (torch.topk 
 
 # --------------------------------------------------------------- the list --
 
+# attention_weights (spec/attention.md)
+
+def causal_future_one_more(i, j, offset):     # j > i + offset + 1: one future key read
+    return j > i + offset + 1
+
+
+def causal_offset_top_left(n_q, n_k):         # PyTorch's is_causal: tril(diagonal=0)
+    return 0
+
+
+def score_scale_over_d(d_k):                  # 1/d_k instead of 1/sqrt(d_k)
+    return T(1.0) / T(d_k)
+
+
+def attention_softmax_over_queries(scores):   # softmax over dim=0, the queries
+    return tn.softmax(scores.T).T
+
+
+def padding_keys_inverted(key_mask):          # key_mask read as key_padding_mask (1 = padding)
+    return key_mask == 1
+
+
+def backward_scale_forgotten(d_k):            # dQ = dS K, dK = dS^T Q: the 1/sqrt(d_k) dropped
+    return T(1.0)
+
+
+def check_attention_backward_masked_rejected(c):  # a non-zero dweights at a masked key refused
+    ORIGINAL_CHECK["check_attention_weights_backward"](c)
+    key_mask = c.i("key_mask") if c.has("key_mask") else None
+    masked = validate.attention_mask(c.f("Q").shape[0], c.f("K").shape[0],
+                                     c.flag("causal"), key_mask)
+    if np.any(masked & (c.f("dweights") != 0.0)):
+        raise protocol.Reject("LMR_EDOMAIN", "a non-zero upstream gradient at a masked key")
+
+
+def rows_keep_a_key_unchecked(masked):
+    pass
+
+
+def attention_softmax_mask_fill(scores):      # masked scores filled with -1e9, not -inf
+    return ORIGINAL["attention_softmax"](np.where(scores == -math.inf, T(-1e9), scores))
+
+
 V_, N_ = validate, tn
 
 MUTANTS = [
@@ -882,6 +925,33 @@ MUTANTS = [
            "target at -inf with y - onehot (PyTorch does) instead of refusing it",
            [(V_, "counted_targets_finite", counted_targets_finite_unchecked)],
            decision="ce-backward-masked-target"),
+    Mutant("attention-causal-off-by-one", "causal attention masks j > i + 1 + (n_k - n_q): "
+           "each query reads one future key", [(N_, "causal_future", causal_future_one_more)],
+           decision="causal-excludes-future"),
+    Mutant("attention-causal-top-left", "causal mask aligned top-left (PyTorch's is_causal, "
+           "tril(diagonal=0)) when n_q != n_k", [(N_, "causal_offset", causal_offset_top_left)],
+           decision="causal-bottom-right"),
+    Mutant("attention-scale-d", "scores scaled by 1/d_k instead of 1/sqrt(d_k)",
+           [(N_, "score_scale", score_scale_over_d)], decision="attention-scale-sqrt-dk"),
+    Mutant("attention-softmax-queries", "softmax over the wrong axis: the queries (dim=0)",
+           [(N_, "attention_softmax", attention_softmax_over_queries)],
+           decision="attention-softmax-over-keys"),
+    Mutant("attention-padding-inverted", "key_mask read as PyTorch's key_padding_mask "
+           "(1 marks the padding)", [(N_, "padding_keys", padding_keys_inverted)],
+           decision="key-mask-one-attends"),
+    Mutant("attention-fully-masked-uniform", "masked scores filled with -1e9 and a fully "
+           "masked row accepted: a uniform row instead of an error",
+           [(V_, "rows_keep_a_key", rows_keep_a_key_unchecked),
+            (N_, "attention_softmax", attention_softmax_mask_fill)],
+           decision="attention-fully-masked-invalid"),
+    Mutant("attention-backward-unscaled", "attention's backward forgets the 1/sqrt(d_k) "
+           "of the scores: dQ = dS K, dK = dS^T Q",
+           [(N_, "backward_scale", backward_scale_forgotten)]),
+    Mutant("attention-masked-upstream-rejected", "attention's backward refuses a non-zero "
+           "upstream gradient at a masked key, as log-softmax's must (a weight of 0 is "
+           "a finite output a loss may read)",
+           [(V_, "check_attention_weights_backward", check_attention_backward_masked_rejected)],
+           decision="attention-masked-upstream-accepted"),
 ]
 
 BY_NAME = {m.name: m for m in MUTANTS}

@@ -555,6 +555,61 @@ def op_soft_tie_loss(c):
             "penalty": out_f(np.array([pen], dtype=T))}
 
 
+# -------------------------------------------------------------- attention --
+
+
+def score_scale(d_k):
+    """The scores' factor: 1/sqrt(d_k), the width of a query."""
+    return T(1.0) / np.sqrt(T(d_k))
+
+
+def causal_offset(n_q, n_k):
+    """Query i stands at position i + offset: the queries are the last n_q of
+    the n_k positions (bottom-right alignment)."""
+    return n_k - n_q
+
+
+def causal_future(i, j, offset):
+    """Key j lies after query i's position: masked under causal."""
+    return j > i + offset
+
+
+def padding_keys(key_mask):
+    """The keys that are padding: key_mask 0 (1 = the key takes part)."""
+    return key_mask == 0
+
+
+def attention_masked(n_q, n_k, causal, key_mask):
+    """masked[i, j]: key j is masked for query i."""
+    masked = np.zeros((n_q, n_k), dtype=bool)
+    if key_mask is not None:
+        masked |= padding_keys(key_mask)[None, :]
+    if causal:
+        i, j = np.arange(n_q)[:, None], np.arange(n_k)[None, :]
+        masked |= causal_future(i, j, causal_offset(n_q, n_k))
+    return masked
+
+
+def attention_softmax(scores):
+    """The softmax of each row (over the keys), masked scores at -inf."""
+    return softmax(scores)
+
+
+def attention_weights(c):
+    """(Q, K, A) of the case in the class dtype."""
+    Q, K = cls(c.f("Q")), cls(c.f("K"))
+    key_mask = c.i("key_mask") if c.has("key_mask") else None
+    n_q, n_k = Q.shape[0], K.shape[0]
+    S = matmul(Q, K.T) * score_scale(Q.shape[1])
+    S = np.where(attention_masked(n_q, n_k, c.flag("causal"), key_mask),
+                 T(-np.inf), S).astype(T)
+    return Q, K, attention_softmax(S)
+
+
+def op_attention_weights(c):
+    return {"weights": out_f(attention_weights(c)[2])}
+
+
 # -------------------------------------------------------------- gradients --
 #
 # The backward ops of spec/gradients.md, computed by hand from the closed
@@ -638,6 +693,20 @@ def op_softmax_backward(c):
     u, tau, G = cls(c.f("logits")), c.number("tau"), upstream(c, "dprobs")
     dl = softmax_input_grad(softmax(u, tau), G, tau)
     return {"dlogits": out_f(dl), "dtau": out_f(dtau_of(dl, scaled(u, tau)))}
+
+
+def backward_scale(d_k):
+    """The chain rule through S = Q K^T / sqrt(d_k): the same 1/sqrt(d_k)."""
+    return score_scale(d_k)
+
+
+def op_attention_weights_backward(c):
+    """dS = A (G - sum_j A G) per row (softmax's backward, tau = 1), then
+    dQ = dS K / sqrt(d_k), dK = dS^T Q / sqrt(d_k)."""
+    Q, K, A = attention_weights(c)
+    dS = softmax_input_grad(A, upstream(c, "dweights"), 1.0)
+    scale = backward_scale(Q.shape[1])
+    return {"dQ": out_f(matmul(dS, K) * scale), "dK": out_f(matmul(dS.T, Q) * scale)}
 
 
 def log_softmax_input_grad(y, G, tau):

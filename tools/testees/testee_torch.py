@@ -400,6 +400,35 @@ def op_soft_tie_loss(c):
     return {"loss": of(loss), "cross_entropy": of(ce_loss), "penalty": of(penalty)}
 
 
+# -------------------------------------------------------------- attention --
+
+
+def op_attention_weights(c):
+    """The weights of scaled dot-product attention in the explicit form of
+    PyTorch's documentation of F.scaled_dot_product_attention (not in torch
+    1.13, and it returns A V, not A): Q K^T * scale + bias, softmax over the
+    last axis.  PyTorch's is_causal is top-left aligned (tril(diagonal=0));
+    spec/attention.md aligns bottom-right, so the causal bias here is
+    tril(diagonal=n_k - n_q).  The padding enters as nn.MultiheadAttention's
+    key_padding_mask, True at the padding: key_mask == 0."""
+    return {"weights": of(attention(c, tt(c.f("Q")), tt(c.f("K"))))}
+
+
+def attention(c, Q, K):
+    """softmax(Q K^T / sqrt(d_k) + bias) with the case's masks (see above)."""
+    n_q, d_k = Q.shape
+    n_k = K.shape[0]
+    scores = Q @ K.T * (1.0 / math.sqrt(d_k))
+    masked = torch.zeros(n_q, n_k, dtype=torch.bool)
+    if c.flag("causal"):
+        masked |= torch.ones(n_q, n_k, dtype=torch.bool).tril(diagonal=n_k - n_q).logical_not()
+    if c.has("key_mask"):
+        key_padding_mask = ti(c.i("key_mask")) == 0
+        masked |= key_padding_mask[None, :]
+    scores = scores.masked_fill(masked, float("-inf"))
+    return Fn.softmax(scores, dim=-1)
+
+
 # -------------------------------------------------------------- gradients --
 #
 # spec/gradients.md.  Each backward op builds its forward from the same
@@ -516,6 +545,15 @@ def op_log_softmax_backward(c):
     # accepts one, and its backward G - exp(o) sum(G) passes G_i to the
     # masked logit and counts it in the sum.
     return softmax_family_backward(c, Fn.log_softmax, "dlogprobs")
+
+
+@with_autograd
+def op_attention_weights_backward(c):
+    # Autograd of the forward's explicit form; the masked scores are -inf
+    # constants, and softmax's backward gives them y (g - sum y g) = 0.
+    Q, K = trainable(c.f("Q")), trainable(c.f("K"))
+    attention(c, Q, K).backward(upstream(c, "dweights"))
+    return {"dQ": of(grad(Q)), "dK": of(grad(K))}
 
 
 @with_autograd

@@ -473,6 +473,48 @@ def check_soft_tie_loss(c):
     targets(c, h.shape[0], V)
 
 
+# -------------------------------------------------------------- attention
+
+def key_mask_values(m):
+    """Each key_mask entry is 0 (padding) or 1 (the key takes part)."""
+    if np.any((m != 0) & (m != 1)):
+        raise Reject("LMR_EDOMAIN", "a key_mask entry other than 0 or 1")
+
+
+def attention_mask(n_q, n_k, causal, key_mask):
+    """masked[i, j]: key j is masked for query i (spec/attention.md): padding
+    (key_mask 0), or causal with j > i + (n_k - n_q), bottom-right aligned."""
+    masked = np.zeros((n_q, n_k), dtype=bool)
+    if key_mask is not None:
+        masked |= (key_mask == 0)[None, :]
+    if causal:
+        i, j = np.arange(n_q)[:, None], np.arange(n_k)[None, :]
+        masked |= j > i + (n_k - n_q)
+    return masked
+
+
+def rows_keep_a_key(masked):
+    """Every query keeps one key: a fully masked row is bad input, as a
+    softmax row of only -inf."""
+    if masked.shape[0] and not np.all(np.any(~masked, axis=1)):
+        raise Reject("LMR_EDOMAIN", "a query whose every key is masked")
+
+
+def check_attention_weights(c):
+    Q, K = c.f("Q", 2), c.f("K", 2)
+    n_q, d_k = Q.shape
+    require_sizes("attention", d_k=d_k, n_k=K.shape[0])
+    require_equal("K's width", K.shape[1], d_k)
+    key_mask = c.i("key_mask") if c.has("key_mask") else None
+    if key_mask is not None:
+        require_equal("key_mask's length", key_mask.shape[0], K.shape[0])
+    require_finite(Q, "Q")
+    require_finite(K, "K")
+    if key_mask is not None:
+        key_mask_values(key_mask)
+    rows_keep_a_key(attention_mask(n_q, K.shape[0], c.flag("causal"), key_mask))
+
+
 # -------------------------------------------------------------- gradients
 
 def scatter_backward(c, index_name, size_name, index_rule):
@@ -596,6 +638,11 @@ def check_mos_gated_backward(c):
 def check_soft_tie_loss_backward(c):
     check_soft_tie_loss(c)
     upstream(c, "dloss", (1,))
+
+
+def check_attention_weights_backward(c):
+    check_attention_weights(c)
+    upstream(c, "dweights", (c.f("Q").shape[0], c.f("K").shape[0]))
 
 
 def middle_kind(word):
