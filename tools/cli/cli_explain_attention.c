@@ -87,7 +87,7 @@ static void explain_attention_weights(FILE *out, const vec_file *file,
 {
     const vec_array *Q = input(c, "Q"), *K = input(c, "K");
     const vec_array *key_mask = input(c, "key_mask");
-    int causal = param_bool(file, c, "causal", 0);
+    int causal = param_bool(file, c, "causal");
     size_t n_q = Q->shape[0], n_k = K->shape[0];
     fprintf(out, "A[i,:] = softmax(S[i,:] + M[i,:]) with S[i,j] = "
             "Q[i,:].K[j,:] / sqrt(d_k) and M = -inf at a masked key\n");
@@ -128,7 +128,7 @@ static void explain_attention_weights_backward(FILE *out, const vec_file *file,
 {
     const vec_array *Q = input(c, "Q"), *K = input(c, "K");
     const vec_array *key_mask = input(c, "key_mask"), *G = input(c, "dweights");
-    int causal = param_bool(file, c, "causal", 0);
+    int causal = param_bool(file, c, "causal");
     size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
     fprintf(out, "per query i: the forward row A[i,:] (see attention_weights), "
             "dS = A (G - sum_j A G), then dQ = dS K / sqrt(d_k) and "
