@@ -961,6 +961,8 @@ static explainer find_explainer(const char *op)
         if (strcmp(explainers[i].op, op) == 0)
             return explainers[i].explain;
     explainer other = cli_explain_variants_find(op);
+    if (other == NULL)
+        other = cli_explain_pca_find(op);
     return other != NULL ? other : cli_explain_grad_find(op);
 }
 

@@ -69,6 +69,9 @@ explainer cli_explain_grad_find(const char *op);
  * (cli_explain_variants.c). */
 explainer cli_explain_variants_find(const char *op);
 
+/* The explainer of pca, or NULL (cli_explain_pca.c). */
+explainer cli_explain_pca_find(const char *op);
+
 /* Shared by the two gradient files (cli_explain_grad.c). */
 
 /* (a_0)(b_0) + (a_1)(b_1) + ... = sum over count pairs, a and b read with
