@@ -25,6 +25,8 @@ enum rows_kind {
     ROWS_REPEAT,   /* ROWS_SCALED with row t a copy of row t mod `distinct` */
     ROWS_CONSTANT_COLUMN, /* ROWS_LATENT with column 1 equal to 0.75 */
     ROWS_EQUAL,    /* every row the same k/64 row */
+    ROWS_PLUS_MINUS, /* rows +a, -a, +a, ... (a = spectrum), a 0 row last
+                        when n is odd: one direction, a/|a|, mean 0 */
     ROWS_ZERO      /* every entry 0 */
 };
 
@@ -54,8 +56,16 @@ static const char *recipe(const pca_config *cfg)
     case ROWS_REPEAT: return "X[t,j] = (k/64) 2^-j for the first rows, then copies of them";
     case ROWS_CONSTANT_COLUMN: return "X = L W + N as for the latent rows; column 1 = 0.75";
     case ROWS_EQUAL: return "one row of k/64, repeated";
+    case ROWS_PLUS_MINUS: return "rows +a, -a (a given), then 0 when n is odd";
     default: return "every entry 0";
     }
+}
+
+/* 1 if the rows of kind are drawn at random (else they are constructed). */
+static int drawn(enum rows_kind rows)
+{
+    return rows != ROWS_PAIRS && rows != ROWS_HADAMARD &&
+           rows != ROWS_PLUS_MINUS && rows != ROWS_ZERO;
 }
 
 /* Q (d, d) = a product of plane rotations of the planes (j, j+1),
@@ -153,6 +163,11 @@ static double *draw_rows(const pca_config *cfg)
             for (size_t j = 0; j < d; j++)
                 X[t * d + j] = X[j];
         break;
+    case ROWS_PLUS_MINUS:
+        for (size_t t = 0; t + 1 < n || (t < n && n % 2 == 0); t++)
+            for (size_t j = 0; j < d; j++)
+                X[t * d + j] = t % 2 == 0 ? cfg->spectrum[j] : -cfg->spectrum[j];
+        break;
     case ROWS_ZERO:
         break;
     }
@@ -235,8 +250,11 @@ static int valid_case(gen_file *file, const pca_config *cfg)
     if (status == 0)
         status = oracle_pca(&out, &report, X, cfg->n, cfg->d, cfg->k);
     if (status == 0) {
-        gen_case_begin_random(&c, file, cfg->slug, cfg->comment, NULL,
-                              cfg->seed, recipe(cfg));
+        if (drawn(cfg->rows))
+            gen_case_begin_random(&c, file, cfg->slug, cfg->comment, NULL,
+                                  cfg->seed, recipe(cfg));
+        else
+            gen_case_begin(&c, file, cfg->slug, cfg->comment);
         add_flags(&c, &report);
         gen_param_int(&c, "k", (int64_t)cfg->k);
         gen_input_f64(&c, "X", cfg->n, cfg->d, X);
@@ -304,6 +322,22 @@ static const pca_config valid_configs[] = {
     {"sign-tie", "Hadamard directions: every |entry| 1/2, the sign rule's tie; "
      "directions not judged, R judged", 8, 4, 2, ROWS_HADAMARD, 0.0, 0, 0,
      {4.0, 2.0, 1.0, 0.5}, 9023},
+    {"pair-negative-first", "rows +-(-0.375, 1): the largest entry decides the "
+     "sign, not the first (which is negative); resolved in fp16", 2, 2, 1,
+     ROWS_PLUS_MINUS, 0.0, 0, 0, {-0.375, 1.0}, 9025},
+    {"pair-largest-first", "rows +-(1, -0.375): k = d = 2, the second variance 0",
+     2, 2, 2, ROWS_PLUS_MINUS, 0.0, 0, 0, {1.0, -0.375}, 9026},
+    {"pair-three", "rows +-(-0.25, 1, 0.5)", 2, 3, 1, ROWS_PLUS_MINUS, 0.0, 0, 0,
+     {-0.25, 1.0, 0.5}, 9027},
+    {"pair-three-last", "rows +-(-0.25, 0.5, 1): the largest entry last",
+     2, 3, 2, ROWS_PLUS_MINUS, 0.0, 0, 0, {-0.25, 0.5, 1.0}, 9028},
+    {"pair-zero-column", "rows +-(-0.375, 0, 1): a constant (zero) column",
+     2, 3, 1, ROWS_PLUS_MINUS, 0.0, 0, 0, {-0.375, 0.0, 1.0}, 9031},
+    {"pair-d-one", "rows +-1.5, d = 1: the divisor n - 1 = 1 halves nothing "
+     "(n would halve the variance)", 2, 1, 1, ROWS_PLUS_MINUS, 0.0, 0, 0,
+     {1.5}, 9029},
+    {"three-rows-d-one", "rows 1.5, -1.5, 0: n - 1 = 2 against n = 3",
+     3, 1, 1, ROWS_PLUS_MINUS, 0.0, 0, 0, {1.5}, 9030},
     {"dominant", "one dominant direction (s = 8, 1, 0.5 rotated): resolved "
      "even in the narrow classes", 6, 3, 2, ROWS_PAIRS, 0.0, 0, 1,
      {8.0, 1.0, 0.5}, 9024},

@@ -274,10 +274,10 @@ static void common_scales(pca_state *st, const double *X)
     mpfr_add(st->s_e, st->s_e, st->t2, MPFR_RNDN);
     mpfr_div_ui(st->s_e, st->s_e, (unsigned long)(n - 1), MPFR_RNDN);
     oracle_set_size(st->k_e, n + 4 * d + 5);
-    /* Q_cap = 2^55 / (3 K_E) */
+    /* Q_cap = 2^73 / (3 K_E): the fp64 bound 3 K_E u_64 Q_cap is 2^20 */
     mpfr_mul_ui(st->q_cap, st->k_e, 3, MPFR_RNDN);
     mpfr_ui_div(st->q_cap, 1, st->q_cap, MPFR_RNDU);
-    mpfr_mul_2ui(st->q_cap, st->q_cap, 55, MPFR_RNDU);
+    mpfr_mul_2ui(st->q_cap, st->q_cap, 73, MPFR_RNDU);
     mpfr_set_ui_2exp(st->tiny, 1, -(mpfr_exp_t)(ORACLE_PREC / 2), MPFR_RNDN);
 }
 
