@@ -5,7 +5,7 @@
  * Y = X - 1 mu^T (two passes: the covariance is never formed as
  * E[x x^T] - mu mu^T, which cancels for rows with a large common offset),
  * then the SVD of Y by GSL's one-sided Jacobi (gsl_linalg_SV_decomp_jacobi;
- * of Y^T when n < d, since it needs at least as many rows as columns):
+ * Y padded with zero rows to d x d when n < d):
  * Y = U S W^T, so C = Y^T Y / (n - 1) has the eigenvalues s_i^2 / (n - 1)
  * and the eigenvectors W[:,i], already in descending order. The SVD of Y
  * does not square Y's condition number as an eigensolver on C would.
@@ -42,8 +42,7 @@ static int check_pca(const lmr_pca_outputs *out, const double *X, size_t n,
     if (n < 2 || d == 0)
         return LMR_EDIM;
     if (lmr_array_count(&count, n, d) != LMR_OK ||
-        lmr_array_count(&square, d, d) != LMR_OK ||
-        lmr_array_count(&square, n, n) != LMR_OK)
+        lmr_array_count(&square, d, d) != LMR_OK)
         return LMR_EOVERFLOW;
     if (lmr_check_finite(X, count) != LMR_OK)
         return LMR_ENONFINITE;
@@ -73,36 +72,23 @@ static void centre_rows(double *mean, double *Y, const double *X, size_t n,
 
 /*
  * The right singular vectors of Y (n, d) as the columns of W (d, d) and the
- * singular values in s (min(n, d)), descending. work holds n*d doubles and
- * square max(n, d)^2 (destroyed). Returns 0, or -1 if GSL fails.
+ * singular values in s (d), descending. work holds max(n, d) * d doubles
+ * (destroyed). GSL's Jacobi SVD needs at least as many rows as columns, so
+ * when n < d, Y is padded with d - n zero rows: the singular values and
+ * vectors are the same, and W (a product of rotations) stays a complete
+ * orthonormal basis, its columns past the rank unit vectors of Y's null
+ * space. Returns 0, or -1 if GSL fails.
  */
 static int right_singular_vectors(double *W, double *s, const double *Y,
-                                  size_t n, size_t d, double *work,
-                                  double *square)
+                                  size_t n, size_t d, double *work)
 {
-    size_t r = n < d ? n : d;
-    gsl_vector_view S = gsl_vector_view_array(s, r);
-    if (n >= d) {
-        /* Y = U S Q^T: work becomes U, Q (d, d) the right vectors */
-        for (size_t i = 0; i < n * d; i++)
-            work[i] = Y[i];
-        gsl_matrix_view A = gsl_matrix_view_array(work, n, d);
-        gsl_matrix_view Q = gsl_matrix_view_array(W, d, d);
-        return gsl_linalg_SV_decomp_jacobi(&A.matrix, &Q.matrix, &S.vector) ? -1 : 0;
-    }
-    /* Y^T (d, n) = U S Q^T: U (d, n) holds Y's right vectors; the columns
-     * past n (zero variance) are never read, so W keeps only U's n */
-    for (size_t t = 0; t < n; t++)
-        for (size_t j = 0; j < d; j++)
-            work[j * n + t] = Y[t * d + j];
-    gsl_matrix_view A = gsl_matrix_view_array(work, d, n);
-    gsl_matrix_view Q = gsl_matrix_view_array(square, n, n);
-    if (gsl_linalg_SV_decomp_jacobi(&A.matrix, &Q.matrix, &S.vector))
-        return -1;
-    for (size_t j = 0; j < d; j++)
-        for (size_t i = 0; i < d; i++)
-            W[j * d + i] = i < n ? work[j * n + i] : 0.0;
-    return 0;
+    size_t rows = n > d ? n : d;
+    for (size_t i = 0; i < rows * d; i++)
+        work[i] = i < n * d ? Y[i] : 0.0;
+    gsl_matrix_view A = gsl_matrix_view_array(work, rows, d);
+    gsl_matrix_view Q = gsl_matrix_view_array(W, d, d);
+    gsl_vector_view S = gsl_vector_view_array(s, d);
+    return gsl_linalg_SV_decomp_jacobi(&A.matrix, &Q.matrix, &S.vector) ? -1 : 0;
 }
 
 /* The sign rule of spec/pca.md: v (d) times -1 when its entry of largest
@@ -128,7 +114,7 @@ static double total_variance(const double *Y, size_t n, size_t d)
 }
 
 /* The outputs from the centred rows Y (n, d), W's columns (d, d) and the
- * singular values s (min(n, d)). */
+ * singular values s (d). */
 static void write_outputs(const lmr_pca_outputs *out, const double *Y,
                           const double *W, const double *s, size_t n,
                           size_t d, size_t k)
@@ -168,17 +154,16 @@ int lmr_pca(const lmr_pca_outputs *out, const double *X, size_t n, size_t d,
     int status = check_pca(out, X, n, d, k);
     if (status != LMR_OK)
         return status;
-    size_t wide = n > d ? n : d;
+    size_t rows = n > d ? n : d;
     double *Y = malloc(n * d * sizeof(double));
-    double *work = malloc(n * d * sizeof(double));
+    double *work = malloc(rows * d * sizeof(double));
     double *W = malloc(d * d * sizeof(double));
-    double *square = malloc(wide * wide * sizeof(double));
-    double *s = malloc(wide * sizeof(double));
-    if (Y == NULL || work == NULL || W == NULL || square == NULL || s == NULL) {
+    double *s = malloc(d * sizeof(double));
+    if (Y == NULL || work == NULL || W == NULL || s == NULL) {
         status = LMR_ENOMEM;
     } else {
         centre_rows(out->mean, Y, X, n, d);
-        if (right_singular_vectors(W, s, Y, n, d, work, square) != 0)
+        if (right_singular_vectors(W, s, Y, n, d, work) != 0)
             status = LMR_ENOMEM; /* GSL fails only on bad sizes, excluded above */
         else
             write_outputs(out, Y, W, s, n, d, k);
@@ -186,7 +171,6 @@ int lmr_pca(const lmr_pca_outputs *out, const double *X, size_t n, size_t d,
     free(Y);
     free(work);
     free(W);
-    free(square);
     free(s);
     return status;
 }
