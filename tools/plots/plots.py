@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fig_errors  # noqa: E402
 import fig_lens  # noqa: E402
+import fig_pca  # noqa: E402
 import fig_sinusoid  # noqa: E402
 import fig_temperature  # noqa: E402
 import fig_tied_grad  # noqa: E402
@@ -37,6 +38,8 @@ FIGURES = {
     "logit_lens": (fig_lens, "a logit-lens case, layers x positions"),
     "tied_gradient": (fig_tied_grad, "the two shares of the tied gradient"),
     "error_to_bound": (fig_errors, "error-to-bound per bundled testee"),
+    "pca_projection": (fig_pca, "an embedding table on its first two "
+                       "principal directions"),
 }
 
 
