@@ -23,5 +23,6 @@
 #include "lmr_grad_variants.h"
 #include "lmr_tied_lm.h"
 #include "lmr_intermediates.h"
+#include "lmr_pca.h"
 
 #endif

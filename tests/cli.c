@@ -322,7 +322,7 @@ static const char *const all_ops[] = {
     "layernorm", "compose_layernorm", "head_tied", "head_untied", "softmax",
     "log_softmax", "cross_entropy", "argmax", "sample", "logit_lens",
     "param_count", "head_partial", "head_transformed", "head_adaptive",
-    "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss", "attention_weights",
+    "head_mlp", "mos_fixed", "mos_gated", "soft_tie_loss", "attention_weights", "pca",
     "embed_lookup_backward", "pos_learned_backward", "layernorm_backward",
     "head_tied_backward", "head_untied_backward", "softmax_backward",
     "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
@@ -495,6 +495,13 @@ static void test_explain_every_op(void)
           "[[2, 0], [0, 1], [1, 1]]", "--W", "[[1, 0, 1], [0, 1, 2]]",
           "--targets", "[1, -100]", "--lambda", "0.5"},
          "lambda penalty = 3.0658839037574293 + 0.5 * 2 = 4.065883903757429"},
+        /* pca (tools/cli/cli_explain_pca.c) */
+        {{"pca", "--X", "[[1, 2], [3, 1], [0, 0], [2, 5]]", "--k", "2"},
+         "C[0,:] = [1.6666666666666667, 1]"},
+        {{"pca", "--X", "[[1, 2], [3, 1], [0, 0], [2, 5]]", "--k", "2"},
+         "T = trace C = 6.333333333333334"},
+        {{"pca", "--X", "[[1, 2], [3, 1], [0, 0], [2, 5]]", "--k", "2"},
+         "largest |entry| made positive: [0.2897841486884301, 0.9570920264890528]"},
         /* the backward ops (tools/cli_explain_grad*.c) */
         {{"embed_lookup_backward", "--ids", "[1, 2, 1]", "--dY",
           "[[1, 2], [3, 4], [5, 6]]", "--vocab", "3"},

@@ -581,6 +581,38 @@ def attention_sqrt_irrational(c, k):
     return Q is not None and Q.shape[0] > 0 and math.isqrt(Q.shape[1]) ** 2 != Q.shape[1]
 
 
+def flagged(flag):
+    def edge(c, k):
+        return flag in c.raw["flags"]
+    return edge
+
+
+def pca_k_min(c, k):
+    X = c.a("X")
+    return X is not None and c.param("k") == min(X.shape)
+
+
+def rows_are(count):
+    def edge(c, k):
+        X = c.a("X")
+        return X is not None and X.shape[0] == count
+    return edge
+
+
+def constant_column(c, k):
+    X = c.a("X")
+    return X is not None and X.size and bool(np.any(np.all(X == X[0], axis=0)))
+
+
+def offset_over_spread(c, k):
+    """A column whose mean magnitude is over 1000 times its spread."""
+    X = c.a("X")
+    if X is None or X.shape[0] < 2:
+        return False
+    spread = X.std(axis=0)
+    return bool(np.any((spread > 0) & (np.abs(X.mean(axis=0)) > 1000 * spread)))
+
+
 LOGIT_EDGES = {"masked": masked, "one-unmasked": one_unmasked,
                "overflow-scale": overflow_scale, "single-token": single_token,
                "tie-at-max": tie_at_max}
@@ -642,6 +674,13 @@ EDGES = {
                   "no-b_out": absent("b_out"), "W_comp-non-symmetric": non_symmetric("W_comp")},
     "soft_tie_loss": {"lambda-zero": param_equals("lambda", 0.0), "W-is-E-transposed": w_is_e_transposed,
                       "ignored": ignored},
+    "pca": {"repeated-variances": flagged("repeated_variances"),
+            "near-degenerate": flagged("near_degenerate"),
+            "rank-deficient": flagged("rank_deficient"),
+            "sign-tie": flagged("sign_ambiguous"),
+            "zero-total": flagged("zero_total_variance"),
+            "k-min": pca_k_min, "n-two": rows_are(2), "d-one": width_one("X", 1),
+            "constant-column": constant_column, "ill-conditioned": offset_over_spread},
     "embed_lookup_backward": {"repeated": repeated("ids"), "absent-rows": absent_rows("ids", "vocab")},
     "pos_learned_backward": {"repeated": repeated("positions"),
                              "absent-rows": absent_rows("positions", "max_len")},

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "plots"))
 from ref_client import Reference, ReferenceError, floats  # noqa: E402
 
 FIGURES = ("sinusoid", "temperature", "logit_lens", "tied_gradient",
-           "error_to_bound", "attention")
+           "error_to_bound", "attention", "pca_projection")
 # Committed figures whose every number comes from the reference and the
 # vectors (error_to_bound depends on which runs are given, so it is not
 # compared).

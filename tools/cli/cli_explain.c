@@ -923,6 +923,8 @@ static explainer find_explainer(const char *op)
     explainer other = cli_explain_variants_find(op);
     if (other == NULL)
         other = cli_explain_attention_find(op);
+    if (other == NULL)
+        other = cli_explain_pca_find(op);
     return other != NULL ? other : cli_explain_grad_find(op);
 }
 

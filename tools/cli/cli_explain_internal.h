@@ -103,6 +103,8 @@ explainer cli_explain_variants_find(const char *op);
 /* The explainer of attention_weights (spec/attention.md), or NULL
  * (cli_explain_attention.c). */
 explainer cli_explain_attention_find(const char *op);
+/* The explainer of pca, or NULL (cli_explain_pca.c). */
+explainer cli_explain_pca_find(const char *op);
 
 /* Shared by the two gradient files (cli_explain_grad.c). */
 

@@ -291,6 +291,25 @@ const op_desc op_table[] = {
        .about = "true: key j is masked for query i when j > i + n_k - n_q"}},
      {{"weights", F64, SHAPE_DIMS, {AXIS("Q", 0), AXIS("K", 0)}, NULL, 0,
        "n_q x n_k: the attention weights, rows summing to 1"}}},
+    /* ---- analysis (spec/pca.md) ---- */
+    {"pca",
+     "C = X_c^T X_c / (n - 1), X_c = X - mean; top-k eigenpairs, descending, "
+     "largest |entry| of each direction positive; Z = X_c V^T, R = mean + Z V",
+     "lmr_pca", "pca.md", {"pca"},
+     {{"X", F64, 2, 0, "n x d: the rows (activations or embedding rows), n >= 2"}},
+     {{.name = "k", .kind = PARAM_INT, .required = 1, .range = "in [1, min(n, d)]",
+       .about = "how many principal components"}},
+     {{"mean", F64, SHAPE_DIMS, {AXIS("X", 1)}, NULL, 0, "d: the column means"},
+      {"components", F64, SHAPE_DIMS, {PARAM_DIM("k"), AXIS("X", 1)}, NULL, 0,
+       "k x d: the principal directions, unit rows, signed by the sign rule"},
+      {"variances", F64, SHAPE_DIMS, {PARAM_DIM("k")}, NULL, 0,
+       "k: their variances (divisor n - 1), descending"},
+      {"ratios", F64, SHAPE_DIMS, {PARAM_DIM("k")}, NULL, 0,
+       "k: the explained-variance ratios lambda_i / trace C"},
+      {"projections", F64, SHAPE_DIMS, {AXIS("X", 0), PARAM_DIM("k")}, NULL, 0,
+       "n x k: the centred rows projected on the directions"},
+      {"reconstruction", F64, SHAPE_DIMS, {AXIS("X", 0), AXIS("X", 1)}, NULL, 0,
+       "n x d: mean + projections x components"}}},
 
     /* ---- gradients (spec/gradients.md): the forward inputs, the upstream
      *      gradient d<output>, and d<input> for every real input ---- */

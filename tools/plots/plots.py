@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fig_attention  # noqa: E402
 import fig_errors  # noqa: E402
 import fig_lens  # noqa: E402
+import fig_pca  # noqa: E402
 import fig_sinusoid  # noqa: E402
 import fig_temperature  # noqa: E402
 import fig_tied_grad  # noqa: E402
@@ -39,6 +40,8 @@ FIGURES = {
     "tied_gradient": (fig_tied_grad, "the two shares of the tied gradient"),
     "error_to_bound": (fig_errors, "error-to-bound per bundled testee"),
     "attention": (fig_attention, "attention weights with and without masks"),
+    "pca_projection": (fig_pca, "an embedding table on its first two "
+                       "principal directions"),
 }
 
 

@@ -637,6 +637,34 @@ static int run_attention_weights(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
+/* ---- analysis --------------------------------------------------------- */
+
+static int run_pca(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *X;
+    int64_t k;
+    if (vec_input(ctx, "X", VEC_F64, 2, &X) || op_param_int64(ctx, "k", &k))
+        return -1;
+    size_t n = X->shape[0], d = X->shape[1];
+    /* a k outside [1, min(n, d)] allocates nothing: ref rejects it */
+    size_t width = (k >= 1 && (uint64_t)k <= (n < d ? n : d)) ? (size_t)k : 0;
+    static const char *const names[] = {"mean", "components", "variances",
+                                        "ratios", "projections",
+                                        "reconstruction"};
+    size_t rows[] = {1, width, 1, 1, n, n};
+    size_t cols[] = {d, d, width, width, width, d};
+    double *arrays[6];
+    for (size_t i = 0; i < 6; i++)
+        if ((arrays[i] = ref_add_f64(ctx, result, names[i], rows[i], cols[i])) == NULL)
+            return -1;
+    lmr_pca_outputs out = {arrays[0], arrays[1], arrays[2], arrays[3],
+                           arrays[4], arrays[5]};
+    result->status = width == 0 && n >= 2 && d >= 1
+        ? LMR_EDOMAIN
+        : lmr_pca(&out, X->f64, n, d, width);
+    return 0;
+}
+
 static const ref_op_entry runners[] = {
     {"embed_lookup", run_embed_lookup},
     {"embed_onehot", run_embed_onehot},
@@ -662,6 +690,7 @@ static const ref_op_entry runners[] = {
     {"mos_gated", run_mos_gated},
     {"soft_tie_loss", run_soft_tie_loss},
     {"attention_weights", run_attention_weights},
+    {"pca", run_pca},
 };
 
 static op_runner find_runner(const char *op)

@@ -695,6 +695,35 @@ def attention_softmax_mask_fill(scores):      # masked scores filled with -1e9, 
     return ORIGINAL["attention_softmax"](np.where(scores == -math.inf, T(-1e9), scores))
 
 
+def pca_uncentred(X, mu):                       # no centring: the SVD of X itself
+    return X
+
+
+def pca_divisor_n(n):                            # / n: the maximum-likelihood variance
+    return n
+
+
+def pca_ascending(lam, V):                       # eigh's ascending order kept
+    order = np.argsort(lam, kind="stable")
+    return lam[order], V[:, order]
+
+
+def pca_sign_ignored(V):                         # the eigensolver's own sign
+    return V
+
+
+def pca_sign_first_nonzero(V):                   # the first non-zero entry made positive
+    first = np.argmax(V != 0, axis=0)
+    signs = np.sign(V[first, np.arange(V.shape[1])])
+    signs[signs == 0] = 1
+    return V * signs
+
+
+def pca_one_row_accepted(X):                     # n = 1 accepted (then a 0/0 variance)
+    if X.shape[1] < 1 or X.shape[0] < 1:
+        raise protocol.Reject("LMR_EDIM", "pca needs n >= 1 and d >= 1")
+
+
 V_, N_ = validate, tn
 
 MUTANTS = [
@@ -828,6 +857,23 @@ MUTANTS = [
            [(N_, "lens_normalise", lens_last_layer_stats)], decision="lens-own-stats"),
     Mutant("lens-no-affine", "logit lens's final LayerNorm without gamma and beta",
            [(N_, "lens_normalise", lens_no_affine)]),
+    Mutant("pca-uncentred", "PCA of the rows without subtracting the column mean",
+           [(N_, "centred", pca_uncentred)], decision="pca-centred"),
+    Mutant("pca-divisor-n", "PCA variances divided by n instead of n - 1",
+           [(N_, "variance_divisor", pca_divisor_n)], decision="pca-divisor-n-minus-1"),
+    Mutant("pca-ascending", "PCA components in ascending order of variance (eigh's order)",
+           [(N_, "descending", pca_ascending)], decision="pca-descending"),
+    Mutant("pca-sign-ignored", "PCA directions with the eigensolver's sign, no sign rule",
+           [(N_, "signed_directions", pca_sign_ignored)], decision="pca-sign-rule",
+           unresolved={"bf16": "no input lets bfloat16 decide a sign: a direction's "
+                                  "bound is at least 0.66 (spec/coverage.md)"}),
+    Mutant("pca-sign-first-nonzero", "PCA sign rule on the first non-zero entry, not the largest",
+           [(N_, "signed_directions", pca_sign_first_nonzero)], decision="pca-sign-rule",
+           unresolved={"bf16": "no input lets bfloat16 decide a sign: a direction's "
+                                  "bound is at least 0.66 (spec/coverage.md)"}),
+    Mutant("pca-one-row", "PCA accepts n = 1 (whose variance divides by n - 1 = 0)",
+           [(V_, "pca_rows", pca_one_row_accepted)], decision="pca-one-row-invalid",
+           single="pca/one-row is the one input with n = 1"),
     Mutant("all-masked-uniform", "a row of only -inf gives a uniform distribution instead of an error",
            [(V_, "rows_not_all_masked", rows_not_all_masked_unchecked),
             (N_, "scaled", scaled_all_masked_uniform)], decision="all-masked-invalid"),

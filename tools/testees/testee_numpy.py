@@ -610,6 +610,62 @@ def op_attention_weights(c):
     return {"weights": out_f(attention_weights(c)[2])}
 
 
+# --------------------------------------------------------------- analysis --
+# spec/pca.md: the covariance of the centred rows and numpy.linalg.eigh.
+
+
+def column_mean(X):
+    """mu_j = sum_t X[t,j] / n."""
+    return X.sum(axis=0) / T(X.shape[0])
+
+
+def centred(X, mu):
+    """The rows minus the column mean (spec/pca.md: centring)."""
+    return X - mu
+
+
+def variance_divisor(n):
+    """n - 1: the unbiased covariance (scikit-learn's explained_variance_)."""
+    return n - 1
+
+
+def descending(lam, V):
+    """The eigenpairs largest first (eigh returns them ascending)."""
+    order = np.argsort(-lam, kind="stable")
+    return lam[order], V[:, order]
+
+
+def signed_directions(V):
+    """Each column times the sign of its entry of largest |value| (the first
+    such entry on ties: numpy.argmax), as scikit-learn's svd_flip with
+    u_based_decision=False."""
+    largest = np.argmax(np.abs(V), axis=0)
+    signs = np.sign(V[largest, np.arange(V.shape[1])])
+    signs[signs == 0] = 1
+    return V * signs
+
+
+def pca(X, k):
+    """mean, components (k x d), variances, ratios, projections, reconstruction."""
+    mu = column_mean(X)
+    Xc = centred(X, mu)
+    C = (Xc.T @ Xc) / T(variance_divisor(X.shape[0]))
+    lam, V = descending(*np.linalg.eigh(C))
+    lam = np.maximum(lam[:k], T(0))
+    V = signed_directions(V[:, :k])
+    total = np.trace(C)
+    ratios = lam / total if total > 0 else np.zeros_like(lam)
+    Z = Xc @ V
+    return mu, V.T, lam, ratios, Z, Z @ V.T + mu
+
+
+def op_pca(c):
+    mu, Vt, lam, ratios, Z, R = pca(cls(c.f("X")), c.integer("k"))
+    return {"mean": out_f(mu), "components": out_f(Vt), "variances": out_f(lam),
+            "ratios": out_f(ratios), "projections": out_f(Z),
+            "reconstruction": out_f(R)}
+
+
 # -------------------------------------------------------------- gradients --
 #
 # The backward ops of spec/gradients.md, computed by hand from the closed

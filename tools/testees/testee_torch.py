@@ -429,6 +429,30 @@ def attention(c, Q, K):
     return Fn.softmax(scores, dim=-1)
 
 
+# --------------------------------------------------------------- analysis --
+# spec/pca.md with torch.linalg.svd of the centred rows (scikit-learn's
+# method), signed by the rule of spec/pca.md; torch's own sign is unspecified.
+
+def op_pca(c):
+    X = tt(c.f("X"))
+    n, d = X.shape
+    k = c.integer("k")
+    mu = X.mean(dim=0)
+    Xc = X - mu
+    _, S, Vh = torch.linalg.svd(Xc, full_matrices=False)
+    V = Vh[:k]
+    largest = torch.argmax(V.abs(), dim=1)          # the first on ties
+    signs = torch.sign(V.gather(1, largest.unsqueeze(1)))
+    signs[signs == 0] = 1
+    V = V * signs
+    lam = S[:k] ** 2 / (n - 1)
+    total = (Xc ** 2).sum() / (n - 1)
+    ratios = lam / total if bool(total > 0) else torch.zeros_like(lam)
+    Z = Xc @ V.T
+    return {"mean": of(mu), "components": of(V), "variances": of(lam),
+            "ratios": of(ratios), "projections": of(Z), "reconstruction": of(Z @ V + mu)}
+
+
 # -------------------------------------------------------------- gradients --
 #
 # spec/gradients.md.  Each backward op builds its forward from the same

@@ -515,6 +515,36 @@ def check_attention_weights(c):
     rows_keep_a_key(attention_mask(n_q, K.shape[0], c.flag("causal"), key_mask))
 
 
+# -------------------------------------------------------------- analysis
+
+PCA_MAX_ABS = 2.0 ** 480
+
+
+def pca_rows(X):
+    """n >= 2 rows (divisor n - 1), d >= 1 (LMR_EDIM)."""
+    if X.shape[0] < 2 or X.shape[1] < 1:
+        raise Reject("LMR_EDIM", "pca needs n >= 2 and d >= 1, not %s" % (list(X.shape),))
+
+
+def pca_magnitude(X):
+    """|x| <= 2^480 (spec/pca.md: no square or sum overflows)."""
+    if X.size and np.max(np.abs(X)) > PCA_MAX_ABS:
+        raise Reject("LMR_EDOMAIN", "an entry beyond 2^480")
+
+
+def pca_components(k, n, d):
+    if k < 1 or k > min(n, d):
+        raise Reject("LMR_EDOMAIN", "k = %d outside [1, min(n, d) = %d]" % (k, min(n, d)))
+
+
+def check_pca(c):
+    X = c.f("X", 2)
+    pca_rows(X)
+    require_finite(X, "X")
+    pca_magnitude(X)
+    pca_components(c.integer("k"), X.shape[0], X.shape[1])
+
+
 # -------------------------------------------------------------- gradients
 
 def scatter_backward(c, index_name, size_name, index_rule):
