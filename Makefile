@@ -145,9 +145,12 @@ deps:
 	@sh tools/scripts/install-deps.sh
 
 # ---- compiling --------------------------------------------------------------
+# The library exports only what its installed headers mark LMR_API
+# (ref/lmr_api.h); every other function stays hidden in liblmref.so.
+LIB_CFLAGS := -fPIC -fvisibility=hidden
 $(B)/ref/%.o: ref/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -Iref -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) -Iref -c $< -o $@
 
 # A tools/ object is compiled with the include paths of its folder, the
 # first component of its path under tools/ (INC_gen for tools/gen/x.c).

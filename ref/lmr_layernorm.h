@@ -7,6 +7,12 @@
 
 #include <stddef.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The usual default of eps (PyTorch, BERT). */
 #define LMR_LAYERNORM_DEFAULT_EPS 1e-5
 
@@ -17,7 +23,12 @@
  * Errors: LMR_EDIM (d is 0), LMR_EOVERFLOW, LMR_ENONFINITE (in, gamma, beta
  * or eps), LMR_EDOMAIN (eps <= 0), LMR_EINVAL (NULL array).
  */
+LMR_API
 int lmr_layernorm(double *out, const double *in, const double *gamma,
                   const double *beta, size_t n, size_t d, double eps);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
