@@ -11,7 +11,12 @@
 #   make check     the whole TAP suite under prove, then under Valgrind, then
 #                  the vector reproducibility, schema and install checks and
 #                  the runner against every bundled testee and mutant, the
-#                  sanitizer build and a brief fuzz run
+#                  sanitizer build, a brief fuzz run and bits-check; every
+#                  compile with -Werror
+#   make bits-check  the reference testee built by gcc and clang, -O2 and
+#                  -O3 -march=native, must give every case's outputs bit for
+#                  bit as tests/data/reference-digests.txt records them
+#                  (make bits-digests rewrites it)
 #   make sanitize  everything rebuilt with ASan + UBSan (build-sanitize/):
 #                  the TAP programs and the runner against the reference
 #   make fuzz      each libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS
@@ -44,9 +49,21 @@ PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+# WERROR=-Werror turns every warning into an error (make check sets it).
+WERROR ?=
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS) -MMD -MP
+# No floating-point contraction anywhere: a compiler may otherwise fuse
+# a*b + c into one fused multiply-add, rounded once instead of twice, and
+# whether it does depends on the compiler, its version and -march (clang
+# contracts within an expression by default and gcc in GNU mode across
+# them), so the reference's results -- and the generator's inputs -- would
+# change from one build to the next. After CFLAGS so that CFLAGS cannot
+# undo it; make bits-check proves it holds (FP_CFLAGS=-ffp-contract=fast
+# shows what it prevents).
+FP_CFLAGS ?= -ffp-contract=off
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(WERROR) $(CFLAGS) \
+              $(FP_CFLAGS) -MMD -MP
 
 # The libraries, from their pkg-config files (Debian ships one for each).
 pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
@@ -151,6 +168,11 @@ LIB_CFLAGS := -fPIC -fvisibility=hidden
 $(B)/ref/%.o: ref/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) -Iref -c $< -o $@
+
+# The op table leaves a row's trailing fields out where they are zero (the
+# C rule for an initializer list), which clang's -Wextra reports field by
+# field.
+$(B)/tools/common/op_table.o: ALL_CFLAGS += -Wno-missing-field-initializers
 
 # A tools/ object is compiled with the include paths of its folder, the
 # first component of its path under tools/ (INC_gen for tools/gen/x.c).
@@ -262,9 +284,12 @@ schema-check:
 independence-check:
 	@sh tools/scripts/check-independence.sh
 
+# make check compiles with -Werror (WERROR, passed on to the sanitizer,
+# fuzzing and bits-check builds, gcc's and clang's): a warning fails it. An
+# object built earlier without it is not rebuilt; CI starts from a clean tree.
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory check-after-deps
+	@$(MAKE) --no-print-directory check-after-deps WERROR=-Werror
 
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
