@@ -294,7 +294,7 @@ check:
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
                   plots-check protocol-tables-check minimal-testee-check \
-                  engines-check testees-check sanitize fuzz-check
+                  engines-check testees-check sanitize fuzz-check bits-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -515,6 +515,41 @@ sanitize:
 	fi; \
 	echo "sanitize: every TAP program and every case clean under ASan and UBSan"
 
+# ---- the same bits from every build: make bits-check (part of make check) -------
+# The reference testee built four ways, each in build-bits/NAME/: gcc and
+# clang, -O2 and -O3 -march=native (the name says which). Every case's
+# outputs must be, bit for bit, those tests/data/reference-digests.txt
+# records (one SHA-256 per case, tools/scripts/check-bits.py). A build is
+# redone from scratch when its compiler or flags change (build-bits/NAME/
+# flags), so `make bits-check FP_CFLAGS=-ffp-contract=fast` shows what
+# -ffp-contract=off prevents. make bits-digests rewrites the file, and only
+# when all four builds agree.
+BITS_B := build-bits
+BITS_DIGESTS := tests/data/reference-digests.txt
+BITS_BUILDS := gcc-O2 clang-O2 gcc-O3-native clang-O3-native
+BITS_CLANG := clang-14
+BITS_CHECK = $(PYTHON) tools/scripts/check-bits.py --runner $(RUNNER) \
+    --vectors vectors --digests $(BITS_DIGESTS) \
+    $(foreach name,$(BITS_BUILDS),$(name)=$(BITS_B)/$(name)/lmr-testee-ref)
+
+.PHONY: bits-build bits-check bits-digests
+bits-build:
+	@for name in $(BITS_BUILDS); do \
+	    case $$name in gcc-*) cc=gcc ;; *) cc=$(BITS_CLANG) ;; esac; \
+	    case $$name in *-native) flags="-O3 -march=native" ;; *) flags=-O2 ;; esac; \
+	    dir=$(BITS_B)/$$name; want="$$cc $$flags $(FP_CFLAGS) $(WERROR)"; \
+	    if [ "$$(cat $$dir/flags 2>/dev/null)" != "$$want" ]; then \
+	        rm -rf $$dir; mkdir -p $$dir; echo "$$want" > $$dir/flags; fi; \
+	    $(MAKE) --no-print-directory -s B=$$dir CC=$$cc CFLAGS="$$flags" \
+	        $$dir/lmr-testee-ref || exit 1; \
+	done
+
+bits-check: $(RUNNER) bits-build
+	@$(BITS_CHECK)
+
+bits-digests: $(RUNNER) bits-build
+	@$(BITS_CHECK) --write
+
 # ---- fuzzing: make fuzz FUZZ_SECONDS=N; make fuzz-check (part of make check) ----
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c), built with clang in
 # build-fuzz/ against the code compiled with coverage and ASan + UBSan.
@@ -577,11 +612,11 @@ fuzz: fuzz-build
 fuzz-check:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-# make clean removes the sanitizer and fuzzing builds too.
+# make clean removes the sanitizer, fuzzing and bits-check builds too.
 .PHONY: clean-instrumented
 clean: clean-instrumented
 clean-instrumented:
-	rm -rf $(SANITIZE_B) $(FUZZ_B)
+	rm -rf $(SANITIZE_B) $(FUZZ_B) $(BITS_B)
 
 # Header dependencies written by -MMD, so a changed header rebuilds its users.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
