@@ -20,6 +20,9 @@ extern "C" {
  * For each row x = in[t,:]: mu = mean(x), var = mean((x - mu)^2) (biased),
  * out[t,j] = gamma[j] * (x[j] - mu) / sqrt(var + eps) + beta[j].
  * out and in are (n,d) and may be the same array; gamma and beta are (d).
+ * Arithmetic: binary64 throughout, each mean a sum left to right divided by
+ * d, so the result is the same double on every IEEE platform
+ * (spec/tolerance.md#libm).
  * Errors: LMR_EDIM (d is 0), LMR_EOVERFLOW, LMR_ENONFINITE (in, gamma, beta
  * or eps), LMR_EDOMAIN (eps <= 0), LMR_EINVAL (NULL array).
  */
