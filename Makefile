@@ -11,7 +11,12 @@
 #   make check     the whole TAP suite under prove, then under Valgrind, then
 #                  the vector reproducibility, schema and install checks and
 #                  the runner against every bundled testee and mutant, the
-#                  sanitizer build and a brief fuzz run
+#                  sanitizer build, a brief fuzz run and bits-check; every
+#                  compile with -Werror
+#   make bits-check  the reference testee built by gcc and clang, -O2 and
+#                  -O3 -march=native, must give every case's outputs bit for
+#                  bit as tests/data/reference-digests.txt records them
+#                  (make bits-digests rewrites it)
 #   make sanitize  everything rebuilt with ASan + UBSan (build-sanitize/):
 #                  the TAP programs and the runner against the reference
 #   make fuzz      each libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS
@@ -44,9 +49,21 @@ PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+# WERROR=-Werror turns every warning into an error (make check sets it).
+WERROR ?=
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(CFLAGS) -MMD -MP
+# No floating-point contraction anywhere: a compiler may otherwise fuse
+# a*b + c into one fused multiply-add, rounded once instead of twice, and
+# whether it does depends on the compiler, its version and -march (clang
+# contracts within an expression by default and gcc in GNU mode across
+# them), so the reference's results -- and the generator's inputs -- would
+# change from one build to the next. After CFLAGS so that CFLAGS cannot
+# undo it; make bits-check proves it holds (FP_CFLAGS=-ffp-contract=fast
+# shows what it prevents).
+FP_CFLAGS ?= -ffp-contract=off
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) $(WERROR) $(CFLAGS) \
+              $(FP_CFLAGS) -MMD -MP
 
 # The libraries, from their pkg-config files (Debian ships one for each).
 pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
@@ -146,9 +163,17 @@ deps:
 	@sh tools/scripts/install-deps.sh
 
 # ---- compiling --------------------------------------------------------------
+# The library exports only what its installed headers mark LMR_API
+# (ref/lmr_api.h); every other function stays hidden in liblmref.so.
+LIB_CFLAGS := -fPIC -fvisibility=hidden
 $(B)/ref/%.o: ref/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -Iref -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) -Iref -c $< -o $@
+
+# The op table leaves a row's trailing fields out where they are zero (the
+# C rule for an initializer list), which clang's -Wextra reports field by
+# field.
+$(B)/tools/common/op_table.o: ALL_CFLAGS += -Wno-missing-field-initializers
 
 # A tools/ object is compiled with the include paths of its folder, the
 # first component of its path under tools/ (INC_gen for tools/gen/x.c).
@@ -260,14 +285,17 @@ schema-check:
 independence-check:
 	@sh tools/scripts/check-independence.sh
 
+# make check compiles with -Werror (WERROR, passed on to the sanitizer,
+# fuzzing and bits-check builds, gcc's and clang's): a warning fails it. An
+# object built earlier without it is not rebuilt; CI starts from a clean tree.
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory check-after-deps
+	@$(MAKE) --no-print-directory check-after-deps WERROR=-Werror
 
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
                   plots-check protocol-tables-check minimal-testee-check \
-                  engines-check testees-check sanitize fuzz-check
+                  engines-check testees-check sanitize fuzz-check bits-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -488,6 +516,41 @@ sanitize:
 	fi; \
 	echo "sanitize: every TAP program and every case clean under ASan and UBSan"
 
+# ---- the same bits from every build: make bits-check (part of make check) -------
+# The reference testee built four ways, each in build-bits/NAME/: gcc and
+# clang, -O2 and -O3 -march=native (the name says which). Every case's
+# outputs must be, bit for bit, those tests/data/reference-digests.txt
+# records (one SHA-256 per case, tools/scripts/check-bits.py). A build is
+# redone from scratch when its compiler or flags change (build-bits/NAME/
+# flags), so `make bits-check FP_CFLAGS=-ffp-contract=fast` shows what
+# -ffp-contract=off prevents. make bits-digests rewrites the file, and only
+# when all four builds agree.
+BITS_B := build-bits
+BITS_DIGESTS := tests/data/reference-digests.txt
+BITS_BUILDS := gcc-O2 clang-O2 gcc-O3-native clang-O3-native
+BITS_CLANG := clang-14
+BITS_CHECK = $(PYTHON) tools/scripts/check-bits.py --runner $(RUNNER) \
+    --vectors vectors --digests $(BITS_DIGESTS) \
+    $(foreach name,$(BITS_BUILDS),$(name)=$(BITS_B)/$(name)/lmr-testee-ref)
+
+.PHONY: bits-build bits-check bits-digests
+bits-build:
+	@for name in $(BITS_BUILDS); do \
+	    case $$name in gcc-*) cc=gcc ;; *) cc=$(BITS_CLANG) ;; esac; \
+	    case $$name in *-native) flags="-O3 -march=native" ;; *) flags=-O2 ;; esac; \
+	    dir=$(BITS_B)/$$name; want="$$cc $$flags $(FP_CFLAGS) $(WERROR)"; \
+	    if [ "$$(cat $$dir/flags 2>/dev/null)" != "$$want" ]; then \
+	        rm -rf $$dir; mkdir -p $$dir; echo "$$want" > $$dir/flags; fi; \
+	    $(MAKE) --no-print-directory -s B=$$dir CC=$$cc CFLAGS="$$flags" \
+	        $$dir/lmr-testee-ref || exit 1; \
+	done
+
+bits-check: $(RUNNER) bits-build
+	@$(BITS_CHECK)
+
+bits-digests: $(RUNNER) bits-build
+	@$(BITS_CHECK) --write
+
 # ---- fuzzing: make fuzz FUZZ_SECONDS=N; make fuzz-check (part of make check) ----
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c), built with clang in
 # build-fuzz/ against the code compiled with coverage and ASan + UBSan.
@@ -550,11 +613,11 @@ fuzz: fuzz-build
 fuzz-check:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-# make clean removes the sanitizer and fuzzing builds too.
+# make clean removes the sanitizer, fuzzing and bits-check builds too.
 .PHONY: clean-instrumented
 clean: clean-instrumented
 clean-instrumented:
-	rm -rf $(SANITIZE_B) $(FUZZ_B)
+	rm -rf $(SANITIZE_B) $(FUZZ_B) $(BITS_B)
 
 # Header dependencies written by -MMD, so a changed header rebuilds its users.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * weights[i,j] = softmax_j(S[i,:] + M[i,:]) with the scores
  * S[i,j] = (Q[i,:] . K[j,:]) / sqrt(d_k), and M[i,j] = -inf where key j is
@@ -27,6 +33,7 @@
  * is masked, as softmax rejects a row of only -inf); LMR_ERANGE (an unmasked
  * score overflows the double range). Nothing is written unless LMR_OK.
  */
+LMR_API
 int lmr_attention_weights(double *weights, const double *Q, const double *K,
                           const int64_t *key_mask, size_t n_q, size_t n_k,
                           size_t d_k, int causal);
@@ -42,9 +49,14 @@ int lmr_attention_weights(double *weights, const double *Q, const double *K,
  * LMR_ENONFINITE (a NaN or infinity in dweights); LMR_ENOMEM (the scratch
  * copy of the weights). Nothing is written unless LMR_OK.
  */
+LMR_API
 int lmr_attention_weights_backward(double *dQ, double *dK, const double *Q,
                                    const double *K, const int64_t *key_mask,
                                    const double *dweights, size_t n_q,
                                    size_t n_k, size_t d_k, int causal);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum lmr_position_kind {
     LMR_POSITIONS_LEARNED = 0,  /* rows of a learned table P */
     LMR_POSITIONS_SINUSOID = 1  /* the sinusoidal encoding */
@@ -33,6 +39,7 @@ typedef struct {
  * start < 0 or the last position is past the table or the sinusoid limit;
  * LMR_EDOMAIN for an unknown kind.
  */
+LMR_API
 int lmr_compose(double *out, const double *E, const int64_t *ids,
                 const lmr_positions *positions, size_t n, size_t vocab,
                 size_t d);
@@ -43,9 +50,14 @@ int lmr_compose(double *out, const double *E, const int64_t *ids,
  * composite overflows the double range; LMR_ENOMEM (it allocates n*d
  * doubles of scratch).
  */
+LMR_API
 int lmr_compose_layernorm(double *out, const double *E, const int64_t *ids,
                           const lmr_positions *positions, const double *gamma,
                           const double *beta, size_t n, size_t vocab, size_t d,
                           double eps);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,12 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Token lookup: out[t,:] = E[ids[t],:].
  * out is (n,d), E is (vocab,d), ids is (n).
  * Errors: LMR_EDIM (vocab or d is 0), LMR_EOVERFLOW, LMR_ENONFINITE (E),
  * LMR_EINDEX (an id outside [0, vocab)), LMR_EINVAL (NULL array).
  */
+LMR_API
 int lmr_embed_lookup(double *out, const double *E, const int64_t *ids,
                      size_t n, size_t vocab, size_t d);
 
@@ -28,6 +35,7 @@ int lmr_embed_lookup(double *out, const double *E, const int64_t *ids,
  * Errors: as lmr_embed_lookup, plus LMR_EDOMAIN when onehot is not a one-hot
  * matrix (an entry other than 0 or 1, or a row without exactly one 1).
  */
+LMR_API
 int lmr_embed_onehot(double *out, const double *onehot, const double *E,
                      size_t n, size_t vocab, size_t d);
 
@@ -37,7 +45,12 @@ int lmr_embed_onehot(double *out, const double *onehot, const double *E,
  * Errors: LMR_EDIM (max_len or d is 0), LMR_EOVERFLOW, LMR_ENONFINITE (P),
  * LMR_EPOS (a position outside [0, max_len)), LMR_EINVAL (NULL array).
  */
+LMR_API
 int lmr_pos_learned(double *out, const double *P, const int64_t *positions,
                     size_t n, size_t max_len, size_t d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

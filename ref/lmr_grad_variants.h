@@ -13,22 +13,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
 #include "lmr_softmax.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* dh (n,d); dE (vocab,d), rows >= k zero; dF (d,vocab-k), may be NULL when
  * k = vocab. dlogits: (n,vocab). */
+LMR_API
 int lmr_head_partial_backward(double *dh, double *dE, double *dF,
                               const double *h, const double *E,
                               const double *F, const double *dlogits,
                               size_t n, size_t vocab, size_t d, size_t k);
 
 /* dh (n,d); dT (d,d); dE (vocab,d). */
+LMR_API
 int lmr_head_transformed_backward(double *dh, double *dT, double *dE,
                                   const double *h, const double *T,
                                   const double *E, const double *dlogits,
                                   size_t n, size_t vocab, size_t d);
 
 /* dh (n,d); dE (vocab,d); dF (d,vocab); *dalpha (1). */
+LMR_API
 int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
                                double *dalpha, const double *h,
                                const double *E, const double *F, double alpha,
@@ -38,6 +46,7 @@ int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
 /* dh (n,d); dW1 (d,m); db1 (m); dW2 (m,vocab) when W2 is given, else
  * dE (vocab,d) for the tied form (the other is not written, may be NULL);
  * db2 (vocab). b1, b2 may be NULL. */
+LMR_API
 int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
                           double *dE, double *db2, const double *h,
                           const double *W1, const double *b1,
@@ -46,6 +55,7 @@ int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
                           size_t d, size_t m);
 
 /* dh (n,d); dW (K,d,vocab); dalpha (K). dlogprobs: (n,vocab). */
+LMR_API
 int lmr_mos_fixed_backward(double *dh, double *dW, double *dalpha,
                            const double *h, const double *W,
                            const double *alpha, const double *dlogprobs,
@@ -63,6 +73,7 @@ typedef struct {
     double *db_out;  /* (vocab) */
 } lmr_mos_gated_grads;
 
+LMR_API
 int lmr_mos_gated_backward(const lmr_mos_gated_grads *grads, const double *h,
                            const double *W_pi, const double *W_comp,
                            const double *b_comp, const double *W_out,
@@ -72,11 +83,16 @@ int lmr_mos_gated_backward(const lmr_mos_gated_grads *grads, const double *h,
 
 /* dh (n,d); dE (vocab,d); dW (d,vocab), for the scalar upstream dloss.
  * reduction SUM or MEAN (NONE: LMR_EDOMAIN). */
+LMR_API
 int lmr_soft_tie_loss_backward(double *dh, double *dE, double *dW,
                                const double *h, const double *E,
                                const double *W, const int64_t *targets,
                                size_t n, size_t vocab, size_t d, double lambda,
                                enum lmr_reduction reduction,
                                int64_t ignore_index, double dloss);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,12 @@
 
 #include <stddef.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Tied head: logits[t,v] = sum_j h[t,j] * E[v,j], i.e. logits = h E^T, with
  * E the same (vocab,d) matrix as the token lookup, read in place.
@@ -15,6 +21,7 @@
  * LMR_EINVAL (NULL array), LMR_ENOMEM (it allocates an (n,vocab) scratch
  * array, so that logits stays untouched until every row of E has passed).
  */
+LMR_API
 int lmr_head_tied(double *logits, const double *h, const double *E, size_t n,
                   size_t vocab, size_t d);
 
@@ -24,7 +31,12 @@ int lmr_head_tied(double *logits, const double *h, const double *E, size_t n,
  * logits is (n,vocab), h is (n,d).
  * Errors: as lmr_head_tied, plus LMR_ENONFINITE for W and bias.
  */
+LMR_API
 int lmr_head_untied(double *logits, const double *h, const double *W,
                     const double *bias, size_t n, size_t vocab, size_t d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,7 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
 #include "lmr_softmax.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- LayerNorm (lmr_layernorm.c) ----------------------------------------- */
 
@@ -39,11 +44,13 @@ typedef struct {
 /* The statistics of each row of x (n,d) into rows (n), as lmr_layernorm
  * normalises them. Errors: those of lmr_layernorm for x and eps (gamma is
  * not needed: LMR_EINVAL only for a NULL array). */
+LMR_API
 int lmr_layernorm_stats(lmr_layernorm_row *rows, const double *x, size_t n,
                         size_t d, double eps);
 
 /* z = (x - mean) r, the normalised value of x in a row with these
  * statistics; the forward writes gamma_j z_j + beta_j. */
+LMR_API
 double lmr_layernorm_normalised(double x, const lmr_layernorm_row *row);
 
 /* ---- softmax, log-softmax, cross-entropy (lmr_softmax.c) ------------------ */
@@ -61,6 +68,7 @@ typedef struct {
  * exp(z_i) into exps (n,vocab). softmax is exps / S, log-softmax z - log S,
  * cross-entropy log S - z_target (tau = 1). Errors: those of lmr_softmax.
  */
+LMR_API
 int lmr_softmax_stats(lmr_softmax_row *rows, double *shifted, double *exps,
                       const double *logits, size_t n, size_t vocab,
                       double tau);
@@ -69,6 +77,7 @@ int lmr_softmax_stats(lmr_softmax_row *rows, double *shifted, double *exps,
  * row whose target is ignore_index; *counted = the number of other rows.
  * The reductions sum these in order (and the mean divides by *counted).
  * Errors: those of lmr_cross_entropy. */
+LMR_API
 int lmr_cross_entropy_terms(double *losses, size_t *counted,
                             const double *logits, const int64_t *targets,
                             size_t n, size_t vocab, int64_t ignore_index);
@@ -77,6 +86,7 @@ int lmr_cross_entropy_terms(double *losses, size_t *counted,
  * (n): dloss[t] (NONE, dloss (n)), dloss[0] (SUM, dloss (1)), dloss[0] / m
  * (MEAN, m counted rows), 0 for an ignored row; *counted = m; targets (n).
  * Errors: LMR_EINVAL (NULL array), LMR_EDOMAIN (unknown reduction). */
+LMR_API
 int lmr_cross_entropy_weights(double *weights, size_t *counted,
                               const int64_t *targets, const double *dloss,
                               size_t n, enum lmr_reduction reduction,
@@ -87,6 +97,7 @@ int lmr_cross_entropy_weights(double *weights, size_t *counted,
 /* The unmasked tokens of one row of logits (vocab) in rank order (logit
  * descending, index ascending) into order (vocab); *ranked = their number.
  * lmr_argmax's token is order[0]. Errors: those of lmr_argmax; LMR_ENOMEM. */
+LMR_API
 int lmr_rank_tokens(size_t *order, size_t *ranked, const double *logits,
                     size_t vocab);
 
@@ -110,6 +121,7 @@ typedef struct {
 
 /* Samples one row of logits (vocab) with uniform r as lmr_sample does,
  * recording its steps in trace. Errors: those of lmr_sample. */
+LMR_API
 int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
                          double r, size_t vocab, double tau, int64_t top_k,
                          double top_p);
@@ -121,6 +133,7 @@ int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
  * u = x E^T into logits (layers,n,vocab), as lmr_logit_lens computes them
  * before ranking and the softmax. E (vocab,d), gamma and beta (d) or NULL.
  * Errors: those of lmr_logit_lens without its top_k. */
+LMR_API
 int lmr_logit_lens_logits(double *normalised, double *logits,
                           const double *hidden, const double *E,
                           const double *gamma, const double *beta,
@@ -131,12 +144,14 @@ int lmr_logit_lens_logits(double *normalised, double *logits,
 
 /* Transformed tying's hidden state q = h T (n,d), which the tied head then
  * unembeds. T is (d,d). Errors: those of lmr_head_untied. */
+LMR_API
 int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
                                 size_t n, size_t d);
 
 /* Adaptive tying's two logits, tied = h E^T and untied = h F (n,vocab each),
  * which it mixes as alpha tied + (1 - alpha) untied. Errors: those of the
  * two heads. */
+LMR_API
 int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
                             const double *E, const double *F, size_t n,
                             size_t vocab, size_t d);
@@ -144,6 +159,7 @@ int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
 /* The MLP head's pre-activation pre = h W1 + b1 and hidden = ReLU(pre),
  * (n,m) each; b1 (m) or NULL. Errors: those of lmr_head_untied; LMR_EDIM
  * (m = 0). */
+LMR_API
 int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
                         const double *W1, const double *b1, size_t n,
                         size_t d, size_t m);
@@ -152,6 +168,7 @@ int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
  * log_weight (K), and each component's log softmax(h W_k) into components
  * (K,n,vocab); lmr_mos_fixed mixes them as log sum_k exp(log_weight_k +
  * components_k). Errors: those of lmr_mos_fixed. */
+LMR_API
 int lmr_mos_fixed_components(double *log_weight, double *components,
                              const double *h, const double *W,
                              const double *alpha, size_t n, size_t vocab,
@@ -159,7 +176,12 @@ int lmr_mos_fixed_components(double *log_weight, double *components,
 
 /* The gated mixture's weights as logs, log softmax(h W_pi), into log_pi
  * (n,K); W_pi is (d,K). Errors: those of lmr_head_untied; LMR_EDIM (K = 0). */
+LMR_API
 int lmr_mos_gated_weights(double *log_pi, const double *h, const double *W_pi,
                           size_t n, size_t d, size_t K);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

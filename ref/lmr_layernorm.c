@@ -1,24 +1,30 @@
 /*
  * lmr_layernorm.c -- LayerNorm.
  *
- * Method: two passes per row with GSL's statistics: the mean
- * (gsl_stats_mean, a running mean), then the biased variance about that mean
- * (gsl_stats_variance_with_fixed_mean divides by d, not d-1). The variance is
- * computed from deviations, never as E[x^2] - mu^2, which cancels
- * catastrophically for rows with a large common offset.
+ * Method: two passes per row, each a plain loop in double, left to right:
+ * the mean is the sum of the row divided by d, then the biased variance is
+ * the sum of the squared deviations about that mean divided by d (not d-1).
+ * The variance is computed from deviations, never as E[x^2] - mu^2, which
+ * cancels catastrophically for rows with a large common offset.
+ *
+ * Every operation is a binary64 operation (spec/tolerance.md#libm): no
+ * long double, and no library routine that picks its own accumulator (GSL's
+ * gsl_stats_mean, used here before, sums in long double: 80-bit on x86,
+ * binary128 on aarch64, binary64 on macOS arm64), so the result is the same
+ * double on every IEEE platform; make bits-check holds it to that.
  *
  * Rows whose deviations exceed 2^500 would overflow when squared; for them
  * the deviations are divided by the largest one before squaring, and the
- * factor is taken out of the square root again (eps is scaled alike).
+ * factor is taken out of the square root again (eps is scaled alike). A row
+ * whose sum overflows (entries near DBL_MAX) is summed scaled by 2^-64.
  *
  * Accuracy: the mean's rounding error, divided by the row's standard
- * deviation, dominates; spec/tolerance.md#layernorm bounds it.
+ * deviation, dominates; spec/tolerance.md#layernorm bounds it for recursive
+ * summation, which is what this is.
  */
 #include "lmr_layernorm.h"
 
 #include <math.h>
-
-#include <gsl/gsl_statistics_double.h>
 
 #include "lmr_check.h"
 #include "lmr_layernorm_stats.h"
@@ -60,6 +66,40 @@ static int check_layernorm(const double *out, const double *in,
 /* Deviations above this would overflow when squared and summed. */
 #define LARGEST_SAFE_DEVIATION 0x1p+500
 
+/* A row whose sum overflows is summed times this power of two. */
+#define OVERFLOW_SUM_SCALE 0x1p-64
+
+/* The mean of row (d): the sum of its entries, left to right in double,
+ * divided by d. A sum that overflows (or meets inf - inf) is redone on the
+ * entries times 2^-64 -- exact for every entry of magnitude >= 2^-958, so
+ * every rounding is the one the unscaled sum would have had without an
+ * exponent limit -- and the quotient scaled back, exactly. */
+static double row_mean(const double *row, size_t d)
+{
+    double sum = 0.0;
+    for (size_t j = 0; j < d; j++)
+        sum += row[j];
+    if (isfinite(sum))
+        return sum / (double)d;
+    double scaled_sum = 0.0;
+    for (size_t j = 0; j < d; j++)
+        scaled_sum += row[j] * OVERFLOW_SUM_SCALE;
+    return scaled_sum / (double)d / OVERFLOW_SUM_SCALE;
+}
+
+/* The biased variance of row (d) about mean: the sum of the squared
+ * deviations, left to right in double, divided by d. Every deviation must
+ * be at most LARGEST_SAFE_DEVIATION. */
+static double row_variance(const double *row, size_t d, double mean)
+{
+    double sum_of_squares = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        double deviation = row[j] - mean;
+        sum_of_squares += deviation * deviation;
+    }
+    return sum_of_squares / (double)d;
+}
+
 /* The statistics of a row whose deviations reach `largest`, computed
  * without squaring anything larger than 1: variance is that of the
  * deviations divided by largest. row is (d). */
@@ -82,15 +122,14 @@ void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
                              lmr_layernorm_row *stats)
 {
     double largest = 0.0;
-    stats->mean = gsl_stats_mean(row, 1, d);
+    stats->mean = row_mean(row, d);
     for (size_t j = 0; j < d; j++)
         largest = fmax(largest, fabs(row[j] - stats->mean));
     if (largest > LARGEST_SAFE_DEVIATION) {
         scaled_row_stats(row, d, largest, eps, stats);
     } else {
         stats->scale = 1.0;
-        stats->variance =
-            gsl_stats_variance_with_fixed_mean(row, 1, d, stats->mean);
+        stats->variance = row_variance(row, d, stats->mean);
         stats->inv_std = 1.0 / sqrt(stats->variance + eps); /* eps inside */
     }
 }

@@ -18,8 +18,8 @@ int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
                         size_t d, double eps);
 
 /* The statistics of row (d) into *stats (lmr_intermediates.h): the mean,
- * the biased variance and r = 1/sqrt(var + eps); rows whose deviations
- * exceed 2^500 are rescaled before squaring. */
+ * the biased variance and r = 1/sqrt(var + eps), both sums left to right in
+ * double; rows whose deviations exceed 2^500 are rescaled before squaring. */
 void lmr_layernorm_row_stats(const double *row, size_t d, double eps,
                              lmr_layernorm_row *stats);
 

@@ -8,6 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * For each layer l and position t: x = hidden[l,t,:], optionally
  * x = LayerNorm(x; gamma, beta, eps) (when gamma and beta are not NULL),
@@ -18,9 +24,14 @@
  * Errors: those of lmr_head_tied and lmr_layernorm; LMR_EDIM (layers is 0);
  * LMR_EDOMAIN (top_k < 1 or > vocab); LMR_ENOMEM (a work array of n*d).
  */
+LMR_API
 int lmr_logit_lens(double *probs, int64_t *top_tokens, double *top_probs,
                    const double *hidden, const double *E, const double *gamma,
                    const double *beta, size_t layers, size_t n, size_t vocab,
                    size_t d, size_t top_k, double eps);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,12 @@
 
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int64_t untied;      /* 2 |V| d + B */
     int64_t tied;        /* |V| d + B */
@@ -19,7 +25,12 @@ typedef struct {
  * Errors: LMR_EDOMAIN (a count out of range), LMR_EOVERFLOW (a count does
  * not fit in int64), LMR_EINVAL (counts is NULL).
  */
+LMR_API
 int lmr_param_count(lmr_param_counts *counts, int64_t vocab, int64_t d,
                     int64_t block_params);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

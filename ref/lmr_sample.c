@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmr_check.h"
 #include "lmr_intermediates.h"
 #include "lmr_softmax.h"
 #include "lmr_status.h"

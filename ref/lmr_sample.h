@@ -9,11 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * token[t] = the smallest i with logits[t,i] maximal (lowest index wins a tie).
  * token is (n), logits is (n,vocab).
  * Errors: those of lmr_softmax for the logits.
  */
+LMR_API
 int lmr_argmax(int64_t *token, const double *logits, size_t n, size_t vocab);
 
 /*
@@ -27,8 +34,13 @@ int lmr_argmax(int64_t *token, const double *logits, size_t n, size_t vocab);
  * (0, 1], r outside [0, 1)); LMR_ENONFINITE (top_p or r NaN or infinite);
  * LMR_ENOMEM (it allocates one work array of vocab entries).
  */
+LMR_API
 int lmr_sample(double *probs, int64_t *token, const double *logits,
                const double *r, size_t n, size_t vocab, double tau,
                int64_t top_k, double top_p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The default base of the frequencies, as in Vaswani et al. (2017). */
 #define LMR_SINUSOID_DEFAULT_BASE 10000.0
 
@@ -23,6 +29,7 @@
  * LMR_EDOMAIN (base <= 1), LMR_EPOS (a position outside [0, 2^53]),
  * LMR_EINVAL (NULL array with n > 0).
  */
+LMR_API
 int lmr_pos_sinusoid(double *out, const int64_t *positions, size_t n,
                      size_t d, double base);
 
@@ -31,6 +38,11 @@ int lmr_pos_sinusoid(double *out, const int64_t *positions, size_t n,
  * their arguments (0 <= p <= 2^53, j < d, base finite and > 1). Returns NaN
  * when they are not valid, so a misuse cannot pass for a value.
  */
+LMR_API
 double lmr_pos_sinusoid_element(int64_t p, size_t j, size_t d, double base);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

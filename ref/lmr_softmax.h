@@ -12,6 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* PyTorch's default ignore_index for cross-entropy. */
 #define LMR_DEFAULT_IGNORE_INDEX (-100)
 
@@ -28,11 +34,13 @@ enum lmr_reduction {
  * logit is NaN or infinite, -inf logits excepted), LMR_EDOMAIN (tau <= 0, or
  * a row of only -inf), LMR_EINVAL (NULL array).
  */
+LMR_API
 int lmr_softmax(double *probs, const double *logits, size_t n, size_t vocab,
                 double tau);
 
 /* logprobs[t,i] = (u_i - a)/tau - log sum_j exp((u_j - a)/tau); -inf for a
  * masked entry. Same shapes and errors as lmr_softmax. */
+LMR_API
 int lmr_log_softmax(double *logprobs, const double *logits, size_t n,
                     size_t vocab, double tau);
 
@@ -46,15 +54,13 @@ int lmr_log_softmax(double *logprobs, const double *logits, size_t n,
  * is not ignore_index); LMR_EDOMAIN (ignore_index inside [0, vocab), or an
  * unknown reduction).
  */
+LMR_API
 int lmr_cross_entropy(double *loss, const double *logits,
                       const int64_t *targets, size_t n, size_t vocab,
                       enum lmr_reduction reduction, int64_t ignore_index);
 
-/* Shared with the sampling module: LMR_OK if every row of logits (n,vocab)
- * is finite or -inf with at least one finite entry. */
-int lmr_check_logits(const double *logits, size_t n, size_t vocab);
-
-/* Shared: LMR_OK for a finite tau > 0. */
-int lmr_check_temperature(double tau);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

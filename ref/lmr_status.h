@@ -11,6 +11,12 @@
 
 #include <stddef.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum lmr_status {
     LMR_OK = 0,
     LMR_EINVAL = 1,     /* a required pointer argument is NULL */
@@ -25,12 +31,15 @@ enum lmr_status {
 };
 
 /* The symbolic name of a code, e.g. "LMR_EINDEX"; "LMR_UNKNOWN" otherwise. */
+LMR_API
 const char *lmr_status_name(int status);
 
 /* A one-line English description of a code. */
+LMR_API
 const char *lmr_strerror(int status);
 
 /* Parses a symbolic name back to its code; returns -1 for an unknown name. */
+LMR_API
 int lmr_status_from_name(const char *name);
 
 /*
@@ -38,6 +47,11 @@ int lmr_status_from_name(const char *name);
  * returns LMR_OK, or returns LMR_EOVERFLOW when rows*cols*sizeof(double)
  * would not fit in size_t.
  */
+LMR_API
 int lmr_array_count(size_t *count, size_t rows, size_t cols);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,7 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
 #include "lmr_softmax.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The model: X = E[ids] + P[0:n]; Z = LayerNorm(X) when gamma is given, else
  * X; H = Z M when M is given, else Z; logits = H E^T; loss = CE(logits). */
@@ -40,6 +45,11 @@ typedef struct {
 
 /* Errors: those of the forward ops; LMR_EDOMAIN for reduction NONE;
  * LMR_EDIM for max_len < n. */
+LMR_API
 int lmr_tied_lm(const lmr_tied_lm_grads *out, const lmr_tied_lm_model *model);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

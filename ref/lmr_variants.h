@@ -15,25 +15,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lmr_api.h"
 #include "lmr_softmax.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Partial tying: logits[t,v] = h[t,:] . E[v,:] for v < k, and
  * h[t,:] . F[:,v-k] for v >= k. F is (d, vocab-k), may be NULL when k = vocab.
  * logits is (n,vocab). Errors: those of lmr_head_tied; LMR_EDOMAIN (k > vocab).
  */
+LMR_API
 int lmr_head_partial(double *logits, const double *h, const double *E,
                      const double *F, size_t n, size_t vocab, size_t d,
                      size_t k);
 
 /* Transformed tying: logits = h T E^T with T (d,d), computed as (h T) E^T.
  * logits is (n,vocab). Errors: those of lmr_head_tied, and for T. */
+LMR_API
 int lmr_head_transformed(double *logits, const double *h, const double *T,
                          const double *E, size_t n, size_t vocab, size_t d);
 
 /* Adaptive tying: logits = alpha h E^T + (1 - alpha) h F, F (d,vocab),
  * 0 <= alpha <= 1. logits is (n,vocab). Errors: those of the two heads;
  * LMR_EDOMAIN (alpha outside [0,1]); LMR_ENONFINITE (alpha NaN). */
+LMR_API
 int lmr_head_adaptive(double *logits, const double *h, const double *E,
                       const double *F, double alpha, size_t n, size_t vocab,
                       size_t d);
@@ -44,6 +52,7 @@ int lmr_head_adaptive(double *logits, const double *h, const double *E,
  * b2 (vocab) or NULL. logits is (n,vocab).
  * Errors: those of the heads; LMR_EDIM (tied form with m != d, or m = 0).
  */
+LMR_API
 int lmr_head_mlp(double *logits, const double *h, const double *W1,
                  const double *b1, const double *W2, const double *E,
                  const double *b2, size_t n, size_t vocab, size_t d, size_t m);
@@ -55,6 +64,7 @@ int lmr_head_mlp(double *logits, const double *h, const double *W1,
  * Errors: those of lmr_head_untied; LMR_EDIM (K = 0); LMR_EDOMAIN (a negative
  * weight, or all zero); LMR_ENONFINITE (a weight NaN or infinite).
  */
+LMR_API
 int lmr_mos_fixed(double *probs, double *logprobs, const double *h,
                   const double *W, const double *alpha, size_t n,
                   size_t vocab, size_t d, size_t K);
@@ -66,6 +76,7 @@ int lmr_mos_fixed(double *probs, double *logprobs, const double *h,
  * (K,d), W_out (d,vocab), E (vocab,d), b_out (vocab) or NULL; probs and
  * logprobs are (n,vocab). Errors: those of the heads; LMR_EDIM (K = 0).
  */
+LMR_API
 int lmr_mos_gated(double *probs, double *logprobs, const double *h,
                   const double *W_pi, const double *W_comp,
                   const double *b_comp, const double *W_out, const double *E,
@@ -86,9 +97,14 @@ typedef struct {
  * Errors: those of lmr_head_untied and lmr_cross_entropy; LMR_EDOMAIN
  * (lambda < 0, or reduction NONE); LMR_ENONFINITE (lambda NaN or infinite).
  */
+LMR_API
 int lmr_soft_tie_loss(lmr_soft_tie *out, const double *h, const double *E,
                       const double *W, const int64_t *targets, size_t n,
                       size_t vocab, size_t d, double lambda,
                       enum lmr_reduction reduction, int64_t ignore_index);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -149,11 +149,11 @@ static void check_fd(loss_fn loss, const void *problem, double *theta,
                  worst_i, worst_D, grad[worst_i], worst, bound);
 }
 
-/* log Sigma_i exp(u_i), shifted by the maximum. u: (count) */
+/* log Sigma_i exp(u_i), shifted by the maximum. u: (count), count >= 1 */
 static long double log_sum_exp(const long double *u, size_t count)
 {
-    long double top = u[0], sum = 0.0L;
-    for (size_t i = 1; i < count; i++)
+    long double top = -HUGE_VALL, sum = 0.0L;
+    for (size_t i = 0; i < count; i++)
         top = u[i] > top ? u[i] : top;
     for (size_t i = 0; i < count; i++)
         sum += expl(u[i] - top);

@@ -394,6 +394,7 @@ static const struct layernorm_case LAYERNORM_CASES[] = {
     {5, 12, -((int64_t)1 << 30), 5, 1e-5},  /* negative offset */
     {8, 12, 0, -480, 1e-5},                 /* |x| ~ 2^491 */
     {8, 12, 0, -1000, 1e-5},                /* |x| ~ 2^1011: x^2 overflows */
+    {768, 8, 1024, -1013, 1e-5},            /* x ~ 2^1023: the sum overflows */
     {8, 12, 0, 1000, 0x1p-1074},            /* |x| ~ 2^-989: eps dominates */
 };
 

@@ -517,14 +517,16 @@ static void print_element(FILE *out, const ref_output *output, size_t i)
         fprintf(out, "%.17g", value);
 }
 
-/* A nested JSON list, one innermost list per line. */
+/* A nested JSON list, one innermost list per line. shape: (ndim), ndim <=
+ * VEC_MAX_DIMS (op_result_shape's bound; the test of depth against it lets
+ * the compiler see that shape is never read beyond it). */
 static void print_nested(FILE *out, const ref_output *output,
                          const size_t *shape, size_t ndim, size_t depth,
                          size_t *offset)
 {
     fputc('[', out);
     for (size_t i = 0; i < shape[depth]; i++) {
-        if (depth + 1 == ndim) {
+        if (depth + 1 == ndim || depth + 1 == VEC_MAX_DIMS) {
             fprintf(out, "%s", i ? ", " : "");
             print_element(out, output, (*offset)++);
         } else {

@@ -5,7 +5,9 @@
 # only when something is missing. Exits non-zero if an install fails.
 set -eu
 
-PACKAGES="build-essential pkg-config libgsl-dev libmpfr-dev libgmp-dev \
+# gcc and clang-14 both build the reference (make bits-check compares them);
+# g++ builds the install check's C++ program.
+PACKAGES="build-essential gcc g++ pkg-config libgsl-dev libmpfr-dev libgmp-dev \
 libjansson-dev valgrind perl python3 python3-jsonschema python3-numpy \
 python3-torch python3-matplotlib python3-pil python3-scipy chromium clang-14 \
 libclang-rt-14-dev"
