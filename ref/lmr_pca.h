@@ -7,6 +7,12 @@
 
 #include <stddef.h>
 
+#include "lmr_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The largest |x| of spec/pca.md: 2^480 (no square or sum can overflow). */
 #define LMR_PCA_MAX_ABS 0x1p480
 
@@ -32,7 +38,12 @@ typedef struct {
  * LMR_EDOMAIN (k outside [1, min(n, d)], or |x| > LMR_PCA_MAX_ABS),
  * LMR_ENOMEM.
  */
+LMR_API
 int lmr_pca(const lmr_pca_outputs *out, const double *X, size_t n, size_t d,
             size_t k);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
