@@ -21,5 +21,6 @@
 #include "lmr_grad_head.h"
 #include "lmr_grad_variants.h"
 #include "lmr_tied_lm.h"
+#include "lmr_linear_ce.h"
 
 #endif

@@ -1327,3 +1327,118 @@ int oracle_tied_lm(const oracle_tied_lm_outputs *out,
     tied_lm_work_free(&w);
     return status;
 }
+
+/* ---- linear_cross_entropy ----------------------------------------------- */
+
+/* 1 if the inputs and outputs of spec/linear_cross_entropy.md are valid;
+ * *m receives the number of counted targets. */
+static int lce_args_ok(oracle_out loss, oracle_out dh, oracle_out dE,
+                       const oracle_lce_inputs *in, size_t *m)
+{
+    if (in == NULL || !out_ok(loss) || !out_ok(dh) || !out_ok(dE) ||
+        !reduction_ok(in->reduction) || !head_sizes_ok(in->n, in->V, in->d))
+        return 0;
+    size_t n = in->n, dloss_count = in->reduction == ORACLE_REDUCE_NONE ? n : 1;
+    if (in->E == NULL || (n > 0 && (in->h == NULL || in->targets == NULL)) ||
+        (dloss_count > 0 && in->dloss == NULL))
+        return 0;
+    return oracle_all_finite(in->h, n * in->d) &&
+           oracle_all_finite(in->E, in->V * in->d) &&
+           oracle_all_finite(in->dloss, dloss_count) &&
+           targets_ok(in->targets, n, in->V, in->ignore_index, m);
+}
+
+/* The forward of the composition, row by row: u[t,v] = Σ_j h[t,j] E[v,j]
+ * (one sum of d products), the softmax of computed logits, the row's loss
+ * log S − ζ_{c_t} and dU[t,:] = w_t (y − onehot(c_t)); an ignored row has
+ * loss 0 and dU exactly 0. The reduced loss is one sum over the counted
+ * rows, divided by m for the mean (NaN when m = 0, as the forward).
+ * dU: (n, V). Returns -1 if memory runs out. */
+static int lce_forward(errnum *dU, oracle_out loss, const oracle_lce_inputs *in,
+                       size_t m)
+{
+    size_t n = in->n, V = in->V, d = in->d;
+    softmax_row row;
+    if (softmax_row_init(&row, V) != 0)
+        return -1;
+    errnum weight, term, count;
+    errnum_init(&weight);
+    errnum_init(&term);
+    errnum_init(&count);
+    errnum_sum loss_sum;
+    errnum_sum_begin(&loss_sum);
+    for (size_t t = 0; t < n; t++) {
+        errnum *dU_row = dU + t * V;
+        if (!counted(in->targets[t], in->ignore_index)) {
+            for (size_t v = 0; v < V; v++)
+                errnum_exact(&dU_row[v], 0.0);
+            if (in->reduction == ORACLE_REDUCE_NONE)
+                put_zero(loss, t);
+            continue;
+        }
+        size_t target = (size_t)in->targets[t];
+        for (size_t v = 0; v < V; v++)
+            dot(&row.u[v], stored_operand(in->h + t * d, 1),
+                stored_operand(in->E + v * d, 1), d);
+        softmax_row_forward(&row, NULL, 0);
+        errnum_log(&term, &row.S);
+        errnum_sub(&term, &term, &row.zeta[target]);
+        if (in->reduction == ORACLE_REDUCE_NONE)
+            put(loss, t, &term);
+        errnum_sum_add(&loss_sum, &term);
+        row_weight(&weight, in->dloss, t, in->reduction, m);
+        cross_entropy_row(dU_row, &row, target, &weight);
+    }
+    errnum_sum_end(&term, &loss_sum);
+    if (in->reduction == ORACLE_REDUCE_SUM) {
+        put(loss, 0, &term);
+    } else if (in->reduction == ORACLE_REDUCE_MEAN && m > 0) {
+        errnum_count(&count, m);
+        errnum_div(&term, &term, &count);
+        put(loss, 0, &term);
+    } else if (in->reduction == ORACLE_REDUCE_MEAN && loss.value != NULL) {
+        loss.value[0] = NAN; /* 0/0, as the forward */
+        loss.scale[0] = 0.0;
+    }
+    errnum_clear(&weight);
+    errnum_clear(&term);
+    errnum_clear(&count);
+    softmax_row_clear(&row);
+    return 0;
+}
+
+/* spec/linear_cross_entropy.md. Contract: tools/oracle/oracle_grad.h. */
+int oracle_linear_cross_entropy(oracle_out loss, oracle_out dh, oracle_out dE,
+                                const oracle_lce_inputs *in)
+{
+    size_t m = 0;
+    if (!lce_args_ok(loss, dh, dE, in, &m))
+        return -1;
+    size_t n = in->n, V = in->V, d = in->d;
+    errnum *dU = errnums_new(n * V); /* (n, V) */
+    if (dU == NULL || lce_forward(dU, loss, in, m) != 0) {
+        errnums_free(dU, n * V);
+        return -1;
+    }
+    errnum result;
+    errnum_init(&result);
+    for (size_t t = 0; t < n; t++) /* dh[t,j] = Σ_v dU[t,v] E[v,j] */
+        for (size_t j = 0; j < d; j++) {
+            if (!counted(in->targets[t], in->ignore_index)) {
+                put_zero(dh, t * d + j);
+                continue;
+            }
+            dot(&result, computed_operand(dU + t * V, 1),
+                stored_operand(in->E + j, d), V);
+            put(dh, t * d + j, &result);
+        }
+    for (size_t v = 0; v < V; v++) /* dE[v,j] = Σ_t dU[t,v] h[t,j] */
+        for (size_t j = 0; j < d; j++) {
+            dot(&result, computed_operand(dU + v, V),
+                stored_operand(in->h + j, d), n);
+            put(dE, v * d + j, &result);
+        }
+    errnum_clear(&result);
+    errnums_free(dU, n * V);
+    return 0;
+}

@@ -653,6 +653,18 @@ def op_soft_tie_loss_backward(c):
     return {"dh": of(grad(hl)), "dE": of(grad(wte.weight)), "dW": of(grad(lm_head.weight).T)}
 
 
+@with_autograd
+def op_linear_cross_entropy(c):
+    # The fused op by its definition (spec/linear_cross_entropy.md): the tied
+    # head sharing nn.Embedding's Parameter, F.cross_entropy, and autograd
+    # through both; the logits are formed in full (no fusion here).
+    wte, lm_head = tied_head(c.f("E"), trainable=True)
+    hl = trainable(c.f("h"))
+    loss = ce(c, lm_head(hl))
+    loss.backward(upstream(c, "dloss"))
+    return {"loss": of(loss), "dh": of(grad(hl)), "dE": of(grad(wte.weight))}
+
+
 # ------------------------------------------------- the tied model, end to end --
 
 

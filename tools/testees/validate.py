@@ -598,6 +598,16 @@ def check_soft_tie_loss_backward(c):
     upstream(c, "dloss", (1,))
 
 
+def check_linear_cross_entropy(c):
+    E = table(c, "E")
+    vocab, d = E.shape
+    h = head_input(c, d)
+    word = c.word("reduction")
+    reduction(word, ("none", "sum", "mean"))
+    targets(c, h.shape[0], vocab)
+    loss_upstream(c, h.shape[0], word)
+
+
 def middle_kind(word):
     if word not in ("identity", "matrix"):
         raise Reject("LMR_EDOMAIN", "unknown middle %r" % (word,))
