@@ -463,6 +463,25 @@ def ce_backward_nan_mean(u, tg, red, counted, dloss):
     return (w[:, None] * (y - target)) * counted[:, None].astype(tn.T)
 
 
+def to_bf16(x):
+    """x rounded to bfloat16 (to nearest, ties to even), back in the class dtype."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return bits.astype(np.uint32).view(np.float32).astype(tn.T)
+
+
+def label_grad_bf16_probs(y, label, w):      # y rounded to bf16 before the label is subtracted
+    return w[:, None] * (to_bf16(y) - label)
+
+
+def accumulate_bf16(total, term):            # the running sums across chunks kept in bf16
+    return to_bf16(total + term)
+
+
+def vocab_chunks_short(V):                   # each chunk ends one token early: [first, first + C - 1)
+    return [(first, min(first + tn.LCE_CHUNK - 1, V)) for first in range(0, V, tn.LCE_CHUNK)]
+
+
 def layernorm_backward_unbiased(x, g, eps, dY):   # the variance's share over d - 1
     d = x.shape[1]
     mu, r = tn.row_stats(x, eps)
@@ -882,6 +901,20 @@ MUTANTS = [
            "target at -inf with y - onehot (PyTorch does) instead of refusing it",
            [(V_, "counted_targets_finite", counted_targets_finite_unchecked)],
            decision="ce-backward-masked-target"),
+    # the fused linear cross-entropy (linear_cross_entropy)
+    Mutant("lce-bf16-prob-grad", "fused linear cross-entropy rounds the probabilities to bf16 "
+           "before subtracting the label (a target with y near 1 gets gradient 0)",
+           [(N_, "label_grad", label_grad_bf16_probs)]),
+    Mutant("lce-bf16-accumulator", "fused linear cross-entropy keeps its running sums across "
+           "vocabulary chunks (the sum of exponentials, dh) in bf16, the storage format",
+           [(N_, "accumulate", accumulate_bf16)]),
+    Mutant("lce-mean-over-n", "fused linear cross-entropy's mean (loss and gradient) divides by n, "
+           "ignored rows counted", [(N_, "reduce_losses", reduce_mean_over_n),
+                                    (N_, "ce_row_weights", weights_mean_over_n)],
+           decision="ce-mean-counted"),
+    Mutant("lce-chunk-short", "fused linear cross-entropy's vocabulary chunks end one token "
+           "early (the last token of every full chunk skipped)",
+           [(N_, "vocab_chunks", vocab_chunks_short)]),
 ]
 
 BY_NAME = {m.name: m for m in MUTANTS}
