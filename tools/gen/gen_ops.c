@@ -9,7 +9,7 @@ static const gen_entry *const families[] = {
     gen_sample_files, gen_lens_files, gen_params_files, gen_gpt2_files,
     gen_variants_files, gen_mixture_files, gen_grad_input_files,
     gen_grad_head_files, gen_grad_variants_files, gen_tied_lm_files,
-    gen_linear_ce_files,
+    gen_linear_ce_files, gen_large_files,
 };
 
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
