@@ -11,7 +11,8 @@
  *     stops the call here (LMR_ERANGE), before any output is written.
  *  2. loss_t = log S_t + a_t - u[t,c_t]; then for each chunk again: the
  *     logits, D[t,v] = w_t (exp(u - a_t)/S_t - [v = c_t]), dh += D E_chunk,
- *     and dE_chunk = D^T h. An ignored row has w_t = 0 and is skipped.
+ *     and dE_chunk = D^T h (unless dE is not wanted). An ignored row has
+ *     w_t = 0 and contributes exact zeros.
  * The target's subtraction is made on the double probability, never on a
  * rounded one (the spec's decision).
  *
@@ -29,9 +30,9 @@
 #include "lmr_check.h"
 #include "lmr_status.h"
 
-/* Sizes, pointers, reduction, targets, h, E and dloss as the spec requires. */
-static int check_args(const double *loss, const double *dh, const double *dE,
-                      const double *h, const double *E, const int64_t *targets,
+/* Sizes, pointers, reduction, targets, h, E and dloss as the spec requires
+ * (dE may be NULL). */
+static int check_args(const double *loss, const double *dh, const double *h, const double *E, const int64_t *targets,
                       const double *dloss, size_t n, size_t vocab, size_t d,
                       enum lmr_reduction reduction, int64_t ignore_index)
 {
@@ -39,7 +40,7 @@ static int check_args(const double *loss, const double *dh, const double *dE,
         reduction != LMR_REDUCE_MEAN)
         return LMR_EDOMAIN;
     size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
-    if (E == NULL || dE == NULL || (loss_count > 0 && (loss == NULL ||
+    if (E == NULL || (loss_count > 0 && (loss == NULL ||
                                                        dloss == NULL)) ||
         (n > 0 && (h == NULL || dh == NULL || targets == NULL)))
         return LMR_EINVAL;
@@ -187,7 +188,7 @@ static void backward_chunk(double *dh, double *dE, double *u,
             for (size_t j = 0; j < d; j++)
                 dh[t * d + j] += D * E_row[j];
         }
-    for (size_t k = 0; k < rows; k++) {
+    for (size_t k = 0; dE != NULL && k < rows; k++) {
         double *dE_row = dE + (first + k) * d; /* row first + k */
         for (size_t j = 0; j < d; j++)
             dE_row[j] = 0.0;
@@ -246,7 +247,7 @@ int lmr_linear_cross_entropy(double *loss, double *dh, double *dE,
                              enum lmr_reduction reduction,
                              int64_t ignore_index)
 {
-    int status = check_args(loss, dh, dE, h, E, targets, dloss, n, vocab, d,
+    int status = check_args(loss, dh, h, E, targets, dloss, n, vocab, d,
                             reduction, ignore_index);
     if (status != LMR_OK)
         return status;

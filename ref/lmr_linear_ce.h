@@ -22,7 +22,8 @@
  * loss = cross_entropy(h E^T, targets; reduction, ignore_index): (n) for
  * LMR_REDUCE_NONE, else (1). With D = cross_entropy_backward's dlogits for
  * the upstream gradient dloss ((n) for NONE, else (1)):
- * dh = D E (n,d) and dE = D^T h (vocab,d).
+ * dh = D E (n,d) and dE = D^T h (vocab,d); dE may be NULL (not wanted:
+ * the op's return_dE false), and is then neither computed nor written.
  * h: (n,d); E: (vocab,d); targets: (n).
  * Errors: those of lmr_head_tied and lmr_cross_entropy (a masked target
  * cannot occur: the logits are computed), LMR_ENONFINITE for a NaN or

@@ -2135,11 +2135,18 @@ static void test_lce_errors(void)
     int64_t targets[BATCH];
     struct lce_args a = lce_defaults();
     accepts(run_lce, &a, named(f, "valid call"));
-    for (int slot = 0; slot < 3; slot++) {
+    for (int slot = 0; slot < 2; slot++) {
         char what[64];
         snprintf(what, sizeof what, "output %d NULL", slot);
         rejects_with_null(run_lce, &a, slot, LMR_EINVAL, named(f, what));
     }
+    struct outputs without_dE;
+    fill_sentinels(&without_dE);
+    without_dE.slot[2] = NULL;
+    tap_ok(run_lce(&a, &without_dE) == LMR_OK &&
+           without_dE.buffer[1][0] != SENTINEL &&
+           without_dE.buffer[2][0] == SENTINEL,
+           "%s: dE NULL (not wanted): LMR_OK, dh written, dE's buffer not", f);
     a.E = NULL;
     rejects(run_lce, &a, LMR_EINVAL, named(f, "E NULL"));
     a = lce_defaults();

@@ -1196,7 +1196,7 @@ static void test_linear_cross_entropy(enum oracle_reduction reduction,
     double dh[N * D], dh_s[N * D], dE[V * D], dE_s[V * D];
     double dU[N * V], dU_s[N * V], wdh[N * D], wdh_s[N * D], wdE[V * D],
         wdE_s[V * D];
-    oracle_lce_inputs in = {h, E, targets, dloss, N, V, D, reduction, -100};
+    oracle_lce_inputs in = {h, E, targets, dloss, N, V, D, reduction, -100, 0};
     int rc = oracle_linear_cross_entropy((oracle_out){loss, loss_s},
                                          (oracle_out){dh, dh_s},
                                          (oracle_out){dE, dE_s}, &in);
@@ -1232,7 +1232,7 @@ static void test_linear_cross_entropy_special(void)
     const double dloss = 1.0;
     double loss, loss_s, dh[4], dh_s[4], dE[6], dE_s[6];
     oracle_lce_inputs in = {h, E1, one_token, &dloss, 2, 1, 2,
-                            ORACLE_REDUCE_MEAN, -100};
+                            ORACLE_REDUCE_MEAN, -100, 0};
     int rc = oracle_linear_cross_entropy((oracle_out){&loss, &loss_s},
                                          (oracle_out){dh, dh_s},
                                          (oracle_out){dE, dE_s}, &in);
@@ -1242,7 +1242,7 @@ static void test_linear_cross_entropy_special(void)
     tap_ok(rc == 0 && loss == 0.0 && zeros && dE[0] == 0.0 && dE[1] == 0.0,
            "linear_cross_entropy, |V| = 1: loss, dh and dE are exactly 0");
     in = (oracle_lce_inputs){h, E, ignored, &dloss, 2, 3, 2,
-                             ORACLE_REDUCE_MEAN, -100};
+                             ORACLE_REDUCE_MEAN, -100, 0};
     rc = oracle_linear_cross_entropy((oracle_out){&loss, &loss_s},
                                      (oracle_out){dh, dh_s},
                                      (oracle_out){dE, dE_s}, &in);

@@ -404,6 +404,110 @@ static int gen_head_tied_large(const char *dir)
     return status;
 }
 
+/* ==== linear_cross_entropy_large ======================================== */
+
+#define LCE_ROWS 3
+
+/* Row 0's target: its smallest logit (h E^T in double, exact for these
+ * dyadic inputs: every partial sum is an integer multiple of 2^-13 below
+ * 2^40); row 1 ignored; row 2's target the last token. */
+static void lce_targets(int64_t *targets, const generated *h,
+                        const generated *E)
+{
+    size_t V = E->rows, d = E->cols;
+    size_t best = 0;
+    double lowest = 0.0;
+    for (size_t v = 0; v < V; v++) {
+        double u = 0.0;
+        for (size_t j = 0; j < d; j++)
+            u += h->values[j] * E->values[v * d + j];
+        if (v == 0 || u < lowest) {
+            lowest = u;
+            best = v;
+        }
+    }
+    targets[0] = (int64_t)best;
+    targets[1] = -100;
+    targets[2] = (int64_t)V - 1;
+}
+
+static int lce_large_case(gen_file *file, const char *slug,
+                          const char *comment, size_t V, size_t d,
+                          int h_shift, uint64_t seed,
+                          enum oracle_reduction reduction)
+{
+    static const char *const names[] = {"none", "sum", "mean"};
+    generated h = generate(LCE_ROWS, d, seed, 8, h_shift);
+    generated E = generate(V, d, seed + 1, 8, 7);
+    size_t outputs = reduction == ORACLE_REDUCE_NONE ? LCE_ROWS : 1;
+    int64_t targets[LCE_ROWS];
+    double dloss[LCE_ROWS] = {1.0, -0.5, 0.75};
+    oracle_out loss = gen_grad_out_alloc(outputs);
+    oracle_out dh = gen_grad_out_alloc(LCE_ROWS * d);
+    int status = -1;
+    if (h.values && E.values && loss.value && dh.value) {
+        lce_targets(targets, &h, &E);
+        oracle_lce_inputs in = {h.values, E.values, targets, dloss, LCE_ROWS,
+                                V, d, reduction, -100, 0};
+        status = oracle_linear_cross_entropy(loss, dh, (oracle_out){NULL, NULL},
+                                             &in);
+    }
+    if (status == 0) {
+        gen_case c;
+        gen_case_begin(&c, file, slug, comment);
+        gen_flag(&c, "production_size");
+        gen_flag(&c, "ignored");
+        gen_param_string(&c, "reduction", names[reduction]);
+        gen_param_int(&c, "ignore_index", -100);
+        gen_param_bool(&c, "return_dE", 0);
+        add_generated(&c, "h", &h);
+        add_generated(&c, "E", &E);
+        gen_input_i64(&c, "targets", LCE_ROWS, GEN_1D, targets);
+        gen_input_f64(&c, "dloss", outputs, GEN_1D, dloss);
+        gen_expect_grad(&c, "loss", outputs, GEN_1D, loss);
+        gen_expect_grad(&c, "dh", LCE_ROWS, d, dh);
+        gen_case_end(&c);
+    } else {
+        status = gen_oracle_failed(file->op, slug);
+    }
+    free(h.values);
+    free(E.values);
+    gen_grad_out_free(&loss);
+    gen_grad_out_free(&dh);
+    return status;
+}
+
+static int gen_linear_cross_entropy_large(const char *dir)
+{
+    gen_file file;
+    gen_file_init(&file, "linear_cross_entropy",
+                  "spec/linear_cross_entropy.md#linear_cross_entropy");
+    gen_file_rename(&file, "linear_cross_entropy_large");
+    large_notes(&file);
+    gen_note(&file, "ignored", "row 1's target is ignore_index");
+    int status = lce_large_case(&file, "llama3-mean", "|V| = 128256, d = 256, "
+                                "3 rows: h k/64, E k/128 (logits with a "
+                                "spread near 15: a few dominant tokens over a "
+                                "long tail); row 0's target its smallest "
+                                "logit, row 1 ignored, row 2's the last token; "
+                                "loss and dh (return_dE false)",
+                                LLAMA3_VOCAB, 256, 6, 61, ORACLE_REDUCE_MEAN);
+    if (status == 0)
+        status = lce_large_case(&file, "gemma3-sum", "|V| = 262144, d = 128, "
+                                "the same construction, sum", GEMMA3_VOCAB,
+                                128, 6, 63, ORACLE_REDUCE_SUM);
+    if (status == 0)
+        status = lce_large_case(&file, "gemma3-flat-none", "|V| = 262144, "
+                                "d = 128, h k/1024: logits within about 0.5 "
+                                "of 0, a flat distribution; reduction none, "
+                                "dloss per row", GEMMA3_VOCAB, 128, 10, 65,
+                                ORACLE_REDUCE_NONE);
+    if (status == 0)
+        status = gen_file_write(&file, dir);
+    gen_file_free(&file);
+    return status;
+}
+
 /* The vector files this file writes (gen_ops.h). */
 const gen_entry gen_large_files[] = {
     {"cross_entropy_large", gen_cross_entropy_large},
@@ -411,5 +515,6 @@ const gen_entry gen_large_files[] = {
     {"layernorm_large", gen_layernorm_large},
     {"layernorm_backward_large", gen_layernorm_backward_large},
     {"head_tied_large", gen_head_tied_large},
+    {"linear_cross_entropy_large", gen_linear_cross_entropy_large},
     {NULL, NULL},
 };

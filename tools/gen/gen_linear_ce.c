@@ -219,16 +219,18 @@ static void lce_recipe(char *text, size_t size, const lce_config *cfg)
              lce_shape_recipe(cfg->shape));
 }
 
-static int lce_case(gen_file *file, const lce_config *cfg)
+static int lce_case(gen_file *file, const lce_config *cfg, int return_dE)
 {
     size_t n = cfg->n, V = cfg->vocab, d = cfg->d;
     size_t loss_count = cfg->reduction == ORACLE_REDUCE_NONE ? n : 1;
     lce_inputs in = lce_draw(cfg);
     oracle_out loss = gen_grad_out_alloc(loss_count);
     oracle_out dh = gen_grad_out_alloc(n * d);
-    oracle_out dE = gen_grad_out_alloc(V * d);
+    oracle_out dE = {NULL, NULL}; /* not wanted unless return_dE */
+    if (return_dE)
+        dE = gen_grad_out_alloc(V * d);
     oracle_lce_inputs args = {in.h, in.E, in.targets, in.dloss, n, V, d,
-                              cfg->reduction, cfg->ignore_index};
+                              cfg->reduction, cfg->ignore_index, 0};
     int status = oracle_linear_cross_entropy(loss, dh, dE, &args);
     if (status == 0) {
         gen_case c;
@@ -238,13 +240,16 @@ static int lce_case(gen_file *file, const lce_config *cfg)
                               cfg->seed, recipe);
         gen_param_string(&c, "reduction", reduction_names[cfg->reduction]);
         gen_param_int(&c, "ignore_index", cfg->ignore_index);
+        if (!return_dE)
+            gen_param_bool(&c, "return_dE", 0);
         gen_input_f64(&c, "h", n, d, in.h);
         gen_input_f64(&c, "E", V, d, in.E);
         gen_input_i64(&c, "targets", n, GEN_1D, in.targets);
         gen_input_f64(&c, "dloss", loss_count, GEN_1D, in.dloss);
         gen_expect_grad(&c, "loss", loss_count, GEN_1D, loss);
         gen_expect_grad(&c, "dh", n, d, dh);
-        gen_expect_grad(&c, "dE", V, d, dE);
+        if (return_dE)
+            gen_expect_grad(&c, "dE", V, d, dE);
         gen_case_end(&c);
     } else {
         status = gen_oracle_failed(file->op, cfg->slug);
@@ -256,6 +261,19 @@ static int lce_case(gen_file *file, const lce_config *cfg)
     free(in.E);
     return status;
 }
+
+/* Cases of lce_configs again with return_dE false: loss and dh only. */
+typedef struct {
+    const char *slug, *comment;
+    size_t base; /* the index in lce_configs of the case repeated */
+} lce_without_dE;
+
+static const lce_without_dE lce_without_dE_cases[] = {
+    {"random-mean-no-de", "random-mean with return_dE false: only the loss "
+     "and dh are computed and returned", 0},
+    {"vocab-257-no-de", "vocab-257 with return_dE false", 25},
+    {"random-none-no-de", "random-none with return_dE false", 2},
+};
 
 /* A bad case: h (n, h_width), E (rows, width), targets (n_targets),
  * dloss (dloss_len); bad_value (if not 0) goes into element 1 of h
@@ -347,7 +365,14 @@ static int gen_linear_cross_entropy(const char *dir)
              "chunk size in use (64, 128, 256), the last token a target");
     for (size_t i = 0; i < sizeof lce_configs / sizeof lce_configs[0] &&
                        status == 0; i++)
-        status = lce_case(&file, &lce_configs[i]);
+        status = lce_case(&file, &lce_configs[i], 1);
+    for (size_t i = 0; i < sizeof lce_without_dE_cases / sizeof lce_without_dE_cases[0] &&
+                       status == 0; i++) {
+        lce_config cfg = lce_configs[lce_without_dE_cases[i].base];
+        cfg.slug = lce_without_dE_cases[i].slug;
+        cfg.comment = lce_without_dE_cases[i].comment;
+        status = lce_case(&file, &cfg, 0);
+    }
     for (size_t i = 0; i < sizeof lce_invalid_configs / sizeof lce_invalid_configs[0]; i++)
         lce_invalid(&file, &lce_invalid_configs[i]);
     if (status == 0)

@@ -127,6 +127,12 @@ typedef struct {
     size_t n, V, d;
     enum oracle_reduction reduction;
     int64_t ignore_index;
+    /* 1: every sum as the plain MPFR loop; 0: where the inputs allow, the
+     * logits as exact integer dot products of dyadic h and E (numerators
+     * below 2^24 at a common exponent) and dh grouped by the value of E's
+     * entries (numerators of at most 8 bits): the same reals, much faster
+     * at production sizes (tools/oracle/README.md) */
+    int plain_sums;
 } oracle_lce_inputs;
 /* loss: (n) for NONE, else (1); dh: (n,d); dE: (V,d) */
 int oracle_linear_cross_entropy(oracle_out loss, oracle_out dh, oracle_out dE,

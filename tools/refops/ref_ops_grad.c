@@ -467,12 +467,15 @@ static int run_linear_cross_entropy(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
         read_loss_params(ctx, &reduction, &ignore_index))
         return -1;
+    int return_dE;
+    if (op_param_bool(ctx, "return_dE", &return_dE))
+        return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
     static const char *const names[] = {"loss", "dh", "dE"};
     size_t rows[] = {loss_count, n, vocab}, cols[] = {1, d, d};
-    double *out[3];
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    double *out[3] = {NULL, NULL, NULL};
+    if (add_outputs(ctx, result, return_dE ? 3 : 2, names, rows, cols, out))
         return -1;
     int shapes_agree = E->shape[1] == d && targets->shape[0] == n &&
                        dloss->shape[0] == loss_count;

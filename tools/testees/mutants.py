@@ -22,8 +22,9 @@ testee passes every case (it is judged in the same run).  A mutant's
 exception is a crash, written as a response the judge refuses.  The fp32
 responses are also judged with the bf16 and fp16 bounds: fp32 arithmetic is
 well inside those classes' tolerance, so a failure there means that class's
-cases and bounds resolve the bug.  The GPT-2-size files are left out (their
-inputs are generated; every mutant is caught without them).  A mutant must
+cases and bounds resolve the bug.  The GPT-2-size and production-size files
+(*_gpt2, *_large) are left out (their inputs are generated; every mutant is
+caught without them).  A mutant must
 fail at least two cases in every class its bug shows in (`shows`), unless its
 `single` says why only one case can.
 """
@@ -950,10 +951,12 @@ class Case:
 
 
 def load_cases(vectors):
-    """Every case of the vector files (the GPT-2-size files left out)."""
+    """Every case of the vector files (the GPT-2-size and production-size
+    files left out: their inputs are generated, and every mutant is caught
+    without them)."""
     cases = []
     for path in sorted(glob.glob(os.path.join(vectors, "*.json"))):
-        if path.endswith("_gpt2.json"):
+        if path.endswith("_gpt2.json") or path.endswith("_large.json"):
             continue
         with open(path) as f:
             vector_file = json.load(f)

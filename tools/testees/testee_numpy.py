@@ -865,6 +865,7 @@ def op_linear_cross_entropy(c):
     tg, red, counted = read_targets(c)
     h, E, dloss = cls(c.f("h")), cls(c.f("E")), upstream(c, "dloss")
     n, V = h.shape[0], E.shape[0]
+    want_dE = c.flag("return_dE")
     chunks = vocab_chunks(V)
     a, S = online_lse(h, E, chunks)
     rows = np.nonzero(counted)[0]
@@ -873,16 +874,19 @@ def op_linear_cross_entropy(c):
     losses[rows] = np.log(S[rows]) - (target_logits - a[rows])
     w = np.where(counted, ce_row_weights(red, counted, dloss), T(0))
     dh = np.zeros_like(h)
-    dE = np.zeros_like(E)
+    dE = np.zeros_like(E) if want_dE else None
     for first, last in chunks:
         u = matmul(h, E[first:last].T)
         y = exponentials(u - a[:, None]) / S[:, None]
         label = (tg[:, None] == np.arange(first, last)[None, :]).astype(T)
         D = np.where(counted[:, None], label_grad(y, label, w), T(0))
         dh = accumulate(dh, D @ E[first:last])
-        dE[first:last] = D.T @ h
-    return {"loss": out_f(reduce_losses(losses, red, counted)), "dh": out_f(dh),
-            "dE": out_f(dE)}
+        if want_dE:
+            dE[first:last] = D.T @ h
+    out = {"loss": out_f(reduce_losses(losses, red, counted)), "dh": out_f(dh)}
+    if want_dE:
+        out["dE"] = out_f(dE)
+    return out
 
 
 def tied_dE(dE_input, dE_output):
