@@ -1224,6 +1224,48 @@ static void test_linear_cross_entropy(enum oracle_reduction reduction,
            "linear_cross_entropy (%s): every scale covers its value", name);
 }
 
+/* The exact integer logits and the grouped dh (plain_sums 0) against the
+ * plain MPFR sums (plain_sums 1) on dyadic inputs over several hundred
+ * tokens: the same values, and scales within 2^-40 of each other (the
+ * grouped bound also covers the bins' own rounding). */
+static void test_linear_cross_entropy_paths(void)
+{
+    enum { N = 3, V = 700, D = 8 };
+    static double h[N * D], E[V * D];
+    uint64_t state = 12345;
+    for (size_t i = 0; i < N * D + V * D; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        double k = (double)((int64_t)(state >> 56) - 128); /* [-128, 127] */
+        if (i < N * D)
+            h[i] = k / 64.0;
+        else
+            E[i - N * D] = k / 128.0;
+    }
+    const int64_t targets[N] = {V - 1, -100, 17};
+    const double dloss = 1.0;
+    double loss[2], loss_s[2], dh[2][N * D], dh_s[2][N * D];
+    static double dE[2][V * D], dE_s[2][V * D];
+    int rc = 0;
+    for (int plain = 0; plain < 2; plain++) {
+        oracle_lce_inputs in = {h, E, targets, &dloss, N, V, D,
+                                ORACLE_REDUCE_MEAN, -100, plain};
+        rc |= oracle_linear_cross_entropy((oracle_out){&loss[plain], &loss_s[plain]},
+                                          (oracle_out){dh[plain], dh_s[plain]},
+                                          (oracle_out){dE[plain], dE_s[plain]},
+                                          &in);
+    }
+    int same = loss[0] == loss[1] &&
+               fabs(loss_s[0] - loss_s[1]) <= 0x1p-40 * loss_s[1];
+    for (size_t i = 0; i < N * D; i++)
+        same &= dh[0][i] == dh[1][i] &&
+                fabs(dh_s[0][i] - dh_s[1][i]) <= 0x1p-40 * dh_s[1][i];
+    for (size_t i = 0; i < V * D; i++)
+        same &= dE[0][i] == dE[1][i] && dE_s[0][i] == dE_s[1][i];
+    tap_ok(rc == 0 && same, "linear_cross_entropy: the exact integer and "
+           "grouped sums give the plain MPFR sums' values, and their scales "
+           "within 2^-40 (|V| = %d)", V);
+}
+
 static void test_linear_cross_entropy_special(void)
 {
     const double h[2 * 2] = {1.0, -0.5, 0.25, 2.0}, E1[2] = {0.5, 1.5};
@@ -1286,6 +1328,7 @@ int main(void)
     test_linear_cross_entropy(ORACLE_REDUCE_SUM, "sum");
     test_linear_cross_entropy(ORACLE_REDUCE_MEAN, "mean");
     test_linear_cross_entropy_special();
+    test_linear_cross_entropy_paths();
     test_against_mpmath();
     mpfr_free_cache();
     tap_done();
