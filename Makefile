@@ -460,7 +460,10 @@ $(BENCH): $(B)/tools/bench/bench_head.o $(LIB_A)
 $(B)/lmr-bench-judge: $(B)/tools/bench/bench_judge.o $(COMMON_OBJ)
 	$(LINK) $(JANSSON_LIBS) -lm
 
-bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
+$(B)/lmr-bench-lce: $(B)/tools/bench/bench_lce.o $(B)/tools/common/recipe.o $(LIB_A)
+	$(LINK) $(GSL_LIBS) -lm
+
+bench: $(BENCH) $(B)/lmr-bench-judge $(B)/lmr-bench-lce $(RUNNER) $(TESTEE_REF)
 	@echo "== the runner: judging throughput, and the whole suite against the C testee =="
 	@$(B)/lmr-bench-judge vectors/*.json
 	@start=$$(date +%s.%N); $(RUNNER) -- $(TESTEE_REF) > $(B)/bench-runner.tap; \
@@ -470,6 +473,7 @@ bench: $(BENCH) $(B)/lmr-bench-judge $(RUNNER) $(TESTEE_REF)
 	    echo "bench: PyTorch could not be installed; its comparison is skipped"
 	@$(BENCH) $(BENCH_RESULTS)
 	@$(PYTHON) tools/bench/bench_torch.py $(BENCH_RESULTS)
+	@$(B)/lmr-bench-lce
 
 clean:
 	rm -rf $(B)

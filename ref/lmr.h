@@ -24,5 +24,6 @@
 #include "lmr_tied_lm.h"
 #include "lmr_intermediates.h"
 #include "lmr_pca.h"
+#include "lmr_linear_ce.h"
 
 #endif

@@ -328,7 +328,7 @@ static const char *const all_ops[] = {
     "log_softmax_backward", "cross_entropy_backward", "head_partial_backward",
     "head_transformed_backward", "head_adaptive_backward", "head_mlp_backward",
     "mos_fixed_backward", "mos_gated_backward", "soft_tie_loss_backward",
-    "attention_weights_backward", "tied_lm",
+    "attention_weights_backward", "linear_cross_entropy", "tied_lm",
 };
 #define OP_COUNT (sizeof all_ops / sizeof all_ops[0])
 
@@ -571,6 +571,10 @@ static void test_explain_every_op(void)
           "[[2, 0], [0, 1], [1, 1]]", "--W", "[[1, 0, 1], [0, 1, 2]]",
           "--targets", "[1]", "--dloss", "[2]", "--lambda", "0.5"},
          "dE[0,0] = 2 * (2 - 1) = 2"},
+        {{"linear_cross_entropy", "--h", "[[1, 0], [0, 1]]", "--E",
+          "[[0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]", "--targets", "[1, -100]",
+          "--dloss", "[1]"},
+         "chunk [4, 5): a = 1, S = 3.103638323514327"},
         {{"tied_lm", "--ids", "[1, 2, 1]", "--targets", "[2, -100, 0]", "--E",
           "[[1, 0, 0.5], [0, 1, -1], [0.5, 0.5, 2]]", "--P",
           "[[0, 0, 1], [0.25, 0, 0], [1, 1, 1]]", "--layernorm", "true",

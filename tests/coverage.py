@@ -613,6 +613,45 @@ def offset_over_spread(c, k):
     return bool(np.any((spread > 0) & (np.abs(X.mean(axis=0)) > 1000 * spread)))
 
 
+def lce_logits(c):
+    """u = h E^T of a linear_cross_entropy case in binary64, or None."""
+    h, E = c.a("h"), c.a("E")
+    if h is None or E is None or h.ndim != 2 or E.ndim != 2 or h.shape[1] != E.shape[1]:
+        return None
+    return h @ E.T
+
+
+def lce_confident(c, k):
+    """A counted target whose probability is within 2^-9 of 1: bfloat16
+    rounds it to 1, and y - 1 to 0."""
+    u, tg = lce_logits(c), c.a("targets")
+    if u is None or tg is None:
+        return False
+    for t in range(u.shape[0]):
+        if tg[t] == c.param("ignore_index"):
+            continue
+        target = int(tg[t])
+        rest = np.exp(np.delete(u[t], target) - u[t, target])
+        if u.shape[1] >= 2 and np.sum(rest) / (1 + np.sum(rest)) < 2.0 ** -9:
+            return True
+    return False
+
+
+def lce_masked_like(c, k):
+    """A computed logit of -1000 or below next to ordinary ones."""
+    u = lce_logits(c)
+    return u is not None and u.size > 0 and np.min(u) <= -1000 and np.max(u) > -100
+
+
+def lce_chunk_boundary(c, k):
+    """|V| >= 63 one below, at or one above a multiple of 64, the last token a target."""
+    E, tg = c.a("E"), c.a("targets")
+    if E is None or tg is None or E.ndim != 2:
+        return False
+    V = E.shape[0]
+    return V >= 63 and V % 64 in (63, 0, 1) and np.any(tg == V - 1)
+
+
 LOGIT_EDGES = {"masked": masked, "one-unmasked": one_unmasked,
                "overflow-scale": overflow_scale, "single-token": single_token,
                "tie-at-max": tie_at_max}
@@ -729,6 +768,13 @@ EDGES = {
                                    "d-one": width_one("Q", 1),
                                    "sqrt-d-irrational": attention_sqrt_irrational,
                                    "empty": empty_batch("Q")},
+
+
+    "linear_cross_entropy": dict(ignored=ignored, **{
+        "all-ignored": all_ignored, "upstream-not-one": upstream_not_one,
+        "single-token": table_rows_one("E"), "empty": empty_batch("h"),
+        "non-square": non_square(*HEAD_SIZES), "confident": lce_confident,
+        "masked-like": lce_masked_like, "chunk-boundary": lce_chunk_boundary}),
     "tied_lm": {"repeated": repeated("ids"), "target-only-token": token_only_as("target"),
                 "input-only-token": token_only_as("input"), "all-ignored": all_ignored},
 }

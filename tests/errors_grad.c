@@ -786,6 +786,99 @@ static void test_soft_tie_gradients(void)
     soft_tie_case_run(LMR_REDUCE_MEAN, "mean");
 }
 
+/* ---- linear_cross_entropy ----------------------------------------------------------- */
+
+/* |V| spans three of the reference's chunks, the last of 3 tokens. */
+enum { LCE_N = 3, LCE_VOCAB = 2 * LMR_LCE_CHUNK + 3, LCE_D = 2 };
+
+struct lce_case {
+    const double *h, *E;      /* (n,d) (vocab,d) */
+    const int64_t *targets;   /* (n) */
+    const double *dloss;      /* (n) or (1) */
+    enum lmr_reduction reduction;
+};
+
+/* sum dloss * loss for the loss of cross_entropy(h E^T), composed here from
+ * the forward ops; NaN if a call fails. */
+static double lce_loss(const void *context)
+{
+    const struct lce_case *c = context;
+    static double logits[LCE_N * LCE_VOCAB];
+    double loss[LCE_N];
+    size_t count = c->reduction == LMR_REDUCE_NONE ? LCE_N : 1;
+    if (lmr_head_tied(logits, c->h, c->E, LCE_N, LCE_VOCAB, LCE_D) != LMR_OK ||
+        lmr_cross_entropy(loss, logits, c->targets, LCE_N, LCE_VOCAB,
+                          c->reduction, IGNORE) != LMR_OK)
+        return NAN;
+    return weighted_sum(c->dloss, loss, count);
+}
+
+/* One TAP line: got (count) within 1e-13 of the largest |want| of want. */
+static void check_close_to(const double *got, const double *want, size_t count,
+                           const char *what)
+{
+    double largest = 0.0;
+    for (size_t i = 0; i < count; i++)
+        largest = fmax(largest, fabs(want[i]));
+    struct worst worst = worst_start();
+    for (size_t i = 0; i < count; i++)
+        worst_update(&worst, fabs(got[i] - want[i]), 1e-13 * largest + 1e-300);
+    worst_report(&worst, "%s", what);
+}
+
+/* lmr_linear_cross_entropy against finite differences of the composed loss
+ * and against the composition of the three ops it fuses. */
+static void lce_case_run(enum lmr_reduction reduction, const char *label)
+{
+    static double h[LCE_N * LCE_D], E[LCE_VOCAB * LCE_D];
+    static double dh[LCE_N * LCE_D], dE[LCE_VOCAB * LCE_D];
+    static double logits[LCE_N * LCE_VOCAB], dU[LCE_N * LCE_VOCAB];
+    static double want_dh[LCE_N * LCE_D], want_dE[LCE_VOCAB * LCE_D];
+    const int64_t targets[LCE_N] = {LCE_VOCAB - 1, IGNORE, LMR_LCE_CHUNK};
+    const double dloss[LCE_N] = {0.75, -1.5, 1.25};
+    double loss[LCE_N], want_loss[LCE_N];
+    char name[96], what[160];
+    fill_random(h, LCE_N * LCE_D, 2.0, 0.0);
+    fill_random(E, LCE_VOCAB * LCE_D, 2.0, 0.0);
+    struct lce_case c = {h, E, targets, dloss, reduction};
+    size_t count = reduction == LMR_REDUCE_NONE ? LCE_N : 1;
+    snprintf(name, sizeof name, "lmr_linear_cross_entropy (%s, |V| = %d)",
+             label, LCE_VOCAB);
+    if (!call_ok(lmr_linear_cross_entropy(loss, dh, dE, h, E, targets, dloss,
+                                          LCE_N, LCE_VOCAB, LCE_D, reduction,
+                                          IGNORE), name))
+        return;
+    snprintf(what, sizeof what, "%s: dh", name);
+    check_gradient(lce_loss, &c, h, dh, LCE_N * LCE_D, what);
+    snprintf(what, sizeof what, "%s: dE", name);
+    check_gradient(lce_loss, &c, E, dE, LCE_VOCAB * LCE_D, what);
+    int composed =
+        lmr_head_tied(logits, h, E, LCE_N, LCE_VOCAB, LCE_D) == LMR_OK &&
+        lmr_cross_entropy(want_loss, logits, targets, LCE_N, LCE_VOCAB,
+                          reduction, IGNORE) == LMR_OK &&
+        lmr_cross_entropy_backward(dU, logits, targets, dloss, LCE_N,
+                                   LCE_VOCAB, reduction, IGNORE) == LMR_OK &&
+        lmr_head_tied_backward(want_dh, want_dE, h, E, dU, LCE_N, LCE_VOCAB,
+                               LCE_D) == LMR_OK;
+    tap_ok(composed, "%s: the composed ops run", name);
+    snprintf(what, sizeof what, "%s: loss is cross_entropy of head_tied", name);
+    check_close_to(loss, want_loss, count, what);
+    snprintf(what, sizeof what, "%s: dh is head_tied_backward's of "
+             "cross_entropy_backward", name);
+    check_close_to(dh, want_dh, LCE_N * LCE_D, what);
+    snprintf(what, sizeof what, "%s: dE is head_tied_backward's of "
+             "cross_entropy_backward", name);
+    check_close_to(dE, want_dE, LCE_VOCAB * LCE_D, what);
+    tap_ok(dh[2] == 0.0 && dh[3] == 0.0, "%s: the ignored row's dh is 0", name);
+}
+
+static void test_lce_gradients(void)
+{
+    lce_case_run(LMR_REDUCE_NONE, "none");
+    lce_case_run(LMR_REDUCE_SUM, "sum");
+    lce_case_run(LMR_REDUCE_MEAN, "mean");
+}
+
 /* ---- tied_lm ------------------------------------------------------------------------ */
 
 enum { LN = 4, LVOCAB = 5, LD = 3, LMAX_LEN = 6 }; /* n, |V|, d, max_len */
@@ -2004,6 +2097,105 @@ static void test_tied_lm_errors(void)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+/* ---- lmr_linear_cross_entropy ----------------------------------------------------- */
+
+struct lce_args {
+    const double *h, *E;     /* (n,d) (vocab,d) */
+    const int64_t *targets;  /* (n) */
+    const double *dloss;     /* (n) or (1) */
+    size_t n, vocab, d;
+    enum lmr_reduction reduction;
+    int64_t ignore_index;
+};
+
+static const double ONE_DLOSS[1] = {1.0};
+
+static struct lce_args lce_defaults(void)
+{
+    struct lce_args args = {GOOD, GOOD + 6, GOOD_TARGETS, ONE_DLOSS, BATCH,
+                            VOCAB, WIDTH, LMR_REDUCE_MEAN, IGNORE};
+    return args;
+}
+
+/* slots: 0 loss, 1 dh, 2 dE */
+static int run_lce(const void *context, struct outputs *out)
+{
+    const struct lce_args *a = context;
+    return lmr_linear_cross_entropy(out->slot[0], out->slot[1], out->slot[2],
+                                    a->h, a->E, a->targets, a->dloss, a->n,
+                                    a->vocab, a->d, a->reduction,
+                                    a->ignore_index);
+}
+
+static void test_lce_errors(void)
+{
+    const char *f = "lmr_linear_cross_entropy";
+    double buffer[GOOD_COUNT], dloss[BATCH] = {1.0, NAN, 1.0};
+    const double huge[6] = {1e200, 1e200, 1e200, 1e200, 1e200, 1e200};
+    int64_t targets[BATCH];
+    struct lce_args a = lce_defaults();
+    accepts(run_lce, &a, named(f, "valid call"));
+    for (int slot = 0; slot < 2; slot++) {
+        char what[64];
+        snprintf(what, sizeof what, "output %d NULL", slot);
+        rejects_with_null(run_lce, &a, slot, LMR_EINVAL, named(f, what));
+    }
+    struct outputs without_dE;
+    fill_sentinels(&without_dE);
+    without_dE.slot[2] = NULL;
+    tap_ok(run_lce(&a, &without_dE) == LMR_OK &&
+           without_dE.buffer[1][0] != SENTINEL &&
+           without_dE.buffer[2][0] == SENTINEL,
+           "%s: dE NULL (not wanted): LMR_OK, dh written, dE's buffer not", f);
+    a.E = NULL;
+    rejects(run_lce, &a, LMR_EINVAL, named(f, "E NULL"));
+    a = lce_defaults();
+    a.vocab = 0;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "|V| = 0"));
+    a = lce_defaults();
+    a.d = 0;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "d = 0"));
+    a = lce_defaults();
+    a.vocab = HUGE_SIZE;
+    a.E = TRIPWIRE_VALUES;
+    rejects(run_lce, &a, LMR_EOVERFLOW, named(f, "|V| d overflows"));
+    a = lce_defaults();
+    a.E = good_with(buffer, 6 + VOCAB * WIDTH - 1, NAN) + 6;
+    rejects(run_lce, &a, LMR_ENONFINITE, named(f, "NaN in the last row of E"));
+    a = lce_defaults();
+    a.h = good_with(buffer, 1, INFINITY);
+    rejects(run_lce, &a, LMR_ENONFINITE, named(f, "+inf in h"));
+    a = lce_defaults();
+    memcpy(targets, GOOD_TARGETS, sizeof targets);
+    targets[0] = VOCAB;
+    a.targets = targets;
+    rejects(run_lce, &a, LMR_EINDEX, named(f, "target = |V|"));
+    a = lce_defaults();
+    a.ignore_index = 1;
+    rejects(run_lce, &a, LMR_EDOMAIN, named(f, "ignore_index inside [0, |V|)"));
+    a = lce_defaults();
+    a.reduction = (enum lmr_reduction)7;
+    rejects(run_lce, &a, LMR_EDOMAIN, named(f, "unknown reduction"));
+    a = lce_defaults();
+    a.reduction = LMR_REDUCE_NONE;
+    a.dloss = dloss;
+    rejects(run_lce, &a, LMR_ENONFINITE, named(f, "NaN in dloss (none)"));
+    a = lce_defaults();
+    a.h = huge;
+    a.E = huge;
+    rejects(run_lce, &a, LMR_ERANGE, named(f, "a logit overflows to +inf"));
+    a = lce_defaults();
+    a.n = 0;
+    struct outputs out;
+    fill_sentinels(&out);
+    int status = run_lce(&a, &out);
+    int zero = 1;
+    for (size_t i = 0; i < VOCAB * WIDTH; i++)
+        zero &= out.buffer[2][i] == 0.0;
+    tap_ok(status == LMR_OK && isnan(out.buffer[0][0]) && zero,
+           "%s: n = 0, mean: the loss is NaN and dE is 0", f);
+}
+
 int main(void)
 {
     fill_good();
@@ -2021,6 +2213,7 @@ int main(void)
     test_mixture_gradients();
     test_soft_tie_gradients();
     test_tied_lm_gradients();
+    test_lce_gradients();
 
     test_scatter_errors(0);
     test_scatter_errors(1);
@@ -2038,6 +2231,7 @@ int main(void)
     test_gated_errors();
     test_soft_tie_errors();
     test_tied_lm_errors();
+    test_lce_errors();
     tap_done();
     return tap_exit_status();
 }

@@ -1171,6 +1171,138 @@ static void test_softmax_exact_zeros(void)
            "dlogits is 0 (got %g %g %g)", dl[0], dl[1], dl[2]);
 }
 
+/* linear_cross_entropy against its definition: on dyadic inputs whose
+ * logits are exact doubles, the loss is the cross-entropy oracle's on those
+ * logits (the same real, rounded once), and dh, dE agree with
+ * head_tied_backward of cross_entropy_backward, which rounds D to double in
+ * between, within u times the scale of that head_tied_backward (whose
+ * inputs, D among them, carry their rounding); |V| = 1 and a mean over no counted row give exact
+ * zeros. */
+static void test_linear_cross_entropy(enum oracle_reduction reduction,
+                                      const char *name)
+{
+    enum { N = 3, V = 5, D = 2 };
+    const double h[N * D] = {0.5, -1.0, 1.5, 0.25, -0.75, 2.0};
+    const double E[V * D] = {1.0, 0.5, -0.25, 1.25, 2.0, -1.0, 0.0, 0.75,
+                             -1.5, -0.5};
+    const int64_t targets[N] = {1, -100, 4};
+    const double dloss[N] = {0.75, 1.0, -1.25};
+    double u[N * V];
+    for (size_t t = 0; t < N; t++)
+        for (size_t v = 0; v < V; v++)
+            u[t * V + v] = h[t * D] * E[v * D] + h[t * D + 1] * E[v * D + 1];
+    size_t count = reduction == ORACLE_REDUCE_NONE ? N : 1;
+    double loss[N], loss_s[N], want[N], want_s[N], k;
+    double dh[N * D], dh_s[N * D], dE[V * D], dE_s[V * D];
+    double dU[N * V], dU_s[N * V], wdh[N * D], wdh_s[N * D], wdE[V * D],
+        wdE_s[V * D];
+    oracle_lce_inputs in = {h, E, targets, dloss, N, V, D, reduction, -100, 0};
+    int rc = oracle_linear_cross_entropy((oracle_out){loss, loss_s},
+                                         (oracle_out){dh, dh_s},
+                                         (oracle_out){dE, dE_s}, &in);
+    rc |= oracle_cross_entropy(want, want_s, &k, u, targets, N, V, reduction,
+                               -100);
+    rc |= oracle_cross_entropy_backward((oracle_out){dU, dU_s}, u, targets,
+                                        dloss, N, V, reduction, -100);
+    rc |= oracle_head_tied_backward((oracle_out){wdh, wdh_s},
+                                    (oracle_out){wdE, wdE_s}, h, E, dU, N, V,
+                                    D);
+    int same_loss = 1, grads_close = 1;
+    for (size_t i = 0; i < count; i++)
+        same_loss &= loss[i] == want[i];
+    for (size_t i = 0; i < N * D; i++)
+        grads_close &= fabs(dh[i] - wdh[i]) <= 0x1p-53 * wdh_s[i];
+    for (size_t i = 0; i < V * D; i++)
+        grads_close &= fabs(dE[i] - wdE[i]) <= 0x1p-53 * wdE_s[i];
+    tap_ok(rc == 0 && same_loss, "linear_cross_entropy (%s): the loss is "
+           "cross_entropy's of the exact logits", name);
+    tap_ok(rc == 0 && grads_close && dh[2] == 0.0 && dh[3] == 0.0,
+           "linear_cross_entropy (%s): dh, dE are head_tied_backward of "
+           "cross_entropy_backward; the ignored row's dh is 0", name);
+    tap_ok(scales_cover(dh, dh_s, N * D) && scales_cover(dE, dE_s, V * D) &&
+           scales_cover(loss, loss_s, count),
+           "linear_cross_entropy (%s): every scale covers its value", name);
+}
+
+/* The exact integer logits and the grouped dh (plain_sums 0) against the
+ * plain MPFR sums (plain_sums 1) on dyadic inputs over several hundred
+ * tokens: the same values, and scales within 2^-40 of each other (the
+ * grouped bound also covers the bins' own rounding). */
+static void test_linear_cross_entropy_paths(void)
+{
+    enum { N = 3, V = 700, D = 8 };
+    static double h[N * D], E[V * D];
+    uint64_t state = 12345;
+    for (size_t i = 0; i < N * D + V * D; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        double k = (double)((int64_t)(state >> 56) - 128); /* [-128, 127] */
+        if (i < N * D)
+            h[i] = k / 64.0;
+        else
+            E[i - N * D] = k / 128.0;
+    }
+    const int64_t targets[N] = {V - 1, -100, 17};
+    const double dloss = 1.0;
+    double loss[2], loss_s[2], dh[2][N * D], dh_s[2][N * D];
+    static double dE[2][V * D], dE_s[2][V * D];
+    int rc = 0;
+    for (int plain = 0; plain < 2; plain++) {
+        oracle_lce_inputs in = {h, E, targets, &dloss, N, V, D,
+                                ORACLE_REDUCE_MEAN, -100, plain};
+        rc |= oracle_linear_cross_entropy((oracle_out){&loss[plain], &loss_s[plain]},
+                                          (oracle_out){dh[plain], dh_s[plain]},
+                                          (oracle_out){dE[plain], dE_s[plain]},
+                                          &in);
+    }
+    int same = loss[0] == loss[1] &&
+               fabs(loss_s[0] - loss_s[1]) <= 0x1p-40 * loss_s[1];
+    for (size_t i = 0; i < N * D; i++)
+        same &= dh[0][i] == dh[1][i] &&
+                fabs(dh_s[0][i] - dh_s[1][i]) <= 0x1p-40 * dh_s[1][i];
+    for (size_t i = 0; i < V * D; i++)
+        same &= dE[0][i] == dE[1][i] && dE_s[0][i] == dE_s[1][i];
+    tap_ok(rc == 0 && same, "linear_cross_entropy: the exact integer and "
+           "grouped sums give the plain MPFR sums' values, and their scales "
+           "within 2^-40 (|V| = %d)", V);
+}
+
+static void test_linear_cross_entropy_special(void)
+{
+    const double h[2 * 2] = {1.0, -0.5, 0.25, 2.0}, E1[2] = {0.5, 1.5};
+    const double E[3 * 2] = {1.0, 0.0, 0.5, -1.0, 2.0, 0.25};
+    const int64_t one_token[2] = {0, 0}, ignored[2] = {-100, -100};
+    const double dloss = 1.0;
+    double loss, loss_s, dh[4], dh_s[4], dE[6], dE_s[6];
+    oracle_lce_inputs in = {h, E1, one_token, &dloss, 2, 1, 2,
+                            ORACLE_REDUCE_MEAN, -100, 0};
+    int rc = oracle_linear_cross_entropy((oracle_out){&loss, &loss_s},
+                                         (oracle_out){dh, dh_s},
+                                         (oracle_out){dE, dE_s}, &in);
+    int zeros = 1;
+    for (size_t i = 0; i < 4; i++)
+        zeros &= dh[i] == 0.0;
+    tap_ok(rc == 0 && loss == 0.0 && zeros && dE[0] == 0.0 && dE[1] == 0.0,
+           "linear_cross_entropy, |V| = 1: loss, dh and dE are exactly 0");
+    in = (oracle_lce_inputs){h, E, ignored, &dloss, 2, 3, 2,
+                             ORACLE_REDUCE_MEAN, -100, 0};
+    rc = oracle_linear_cross_entropy((oracle_out){&loss, &loss_s},
+                                     (oracle_out){dh, dh_s},
+                                     (oracle_out){dE, dE_s}, &in);
+    zeros = 1;
+    for (size_t i = 0; i < 4; i++)
+        zeros &= dh[i] == 0.0 && dh_s[i] == 0.0;
+    for (size_t i = 0; i < 6; i++)
+        zeros &= dE[i] == 0.0 && dE_s[i] == 0.0;
+    tap_ok(rc == 0 && isnan(loss) && zeros,
+           "linear_cross_entropy, mean with every target ignored: NaN loss, "
+           "dh and dE exactly 0 with scale 0");
+    in.ignore_index = 1;
+    tap_ok(oracle_linear_cross_entropy((oracle_out){&loss, &loss_s},
+                                       (oracle_out){dh, dh_s},
+                                       (oracle_out){dE, dE_s}, &in) == -1,
+           "linear_cross_entropy: an ignore_index inside [0, |V|) is refused");
+}
+
 int main(void)
 {
     test_softmax_exact_zeros();
@@ -1192,6 +1324,11 @@ int main(void)
     test_tied_lm_kind(1, 1, ORACLE_REDUCE_MEAN);
     test_tied_lm_kind(0, 1, ORACLE_REDUCE_SUM);
     test_tied_lm_special();
+    test_linear_cross_entropy(ORACLE_REDUCE_NONE, "none");
+    test_linear_cross_entropy(ORACLE_REDUCE_SUM, "sum");
+    test_linear_cross_entropy(ORACLE_REDUCE_MEAN, "mean");
+    test_linear_cross_entropy_special();
+    test_linear_cross_entropy_paths();
     test_against_mpmath();
     mpfr_free_cache();
     tap_done();

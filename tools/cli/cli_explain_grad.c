@@ -1062,6 +1062,7 @@ static const struct {
     {"mos_fixed_backward", explain_mos_fixed_backward},
     {"mos_gated_backward", explain_mos_gated_backward},
     {"soft_tie_loss_backward", explain_soft_tie_loss_backward},
+    {"linear_cross_entropy", explain_linear_cross_entropy},
     {"tied_lm", explain_tied_lm},
 };
 

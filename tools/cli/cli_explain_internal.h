@@ -143,6 +143,10 @@ int scratch_arrays(FILE *out, double **arrays[], const size_t sizes[],
                    size_t count);
 void free_arrays(double **arrays[], size_t count);
 
+/* The fused linear cross-entropy's explainer (cli_explain_linear_ce.c). */
+void explain_linear_cross_entropy(FILE *out, const vec_file *file,
+                                  const vec_case *c);
+
 /* The variants' explainers (cli_explain_grad_variants.c). */
 void explain_head_partial_backward(FILE *out, const vec_file *file,
                                    const vec_case *c);

@@ -11,6 +11,7 @@ static const gen_entry *const families[] = {
     gen_grad_head_files, gen_grad_variants_files, gen_tied_lm_files,
     gen_attention_files,
     gen_pca_files,
+    gen_linear_ce_files, gen_large_files,
 };
 
 #define FAMILY_COUNT (sizeof families / sizeof families[0])

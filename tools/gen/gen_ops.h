@@ -42,6 +42,8 @@ extern const gen_entry gen_grad_variants_files[];
 extern const gen_entry gen_tied_lm_files[];
 extern const gen_entry gen_attention_files[];
 extern const gen_entry gen_pca_files[];
+extern const gen_entry gen_linear_ce_files[];
+extern const gen_entry gen_large_files[];
 
 /* The generator of a vector file, or NULL. */
 gen_function gen_find(const char *file);

@@ -1520,3 +1520,327 @@ int oracle_attention_weights_backward(oracle_out dQ, oracle_out dK,
     softmax_row_clear(&row);
     return 0;
 }
+/* ---- linear_cross_entropy ----------------------------------------------- */
+
+/* 1 if the inputs and outputs of spec/linear_cross_entropy.md are valid;
+ * *m receives the number of counted targets. */
+static int lce_args_ok(oracle_out loss, oracle_out dh, oracle_out dE,
+                       const oracle_lce_inputs *in, size_t *m)
+{
+    if (in == NULL || !out_ok(loss) || !out_ok(dh) || !out_ok(dE) ||
+        !reduction_ok(in->reduction) || !head_sizes_ok(in->n, in->V, in->d))
+        return 0;
+    size_t n = in->n, dloss_count = in->reduction == ORACLE_REDUCE_NONE ? n : 1;
+    if (in->E == NULL || (n > 0 && (in->h == NULL || in->targets == NULL)) ||
+        (dloss_count > 0 && in->dloss == NULL))
+        return 0;
+    return oracle_all_finite(in->h, n * in->d) &&
+           oracle_all_finite(in->E, in->V * in->d) &&
+           oracle_all_finite(in->dloss, dloss_count) &&
+           targets_ok(in->targets, n, in->V, in->ignore_index, m);
+}
+
+/* ---- exact sums for dyadic inputs (linear_cross_entropy) ---------------- */
+
+/* The largest numerator of the exact integer dot products, and of the
+ * grouped sums of dh. */
+#define DYADIC_NUMERATOR_LIMIT (1 << 24)
+
+/* GCC's and Clang's 128-bit integers (an extension of ISO C): a dot product
+ * of d < 2^60 products of numerators below 2^24 is exact in them. */
+__extension__ typedef __int128 int128;
+__extension__ typedef unsigned __int128 uint128;
+#define GROUP_NUMERATOR_LIMIT 256
+
+/* x (count) as integers num (count) at one exponent: x[i] = num[i] 2^-shift
+ * with |num[i]| <= limit. Returns 0 (and leaves num partly written) when x
+ * is not of that form with shift <= 60. Exact: every step scales by 2. */
+static int dyadic_numerators(int64_t *num, int *shift, const double *x,
+                             size_t count, int64_t limit)
+{
+    int largest = 0;
+    for (size_t i = 0; i < count; i++) {
+        double y = x[i];
+        int s = 0;
+        while (!(y > -0x1p62 && y < 0x1p62 && (double)(int64_t)y == y)) {
+            if (++s > 60 || !isfinite(y))
+                return 0;
+            y *= 2.0;
+        }
+        largest = s > largest ? s : largest;
+    }
+    double scale = 1.0;
+    for (int s = 0; s < largest; s++)
+        scale *= 2.0;
+    for (size_t i = 0; i < count; i++) {
+        double y = x[i] * scale; /* exact: a power of 2 */
+        if (!(y >= -(double)limit && y <= (double)limit))
+            return 0;
+        num[i] = (int64_t)y;
+    }
+    *shift = largest;
+    return 1;
+}
+
+/* r = z 2^-shift, exactly (z has at most 128 bits). */
+static void set_int128(mpfr_t r, int128 z, int shift)
+{
+    uint128 magnitude = z < 0 ? -(uint128)z : (uint128)z;
+    mpfr_t low;
+    mpfr_init2(low, 64);
+    mpfr_set_uj(r, (uintmax_t)(magnitude >> 64), MPFR_RNDN);
+    mpfr_mul_2ui(r, r, 64, MPFR_RNDN);
+    mpfr_set_uj(low, (uintmax_t)(magnitude & UINT64_MAX), MPFR_RNDN);
+    mpfr_add(r, r, low, MPFR_RNDN); /* exact: ORACLE_PREC >= 128 */
+    mpfr_clear(low);
+    if (z < 0)
+        mpfr_neg(r, r, MPFR_RNDN);
+    mpfr_div_2ui(r, r, (unsigned long)shift, MPFR_RNDN);
+}
+
+/* The dyadic forms of h and E, when they have them. */
+typedef struct {
+    int64_t *h, *E;   /* (n,d), (V,d) numerators, or NULL */
+    int h_shift, E_shift;
+    int grouped;      /* 1: E's numerators have at most 8 bits */
+} lce_dyadic;
+
+static void lce_dyadic_free(lce_dyadic *x)
+{
+    free(x->h);
+    free(x->E);
+}
+
+/* Fills x when in allows the exact paths; x->h NULL otherwise (or when
+ * memory runs out: the plain path is then taken). */
+static void lce_dyadic_find(lce_dyadic *x, const oracle_lce_inputs *in)
+{
+    size_t nd = in->n * in->d, Vd = in->V * in->d;
+    *x = (lce_dyadic){NULL, NULL, 0, 0, 0};
+    if (in->plain_sums)
+        return;
+    x->h = malloc((nd ? nd : 1) * sizeof(int64_t));
+    x->E = malloc(Vd * sizeof(int64_t));
+    if (x->h == NULL || x->E == NULL ||
+        !dyadic_numerators(x->h, &x->h_shift, in->h, nd, DYADIC_NUMERATOR_LIMIT) ||
+        !dyadic_numerators(x->E, &x->E_shift, in->E, Vd, DYADIC_NUMERATOR_LIMIT)) {
+        lce_dyadic_free(x);
+        *x = (lce_dyadic){NULL, NULL, 0, 0, 0};
+        return;
+    }
+    x->grouped = 1;
+    for (size_t i = 0; i < Vd && x->grouped; i++)
+        x->grouped = x->E[i] >= -GROUP_NUMERATOR_LIMIT &&
+                     x->E[i] <= GROUP_NUMERATOR_LIMIT;
+}
+
+/* u = Σ_j h[t,j] E[v,j] exactly, with the bound of the dot rule:
+ * E(u) = (d + 2) Σ_j |h E| + |u| (each stored product 3|hE|, the sum
+ * (d − 1) Σ|hE| + |u|), both from integers. */
+static void exact_logit(errnum *u, const lce_dyadic *x, size_t t, size_t v,
+                        size_t d)
+{
+    int128 sum = 0, magnitude = 0;
+    const int64_t *a = x->h + t * d, *b = x->E + v * d;
+    for (size_t j = 0; j < d; j++) {
+        int128 product = (int128)a[j] * b[j];
+        sum += product;
+        magnitude += product < 0 ? -product : product;
+    }
+    int128 bound = (int128)(d + 2) * magnitude + (sum < 0 ? -sum : sum);
+    set_int128(u->v, sum, x->h_shift + x->E_shift);
+    set_int128(u->e, bound, x->h_shift + x->E_shift);
+}
+
+/* dh[t,:] = Σ_v dU[t,v] E[v,:] with the dot rule's bound, grouped by the
+ * value of E[v,j] = k 2^-E_shift: dh_j = Σ_k k 2^-E_shift B_jk with B_jk the
+ * sum of dU[t,v] over the v with numerator k at column j, and
+ * E(dh_j) = Σ_k |k| 2^-E_shift C_jk + |dh_j|, C_jk the sum of
+ * (V + 1)|dU[t,v]| + E(dU[t,v]) over the same v (the stored factor's
+ * E = |E[v,j]| and the sum rule's (V − 1) Σ|terms| rearranged), plus the
+ * working precision's own rounding of the bins. dU_row: (V). Returns -1 if
+ * memory runs out. */
+static int grouped_dh_row(oracle_out dh, size_t t, const errnum *dU_row,
+                          const lce_dyadic *x, size_t V, size_t d)
+{
+    size_t bins = 2 * GROUP_NUMERATOR_LIMIT + 1, count = bins;
+    mpfr_t *B = malloc(count * sizeof(mpfr_t)), *C = malloc(count * sizeof(mpfr_t));
+    mpfr_t *q = malloc(V * sizeof(mpfr_t));
+    if (B == NULL || C == NULL || q == NULL) {
+        free(B);
+        free(C);
+        free(q);
+        return -1;
+    }
+    /* the bound's sums need no more than 64 bits: they round upward */
+    for (size_t i = 0; i < count; i++) {
+        mpfr_init2(B[i], ORACLE_PREC);
+        mpfr_init2(C[i], 64);
+    }
+    mpfr_t total, bound, term;
+    mpfr_inits2(ORACLE_PREC, total, bound, term, (mpfr_ptr)0);
+    mpfr_set_zero(total, 1); /* Σ_v |dU_v|, for the bins' own rounding */
+    for (size_t v = 0; v < V; v++) {
+        mpfr_init2(q[v], 64);
+        mpfr_abs(q[v], dU_row[v].v, MPFR_RNDU);
+        mpfr_add(total, total, q[v], MPFR_RNDU);
+        mpfr_mul_ui(q[v], q[v], (unsigned long)(V + 1), MPFR_RNDU);
+        mpfr_add(q[v], q[v], dU_row[v].e, MPFR_RNDU);
+    }
+    errnum result;
+    errnum_init(&result);
+    /* one column at a time, so that its bins stay in cache */
+    for (size_t j = 0; j < d; j++) {
+        for (size_t k = 0; k < bins; k++) {
+            mpfr_set_zero(B[k], 1);
+            mpfr_set_zero(C[k], 1);
+        }
+        for (size_t v = 0; v < V; v++) {
+            size_t k = (size_t)(x->E[v * d + j] + GROUP_NUMERATOR_LIMIT);
+            mpfr_add(B[k], B[k], dU_row[v].v, MPFR_RNDN);
+            mpfr_add(C[k], C[k], q[v], MPFR_RNDU);
+        }
+        mpfr_set_zero(result.v, 1);
+        mpfr_set_zero(bound, 1);
+        for (size_t k = 0; k < bins; k++) {
+            long numerator = (long)k - GROUP_NUMERATOR_LIMIT;
+            mpfr_mul_si(term, B[k], numerator, MPFR_RNDN);
+            mpfr_add(result.v, result.v, term, MPFR_RNDN);
+            mpfr_mul_ui(term, C[k], (unsigned long)labs(numerator), MPFR_RNDU);
+            mpfr_add(bound, bound, term, MPFR_RNDU);
+        }
+        mpfr_div_2ui(result.v, result.v, (unsigned long)x->E_shift, MPFR_RNDN);
+        mpfr_div_2ui(bound, bound, (unsigned long)x->E_shift, MPFR_RNDU);
+        /* + |dh_j| + the bins' rounding: (V + bins) additions, each within
+         * 2^-ORACLE_PREC of GROUP_NUMERATOR_LIMIT 2^-E_shift Σ|dU| */
+        mpfr_abs(term, result.v, MPFR_RNDU);
+        mpfr_add(bound, bound, term, MPFR_RNDU);
+        mpfr_mul_ui(term, total, (unsigned long)(V + bins) * GROUP_NUMERATOR_LIMIT,
+                    MPFR_RNDU);
+        mpfr_div_2ui(term, term, (unsigned long)(ORACLE_PREC + x->E_shift - 2),
+                     MPFR_RNDU);
+        mpfr_add(result.e, bound, term, MPFR_RNDU);
+        put(dh, t * d + j, &result);
+    }
+    errnum_clear(&result);
+    for (size_t i = 0; i < count; i++) {
+        mpfr_clear(B[i]);
+        mpfr_clear(C[i]);
+    }
+    for (size_t v = 0; v < V; v++)
+        mpfr_clear(q[v]);
+    mpfr_clears(total, bound, term, (mpfr_ptr)0);
+    free(B);
+    free(C);
+    free(q);
+    return 0;
+}
+
+/* The forward of the composition, row by row: u[t,v] = Σ_j h[t,j] E[v,j]
+ * (one sum of d products), the softmax of computed logits, the row's loss
+ * log S − ζ_{c_t} and dU[t,:] = w_t (y − onehot(c_t)); an ignored row has
+ * loss 0 and dU exactly 0. The reduced loss is one sum over the counted
+ * rows, divided by m for the mean (NaN when m = 0, as the forward).
+ * dU: (n, V). Returns -1 if memory runs out. */
+static int lce_forward(errnum *dU, oracle_out loss, const oracle_lce_inputs *in,
+                       const lce_dyadic *exact, size_t m)
+{
+    size_t n = in->n, V = in->V, d = in->d;
+    softmax_row row;
+    if (softmax_row_init(&row, V) != 0)
+        return -1;
+    errnum weight, term, count;
+    errnum_init(&weight);
+    errnum_init(&term);
+    errnum_init(&count);
+    errnum_sum loss_sum;
+    errnum_sum_begin(&loss_sum);
+    for (size_t t = 0; t < n; t++) {
+        errnum *dU_row = dU + t * V;
+        if (!counted(in->targets[t], in->ignore_index)) {
+            for (size_t v = 0; v < V; v++)
+                errnum_exact(&dU_row[v], 0.0);
+            if (in->reduction == ORACLE_REDUCE_NONE)
+                put_zero(loss, t);
+            continue;
+        }
+        size_t target = (size_t)in->targets[t];
+        for (size_t v = 0; v < V; v++) {
+            if (exact->h != NULL)
+                exact_logit(&row.u[v], exact, t, v, d);
+            else
+                dot(&row.u[v], stored_operand(in->h + t * d, 1),
+                    stored_operand(in->E + v * d, 1), d);
+        }
+        softmax_row_forward(&row, NULL, 0);
+        errnum_log(&term, &row.S);
+        errnum_sub(&term, &term, &row.zeta[target]);
+        if (in->reduction == ORACLE_REDUCE_NONE)
+            put(loss, t, &term);
+        errnum_sum_add(&loss_sum, &term);
+        row_weight(&weight, in->dloss, t, in->reduction, m);
+        cross_entropy_row(dU_row, &row, target, &weight);
+    }
+    errnum_sum_end(&term, &loss_sum);
+    if (in->reduction == ORACLE_REDUCE_SUM) {
+        put(loss, 0, &term);
+    } else if (in->reduction == ORACLE_REDUCE_MEAN && m > 0) {
+        errnum_count(&count, m);
+        errnum_div(&term, &term, &count);
+        put(loss, 0, &term);
+    } else if (in->reduction == ORACLE_REDUCE_MEAN && loss.value != NULL) {
+        loss.value[0] = NAN; /* 0/0, as the forward */
+        loss.scale[0] = 0.0;
+    }
+    errnum_clear(&weight);
+    errnum_clear(&term);
+    errnum_clear(&count);
+    softmax_row_clear(&row);
+    return 0;
+}
+
+/* spec/linear_cross_entropy.md. Contract: tools/oracle/oracle_grad.h. */
+int oracle_linear_cross_entropy(oracle_out loss, oracle_out dh, oracle_out dE,
+                                const oracle_lce_inputs *in)
+{
+    size_t m = 0;
+    if (!lce_args_ok(loss, dh, dE, in, &m))
+        return -1;
+    size_t n = in->n, V = in->V, d = in->d;
+    lce_dyadic exact;
+    lce_dyadic_find(&exact, in);
+    errnum *dU = errnums_new(n * V); /* (n, V) */
+    int status = dU != NULL ? lce_forward(dU, loss, in, &exact, m) : -1;
+    errnum result;
+    errnum_init(&result);
+    for (size_t t = 0; status == 0 && t < n; t++) { /* dh[t,j] = Σ_v dU[t,v] E[v,j] */
+        if (counted(in->targets[t], in->ignore_index) && exact.grouped) {
+            status = grouped_dh_row(dh, t, dU + t * V, &exact, V, d);
+            continue;
+        }
+        for (size_t j = 0; j < d; j++) {
+            if (!counted(in->targets[t], in->ignore_index)) {
+                put_zero(dh, t * d + j);
+                continue;
+            }
+            dot(&result, computed_operand(dU + t * V, 1),
+                stored_operand(in->E + j, d), V);
+            put(dh, t * d + j, &result);
+        }
+    }
+    lce_dyadic_free(&exact);
+    if (status != 0) {
+        errnum_clear(&result);
+        errnums_free(dU, n * V);
+        return -1;
+    }
+    for (size_t v = 0; dE.value != NULL && v < V; v++) /* dE[v,j] = Σ_t dU[t,v] h[t,j] */
+        for (size_t j = 0; j < d; j++) {
+            dot(&result, computed_operand(dU + v, V),
+                stored_operand(in->h + j, d), n);
+            put(dE, v * d + j, &result);
+        }
+    errnum_clear(&result);
+    errnums_free(dU, n * V);
+    return 0;
+}

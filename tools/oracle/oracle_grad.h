@@ -125,6 +125,28 @@ int oracle_soft_tie_loss_backward(oracle_out dh, oracle_out dE, oracle_out dW,
                                   enum oracle_reduction reduction,
                                   int64_t ignore_index, double dloss);
 
+/* spec/linear_cross_entropy.md: the tied head, cross_entropy and their
+ * backward composed, loss = CE(h E^T), D = dlogits for dloss, dh = D E,
+ * dE = D^T h. dloss: (n) for NONE, else (1). */
+typedef struct {
+    const double *h;        /* (n,d) */
+    const double *E;        /* (V,d) */
+    const int64_t *targets; /* (n) */
+    const double *dloss;    /* (n) or (1) */
+    size_t n, V, d;
+    enum oracle_reduction reduction;
+    int64_t ignore_index;
+    /* 1: every sum as the plain MPFR loop; 0: where the inputs allow, the
+     * logits as exact integer dot products of dyadic h and E (numerators
+     * below 2^24 at a common exponent) and dh grouped by the value of E's
+     * entries (numerators of at most 8 bits): the same reals, much faster
+     * at production sizes (tools/oracle/README.md) */
+    int plain_sums;
+} oracle_lce_inputs;
+/* loss: (n) for NONE, else (1); dh: (n,d); dE: (V,d) */
+int oracle_linear_cross_entropy(oracle_out loss, oracle_out dh, oracle_out dE,
+                                const oracle_lce_inputs *in);
+
 /* spec/gradients.md#tied_lm. gamma/beta NULL: no LayerNorm; M NULL: identity. */
 typedef struct {
     const int64_t *ids, *targets; /* (n) */

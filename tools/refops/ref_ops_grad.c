@@ -455,6 +455,38 @@ static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
     return 0;
 }
 
+/* ---- the fused linear cross-entropy ------------------------------------ */
+
+static int run_linear_cross_entropy(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h, *E, *targets, *dloss;
+    enum lmr_reduction reduction;
+    int64_t ignore_index;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
+        vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
+        vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
+        read_loss_params(ctx, &reduction, &ignore_index))
+        return -1;
+    int return_dE;
+    if (op_param_bool(ctx, "return_dE", &return_dE))
+        return -1;
+    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
+    size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
+    static const char *const names[] = {"loss", "dh", "dE"};
+    size_t rows[] = {loss_count, n, vocab}, cols[] = {1, d, d};
+    double *out[3] = {NULL, NULL, NULL};
+    if (add_outputs(ctx, result, return_dE ? 3 : 2, names, rows, cols, out))
+        return -1;
+    int shapes_agree = E->shape[1] == d && targets->shape[0] == n &&
+                       dloss->shape[0] == loss_count;
+    result->status = shapes_agree
+        ? lmr_linear_cross_entropy(out[0], out[1], out[2], h->f64, E->f64,
+                                   targets->i64, dloss->f64, n, vocab, d,
+                                   reduction, ignore_index)
+        : LMR_EDIM;
+    return 0;
+}
+
 /* ---- the tied model end to end ----------------------------------------- */
 
 /* Reads tied_lm's case into model; *status is LMR_OK, or LMR_EDIM when the
@@ -568,6 +600,7 @@ const ref_op_entry ref_grad_ops[] = {
     {"mos_gated_backward", run_mos_gated_backward},
     {"soft_tie_loss_backward", run_soft_tie_loss_backward},
     {"attention_weights_backward", run_attention_weights_backward},
+    {"linear_cross_entropy", run_linear_cross_entropy},
     {"tied_lm", run_tied_lm},
 };
 

@@ -22,8 +22,9 @@ testee passes every case (it is judged in the same run).  A mutant's
 exception is a crash, written as a response the judge refuses.  The fp32
 responses are also judged with the bf16 and fp16 bounds: fp32 arithmetic is
 well inside those classes' tolerance, so a failure there means that class's
-cases and bounds resolve the bug.  The GPT-2-size files are left out (their
-inputs are generated; every mutant is caught without them).  A mutant must
+cases and bounds resolve the bug.  The GPT-2-size and production-size files
+(*_gpt2, *_large) are left out (their inputs are generated; every mutant is
+caught without them).  A mutant must
 fail at least two cases in every class its bug shows in (`shows`), unless its
 `single` says why only one case can.
 """
@@ -461,6 +462,25 @@ def ce_backward_nan_mean(u, tg, red, counted, dloss):
     target = np.zeros((n, V), dtype=tn.T)
     target[rows, tg[rows]] = T(1)
     return (w[:, None] * (y - target)) * counted[:, None].astype(tn.T)
+
+
+def to_bf16(x):
+    """x rounded to bfloat16 (to nearest, ties to even), back in the class dtype."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return bits.astype(np.uint32).view(np.float32).astype(tn.T)
+
+
+def label_grad_bf16_probs(y, label, w):      # y rounded to bf16 before the label is subtracted
+    return w[:, None] * (to_bf16(y) - label)
+
+
+def accumulate_bf16(total, term):            # the running sums across chunks kept in bf16
+    return to_bf16(total + term)
+
+
+def vocab_chunks_short(V):                   # each chunk ends one token early: [first, first + C - 1)
+    return [(first, min(first + tn.LCE_CHUNK - 1, V)) for first in range(0, V, tn.LCE_CHUNK)]
 
 
 def layernorm_backward_unbiased(x, g, eps, dY):   # the variance's share over d - 1
@@ -998,6 +1018,22 @@ MUTANTS = [
            "a finite output a loss may read)",
            [(V_, "check_attention_weights_backward", check_attention_backward_masked_rejected)],
            decision="attention-masked-upstream-accepted"),
+
+
+    # the fused linear cross-entropy (linear_cross_entropy)
+    Mutant("lce-bf16-prob-grad", "fused linear cross-entropy rounds the probabilities to bf16 "
+           "before subtracting the label (a target with y near 1 gets gradient 0)",
+           [(N_, "label_grad", label_grad_bf16_probs)]),
+    Mutant("lce-bf16-accumulator", "fused linear cross-entropy keeps its running sums across "
+           "vocabulary chunks (the sum of exponentials, dh) in bf16, the storage format",
+           [(N_, "accumulate", accumulate_bf16)]),
+    Mutant("lce-mean-over-n", "fused linear cross-entropy's mean (loss and gradient) divides by n, "
+           "ignored rows counted", [(N_, "reduce_losses", reduce_mean_over_n),
+                                    (N_, "ce_row_weights", weights_mean_over_n)],
+           decision="ce-mean-counted"),
+    Mutant("lce-chunk-short", "fused linear cross-entropy's vocabulary chunks end one token "
+           "early (the last token of every full chunk skipped)",
+           [(N_, "vocab_chunks", vocab_chunks_short)]),
 ]
 
 BY_NAME = {m.name: m for m in MUTANTS}
@@ -1033,10 +1069,12 @@ class Case:
 
 
 def load_cases(vectors):
-    """Every case of the vector files (the GPT-2-size files left out)."""
+    """Every case of the vector files (the GPT-2-size and production-size
+    files left out: their inputs are generated, and every mutant is caught
+    without them)."""
     cases = []
     for path in sorted(glob.glob(os.path.join(vectors, "*.json"))):
-        if path.endswith("_gpt2.json"):
+        if path.endswith("_gpt2.json") or path.endswith("_large.json"):
             continue
         with open(path) as f:
             vector_file = json.load(f)

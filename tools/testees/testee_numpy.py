@@ -949,6 +949,71 @@ def op_soft_tie_loss_backward(c):
             "dW": out_f(h.T @ D + pull * (W - E.T))}
 
 
+# The fused linear cross-entropy (spec/linear_cross_entropy.md), streamed
+# over the vocabulary as a fused kernel does: the logits of one chunk of
+# LCE_CHUNK tokens at a time, an online maximum and sum of exponentials,
+# then the gradient chunk by chunk.
+
+LCE_CHUNK = 64
+
+
+def vocab_chunks(V):
+    """The chunks [first, last) of the vocabulary, in order, covering each token once."""
+    return [(first, min(first + LCE_CHUNK, V)) for first in range(0, V, LCE_CHUNK)]
+
+
+def accumulate(total, term):
+    """total + term: each running sum across chunks (S, dh), in the class dtype."""
+    return total + term
+
+
+def online_lse(h, E, chunks):
+    """(a, S) per row: the largest logit and sum exp(u - a) over the chunks,
+    the sum rescaled by exp(a_old - a_new) when the maximum grows."""
+    n = h.shape[0]
+    a = np.full(n, -np.inf, dtype=T)
+    S = np.zeros(n, dtype=T)
+    for first, last in chunks:
+        u = matmul(h, E[first:last].T)
+        new = np.maximum(a, np.max(u, axis=1))
+        S = accumulate(S * np.exp(a - new), row_sum(exponentials(u - new[:, None]))[:, 0])
+        a = new
+    return a, S
+
+
+def label_grad(y, label, w):
+    """D = w (y - label) for one chunk (n x chunk), the label subtracted from y as computed."""
+    return w[:, None] * (y - label)
+
+
+def op_linear_cross_entropy(c):
+    tg, red, counted = read_targets(c)
+    h, E, dloss = cls(c.f("h")), cls(c.f("E")), upstream(c, "dloss")
+    n, V = h.shape[0], E.shape[0]
+    want_dE = c.flag("return_dE")
+    chunks = vocab_chunks(V)
+    a, S = online_lse(h, E, chunks)
+    rows = np.nonzero(counted)[0]
+    losses = np.zeros(n, dtype=T)
+    target_logits = np.sum(h[rows] * E[tg[rows]], axis=1, dtype=T)
+    losses[rows] = np.log(S[rows]) - (target_logits - a[rows])
+    w = np.where(counted, ce_row_weights(red, counted, dloss), T(0))
+    dh = np.zeros_like(h)
+    dE = np.zeros_like(E) if want_dE else None
+    for first, last in chunks:
+        u = matmul(h, E[first:last].T)
+        y = exponentials(u - a[:, None]) / S[:, None]
+        label = (tg[:, None] == np.arange(first, last)[None, :]).astype(T)
+        D = np.where(counted[:, None], label_grad(y, label, w), T(0))
+        dh = accumulate(dh, D @ E[first:last])
+        if want_dE:
+            dE[first:last] = D.T @ h
+    out = {"loss": out_f(reduce_losses(losses, red, counted)), "dh": out_f(dh)}
+    if want_dE:
+        out["dE"] = out_f(dE)
+    return out
+
+
 def tied_dE(dE_input, dE_output):
     """The shared matrix's gradient: the sum of its two uses."""
     return dE_input + dE_output

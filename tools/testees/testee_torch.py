@@ -715,6 +715,24 @@ def op_soft_tie_loss_backward(c):
     return {"dh": of(grad(hl)), "dE": of(grad(wte.weight)), "dW": of(grad(lm_head.weight).T)}
 
 
+@with_autograd
+def op_linear_cross_entropy(c):
+    # The fused op by its definition (spec/linear_cross_entropy.md): the tied
+    # head sharing nn.Embedding's Parameter, F.cross_entropy, and autograd
+    # through both; the logits are formed in full (no fusion here).
+    # With return_dE false the embedding is frozen, so autograd never forms
+    # the |V| x d gradient.
+    want_dE = c.flag("return_dE")
+    wte, lm_head = tied_head(c.f("E"), trainable=want_dE)
+    hl = trainable(c.f("h"))
+    loss = ce(c, lm_head(hl))
+    loss.backward(upstream(c, "dloss"))
+    out = {"loss": of(loss), "dh": of(grad(hl))}
+    if want_dE:
+        out["dE"] = of(grad(wte.weight))
+    return out
+
+
 # ------------------------------------------------- the tied model, end to end --
 
 

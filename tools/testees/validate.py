@@ -675,6 +675,16 @@ def check_attention_weights_backward(c):
     upstream(c, "dweights", (c.f("Q").shape[0], c.f("K").shape[0]))
 
 
+def check_linear_cross_entropy(c):
+    E = table(c, "E")
+    vocab, d = E.shape
+    h = head_input(c, d)
+    word = c.word("reduction")
+    reduction(word, ("none", "sum", "mean"))
+    targets(c, h.shape[0], vocab)
+    loss_upstream(c, h.shape[0], word)
+
+
 def middle_kind(word):
     if word not in ("identity", "matrix"):
         raise Reject("LMR_EDOMAIN", "unknown middle %r" % (word,))
