@@ -2131,7 +2131,8 @@ static void test_lce_errors(void)
 {
     const char *f = "lmr_linear_cross_entropy";
     double buffer[GOOD_COUNT], dloss[BATCH] = {1.0, NAN, 1.0};
-    const double huge[6] = {1e200, 1e200, 1e200, 1e200, 1e200, 1e200};
+    const double huge[8] = {1e200, 1e200, 1e200, 1e200, 1e200, 1e200, 1e200,
+                            1e200}; /* h (3 x 2) and E (4 x 2) */
     int64_t targets[BATCH];
     struct lce_args a = lce_defaults();
     accepts(run_lce, &a, named(f, "valid call"));
