@@ -359,7 +359,7 @@ report-check: runner-check
 # plots-check (part of make check) draws them all from the runs of
 # report-check and requires the committed ones to be current.
 PLOTS := $(PYTHON) tools/plots/plots.py --testee $(TESTEE_REF) --vectors vectors
-DOC_FIGURES := sinusoid temperature tied_gradient error_to_bound
+DOC_FIGURES := sinusoid temperature tied_gradient error_to_bound attention pca_projection
 
 plots: $(TESTEE_REF) $(REPORTS)/stamp
 	@$(PLOTS) --out $(B)/plots $(REPORTS)/*.json
