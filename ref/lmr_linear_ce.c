@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmr_intermediates.h"
 #include "lmr_check.h"
 #include "lmr_status.h"
 
@@ -118,28 +119,6 @@ static void fold_chunk(row_state *state, const double *u, size_t first,
             (size_t)targets[t] < first + rows)
             state->target[t] = row[(size_t)targets[t] - first];
     }
-}
-
-/* w_t of spec/gradients.md#cross_entropy_backward into weights (n): 0 for
- * an ignored row; returns the number of counted rows. */
-static size_t row_weights(double *weights, const int64_t *targets,
-                          const double *dloss, size_t n,
-                          enum lmr_reduction reduction, int64_t ignore_index)
-{
-    size_t counted = 0;
-    for (size_t t = 0; t < n; t++)
-        counted += targets[t] != ignore_index;
-    for (size_t t = 0; t < n; t++) {
-        if (targets[t] == ignore_index)
-            weights[t] = 0.0;
-        else if (reduction == LMR_REDUCE_NONE)
-            weights[t] = dloss[t];
-        else if (reduction == LMR_REDUCE_SUM)
-            weights[t] = dloss[0];
-        else
-            weights[t] = dloss[0] / (double)counted;
-    }
-    return counted;
 }
 
 /* loss (n or 1) from the final state, as lmr_cross_entropy reduces. */
@@ -264,7 +243,9 @@ int lmr_linear_cross_entropy(double *loss, double *dh, double *dE,
     if (status == LMR_OK) {
         /* pass 2: the loss, then D chunk by chunk into dh and dE */
         write_loss(loss, &s.state, targets, n, reduction, ignore_index);
-        row_weights(s.weights, targets, dloss, n, reduction, ignore_index);
+        size_t counted;
+        lmr_cross_entropy_weights(s.weights, &counted, targets, dloss, n,
+                                  reduction, ignore_index); /* checked above */
         if (n > 0)
             memset(dh, 0, n * d * sizeof(double));
         for (size_t first = 0; first < vocab; first += LMR_LCE_CHUNK) {
