@@ -7,6 +7,7 @@
 #define LMR_H
 
 #include "lmr_status.h"
+#include "lmr_view.h"
 #include "lmr_embed.h"
 #include "lmr_sinusoid.h"
 #include "lmr_compose.h"
