@@ -36,4 +36,24 @@ double *ref_add_f64(const vec_ctx *ctx, ref_result *result, const char *name,
 int ref_optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
                        const vec_array **out);
 
+/* ---- views (tools/refops/ref_views.c) ----------------------------------- */
+
+/* Views of a case's arrays with the shapes the file gives them: array is
+ * 1-D for ref_vec and ref_ids, 2-D for ref_mat, 3-D for ref_stack. ref_vec of
+ * NULL (an absent optional input) is lmr_vec_absent(). */
+lmr_vec ref_vec(const vec_array *array);
+lmr_mat ref_mat(const vec_array *array);
+lmr_stack ref_stack(const vec_array *array);
+lmr_ids ref_ids(const vec_array *array);
+
+/* Adds an output called name and stores its view: 0, or -1 after a message
+ * (overflow, the element limit, lack of memory). A (rows, cols) matrix, a
+ * vector of len doubles, a vector of len int64 ids. */
+int ref_add_mat_out(const vec_ctx *ctx, ref_result *result, const char *name,
+                    size_t rows, size_t cols, lmr_mat_out *view);
+int ref_add_vec_out(const vec_ctx *ctx, ref_result *result, const char *name,
+                    size_t len, lmr_vec_out *view);
+int ref_add_ids_out(const vec_ctx *ctx, ref_result *result, const char *name,
+                    size_t len, lmr_ids_out *view);
+
 #endif
