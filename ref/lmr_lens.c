@@ -67,8 +67,10 @@ static int check_lens(const double *hidden, const double *gamma,
         lmr_array_count(&outputs, rows, vocab) != LMR_OK)
         return LMR_EOVERFLOW;
     if (gamma != NULL) {
-        double unused = 0.0; /* checks gamma, beta, eps without rows */
-        int status = lmr_layernorm(&unused, &unused, gamma, beta, 0, d, eps);
+        /* gamma, beta and eps, for rows of width d */
+        int status = lmr_layernorm_check(lmr_mat_of(NULL, 0, d),
+                                         lmr_vec_of(gamma, d),
+                                         lmr_vec_of(beta, d), eps);
         if (status != LMR_OK)
             return status;
     }
@@ -83,7 +85,8 @@ static int lens_layer_logits(double *logits, double *x, const double *E,
 {
     int status = LMR_OK;
     if (gamma != NULL)
-        status = lmr_layernorm(x, x, gamma, beta, n, d, eps);
+        status = lmr_layernorm(lmr_mat_out_of(x, n, d), lmr_mat_of(x, n, d),
+                               lmr_vec_of(gamma, d), lmr_vec_of(beta, d), eps);
     if (status == LMR_OK)
         status = lmr_head_tied(lmr_mat_out_of(logits, n, vocab),
                                lmr_mat_of(x, n, d), lmr_mat_of(E, vocab, d));

@@ -111,16 +111,19 @@ static int check_tied_lm(const lmr_tied_lm_grads *out,
  * Z is X, with no M H is Z (the same arrays). Validates every input. */
 static int tied_lm_forward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
 {
-    lmr_positions positions = {.kind = LMR_POSITIONS_LEARNED, .table = m->P,
-                               .max_len = m->max_len, .width = m->d,
+    lmr_positions positions = {.kind = LMR_POSITIONS_LEARNED,
+                               .table = lmr_mat_of(m->P, m->max_len, m->d),
                                .start = 0, .scale_by_sqrt_d = 0};
-    int status = lmr_compose(s->X, m->E, m->ids, &positions, m->n, m->vocab,
-                             m->d);
+    int status = lmr_compose(lmr_mat_out_of(s->X, m->n, m->d),
+                             lmr_mat_of(m->E, m->vocab, m->d),
+                             lmr_ids_of(m->ids, m->n), &positions);
     if (m->gamma == NULL)
         s->Z = s->X;
     else if (status == LMR_OK)
-        status = lmr_layernorm(s->Z, s->X, m->gamma, m->beta, m->n, m->d,
-                               m->eps);
+        status = lmr_layernorm(lmr_mat_out_of(s->Z, m->n, m->d),
+                               lmr_mat_of(s->X, m->n, m->d),
+                               lmr_vec_of(m->gamma, m->d),
+                               lmr_vec_of(m->beta, m->d), m->eps);
     if (m->M == NULL)
         s->H = s->Z;
     else if (status == LMR_OK)
@@ -164,11 +167,16 @@ static int tied_lm_backward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
     if (m->gamma == NULL)
         s->dX = s->dZ;
     else if (status == LMR_OK)
-        status = lmr_layernorm_backward(s->dX, s->dgamma, s->dbeta, s->X,
-                                        m->gamma, s->dZ, m->n, m->d, m->eps);
+        status = lmr_layernorm_backward(lmr_mat_out_of(s->dX, m->n, m->d),
+                                        lmr_vec_out_of(s->dgamma, m->d),
+                                        lmr_vec_out_of(s->dbeta, m->d),
+                                        lmr_mat_of(s->X, m->n, m->d),
+                                        lmr_vec_of(m->gamma, m->d),
+                                        lmr_mat_of(s->dZ, m->n, m->d), m->eps);
     if (status == LMR_OK) /* the lookup's share */
-        status = lmr_embed_lookup_backward(s->dE_input, m->ids, s->dX, m->n,
-                                           m->vocab, m->d);
+        status = lmr_embed_lookup_backward(
+            lmr_mat_out_of(s->dE_input, m->vocab, m->d),
+            lmr_ids_of(m->ids, m->n), lmr_mat_of(s->dX, m->n, m->d));
     return status;
 }
 
