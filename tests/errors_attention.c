@@ -322,7 +322,9 @@ static void test_backward(void)
     backward_rejects(a, G, NK - 1, LMR_ENONFINITE,
                      "backward: NaN in Q and dweights misshapen: the input first");
     a = good_args();
-    backward_rejects(a, bad, NK - 1, LMR_EDIM,
+    double bad_first[NQ * NK];
+    copy_with(bad_first, G, NQ * NK, 0, NAN); /* inside the misshapen view */
+    backward_rejects(a, bad_first, NK - 1, LMR_EDIM,
                      "backward: dweights misshapen and NaN: EDIM first");
     fill(dQ);
     fill(dK);

@@ -1273,7 +1273,8 @@ static void check_argmax(gsl_rng *rng, struct argmax_case test)
     int same = lowest
                && lmr_sample(lmr_mat_out_of(q, n, vocab), lmr_ids_out_of(sampled, n),
                              logits_view, lmr_vec_of(r, n), test.tau, 1, 1.0) == LMR_OK
-               && lmr_softmax(y, logits, n, vocab, test.tau) == LMR_OK;
+               && lmr_softmax(lmr_mat_out_of(y, n, vocab), logits_view,
+                              test.tau) == LMR_OK;
     for (size_t t = 0; t < n && same; t++) {
         size_t at = t * vocab;
         lowest = lowest && is_lowest_argmax(logits + at, vocab, greedy[t]);
