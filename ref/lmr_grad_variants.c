@@ -160,10 +160,14 @@ int lmr_head_partial_backward(double *dh, double *dE, double *dF,
     if (status == LMR_OK)
         split_columns(dU_tied, dU_free, dlogits, n, vocab, k);
     if (status == LMR_OK && k > 0) /* rows 0..k-1 of E: the tied columns */
-        status = lmr_head_tied_backward(dh_sum, dE_part, h, E, dU_tied, n, k, d);
+        status = lmr_head_tied_backward(
+            lmr_mat_out_of(dh_sum, n, d), lmr_mat_out_of(dE_part, k, d),
+            lmr_mat_of(h, n, d), lmr_mat_of(E, k, d), lmr_mat_of(dU_tied, n, k));
     if (status == LMR_OK && k < vocab)
-        status = lmr_head_untied_backward(dh_free, dF_part, db_unused, h, F,
-                                          dU_free, n, vocab - k, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(dh_free, n, d), lmr_mat_out_of(dF_part, d, vocab - k),
+            lmr_vec_out_of(db_unused, vocab - k), lmr_mat_of(h, n, d),
+            lmr_mat_of(F, d, vocab - k), lmr_mat_of(dU_free, n, vocab - k));
     if (status == LMR_OK) {
         add_into(dh_sum, dh_free, n * d);
         copy_out(dh, dh_sum, n * d);
@@ -199,12 +203,18 @@ int lmr_head_transformed_backward(double *dh, double *dT, double *dE,
     double *db_unused = pool_take(&pool, d, 1); /* (d) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK) /* validates h and T */
-        status = lmr_head_untied(q, h, T, NULL, n, d, d);
+        status = lmr_head_untied(lmr_mat_out_of(q, n, d), lmr_mat_of(h, n, d),
+                                 lmr_mat_of(T, d, d), lmr_vec_absent());
     if (status == LMR_OK) /* r = dU E, dE = dU^T q */
-        status = lmr_head_tied_backward(r, dE_part, q, E, dlogits, n, vocab, d);
+        status = lmr_head_tied_backward(
+            lmr_mat_out_of(r, n, d), lmr_mat_out_of(dE_part, vocab, d),
+            lmr_mat_of(q, n, d), lmr_mat_of(E, vocab, d),
+            lmr_mat_of(dlogits, n, vocab));
     if (status == LMR_OK) /* dh = r T^T, dT = h^T r */
-        status = lmr_head_untied_backward(dh_part, dT_part, db_unused, h, T, r,
-                                          n, d, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dT_part, d, d),
+            lmr_vec_out_of(db_unused, d), lmr_mat_of(h, n, d),
+            lmr_mat_of(T, d, d), lmr_mat_of(r, n, d));
     if (status == LMR_OK) {
         copy_out(dh, dh_part, n * d);
         copy_out(dT, dT_part, d * d);
@@ -242,15 +252,22 @@ int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
     double *db_unused = pool_take(&pool, vocab, 1); /* (vocab) */
     int status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK) /* the forward's two heads: validate h, E, F */
-        status = lmr_head_tied(u_tied, h, E, n, vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(u_tied, n, vocab),
+                               lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d));
     if (status == LMR_OK)
-        status = lmr_head_untied(u_free, h, F, NULL, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(u_free, n, vocab),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(F, d, vocab),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_head_tied_backward(dh_tied, dE_tied, h, E, dlogits, n,
-                                        vocab, d);
+        status = lmr_head_tied_backward(
+            lmr_mat_out_of(dh_tied, n, d), lmr_mat_out_of(dE_tied, vocab, d),
+            lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d),
+            lmr_mat_of(dlogits, n, vocab));
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(dh_free, dF_free, db_unused, h, F,
-                                          dlogits, n, vocab, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(dh_free, n, d), lmr_mat_out_of(dF_free, d, vocab),
+            lmr_vec_out_of(db_unused, vocab), lmr_mat_of(h, n, d),
+            lmr_mat_of(F, d, vocab), lmr_mat_of(dlogits, n, vocab));
     if (status == LMR_OK) {
         double alpha_sum = 0.0; /* sum dU (h E^T - h F) */
         for (size_t i = 0; i < n * vocab; i++)
@@ -278,9 +295,14 @@ static int mlp_output_backward(double *dh1, double *dW2, double *db2,
                                size_t n, size_t vocab, size_t m)
 {
     if (W2 != NULL)
-        return lmr_head_untied_backward(dh1, dW2, db2, h1, W2, dlogits, n,
-                                        vocab, m);
-    int status = lmr_head_tied_backward(dh1, dW2, h1, E, dlogits, n, vocab, m);
+        return lmr_head_untied_backward(
+            lmr_mat_out_of(dh1, n, m), lmr_mat_out_of(dW2, m, vocab),
+            lmr_vec_out_of(db2, vocab), lmr_mat_of(h1, n, m),
+            lmr_mat_of(W2, m, vocab), lmr_mat_of(dlogits, n, vocab));
+    int status = lmr_head_tied_backward(
+        lmr_mat_out_of(dh1, n, m), lmr_mat_out_of(dW2, vocab, m),
+        lmr_mat_of(h1, n, m), lmr_mat_of(E, vocab, m),
+        lmr_mat_of(dlogits, n, vocab));
     if (status == LMR_OK)
         column_sums(db2, dlogits, n, vocab);
     return status;
@@ -331,7 +353,9 @@ int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
     double *db1_part = pool_take(&pool, m, 1);    /* (m) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK) /* validates h, W1, b1 */
-        status = lmr_head_untied(a, h, W1, b1, n, m, d);
+        status = lmr_head_untied(lmr_mat_out_of(a, n, m), lmr_mat_of(h, n, d),
+                                 lmr_mat_of(W1, d, m),
+                                 b1 ? lmr_vec_of(b1, m) : lmr_vec_absent());
     for (size_t i = 0; status == LMR_OK && i < n * m; i++)
         h1[i] = a[i] > 0.0 ? a[i] : 0.0;
     if (status == LMR_OK)
@@ -340,8 +364,10 @@ int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
     for (size_t i = 0; status == LMR_OK && i < n * m; i++)
         da[i] = a[i] > 0.0 ? da[i] : 0.0; /* ReLU'(0) = 0 */
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(dh_part, dW1_part, db1_part, h, W1,
-                                          da, n, m, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dW1_part, d, m),
+            lmr_vec_out_of(db1_part, m), lmr_mat_of(h, n, d),
+            lmr_mat_of(W1, d, m), lmr_mat_of(da, n, m));
     if (status == LMR_OK) {
         copy_out(dh, dh_part, n * d);
         copy_out(dW1, dW1_part, d * m);
@@ -424,16 +450,21 @@ static int fixed_component(fixed_scratch *s, size_t k, const double *h,
                            const double *W_k, double abar, const double *G,
                            size_t n, size_t vocab, size_t d)
 {
-    int status = lmr_head_untied(s->work, h, W_k, NULL, n, vocab, d);
+    int status = lmr_head_untied(lmr_mat_out_of(s->work, n, vocab),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W_k, d, vocab),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_log_softmax(s->work, s->work, n, vocab, 1.0);
+        status = lmr_log_softmax(lmr_mat_out_of(s->work, n, vocab),
+                                 lmr_mat_of(s->work, n, vocab), 1.0);
     if (status != LMR_OK)
         return status;
     /* one weight abar for every row (stride 0); no rho needed */
     s->c[k] = component_delta(s->work, NULL, 0, s->logy, G, &abar, 0, n, vocab);
-    status = lmr_head_untied_backward(s->dh_part, s->dW_all + k * d * vocab,
-                                      s->db_unused, h, W_k, s->work, n, vocab,
-                                      d);
+    status = lmr_head_untied_backward(
+        lmr_mat_out_of(s->dh_part, n, d),
+        lmr_mat_out_of(s->dW_all + k * d * vocab, d, vocab),
+        lmr_vec_out_of(s->db_unused, vocab), lmr_mat_of(h, n, d),
+        lmr_mat_of(W_k, d, vocab), lmr_mat_of(s->work, n, vocab));
     if (status == LMR_OK)
         add_into(s->dh_sum, s->dh_part, n * d);
     return status;
@@ -510,24 +541,35 @@ static int gated_forward(gated_scratch *s, const double *h, const double *W_pi,
                          const double *b_out, size_t n, size_t vocab, size_t d,
                          size_t K)
 {
-    int status = lmr_head_untied(s->pi, h, W_pi, NULL, n, K, d);
+    int status = lmr_head_untied(lmr_mat_out_of(s->pi, n, K),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W_pi, d, K),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_softmax(s->pi, s->pi, n, K, 1.0);
+        status = lmr_softmax(lmr_mat_out_of(s->pi, n, K),
+                             lmr_mat_of(s->pi, n, K), 1.0);
     for (size_t k = 0; status == LMR_OK && k < K; k++) {
         double *gate = s->gates + k * n * d;         /* g_k: (n,d) */
         double *block = s->work + k * n * vocab;     /* l_k, then log p_k */
-        status = lmr_head_untied(gate, h, W_comp + k * d * d, b_comp + k * d,
-                                 n, d, d);
+        status = lmr_head_untied(
+            lmr_mat_out_of(gate, n, d), lmr_mat_of(h, n, d),
+            lmr_mat_of(W_comp + k * d * d, d, d),
+            b_comp ? lmr_vec_of(b_comp + k * d, d) : lmr_vec_absent());
         for (size_t i = 0; status == LMR_OK && i < n * d; i++)
             gate[i] = tanh(gate[i]);
         if (status == LMR_OK && W_out != NULL)
-            status = lmr_head_untied(block, gate, W_out, b_out, n, vocab, d);
+            status = lmr_head_untied(
+                lmr_mat_out_of(block, n, vocab), lmr_mat_of(gate, n, d),
+                lmr_mat_of(W_out, d, vocab),
+                b_out ? lmr_vec_of(b_out, vocab) : lmr_vec_absent());
         else if (status == LMR_OK)
-            status = lmr_head_tied(block, gate, E, n, vocab, d);
+            status = lmr_head_tied(lmr_mat_out_of(block, n, vocab),
+                                   lmr_mat_of(gate, n, d),
+                                   lmr_mat_of(E, vocab, d));
         for (size_t t = 0; status == LMR_OK && !W_out && b_out && t < n; t++)
             add_into(block + t * vocab, b_out, vocab);
         if (status == LMR_OK)
-            status = lmr_log_softmax(block, block, n, vocab, 1.0);
+            status = lmr_log_softmax(lmr_mat_out_of(block, n, vocab),
+                                     lmr_mat_of(block, n, vocab), 1.0);
     }
     return status;
 }
@@ -542,11 +584,15 @@ static int gated_component(gated_scratch *s, size_t k, const double *h,
     const double *delta = s->work + k * n * vocab;  /* delta_k: (n,vocab) */
     int status;
     if (W_out != NULL)
-        status = lmr_head_untied_backward(s->dg, s->dout_part, s->dbout_part,
-                                          gate, W_out, delta, n, vocab, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(s->dg, n, d), lmr_mat_out_of(s->dout_part, d, vocab),
+            lmr_vec_out_of(s->dbout_part, vocab), lmr_mat_of(gate, n, d),
+            lmr_mat_of(W_out, d, vocab), lmr_mat_of(delta, n, vocab));
     else
-        status = lmr_head_tied_backward(s->dg, s->dout_part, gate, E, delta, n,
-                                        vocab, d);
+        status = lmr_head_tied_backward(
+            lmr_mat_out_of(s->dg, n, d), lmr_mat_out_of(s->dout_part, vocab, d),
+            lmr_mat_of(gate, n, d), lmr_mat_of(E, vocab, d),
+            lmr_mat_of(delta, n, vocab));
     if (status != LMR_OK)
         return status;
     if (W_out == NULL)
@@ -555,9 +601,11 @@ static int gated_component(gated_scratch *s, size_t k, const double *h,
     add_into(s->db_out, s->dbout_part, vocab);
     for (size_t i = 0; i < n * d; i++)
         s->dg[i] *= 1.0 - gate[i] * gate[i]; /* dc_k = dg_k (1 - g_k^2) */
-    status = lmr_head_untied_backward(s->dh_part, s->dW_comp + k * d * d,
-                                      s->db_comp + k * d, h, W_comp_k, s->dg,
-                                      n, d, d);
+    status = lmr_head_untied_backward(
+        lmr_mat_out_of(s->dh_part, n, d),
+        lmr_mat_out_of(s->dW_comp + k * d * d, d, d),
+        lmr_vec_out_of(s->db_comp + k * d, d), lmr_mat_of(h, n, d),
+        lmr_mat_of(W_comp_k, d, d), lmr_mat_of(s->dg, n, d));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
@@ -577,9 +625,10 @@ static int gated_gate(gated_scratch *s, const double *h, const double *W_pi,
         for (size_t k = 0; k < K; k++)
             rho_row[k] -= pi_row[k] * rho_sum;
     }
-    int status = lmr_head_untied_backward(s->dh_part, s->dW_pi,
-                                          s->db_pi_unused, h, W_pi, s->rho, n,
-                                          K, d);
+    int status = lmr_head_untied_backward(
+        lmr_mat_out_of(s->dh_part, n, d), lmr_mat_out_of(s->dW_pi, d, K),
+        lmr_vec_out_of(s->db_pi_unused, K), lmr_mat_of(h, n, d),
+        lmr_mat_of(W_pi, d, K), lmr_mat_of(s->rho, n, K));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
@@ -703,13 +752,19 @@ int lmr_soft_tie_loss_backward(double *dh, double *dE, double *dW,
     double *db_unused = pool_take(&pool, vocab, 1); /* (vocab) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
-        status = lmr_head_untied(logits, h, W, NULL, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(logits, n, vocab),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W, d, vocab),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_cross_entropy_backward(dlogits, logits, targets, &dloss, n,
-                                            vocab, reduction, ignore_index);
+        status = lmr_cross_entropy_backward(
+            lmr_mat_out_of(dlogits, n, vocab), lmr_mat_of(logits, n, vocab),
+            lmr_ids_of(targets, n), lmr_vec_of(&dloss, 1), reduction,
+            ignore_index);
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(dh_part, dW_part, db_unused, h, W,
-                                          dlogits, n, vocab, d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dW_part, d, vocab),
+            lmr_vec_out_of(db_unused, vocab), lmr_mat_of(h, n, d),
+            lmr_mat_of(W, d, vocab), lmr_mat_of(dlogits, n, vocab));
     if (status == LMR_OK) {
         double pull = 2.0 * lambda * dloss; /* the penalty's force per unit gap */
         copy_out(dh, dh_part, n * d);

@@ -51,15 +51,21 @@ int lmr_head_partial(double *logits, const double *h, const double *E,
     if (k > vocab)
         return LMR_EDOMAIN;
     if (k == vocab)
-        return lmr_head_tied(logits, h, E, n, vocab, d);
+        return lmr_head_tied(lmr_mat_out_of(logits, n, vocab),
+                             lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d));
     if (k == 0)
-        return lmr_head_untied(logits, h, F, NULL, n, vocab, d);
+        return lmr_head_untied(lmr_mat_out_of(logits, n, vocab),
+                               lmr_mat_of(h, n, d), lmr_mat_of(F, d, vocab),
+                               lmr_vec_absent());
     double *tied = scratch(n, k), *free_part = scratch(n, vocab - k);
     status = (tied && free_part) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK) /* rows 0..k-1 of E are the shared output vectors */
-        status = lmr_head_tied(tied, h, E, n, k, d);
+        status = lmr_head_tied(lmr_mat_out_of(tied, n, k), lmr_mat_of(h, n, d),
+                               lmr_mat_of(E, k, d));
     if (status == LMR_OK)
-        status = lmr_head_untied(free_part, h, F, NULL, n, vocab - k, d);
+        status = lmr_head_untied(lmr_mat_out_of(free_part, n, vocab - k),
+                                 lmr_mat_of(h, n, d),
+                                 lmr_mat_of(F, d, vocab - k), lmr_vec_absent());
     if (status == LMR_OK)
         join_columns(logits, tied, free_part, n, vocab, k);
     free(tied);
@@ -82,7 +88,8 @@ int lmr_head_transformed(double *logits, const double *h, const double *T,
         return LMR_ENOMEM;
     status = lmr_head_transformed_hidden(hT, h, T, n, d);
     if (status == LMR_OK)
-        status = lmr_head_tied(logits, hT, E, n, vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(logits, n, vocab),
+                               lmr_mat_of(hT, n, d), lmr_mat_of(E, vocab, d));
     free(hT);
     return status;
 }
@@ -92,7 +99,8 @@ int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
 {
     if (T == NULL)
         return LMR_EINVAL;
-    return lmr_head_untied(hT, h, T, NULL, n, d, d);
+    return lmr_head_untied(lmr_mat_out_of(hT, n, d), lmr_mat_of(h, n, d),
+                           lmr_mat_of(T, d, d), lmr_vec_absent());
 }
 
 /* ---- adaptive tying --------------------------------------------------- */
@@ -102,9 +110,12 @@ static int adaptive_parts(double *tied, double *untied, const double *h,
                           const double *E, const double *F, size_t n,
                           size_t vocab, size_t d)
 {
-    int status = lmr_head_tied(tied, h, E, n, vocab, d);
+    int status = lmr_head_tied(lmr_mat_out_of(tied, n, vocab),
+                               lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d));
     if (status == LMR_OK)
-        status = lmr_head_untied(untied, h, F, NULL, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(untied, n, vocab),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(F, d, vocab),
+                                 lmr_vec_absent());
     return status;
 }
 
@@ -153,7 +164,9 @@ static int mlp_hidden(double *pre, double *hidden, const double *h,
                       const double *W1, const double *b1, size_t n, size_t d,
                       size_t m)
 {
-    int status = lmr_head_untied(hidden, h, W1, b1, n, m, d);
+    int status = lmr_head_untied(lmr_mat_out_of(hidden, n, m),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W1, d, m),
+                                 b1 ? lmr_vec_of(b1, m) : lmr_vec_absent());
     for (size_t i = 0; status == LMR_OK && i < n * m; i++) {
         if (pre != NULL)
             pre[i] = hidden[i];
@@ -189,9 +202,14 @@ int lmr_head_mlp(double *logits, const double *h, const double *W1,
     if (status == LMR_OK)
         status = mlp_hidden(NULL, hidden, h, W1, b1, n, d, m);
     if (status == LMR_OK && W2 != NULL)
-        status = lmr_head_untied(out, hidden, W2, b2, n, vocab, m);
+        status = lmr_head_untied(lmr_mat_out_of(out, n, vocab),
+                                 lmr_mat_of(hidden, n, m),
+                                 lmr_mat_of(W2, m, vocab),
+                                 b2 ? lmr_vec_of(b2, vocab) : lmr_vec_absent());
     else if (status == LMR_OK)
-        status = lmr_head_tied(out, hidden, E, n, vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(out, n, vocab),
+                               lmr_mat_of(hidden, n, d),
+                               lmr_mat_of(E, vocab, d));
     for (size_t t = 0; status == LMR_OK && W2 == NULL && b2 && t < n; t++)
         for (size_t v = 0; v < vocab; v++)
             out[t * vocab + v] += b2[v];
@@ -271,9 +289,13 @@ static int fixed_components(double *log_weight, double *components,
         total += alpha[k];
     for (size_t k = 0; status == LMR_OK && k < K; k++) {
         double *block = components + k * n * vocab; /* component k */
-        status = lmr_head_untied(block, h, W + k * d * vocab, NULL, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(block, n, vocab),
+                                 lmr_mat_of(h, n, d),
+                                 lmr_mat_of(W + k * d * vocab, d, vocab),
+                                 lmr_vec_absent());
         if (status == LMR_OK)
-            status = lmr_log_softmax(block, block, n, vocab, 1.0);
+            status = lmr_log_softmax(lmr_mat_out_of(block, n, vocab),
+                                     lmr_mat_of(block, n, vocab), 1.0);
         log_weight[k] = log(alpha[k] / total);
     }
     return status;
@@ -335,18 +357,27 @@ static int gated_component(double *block, double *gate, const double *h,
                            const double *b_out, size_t n, size_t vocab,
                            size_t d)
 {
-    int status = lmr_head_untied(gate, h, W_k, b_k, n, d, d);
+    int status = lmr_head_untied(lmr_mat_out_of(gate, n, d),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W_k, d, d),
+                                 b_k ? lmr_vec_of(b_k, d) : lmr_vec_absent());
     for (size_t i = 0; status == LMR_OK && i < n * d; i++)
         gate[i] = tanh(gate[i]);
     if (status == LMR_OK && W_out != NULL)
-        status = lmr_head_untied(block, gate, W_out, b_out, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(block, n, vocab),
+                                 lmr_mat_of(gate, n, d),
+                                 lmr_mat_of(W_out, d, vocab),
+                                 b_out ? lmr_vec_of(b_out, vocab)
+                                       : lmr_vec_absent());
     else if (status == LMR_OK)
-        status = lmr_head_tied(block, gate, E, n, vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(block, n, vocab),
+                               lmr_mat_of(gate, n, d),
+                               lmr_mat_of(E, vocab, d));
     for (size_t t = 0; status == LMR_OK && W_out == NULL && b_out && t < n; t++)
         for (size_t v = 0; v < vocab; v++)
             block[t * vocab + v] += b_out[v];
     if (status == LMR_OK)
-        status = lmr_log_softmax(block, block, n, vocab, 1.0);
+        status = lmr_log_softmax(lmr_mat_out_of(block, n, vocab),
+                                 lmr_mat_of(block, n, vocab), 1.0);
     return status;
 }
 
@@ -354,9 +385,12 @@ static int gated_component(double *block, double *gate, const double *h,
 static int gate_log_weights(double *log_pi, const double *h,
                             const double *W_pi, size_t n, size_t d, size_t K)
 {
-    int status = lmr_head_untied(log_pi, h, W_pi, NULL, n, K, d);
+    int status = lmr_head_untied(lmr_mat_out_of(log_pi, n, K),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W_pi, d, K),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_log_softmax(log_pi, log_pi, n, K, 1.0);
+        status = lmr_log_softmax(lmr_mat_out_of(log_pi, n, K),
+                                 lmr_mat_of(log_pi, n, K), 1.0);
     return status;
 }
 
@@ -437,10 +471,14 @@ int lmr_soft_tie_loss(lmr_soft_tie *out, const double *h, const double *E,
     if (status == LMR_OK && logits == NULL)
         status = LMR_ENOMEM;
     if (status == LMR_OK)
-        status = lmr_head_untied(logits, h, W, NULL, n, vocab, d);
+        status = lmr_head_untied(lmr_mat_out_of(logits, n, vocab),
+                                 lmr_mat_of(h, n, d), lmr_mat_of(W, d, vocab),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_cross_entropy(&cross_entropy, logits, targets, n, vocab,
-                                   reduction, ignore_index);
+        status = lmr_cross_entropy(lmr_vec_out_of(&cross_entropy, 1),
+                                   lmr_mat_of(logits, n, vocab),
+                                   lmr_ids_of(targets, n), reduction,
+                                   ignore_index);
     free(logits);
     if (status != LMR_OK)
         return status;

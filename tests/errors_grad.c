@@ -260,9 +260,15 @@ static double head_loss(const void *context)
 {
     const struct head_case *c = context;
     double logits[MAX_VALUES]; /* (n,vocab) */
-    int status = c->tied ? lmr_head_tied(logits, c->h, c->weight, c->n, c->vocab, c->d)
-                         : lmr_head_untied(logits, c->h, c->weight, c->bias, c->n,
-                                           c->vocab, c->d);
+    int status = c->tied ? lmr_head_tied(lmr_mat_out_of(logits, c->n, c->vocab),
+                                         lmr_mat_of(c->h, c->n, c->d),
+                                         lmr_mat_of(c->weight, c->vocab, c->d))
+                         : lmr_head_untied(
+                             lmr_mat_out_of(logits, c->n, c->vocab),
+                             lmr_mat_of(c->h, c->n, c->d),
+                             lmr_mat_of(c->weight, c->d, c->vocab),
+                             c->bias ? lmr_vec_of(c->bias, c->vocab)
+                                     : lmr_vec_absent());
     return status == LMR_OK ? weighted_sum(c->dU, logits, c->n * c->vocab) : NAN;
 }
 
@@ -277,13 +283,22 @@ static void test_head_gradients(void)
     fill_random(b, VOCAB, 1.0, 0.0);
     fill_random(dU, N * VOCAB, 1.0, 0.0);
     struct head_case tied = {h, E, NULL, dU, N, VOCAB, D, 1};
-    if (call_ok(lmr_head_tied_backward(dh, dE, h, E, dU, N, VOCAB, D),
+    if (call_ok(lmr_head_tied_backward(lmr_mat_out_of(dh, N, D),
+                                       lmr_mat_out_of(dE, VOCAB, D),
+                                       lmr_mat_of(h, N, D),
+                                       lmr_mat_of(E, VOCAB, D),
+                                       lmr_mat_of(dU, N, VOCAB)),
                 "lmr_head_tied_backward")) {
         check_gradient(head_loss, &tied, h, dh, N * D, "lmr_head_tied_backward: dh");
         check_gradient(head_loss, &tied, E, dE, VOCAB * D, "lmr_head_tied_backward: dE");
     }
     struct head_case untied = {h, W, b, dU, N, VOCAB, D, 0};
-    if (call_ok(lmr_head_untied_backward(dh, dW, db, h, W, dU, N, VOCAB, D),
+    if (call_ok(lmr_head_untied_backward(lmr_mat_out_of(dh, N, D),
+                                         lmr_mat_out_of(dW, D, VOCAB),
+                                         lmr_vec_out_of(db, VOCAB),
+                                         lmr_mat_of(h, N, D),
+                                         lmr_mat_of(W, D, VOCAB),
+                                         lmr_mat_of(dU, N, VOCAB)),
                 "lmr_head_untied_backward")) {
         check_gradient(head_loss, &untied, h, dh, N * D, "lmr_head_untied_backward: dh");
         check_gradient(head_loss, &untied, W, dW, D * VOCAB, "lmr_head_untied_backward: dW");
@@ -306,8 +321,12 @@ static double softmax_loss(const void *context)
     const struct softmax_case *c = context;
     double out[MAX_VALUES]; /* (n,vocab) */
     int status = c->log_form
-                     ? lmr_log_softmax(out, c->logits, c->n, c->vocab, *c->tau)
-                     : lmr_softmax(out, c->logits, c->n, c->vocab, *c->tau);
+                     ? lmr_log_softmax(lmr_mat_out_of(out, c->n, c->vocab),
+                                       lmr_mat_of(c->logits, c->n, c->vocab),
+                                       *c->tau)
+                     : lmr_softmax(lmr_mat_out_of(out, c->n, c->vocab),
+                                   lmr_mat_of(c->logits, c->n, c->vocab),
+                                   *c->tau);
     return status == LMR_OK ? weighted_sum(c->dY, out, c->n * c->vocab) : NAN;
 }
 
@@ -338,8 +357,14 @@ static void softmax_case_run(int log_form, double offset, double tau_value)
              offset, tau);
     struct softmax_case c = {logits, &tau, dY, N, VOCAB, log_form};
     int status = log_form
-                     ? lmr_log_softmax_backward(dlogits, &dtau, logits, dY, N, VOCAB, tau)
-                     : lmr_softmax_backward(dlogits, &dtau, logits, dY, N, VOCAB, tau);
+                     ? lmr_log_softmax_backward(
+                         lmr_mat_out_of(dlogits, N, VOCAB), &dtau,
+                         lmr_mat_of(logits, N, VOCAB), lmr_mat_of(dY, N, VOCAB),
+                         tau)
+                     : lmr_softmax_backward(lmr_mat_out_of(dlogits, N, VOCAB),
+                                            &dtau,
+                                            lmr_mat_of(logits, N, VOCAB),
+                                            lmr_mat_of(dY, N, VOCAB), tau);
     if (!call_ok(status, name))
         return;
     char what[160];
@@ -377,8 +402,10 @@ static double cross_entropy_loss(const void *context)
 {
     const struct cross_entropy_case *c = context;
     double loss[MAX_VALUES]; /* (n) or (1) */
-    int status = lmr_cross_entropy(loss, c->logits, c->targets, c->n, c->vocab,
-                                   c->reduction, IGNORE);
+    int status = lmr_cross_entropy(
+        lmr_vec_out_of(loss, c->reduction == LMR_REDUCE_NONE ? c->n : 1),
+        lmr_mat_of(c->logits, c->n, c->vocab), lmr_ids_of(c->targets, c->n),
+        c->reduction, IGNORE);
     size_t count = c->reduction == LMR_REDUCE_NONE ? c->n : 1;
     return status == LMR_OK ? weighted_sum(c->dloss, loss, count) : NAN;
 }
@@ -395,8 +422,11 @@ static void cross_entropy_case_run(enum lmr_reduction reduction,
     logits[2] = -INFINITY; /* masked, not a target */
     struct cross_entropy_case c = {logits, targets, dloss, N, VOCAB, reduction};
     snprintf(what, sizeof what, "lmr_cross_entropy_backward (%s)", name);
-    if (!call_ok(lmr_cross_entropy_backward(dlogits, logits, targets, dloss, N,
-                                            VOCAB, reduction, IGNORE), what))
+    if (!call_ok(lmr_cross_entropy_backward(
+        lmr_mat_out_of(dlogits, N, VOCAB), lmr_mat_of(logits, N, VOCAB),
+        lmr_ids_of(targets, N),
+        lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? N : 1), reduction,
+        IGNORE), what))
         return;
     check_gradient(cross_entropy_loss, &c, logits, dlogits, N * VOCAB, what);
     check_rows_sum_to_zero(dlogits, N, VOCAB, what);
@@ -414,8 +444,11 @@ static void test_cross_entropy_gradients(void)
     const int64_t ignored[2] = {IGNORE, IGNORE};
     const double logits[2 * 3] = {1, 2, 3, -1, 0.5, 0};
     double dlogits[2 * 3], dloss = 1.0;
-    int status = lmr_cross_entropy_backward(dlogits, logits, ignored, &dloss, 2,
-                                            3, LMR_REDUCE_MEAN, IGNORE);
+    int status = lmr_cross_entropy_backward(lmr_mat_out_of(dlogits, 2, 3),
+                                            lmr_mat_of(logits, 2, 3),
+                                            lmr_ids_of(ignored, 2),
+                                            lmr_vec_of(&dloss, 1),
+                                            LMR_REDUCE_MEAN, IGNORE);
     tap_ok(status == LMR_OK && all_zero(dlogits, 6),
            "lmr_cross_entropy_backward: mean with every row ignored gives zeros");
 }
@@ -479,8 +512,11 @@ static void partial_case_run(size_t k)
            "%s: rows >= k of dE are 0", name);
     if (k == VVOCAB) {
         double tied_dh[VN * VD], tied_dE[VVOCAB * VD];
-        int status = lmr_head_tied_backward(tied_dh, tied_dE, h, E, dU, VN,
-                                            VVOCAB, VD);
+        int status = lmr_head_tied_backward(lmr_mat_out_of(tied_dh, VN, VD),
+                                            lmr_mat_out_of(tied_dE, VVOCAB, VD),
+                                            lmr_mat_of(h, VN, VD),
+                                            lmr_mat_of(E, VVOCAB, VD),
+                                            lmr_mat_of(dU, VN, VVOCAB));
         tap_ok(status == LMR_OK && same_values(dh, tied_dh, VN * VD) &&
                same_values(dE, tied_dE, VVOCAB * VD),
                "%s equals lmr_head_tied_backward", name);
@@ -531,7 +567,11 @@ static void test_adaptive_gradients(void)
     int status = lmr_head_adaptive_backward(dh, dE, dF, &dalpha, h, E, F, 1.0,
                                             dU, VN, VVOCAB, VD);
     if (status == LMR_OK)
-        status = lmr_head_tied_backward(tied_dh, tied_dE, h, E, dU, VN, VVOCAB, VD);
+        status = lmr_head_tied_backward(lmr_mat_out_of(tied_dh, VN, VD),
+                                        lmr_mat_out_of(tied_dE, VVOCAB, VD),
+                                        lmr_mat_of(h, VN, VD),
+                                        lmr_mat_of(E, VVOCAB, VD),
+                                        lmr_mat_of(dU, VN, VVOCAB));
     tap_ok(status == LMR_OK && same_values(dh, tied_dh, VN * VD) &&
            same_values(dE, tied_dE, VVOCAB * VD) && all_zero(dF, VD * VVOCAB),
            "lmr_head_adaptive_backward with alpha = 1 equals the tied head (dF = 0)");
@@ -1300,10 +1340,17 @@ static int run_head(const void *context, struct outputs *out)
 {
     const struct head_args *a = context;
     if (a->tied)
-        return lmr_head_tied_backward(out->slot[0], out->slot[1], a->h,
-                                      a->weight, a->dU, a->n, a->vocab, a->d);
-    return lmr_head_untied_backward(out->slot[0], out->slot[1], out->slot[2],
-                                    a->h, a->weight, a->dU, a->n, a->vocab, a->d);
+        return lmr_head_tied_backward(
+            lmr_mat_out_of(out->slot[0], a->n, a->d),
+            lmr_mat_out_of(out->slot[1], a->vocab, a->d),
+            lmr_mat_of(a->h, a->n, a->d), lmr_mat_of(a->weight, a->vocab, a->d),
+            lmr_mat_of(a->dU, a->n, a->vocab));
+    return lmr_head_untied_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->d),
+        lmr_mat_out_of(out->slot[1], a->d, a->vocab),
+        lmr_vec_out_of(out->slot[2], a->vocab), lmr_mat_of(a->h, a->n, a->d),
+        lmr_mat_of(a->weight, a->d, a->vocab),
+        lmr_mat_of(a->dU, a->n, a->vocab));
 }
 
 static void test_head_errors(int tied)
@@ -1401,10 +1448,14 @@ static int run_softmax(const void *context, struct outputs *out)
 {
     const struct softmax_args *a = context;
     if (a->log_form)
-        return lmr_log_softmax_backward(out->slot[0], out->slot[1], a->logits,
-                                        a->dY, a->n, a->vocab, a->tau);
-    return lmr_softmax_backward(out->slot[0], out->slot[1], a->logits, a->dY,
-                                a->n, a->vocab, a->tau);
+        return lmr_log_softmax_backward(
+            lmr_mat_out_of(out->slot[0], a->n, a->vocab), out->slot[1],
+            lmr_mat_of(a->logits, a->n, a->vocab),
+            lmr_mat_of(a->dY, a->n, a->vocab), a->tau);
+    return lmr_softmax_backward(lmr_mat_out_of(out->slot[0], a->n, a->vocab),
+                                out->slot[1],
+                                lmr_mat_of(a->logits, a->n, a->vocab),
+                                lmr_mat_of(a->dY, a->n, a->vocab), a->tau);
 }
 
 static void test_softmax_errors(int log_form)
@@ -1494,9 +1545,11 @@ static struct cross_entropy_args cross_entropy_defaults(enum lmr_reduction reduc
 static int run_cross_entropy(const void *context, struct outputs *out)
 {
     const struct cross_entropy_args *a = context;
-    return lmr_cross_entropy_backward(out->slot[0], a->logits, a->targets,
-                                      a->dloss, a->n, a->vocab, a->reduction,
-                                      a->ignore_index);
+    return lmr_cross_entropy_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->vocab),
+        lmr_mat_of(a->logits, a->n, a->vocab), lmr_ids_of(a->targets, a->n),
+        lmr_vec_of(a->dloss, a->reduction == LMR_REDUCE_NONE ? a->n : 1),
+        a->reduction, a->ignore_index);
 }
 
 static void test_cross_entropy_errors(void)
