@@ -60,4 +60,27 @@ int lmr_check_finite_vec(lmr_vec v);
 int lmr_check_finite_mat(lmr_mat m);
 int lmr_check_finite_stack(lmr_stack s);
 
+/* ---- the classes of spec/api.md#error-order, for checks that combine
+ * the checks of two ops (compose_layernorm = compose, then LayerNorm): such
+ * a check runs one class of both before the next class of either, so that
+ * the first problem is the one the order names. */
+enum lmr_check_class {
+    LMR_CHECK_MISSING = 0, /* LMR_EINVAL: a view with elements and no data */
+    LMR_CHECK_SHAPES,      /* LMR_EDIM: a size 0, or shapes that disagree */
+    LMR_CHECK_SIZES,       /* LMR_EOVERFLOW: an element count too big */
+    LMR_CHECK_PARAMS,      /* the scalar parameters */
+    LMR_CHECK_ENTRIES,     /* the arrays' entries */
+    LMR_CHECK_CLASSES      /* how many there are */
+};
+
+/* Defined in lmr_embed.c: the check of a table (rows,d) read at index (n),
+ * which the lookup and the learned positions share with their backward.
+ * The backward has the table's shape (its gradient's) but not its entries:
+ * with_entries = 0 skips the table's LMR_EINVAL and LMR_ENONFINITE tests.
+ * In order: LMR_EINVAL, LMR_EDIM (rows or d is 0), LMR_EOVERFLOW (the
+ * table, index, or the (n,d) rows read), LMR_ENONFINITE (an entry of the
+ * table), bad_index (an index outside [0, rows): LMR_EINDEX or LMR_EPOS). */
+int lmr_check_gather(lmr_mat table, int with_entries, lmr_ids index,
+                     int bad_index);
+
 #endif

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "lmr_api.h"
+#include "lmr_status.h"
+#include "lmr_view.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,38 +25,61 @@ enum lmr_position_kind {
 /* Where the position term comes from, and how the token term is scaled. */
 typedef struct {
     enum lmr_position_kind kind;
-    const double *table;   /* learned: P is (max_len, width); else unused */
-    size_t max_len;        /* learned: rows of P */
-    size_t width;          /* learned: columns of P, must equal d */
+    lmr_mat table;         /* learned: P (max_len, d); else not read */
     double base;           /* sinusoid: frequency base, > 1 */
     int64_t start;         /* position of the first token, >= 0 */
     int scale_by_sqrt_d;   /* non-zero: multiply E[w] by sqrt(d) */
 } lmr_positions;
 
 /*
- * out[t,:] = c * E[ids[t],:] + P(start + t), c = sqrt(d) or 1.
- * out is (n,d), E is (vocab,d), ids is (n).
- * Errors: those of lmr_embed_lookup and lmr_pos_learned / lmr_pos_sinusoid;
- * LMR_EDIM when a learned table's width differs from d; LMR_EPOS when
- * start < 0 or the last position is past the table or the sinusoid limit;
- * LMR_EDOMAIN for an unknown kind.
+ * The check of the composite's inputs: E is (vocab,d), ids is (n),
+ * positions describes the position term (for learned positions, its table
+ * P is (max_len,d)). Errors, in this order (spec/api.md#error-order):
+ * LMR_EINVAL (positions is NULL; a view with elements and no data),
+ * LMR_EDIM (vocab, d or max_len is 0; P's width differs from d),
+ * LMR_EOVERFLOW, LMR_EDOMAIN (an unknown kind), LMR_ENONFINITE then
+ * LMR_EDOMAIN for a sinusoid's base (base <= 1), then the entries:
+ * LMR_ENONFINITE (E), LMR_EINDEX (an id outside [0, vocab)),
+ * LMR_ENONFINITE (P), LMR_EPOS (start < 0, or the last position start+n-1
+ * past the table or the sinusoid's limit 2^53).
  */
 LMR_API
-int lmr_compose(double *out, const double *E, const int64_t *ids,
-                const lmr_positions *positions, size_t n, size_t vocab,
-                size_t d);
+enum lmr_status lmr_compose_check(lmr_mat E, lmr_ids ids,
+                                  const lmr_positions *positions);
+
+/*
+ * out[t,:] = c * E[ids[t],:] + P(start + t), c = sqrt(d) or 1.
+ * out is (n,d), E is (vocab,d), ids is (n).
+ * Errors: those of lmr_compose_check, then LMR_EINVAL (out has elements
+ * and no data), LMR_EDIM (out not (n,d)).
+ */
+LMR_API
+enum lmr_status lmr_compose(lmr_mat_out out, lmr_mat E, lmr_ids ids,
+                            const lmr_positions *positions);
+
+/*
+ * The check of lmr_compose_layernorm's inputs and parameters: those of
+ * lmr_compose_check and of lmr_layernorm_check for gamma, beta (d) and eps,
+ * merged class by class in the order of spec/api.md#error-order (so a
+ * gamma of the wrong length, LMR_EDIM, comes before a NaN in E). The
+ * composite itself is not an input: it is checked as it is computed.
+ */
+LMR_API
+enum lmr_status lmr_compose_layernorm_check(lmr_mat E, lmr_ids ids,
+                                            const lmr_positions *positions,
+                                            lmr_vec gamma, lmr_vec beta,
+                                            double eps);
 
 /*
  * out = LayerNorm(compose(...)) with gamma, beta (d) and eps; out is (n,d).
- * Errors: those of lmr_compose and lmr_layernorm; LMR_ERANGE when the
- * composite overflows the double range; LMR_ENOMEM (it allocates n*d
- * doubles of scratch).
+ * Errors: those of lmr_compose_layernorm_check; then LMR_EINVAL, LMR_EDIM
+ * for out; then LMR_ENOMEM (it allocates n*d doubles of scratch) and
+ * LMR_ERANGE (the composite overflows the double range).
  */
 LMR_API
-int lmr_compose_layernorm(double *out, const double *E, const int64_t *ids,
-                          const lmr_positions *positions, const double *gamma,
-                          const double *beta, size_t n, size_t vocab, size_t d,
-                          double eps);
+enum lmr_status lmr_compose_layernorm(lmr_mat_out out, lmr_mat E, lmr_ids ids,
+                                      const lmr_positions *positions,
+                                      lmr_vec gamma, lmr_vec beta, double eps);
 
 #ifdef __cplusplus
 }

@@ -25,40 +25,62 @@ static void gather_rows(double *out, const double *table, const int64_t *rows,
         memcpy(out + t * d, table + (size_t)rows[t] * d, d * sizeof(double));
 }
 
-/* Common argument checks for a (rows,d) table read by n indices. */
-static int check_gather(const double *out, const double *table,
-                        const int64_t *index, size_t n, size_t rows, size_t d)
+int lmr_check_gather(lmr_mat table, int with_entries, lmr_ids index,
+                     int bad_index)
 {
-    size_t out_count;
-    if (table == NULL || (n > 0 && (out == NULL || index == NULL)))
+    if ((with_entries && lmr_mat_missing(table)) || lmr_ids_missing(index))
         return LMR_EINVAL;
-    if (lmr_array_count(&out_count, n, d) != LMR_OK)
+    if (table.rows == 0 || table.cols == 0)
+        return LMR_EDIM;
+    if (lmr_mat_too_big(table) || lmr_ids_too_big(index) ||
+        lmr_mat_too_big(lmr_mat_of(NULL, index.len, table.cols)))
         return LMR_EOVERFLOW;
-    return lmr_check_table(table, rows, d);
+    if (with_entries && lmr_check_finite_mat(table) != LMR_OK)
+        return LMR_ENONFINITE;
+    if (lmr_check_ids(index.data, index.len, table.rows) != LMR_OK)
+        return bad_index;
+    return LMR_OK;
 }
 
-int lmr_embed_lookup(double *out, const double *E, const int64_t *ids,
-                     size_t n, size_t vocab, size_t d)
+/* The output checks of a gather of n rows of width d into out. */
+static enum lmr_status check_rows_out(lmr_mat_out out, size_t n, size_t d)
 {
-    int status = check_gather(out, E, ids, n, vocab, d);
+    if (lmr_mat_out_missing(out))
+        return LMR_EINVAL;
+    if (out.rows != n || out.cols != d)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_embed_lookup_check(lmr_mat E, lmr_ids ids)
+{
+    return (enum lmr_status)lmr_check_gather(E, 1, ids, LMR_EINDEX);
+}
+
+enum lmr_status lmr_embed_lookup(lmr_mat_out out, lmr_mat E, lmr_ids ids)
+{
+    enum lmr_status status = lmr_embed_lookup_check(E, ids);
     if (status == LMR_OK)
-        status = lmr_check_ids(ids, n, vocab);
+        status = check_rows_out(out, ids.len, E.cols);
     if (status == LMR_OK)
-        gather_rows(out, E, ids, n, d);
+        gather_rows(out.data, E.data, ids.data, ids.len, E.cols);
     return status;
 }
 
-int lmr_pos_learned(double *out, const double *P, const int64_t *positions,
-                    size_t n, size_t max_len, size_t d)
+enum lmr_status lmr_pos_learned_check(lmr_mat P, lmr_ids positions)
 {
-    int status = check_gather(out, P, positions, n, max_len, d);
-    if (status != LMR_OK)
-        return status;
-    /* same range test as ids, reported as a position error */
-    if (lmr_check_ids(positions, n, max_len) != LMR_OK)
-        return LMR_EPOS;
-    gather_rows(out, P, positions, n, d);
-    return LMR_OK;
+    /* the same range test as ids, reported as a position error */
+    return (enum lmr_status)lmr_check_gather(P, 1, positions, LMR_EPOS);
+}
+
+enum lmr_status lmr_pos_learned(lmr_mat_out out, lmr_mat P, lmr_ids positions)
+{
+    enum lmr_status status = lmr_pos_learned_check(P, positions);
+    if (status == LMR_OK)
+        status = check_rows_out(out, positions.len, P.cols);
+    if (status == LMR_OK)
+        gather_rows(out.data, P.data, positions.data, positions.len, P.cols);
+    return status;
 }
 
 /* LMR_EDOMAIN unless every entry is 0 or 1 with exactly one 1 per row.
@@ -80,25 +102,34 @@ static int check_onehot(const double *onehot, size_t n, size_t vocab)
     return LMR_OK;
 }
 
-int lmr_embed_onehot(double *out, const double *onehot, const double *E,
-                     size_t n, size_t vocab, size_t d)
+enum lmr_status lmr_embed_onehot_check(lmr_mat onehot, lmr_mat E)
 {
-    size_t onehot_count, out_count;
-    int status;
-    if (E == NULL || (n > 0 && (out == NULL || onehot == NULL)))
+    if (lmr_mat_missing(onehot) || lmr_mat_missing(E))
         return LMR_EINVAL;
-    if (lmr_array_count(&onehot_count, n, vocab) != LMR_OK ||
-        lmr_array_count(&out_count, n, d) != LMR_OK)
+    if (E.rows == 0 || E.cols == 0 || onehot.cols != E.rows)
+        return LMR_EDIM;
+    if (lmr_mat_too_big(onehot) || lmr_mat_too_big(E) ||
+        lmr_mat_too_big(lmr_mat_of(NULL, onehot.rows, E.cols)))
         return LMR_EOVERFLOW;
-    status = lmr_check_table(E, vocab, d);
+    /* the entries in parameter order: the one-hot matrix, then E */
+    if (check_onehot(onehot.data, onehot.rows, onehot.cols) != LMR_OK)
+        return LMR_EDOMAIN;
+    return (enum lmr_status)lmr_check_finite_mat(E);
+}
+
+enum lmr_status lmr_embed_onehot(lmr_mat_out out, lmr_mat onehot, lmr_mat E)
+{
+    enum lmr_status status = lmr_embed_onehot_check(onehot, E);
     if (status == LMR_OK)
-        status = check_onehot(onehot, n, vocab);
-    if (status != LMR_OK || n == 0)
+        status = check_rows_out(out, onehot.rows, E.cols);
+    if (status != LMR_OK || onehot.rows == 0)
         return status;
     {
-        gsl_matrix_const_view O = gsl_matrix_const_view_array(onehot, n, vocab);
-        gsl_matrix_const_view W = gsl_matrix_const_view_array(E, vocab, d);
-        gsl_matrix_view Y = gsl_matrix_view_array(out, n, d);
+        gsl_matrix_const_view O =
+            gsl_matrix_const_view_array(onehot.data, onehot.rows, onehot.cols);
+        gsl_matrix_const_view W =
+            gsl_matrix_const_view_array(E.data, E.rows, E.cols);
+        gsl_matrix_view Y = gsl_matrix_view_array(out.data, out.rows, out.cols);
         /* Y = 1 * O E + 0 * Y; gslcblas skips the zero products, and with
          * beta = 0 it overwrites Y without reading it. */
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &O.matrix, &W.matrix,

@@ -24,29 +24,31 @@
 #include <stdlib.h>
 
 #include "lmr_check.h"
+#include "lmr_layernorm.h"
 #include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
 /* ---- scatter-add: token lookup and learned positions -------------------- */
 
-/* Checks a scatter-add of dY (n,d) into the gradient dtable (rows,d) of a
- * table read at index (n); bad_index is the code for an index outside
+/* The checks of a scatter-add of dY (n,d) into the gradient dtable (rows,d)
+ * of a table read at index (n), in the order of spec/api.md#error-order:
+ * the forward's check for a table of dtable's shape (lmr_check_gather),
+ * then dY, then dtable. bad_index is the code for an index outside
  * [0, rows) (LMR_EINDEX for ids, LMR_EPOS for positions). */
-static int check_scatter(const double *dtable, const int64_t *index,
-                         const double *dY, size_t n, size_t rows, size_t d,
-                         int bad_index)
+static enum lmr_status check_scatter(lmr_mat_out dtable, lmr_ids index,
+                                     lmr_mat dY, int bad_index)
 {
-    size_t table_count, upstream_count;
-    if (dtable == NULL || (n > 0 && (index == NULL || dY == NULL)))
+    lmr_mat table_shape = lmr_mat_of(NULL, dtable.rows, dtable.cols);
+    int status = lmr_check_gather(table_shape, 0, index, bad_index);
+    if (status != LMR_OK)
+        return (enum lmr_status)status;
+    if (lmr_mat_missing(dY))
         return LMR_EINVAL;
-    if (rows == 0 || d == 0)
+    if (dY.rows != index.len || dY.cols != dtable.cols)
         return LMR_EDIM;
-    if (lmr_array_count(&table_count, rows, d) != LMR_OK ||
-        lmr_array_count(&upstream_count, n, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (lmr_check_finite(dY, upstream_count) != LMR_OK)
+    if (lmr_check_finite_mat(dY) != LMR_OK) /* (n,d): checked for overflow */
         return LMR_ENONFINITE;
-    return lmr_check_ids(index, n, rows) == LMR_OK ? LMR_OK : bad_index;
+    return lmr_mat_out_missing(dtable) ? LMR_EINVAL : LMR_OK;
 }
 
 /* dtable (rows,d) = 0, then dtable[index[t],:] += dY[t,:] for t < n.
@@ -64,39 +66,53 @@ static void scatter_add(double *dtable, const int64_t *index, const double *dY,
     }
 }
 
-int lmr_embed_lookup_backward(double *dE, const int64_t *ids, const double *dY,
-                              size_t n, size_t vocab, size_t d)
+enum lmr_status lmr_embed_lookup_backward(lmr_mat_out dE, lmr_ids ids,
+                                          lmr_mat dY)
 {
-    int status = check_scatter(dE, ids, dY, n, vocab, d, LMR_EINDEX);
+    enum lmr_status status = check_scatter(dE, ids, dY, LMR_EINDEX);
     if (status == LMR_OK)
-        scatter_add(dE, ids, dY, n, vocab, d);
+        scatter_add(dE.data, ids.data, dY.data, ids.len, dE.rows, dE.cols);
     return status;
 }
 
-int lmr_pos_learned_backward(double *dP, const int64_t *positions,
-                             const double *dY, size_t n, size_t max_len,
-                             size_t d)
+enum lmr_status lmr_pos_learned_backward(lmr_mat_out dP, lmr_ids positions,
+                                         lmr_mat dY)
 {
-    int status = check_scatter(dP, positions, dY, n, max_len, d, LMR_EPOS);
+    enum lmr_status status = check_scatter(dP, positions, dY, LMR_EPOS);
     if (status == LMR_OK)
-        scatter_add(dP, positions, dY, n, max_len, d);
+        scatter_add(dP.data, positions.data, dY.data, positions.len, dP.rows,
+                    dP.cols);
     return status;
 }
 
 /* ---- LayerNorm ------------------------------------------------------------ */
 
-static int check_layernorm_backward(const double *dx, const double *dgamma,
-                                    const double *dbeta, const double *x,
-                                    const double *gamma, const double *dY,
-                                    size_t n, size_t d, double eps)
+/* The checks of the backward, in the order of spec/api.md#error-order: the
+ * forward's check (without beta, which the backward does not read), then
+ * dY (n,d), then the outputs dx (n,d), dgamma and dbeta (d). */
+static enum lmr_status check_layernorm_backward(lmr_mat_out dx,
+                                                lmr_vec_out dgamma,
+                                                lmr_vec_out dbeta, lmr_mat x,
+                                                lmr_vec gamma, lmr_mat dY,
+                                                double eps)
 {
-    if (dgamma == NULL || dbeta == NULL || gamma == NULL ||
-        (n > 0 && (dx == NULL || x == NULL || dY == NULL)))
+    size_t d = x.cols;
+    enum lmr_status status =
+        lmr_layernorm_check(x, gamma, lmr_vec_absent(), eps);
+    if (status != LMR_OK)
+        return status;
+    if (lmr_mat_missing(dY))
         return LMR_EINVAL;
-    int status = lmr_layernorm_check(x, gamma, n, d, eps);
-    if (status == LMR_OK && lmr_check_finite(dY, n * d) != LMR_OK)
-        status = LMR_ENONFINITE; /* n * d was checked for overflow */
-    return status;
+    if (dY.rows != x.rows || dY.cols != d)
+        return LMR_EDIM;
+    if (lmr_check_finite_mat(dY) != LMR_OK) /* dY is x's shape: not too big */
+        return LMR_ENONFINITE;
+    if (lmr_mat_out_missing(dx) || lmr_vec_out_missing(dgamma) ||
+        lmr_vec_out_missing(dbeta))
+        return LMR_EINVAL;
+    if (dx.rows != x.rows || dx.cols != d || dgamma.len != d || dbeta.len != d)
+        return LMR_EDIM;
+    return LMR_OK;
 }
 
 /* Backward of one row: writes dx_row (d), adds into dgamma and dbeta (d).
@@ -124,22 +140,23 @@ static void backward_row(double *dx_row, double *dgamma, double *dbeta,
         dx_row[j] = inv_std * (gamma[j] * dY_row[j] - g_mean - z[j] * gz_mean);
 }
 
-int lmr_layernorm_backward(double *dx, double *dgamma, double *dbeta,
-                           const double *x, const double *gamma,
-                           const double *dY, size_t n, size_t d, double eps)
+enum lmr_status lmr_layernorm_backward(lmr_mat_out dx, lmr_vec_out dgamma,
+                                       lmr_vec_out dbeta, lmr_mat x,
+                                       lmr_vec gamma, lmr_mat dY, double eps)
 {
-    int status = check_layernorm_backward(dx, dgamma, dbeta, x, gamma, dY, n,
-                                          d, eps);
+    enum lmr_status status =
+        check_layernorm_backward(dx, dgamma, dbeta, x, gamma, dY, eps);
     if (status != LMR_OK)
         return status;
+    size_t n = x.rows, d = x.cols;
     double *z = malloc(d * sizeof(double)); /* (d): one normalised row */
     if (z == NULL)
         return LMR_ENOMEM;
     for (size_t j = 0; j < d; j++)
-        dgamma[j] = dbeta[j] = 0.0;
+        dgamma.data[j] = dbeta.data[j] = 0.0;
     for (size_t t = 0; t < n; t++) /* row t starts at t*d */
-        backward_row(dx + t * d, dgamma, dbeta, z, x + t * d, gamma,
-                     dY + t * d, d, eps);
+        backward_row(dx.data + t * d, dgamma.data, dbeta.data, z,
+                     x.data + t * d, gamma.data, dY.data + t * d, d, eps);
     free(z);
     return LMR_OK;
 }

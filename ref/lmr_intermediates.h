@@ -43,12 +43,13 @@ typedef struct {
     double inv_std;  /* r = 1/sqrt(var + eps) */
 } lmr_layernorm_row;
 
-/* The statistics of each row of x (n,d) into rows (n), as lmr_layernorm
- * normalises them. Errors: those of lmr_layernorm for x and eps (gamma is
- * not needed: LMR_EINVAL only for a NULL array). */
+/* The statistics of each row of x (n,d) into rows (n = x.rows), as
+ * lmr_layernorm normalises them. Errors: those of lmr_layernorm_check for x
+ * and eps (there is no gamma or beta), then LMR_EINVAL for a NULL rows with
+ * n >= 1. */
 LMR_API
-int lmr_layernorm_stats(lmr_layernorm_row *rows, const double *x, size_t n,
-                        size_t d, double eps);
+enum lmr_status lmr_layernorm_stats(lmr_layernorm_row *rows, lmr_mat x,
+                                    double eps);
 
 /* z = (x - mean) r, the normalised value of x in a row with these
  * statistics; the forward writes gamma_j z_j + beta_j. */

@@ -30,37 +30,66 @@
 #include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
-int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
-                        size_t d, double eps)
+enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
+                                      const lmr_layernorm_args *args)
 {
-    size_t count, width;
-    if (d == 0)
-        return LMR_EDIM;
-    /* gamma (and beta, and their gradients) hold d entries even when there
-     * are no rows */
-    if (lmr_array_count(&count, n, d) != LMR_OK ||
-        lmr_array_count(&width, 1, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (!isfinite(eps))
-        return LMR_ENONFINITE;
-    if (!(eps > 0.0))
-        return LMR_EDOMAIN;
-    if (lmr_check_finite(gamma, width) != LMR_OK ||
-        lmr_check_finite(x, count) != LMR_OK)
-        return LMR_ENONFINITE;
+    const lmr_mat *x = args->x;
+    const lmr_vec *gamma = args->gamma, *beta = args->beta;
+    switch (problem) {
+    case LMR_CHECK_MISSING:
+        if ((x && lmr_mat_missing(*x)) || (gamma && lmr_vec_missing(*gamma)) ||
+            (beta && lmr_vec_missing(*beta)))
+            return LMR_EINVAL;
+        break;
+    case LMR_CHECK_SHAPES:
+        if (args->d == 0 || (gamma && gamma->len != args->d) ||
+            (beta && beta->len != args->d))
+            return LMR_EDIM;
+        break;
+    case LMR_CHECK_SIZES:
+        if ((x && lmr_mat_too_big(*x)) || (gamma && lmr_vec_too_big(*gamma)) ||
+            (beta && lmr_vec_too_big(*beta)))
+            return LMR_EOVERFLOW;
+        break;
+    case LMR_CHECK_PARAMS:
+        if (!isfinite(args->eps))
+            return LMR_ENONFINITE;
+        if (!(args->eps > 0.0))
+            return LMR_EDOMAIN;
+        break;
+    case LMR_CHECK_ENTRIES:
+        if ((x && lmr_check_finite_mat(*x) != LMR_OK) ||
+            (gamma && lmr_check_finite_vec(*gamma) != LMR_OK) ||
+            (beta && lmr_check_finite_vec(*beta) != LMR_OK))
+            return LMR_ENONFINITE;
+        break;
+    default:
+        break;
+    }
     return LMR_OK;
 }
 
-static int check_layernorm(const double *out, const double *in,
-                           const double *gamma, const double *beta,
-                           size_t n, size_t d, double eps)
+/* Every class of problem of args, in order. */
+static enum lmr_status check_args(const lmr_layernorm_args *args)
 {
-    if (gamma == NULL || beta == NULL || (n > 0 && (out == NULL || in == NULL)))
-        return LMR_EINVAL;
-    int status = lmr_layernorm_check(in, gamma, n, d, eps);
-    if (status == LMR_OK)
-        status = lmr_check_finite(beta, d);
-    return status;
+    for (int problem = 0; problem < LMR_CHECK_CLASSES; problem++) {
+        enum lmr_status status =
+            lmr_layernorm_problem((enum lmr_check_class)problem, args);
+        if (status != LMR_OK)
+            return status;
+    }
+    return LMR_OK;
+}
+
+/* Non-zero for the empty view that stands for an absent input. */
+static int absent(lmr_vec v) { return v.data == NULL && v.len == 0; }
+
+enum lmr_status lmr_layernorm_check(lmr_mat x, lmr_vec gamma, lmr_vec beta,
+                                    double eps)
+{
+    lmr_layernorm_args args = {&x, &gamma, absent(beta) ? NULL : &beta,
+                               x.cols, eps};
+    return check_args(&args);
 }
 
 /* Deviations above this would overflow when squared and summed. */
@@ -151,36 +180,35 @@ static void normalise_row(double *out_row, const double *in_row,
                      beta[j];
 }
 
-int lmr_layernorm_stats(lmr_layernorm_row *rows, const double *x, size_t n,
-                        size_t d, double eps)
+enum lmr_status lmr_layernorm_stats(lmr_layernorm_row *rows, lmr_mat x,
+                                    double eps)
 {
-    size_t count;
-    if (rows == NULL && n > 0)
+    lmr_layernorm_args args = {&x, NULL, NULL, x.cols, eps};
+    enum lmr_status status = check_args(&args);
+    if (status != LMR_OK)
+        return status;
+    if (rows == NULL && x.rows > 0)
         return LMR_EINVAL;
-    if (n > 0 && x == NULL)
-        return LMR_EINVAL;
-    if (d == 0)
-        return LMR_EDIM;
-    if (lmr_array_count(&count, n, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (!isfinite(eps))
-        return LMR_ENONFINITE;
-    if (!(eps > 0.0))
-        return LMR_EDOMAIN;
-    if (lmr_check_finite(x, count) != LMR_OK)
-        return LMR_ENONFINITE;
-    for (size_t t = 0; t < n; t++) /* row t starts at t*d */
-        lmr_layernorm_row_stats(x + t * d, d, eps, &rows[t]);
+    for (size_t t = 0; t < x.rows; t++) /* row t starts at t*d */
+        lmr_layernorm_row_stats(x.data + t * x.cols, x.cols, eps, &rows[t]);
     return LMR_OK;
 }
 
-int lmr_layernorm(double *out, const double *in, const double *gamma,
-                  const double *beta, size_t n, size_t d, double eps)
+enum lmr_status lmr_layernorm(lmr_mat_out out, lmr_mat x, lmr_vec gamma,
+                              lmr_vec beta, double eps)
 {
-    int status = check_layernorm(out, in, gamma, beta, n, d, eps);
+    /* beta is required here: an absent one is checked (LMR_EDIM) */
+    lmr_layernorm_args args = {&x, &gamma, &beta, x.cols, eps};
+    enum lmr_status status = check_args(&args);
     if (status != LMR_OK)
         return status;
-    for (size_t t = 0; t < n; t++) /* row t starts at t*d */
-        normalise_row(out + t * d, in + t * d, gamma, beta, d, eps);
+    if (lmr_mat_out_missing(out))
+        return LMR_EINVAL;
+    if (out.rows != x.rows || out.cols != x.cols)
+        return LMR_EDIM;
+    size_t d = x.cols;
+    for (size_t t = 0; t < x.rows; t++) /* row t starts at t*d */
+        normalise_row(out.data + t * d, x.data + t * d, gamma.data, beta.data,
+                      d, eps);
     return LMR_OK;
 }

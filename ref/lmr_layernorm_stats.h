@@ -1,21 +1,37 @@
 /*
  * lmr_layernorm_stats.h -- internal to ref/: the statistics of one LayerNorm
  * row, shared by the forward (lmr_layernorm.c) and the backward
- * (lmr_grad_input.c) so that both normalise a row the same way.
+ * (lmr_grad_input.c) so that both normalise a row the same way, and the
+ * checks of LayerNorm's arguments one class at a time, for the ops that
+ * combine them with others (lmr_compose_layernorm).
  */
 #ifndef LMR_LAYERNORM_STATS_H
 #define LMR_LAYERNORM_STATS_H
 
 #include <stddef.h>
 
+#include "lmr_check.h"
 #include "lmr_intermediates.h"
+#include "lmr_status.h"
+#include "lmr_view.h"
 
-/* The checks LayerNorm's forward and backward share, after their NULL
- * checks: LMR_EDIM (d = 0), LMR_EOVERFLOW (n x d), eps non-finite
- * (LMR_ENONFINITE) or <= 0 (LMR_EDOMAIN), a non-finite entry in gamma (d) or
- * x (n,d) (LMR_ENONFINITE). */
-int lmr_layernorm_check(const double *x, const double *gamma, size_t n,
-                        size_t d, double eps);
+/* The arguments of a LayerNorm check. A NULL view pointer is an argument
+ * the caller does not have (the composite x of lmr_compose_layernorm, the
+ * beta of the backward), which is then not checked. */
+typedef struct {
+    const lmr_mat *x;     /* (n, d) or NULL */
+    const lmr_vec *gamma; /* (d) or NULL */
+    const lmr_vec *beta;  /* (d) or NULL */
+    size_t d;             /* the width every row has */
+    double eps;
+} lmr_layernorm_args;
+
+/* The problem of class `problem` among args (spec/api.md#error-order), or
+ * LMR_OK: LMR_EINVAL, LMR_EDIM (d = 0, gamma or beta not of length d),
+ * LMR_EOVERFLOW, eps (LMR_ENONFINITE, then LMR_EDOMAIN for eps <= 0), the
+ * entries of x, gamma, beta (LMR_ENONFINITE). */
+enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
+                                      const lmr_layernorm_args *args);
 
 /* The statistics of row (d) into *stats (lmr_intermediates.h): the mean,
  * the biased variance and r = 1/sqrt(var + eps), both sums left to right in

@@ -17,20 +17,41 @@ static int add_counts(int64_t *sum, int64_t a, int64_t b)
     return LMR_OK;
 }
 
-int lmr_param_count(lmr_param_counts *counts, int64_t vocab, int64_t d,
-                    int64_t block_params)
+/* The three counts, or LMR_EOVERFLOW; the sizes are in range. */
+static int count(int64_t vocab, int64_t d, int64_t block_params,
+                 int64_t *embedding, int64_t *tied, int64_t *untied)
 {
-    int64_t embedding, tied, untied;
-    if (counts == NULL)
-        return LMR_EINVAL;
-    if (vocab < 1 || d < 1 || block_params < 0)
-        return LMR_EDOMAIN;
     if (vocab > INT64_MAX / d)
         return LMR_EOVERFLOW;
-    embedding = vocab * d; /* the matrix E, and W when untied */
-    if (add_counts(&tied, embedding, block_params) != LMR_OK ||
-        add_counts(&untied, tied, embedding) != LMR_OK)
+    *embedding = vocab * d; /* the matrix E, and W when untied */
+    if (add_counts(tied, *embedding, block_params) != LMR_OK ||
+        add_counts(untied, *tied, *embedding) != LMR_OK)
         return LMR_EOVERFLOW;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_param_count_check(int64_t vocab, int64_t d,
+                                      int64_t block_params)
+{
+    int64_t embedding = 0, tied = 0, untied = 0;
+    if (vocab == 0 || d == 0)
+        return LMR_EDIM;
+    if (vocab < 0 || d < 0 || block_params < 0)
+        return LMR_EDOMAIN;
+    return (enum lmr_status)count(vocab, d, block_params, &embedding, &tied,
+                                  &untied);
+}
+
+enum lmr_status lmr_param_count(lmr_param_counts *counts, int64_t vocab,
+                                int64_t d, int64_t block_params)
+{
+    int64_t embedding = 0, tied = 0, untied = 0;
+    enum lmr_status status = lmr_param_count_check(vocab, d, block_params);
+    if (status != LMR_OK)
+        return status;
+    if (counts == NULL)
+        return LMR_EINVAL;
+    count(vocab, d, block_params, &embedding, &tied, &untied);
     counts->untied = untied;
     counts->tied = tied;
     counts->saving = embedding;

@@ -13,6 +13,7 @@
 
 #include <math.h>
 
+#include "lmr_check.h"
 #include "lmr_status.h"
 
 static int check_params(size_t d, double base)
@@ -41,22 +42,40 @@ double lmr_pos_sinusoid_element(int64_t p, size_t j, size_t d, double base)
     return (j % 2 == 0) ? sin(angle) : cos(angle);
 }
 
-int lmr_pos_sinusoid(double *out, const int64_t *positions, size_t n,
-                     size_t d, double base)
+enum lmr_status lmr_pos_sinusoid_check(lmr_ids positions, size_t d,
+                                       double base)
 {
-    size_t count;
-    int status = check_params(d, base);
+    if (lmr_ids_missing(positions))
+        return LMR_EINVAL;
+    if (d == 0)
+        return LMR_EDIM;
+    if (lmr_ids_too_big(positions) ||
+        lmr_mat_too_big(lmr_mat_of(NULL, positions.len, d)))
+        return LMR_EOVERFLOW;
+    if (!isfinite(base))
+        return LMR_ENONFINITE;
+    if (!(base > 1.0))
+        return LMR_EDOMAIN;
+    for (size_t t = 0; t < positions.len; t++)
+        if (!position_in_range(positions.data[t]))
+            return LMR_EPOS;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_pos_sinusoid(lmr_mat_out out, lmr_ids positions,
+                                 double base)
+{
+    size_t d = out.cols;
+    enum lmr_status status = lmr_pos_sinusoid_check(positions, d, base);
     if (status != LMR_OK)
         return status;
-    if (n > 0 && (out == NULL || positions == NULL))
+    if (lmr_mat_out_missing(out))
         return LMR_EINVAL;
-    if (lmr_array_count(&count, n, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    for (size_t t = 0; t < n; t++)
-        if (!position_in_range(positions[t]))
-            return LMR_EPOS;
-    for (size_t t = 0; t < n; t++)
+    if (out.rows != positions.len)
+        return LMR_EDIM;
+    for (size_t t = 0; t < positions.len; t++)
         for (size_t j = 0; j < d; j++) /* row t starts at t*d */
-            out[t * d + j] = lmr_pos_sinusoid_element(positions[t], j, d, base);
+            out.data[t * d + j] =
+                lmr_pos_sinusoid_element(positions.data[t], j, d, base);
     return LMR_OK;
 }

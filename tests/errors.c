@@ -56,6 +56,13 @@ static const double GOOD_X[BATCH * WIDTH] = {1, 2, -3, 5, 0.5, 0.25};
 static const double GOOD_GAMMA[WIDTH] = {1.5, -2.0};
 static const double GOOD_BETA[WIDTH] = {0.0, 0.125};
 
+/* Views of the fixtures. */
+static lmr_mat e_view(void) { return lmr_mat_of(TABLE_E, VOCAB, WIDTH); }
+static lmr_mat p_view(void) { return lmr_mat_of(TABLE_P, MAX_LEN, WIDTH); }
+static lmr_mat x_view(void) { return lmr_mat_of(GOOD_X, BATCH, WIDTH); }
+static lmr_vec gamma_view(void) { return lmr_vec_of(GOOD_GAMMA, WIDTH); }
+static lmr_vec beta_view(void) { return lmr_vec_of(GOOD_BETA, WIDTH); }
+
 /* Dummy arrays for calls whose sizes overflow; the last entry is a tripwire.
  * TRIPWIRE_VALUES, TRIPWIRE_IDS: (4) */
 static const double TRIPWIRE_VALUES[4] = {1.0, 1.0, 1.0, NAN};
@@ -191,8 +198,9 @@ static struct lookup_args lookup_defaults(void)
 static int run_lookup(struct lookup_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_embed_lookup(out, args.table, args.ids, args.n, args.vocab,
-                            args.d);
+    return lmr_embed_lookup(lmr_mat_out_of(out, args.n, args.d),
+                            lmr_mat_of(args.table, args.vocab, args.d),
+                            lmr_ids_of(args.ids, args.n));
 }
 
 static void lookup_rejects(struct lookup_args args, int expected,
@@ -275,10 +283,12 @@ static void test_lookup_null_and_empty(void)
     args = lookup_defaults();
     args.ids = NULL;
     lookup_rejects(args, LMR_EINVAL, "lmr_embed_lookup: ids is NULL, n > 0");
-    expect_status(lmr_embed_lookup(NULL, TABLE_E, GOOD_IDS, BATCH, VOCAB, WIDTH),
+    expect_status(lmr_embed_lookup(lmr_mat_out_of(NULL, BATCH, WIDTH), e_view(),
+                                   lmr_ids_of(GOOD_IDS, BATCH)),
                   LMR_EINVAL, "lmr_embed_lookup: out is NULL, n > 0");
 
-    expect_status(lmr_embed_lookup(NULL, TABLE_E, NULL, 0, VOCAB, WIDTH),
+    expect_status(lmr_embed_lookup(lmr_mat_out_of(NULL, 0, WIDTH), e_view(),
+                                   lmr_ids_of(NULL, 0)),
                   LMR_OK, "lmr_embed_lookup: n = 0 with NULL out and ids");
     args = lookup_defaults();
     args.n = 0;
@@ -318,8 +328,9 @@ static struct onehot_args onehot_defaults(void)
 static int run_onehot(struct onehot_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_embed_onehot(out, args.onehot, args.table, args.n, args.vocab,
-                            args.d);
+    return lmr_embed_onehot(lmr_mat_out_of(out, args.n, args.d),
+                            lmr_mat_of(args.onehot, args.n, args.vocab),
+                            lmr_mat_of(args.table, args.vocab, args.d));
 }
 
 static void onehot_rejects(struct onehot_args args, int expected,
@@ -414,11 +425,13 @@ static void test_onehot_null_and_empty(void)
     args = onehot_defaults();
     args.onehot = NULL;
     onehot_rejects(args, LMR_EINVAL, "lmr_embed_onehot: onehot is NULL, n > 0");
-    expect_status(lmr_embed_onehot(NULL, GOOD_ONEHOT, TABLE_E, BATCH, VOCAB,
-                                   WIDTH),
+    expect_status(lmr_embed_onehot(lmr_mat_out_of(NULL, BATCH, WIDTH),
+                                   lmr_mat_of(GOOD_ONEHOT, BATCH, VOCAB),
+                                   e_view()),
                   LMR_EINVAL, "lmr_embed_onehot: out is NULL, n > 0");
 
-    expect_status(lmr_embed_onehot(NULL, NULL, TABLE_E, 0, VOCAB, WIDTH),
+    expect_status(lmr_embed_onehot(lmr_mat_out_of(NULL, 0, WIDTH),
+                                   lmr_mat_of(NULL, 0, VOCAB), e_view()),
                   LMR_OK, "lmr_embed_onehot: n = 0 with NULL out and onehot");
     args = onehot_defaults();
     args.n = 0;
@@ -457,8 +470,9 @@ static struct learned_args learned_defaults(void)
 static int run_learned(struct learned_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_pos_learned(out, args.table, args.positions, args.n,
-                           args.max_len, args.d);
+    return lmr_pos_learned(lmr_mat_out_of(out, args.n, args.d),
+                           lmr_mat_of(args.table, args.max_len, args.d),
+                           lmr_ids_of(args.positions, args.n));
 }
 
 static void learned_rejects(struct learned_args args, int expected,
@@ -521,11 +535,12 @@ static void test_learned_null_and_empty(void)
     args = learned_defaults();
     args.positions = NULL;
     learned_rejects(args, LMR_EINVAL, "lmr_pos_learned: positions is NULL, n > 0");
-    expect_status(lmr_pos_learned(NULL, TABLE_P, GOOD_POSITIONS, BATCH,
-                                  MAX_LEN, WIDTH),
+    expect_status(lmr_pos_learned(lmr_mat_out_of(NULL, BATCH, WIDTH), p_view(),
+                                  lmr_ids_of(GOOD_POSITIONS, BATCH)),
                   LMR_EINVAL, "lmr_pos_learned: out is NULL, n > 0");
 
-    expect_status(lmr_pos_learned(NULL, TABLE_P, NULL, 0, MAX_LEN, WIDTH),
+    expect_status(lmr_pos_learned(lmr_mat_out_of(NULL, 0, WIDTH), p_view(),
+                                  lmr_ids_of(NULL, 0)),
                   LMR_OK, "lmr_pos_learned: n = 0 with NULL out and positions");
     args = learned_defaults();
     args.n = 0;
@@ -570,7 +585,8 @@ static struct sinusoid_args sinusoid_defaults(void)
 static int run_sinusoid(struct sinusoid_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_pos_sinusoid(out, args.positions, args.n, args.d, args.base);
+    return lmr_pos_sinusoid(lmr_mat_out_of(out, args.n, args.d),
+                            lmr_ids_of(args.positions, args.n), args.base);
 }
 
 static void sinusoid_rejects(struct sinusoid_args args, int expected,
@@ -635,7 +651,8 @@ static void test_sinusoid_null_and_empty(void)
     struct sinusoid_args args = sinusoid_defaults();
     args.positions = NULL;
     sinusoid_rejects(args, LMR_EINVAL, "lmr_pos_sinusoid: positions is NULL, n > 0");
-    expect_status(lmr_pos_sinusoid(NULL, GOOD_POSITIONS, BATCH, WIDTH, BASE),
+    expect_status(lmr_pos_sinusoid(lmr_mat_out_of(NULL, BATCH, WIDTH),
+                                   lmr_ids_of(GOOD_POSITIONS, BATCH), BASE),
                   LMR_EINVAL, "lmr_pos_sinusoid: out is NULL, n > 0");
 
     args.positions = TRIPWIRE_IDS;
@@ -644,8 +661,9 @@ static void test_sinusoid_null_and_empty(void)
     sinusoid_rejects(args, LMR_EOVERFLOW,
                      "lmr_pos_sinusoid: n*d overflows (n = SIZE_MAX/2, d = 3)");
 
-    expect_status(lmr_pos_sinusoid(NULL, NULL, 0, WIDTH, BASE), LMR_OK,
-                  "lmr_pos_sinusoid: n = 0 with NULL out and positions");
+    expect_status(lmr_pos_sinusoid(lmr_mat_out_of(NULL, 0, WIDTH),
+                                   lmr_ids_of(NULL, 0), BASE),
+                  LMR_OK, "lmr_pos_sinusoid: n = 0 with NULL out and positions");
     args = sinusoid_defaults();
     args.n = 0;
     expect_rejected(run_sinusoid(args, out), LMR_OK, out,
@@ -705,8 +723,10 @@ static struct layernorm_args layernorm_defaults(void)
 static int run_layernorm(struct layernorm_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_layernorm(out, args.in, args.gamma, args.beta, args.n, args.d,
-                         args.eps);
+    return lmr_layernorm(lmr_mat_out_of(out, args.n, args.d),
+                         lmr_mat_of(args.in, args.n, args.d),
+                         lmr_vec_of(args.gamma, args.d),
+                         lmr_vec_of(args.beta, args.d), args.eps);
 }
 
 static void layernorm_rejects(struct layernorm_args args, int expected,
@@ -768,8 +788,10 @@ static void test_layernorm_sizes(void)
     /* gamma and beta hold d doubles, so d*8 bytes must fit even when n = 0 */
     args.n = 0;
     args.d = HUGE_SIZE;
-    expect_status(lmr_layernorm(NULL, NULL, args.gamma, args.beta, args.n,
-                                args.d, args.eps),
+    expect_status(lmr_layernorm(lmr_mat_out_of(NULL, 0, args.d),
+                                lmr_mat_of(NULL, 0, args.d),
+                                lmr_vec_of(args.gamma, args.d),
+                                lmr_vec_of(args.beta, args.d), args.eps),
                   LMR_EOVERFLOW,
                   "lmr_layernorm: d*8 bytes overflow (n = 0, d = SIZE_MAX/2)");
 }
@@ -786,11 +808,13 @@ static void test_layernorm_null_and_empty(void)
     args = layernorm_defaults();
     args.beta = NULL;
     layernorm_rejects(args, LMR_EINVAL, "lmr_layernorm: beta is NULL");
-    expect_status(lmr_layernorm(NULL, GOOD_X, GOOD_GAMMA, GOOD_BETA, BATCH,
-                                WIDTH, EPS),
+    expect_status(lmr_layernorm(lmr_mat_out_of(NULL, BATCH, WIDTH), x_view(),
+                                gamma_view(), beta_view(), EPS),
                   LMR_EINVAL, "lmr_layernorm: out is NULL, n > 0");
 
-    expect_status(lmr_layernorm(NULL, NULL, GOOD_GAMMA, GOOD_BETA, 0, WIDTH, EPS),
+    expect_status(lmr_layernorm(lmr_mat_out_of(NULL, 0, WIDTH),
+                                lmr_mat_of(NULL, 0, WIDTH), gamma_view(),
+                                beta_view(), EPS),
                   LMR_OK, "lmr_layernorm: n = 0 with NULL out and x");
     args = layernorm_defaults();
     args.n = 0;
@@ -805,7 +829,9 @@ static void test_layernorm_in_place(void)
     fill_sentinel(x);
     memcpy(x, GOOD_X, sizeof GOOD_X);
     x[BATCH * WIDTH - 1] = NAN;
-    int status = lmr_layernorm(x, x, GOOD_GAMMA, GOOD_BETA, BATCH, WIDTH, EPS);
+    int status = lmr_layernorm(lmr_mat_out_of(x, BATCH, WIDTH),
+                               lmr_mat_of(x, BATCH, WIDTH), gamma_view(),
+                               beta_view(), EPS);
     expect_status(status, LMR_ENONFINITE, "lmr_layernorm: in place, NaN in x");
     tap_ok(memcmp(x, GOOD_X, (BATCH * WIDTH - 1) * sizeof *x) == 0
                && isnan(x[BATCH * WIDTH - 1]),
@@ -843,7 +869,7 @@ static struct compose_args compose_learned_defaults(void)
 {
     struct compose_args args = {
         TABLE_E, GOOD_IDS,
-        {LMR_POSITIONS_LEARNED, TABLE_P, MAX_LEN, WIDTH, 0.0, 1, 0},
+        {LMR_POSITIONS_LEARNED, {TABLE_P, MAX_LEN, WIDTH}, 0.0, 1, 0},
         BATCH, VOCAB, WIDTH};
     return args;
 }
@@ -852,7 +878,7 @@ static struct compose_args compose_sinusoid_defaults(void)
 {
     struct compose_args args = {
         TABLE_E, GOOD_IDS,
-        {LMR_POSITIONS_SINUSOID, NULL, 0, 0, BASE, 5, 1},
+        {LMR_POSITIONS_SINUSOID, {NULL, 0, 0}, BASE, 5, 1},
         BATCH, VOCAB, WIDTH};
     return args;
 }
@@ -861,8 +887,9 @@ static struct compose_args compose_sinusoid_defaults(void)
 static int run_compose(struct compose_args args, double *out)
 {
     fill_sentinel(out);
-    return lmr_compose(out, args.table, args.ids, &args.positions, args.n,
-                       args.vocab, args.d);
+    return lmr_compose(lmr_mat_out_of(out, args.n, args.d),
+                       lmr_mat_of(args.table, args.vocab, args.d),
+                       lmr_ids_of(args.ids, args.n), &args.positions);
 }
 
 static void compose_rejects(struct compose_args args, int expected,
@@ -922,7 +949,7 @@ static void test_compose_lookup_errors(struct compose_args defaults,
     compose_rejects(args, LMR_EDIM, name);
     args = defaults;
     args.d = 0;
-    args.positions.width = 0;
+    args.positions.table.cols = 0;
     snprintf(name, sizeof name, "lmr_compose %s: d = 0", kind);
     compose_rejects(args, LMR_EDIM, name);
     snprintf(name, sizeof name, "lmr_compose %s: start -1", kind);
@@ -938,19 +965,19 @@ static void test_compose_learned_table(void)
 {
     double table[MAX_LEN * WIDTH]; /* (MAX_LEN, WIDTH) */
     struct compose_args args = compose_learned_defaults();
-    args.positions.width = WIDTH + 1;
+    args.positions.table.cols = WIDTH + 1;
     compose_rejects(args, LMR_EDIM, "lmr_compose learned: table width != d");
     args = compose_learned_defaults();
-    args.positions.max_len = 0;
+    args.positions.table.rows = 0;
     args.positions.start = 0;
     compose_rejects(args, LMR_EDIM, "lmr_compose learned: L = 0");
     args = compose_learned_defaults();
-    args.positions.table = NULL;
+    args.positions.table.data = NULL;
     compose_rejects(args, LMR_EINVAL, "lmr_compose learned: P is NULL");
 
     args = compose_learned_defaults();
     copy_with(table, TABLE_P, MAX_LEN * WIDTH, 1, NAN); /* row 0: unread */
-    args.positions.table = table;
+    args.positions.table.data = table;
     compose_rejects(args, LMR_ENONFINITE, "lmr_compose learned: NaN in an unread row of P");
     copy_with(table, TABLE_P, MAX_LEN * WIDTH, 0, INFINITY);
     compose_rejects(args, LMR_ENONFINITE, "lmr_compose learned: +inf in an unread row of P");
@@ -958,9 +985,9 @@ static void test_compose_learned_table(void)
     compose_rejects(args, LMR_ENONFINITE, "lmr_compose learned: -inf in an unread row of P");
 
     args = compose_learned_defaults();
-    args.positions.table = TRIPWIRE_VALUES;
-    args.positions.max_len = HUGE_SIZE;
-    args.positions.width = 3;
+    args.positions.table.data = TRIPWIRE_VALUES;
+    args.positions.table.rows = HUGE_SIZE;
+    args.positions.table.cols = 3;
     args.table = TRIPWIRE_VALUES;
     args.ids = (const int64_t[1]){0};
     args.n = 1;
@@ -1027,12 +1054,13 @@ static void test_compose_common(void)
     args.ids = NULL;
     compose_rejects(args, LMR_EINVAL, "lmr_compose: ids is NULL, n > 0");
     fill_sentinel(out);
-    expect_rejected(lmr_compose(out, TABLE_E, GOOD_IDS, NULL, BATCH, VOCAB,
-                                WIDTH),
+    expect_rejected(lmr_compose(lmr_mat_out_of(out, BATCH, WIDTH), e_view(),
+                                lmr_ids_of(GOOD_IDS, BATCH), NULL),
                     LMR_EINVAL, out, "lmr_compose: positions is NULL");
     args = compose_learned_defaults();
-    expect_status(lmr_compose(NULL, args.table, args.ids, &args.positions,
-                              args.n, args.vocab, args.d),
+    expect_status(lmr_compose(lmr_mat_out_of(NULL, args.n, args.d),
+                              lmr_mat_of(args.table, args.vocab, args.d),
+                              lmr_ids_of(args.ids, args.n), &args.positions),
                   LMR_EINVAL, "lmr_compose: out is NULL, n > 0");
 
     args = compose_sinusoid_defaults();
@@ -1054,15 +1082,15 @@ static void test_compose_empty(void)
 {
     double out[OUT_CAPACITY];
     struct compose_args args = compose_learned_defaults();
-    expect_status(lmr_compose(NULL, TABLE_E, NULL, &args.positions, 0, VOCAB,
-                              WIDTH),
+    expect_status(lmr_compose(lmr_mat_out_of(NULL, 0, WIDTH), e_view(),
+                              lmr_ids_of(NULL, 0), &args.positions),
                   LMR_OK, "lmr_compose learned: n = 0 with NULL out and ids");
     args.n = 0;
     expect_rejected(run_compose(args, out), LMR_OK, out,
                     "lmr_compose learned: n = 0");
     args = compose_sinusoid_defaults();
-    expect_status(lmr_compose(NULL, TABLE_E, NULL, &args.positions, 0, VOCAB,
-                              WIDTH),
+    expect_status(lmr_compose(lmr_mat_out_of(NULL, 0, WIDTH), e_view(),
+                              lmr_ids_of(NULL, 0), &args.positions),
                   LMR_OK, "lmr_compose sinusoid: n = 0 with NULL out and ids");
     args.n = 0;
     expect_rejected(run_compose(args, out), LMR_OK, out,
@@ -1106,10 +1134,14 @@ static int run_compose_layernorm(struct compose_layernorm_args args,
                                  double *out)
 {
     fill_sentinel(out);
-    return lmr_compose_layernorm(out, args.compose.table, args.compose.ids,
-                                 &args.compose.positions, args.gamma,
-                                 args.beta, args.compose.n, args.compose.vocab,
-                                 args.compose.d, args.eps);
+    size_t n = args.compose.n, d = args.compose.d;
+    return lmr_compose_layernorm(lmr_mat_out_of(out, n, d),
+                                 lmr_mat_of(args.compose.table,
+                                            args.compose.vocab, d),
+                                 lmr_ids_of(args.compose.ids, n),
+                                 &args.compose.positions,
+                                 lmr_vec_of(args.gamma, d),
+                                 lmr_vec_of(args.beta, d), args.eps);
 }
 
 static void compose_layernorm_rejects(struct compose_layernorm_args args,
@@ -1137,14 +1169,14 @@ static void test_compose_layernorm_compose_errors(void)
     args.compose.positions.start = MAX_LEN - BATCH + 1;
     compose_layernorm_rejects(args, LMR_EPOS, "lmr_compose_layernorm: start + n == L + 1");
     args = compose_layernorm_defaults();
-    args.compose.positions.width = WIDTH + 1;
+    args.compose.positions.table.cols = WIDTH + 1;
     compose_layernorm_rejects(args, LMR_EDIM, "lmr_compose_layernorm: table width != d");
     args = compose_layernorm_defaults();
     args.compose.positions.kind = (enum lmr_position_kind)2;
     compose_layernorm_rejects(args, LMR_EDOMAIN, "lmr_compose_layernorm: unknown kind");
     args = compose_layernorm_defaults();
     args.compose.d = 0;
-    args.compose.positions.width = 0;
+    args.compose.positions.table.cols = 0;
     compose_layernorm_rejects(args, LMR_EDIM, "lmr_compose_layernorm: d = 0");
     args = compose_layernorm_defaults();
     args.compose.table = NULL;
@@ -1211,8 +1243,8 @@ static void test_compose_layernorm_overflowing_sum(void)
     struct compose_layernorm_args args = compose_layernorm_defaults();
     args.compose.table = big_e;
     args.compose.ids = (const int64_t[1]){0};
-    args.compose.positions.table = big_p;
-    args.compose.positions.max_len = 1;
+    args.compose.positions.table.data = big_p;
+    args.compose.positions.table.rows = 1;
     args.compose.positions.start = 0;
     args.compose.n = 1;
     args.compose.vocab = 1;
@@ -1234,9 +1266,10 @@ static void test_compose_layernorm(void)
     test_compose_layernorm_sizes();
     test_compose_layernorm_overflowing_sum();
 
-    expect_status(lmr_compose_layernorm(NULL, TABLE_E, NULL,
-                                        &args.compose.positions, GOOD_GAMMA,
-                                        GOOD_BETA, 0, VOCAB, WIDTH, EPS),
+    expect_status(lmr_compose_layernorm(lmr_mat_out_of(NULL, 0, WIDTH), e_view(),
+                                        lmr_ids_of(NULL, 0),
+                                        &args.compose.positions, gamma_view(),
+                                        beta_view(), EPS),
                   LMR_OK, "lmr_compose_layernorm: n = 0 with NULL out and ids");
     args.compose.n = 0;
     expect_rejected(run_compose_layernorm(args, out), LMR_OK, out,

@@ -167,9 +167,11 @@ static double lookup_loss(const void *context)
 {
     const struct lookup_case *c = context;
     double out[MAX_VALUES]; /* (n,d) */
-    int status = c->positions
-                     ? lmr_pos_learned(out, c->table, c->index, c->n, c->rows, c->d)
-                     : lmr_embed_lookup(out, c->table, c->index, c->n, c->rows, c->d);
+    lmr_mat_out Y = lmr_mat_out_of(out, c->n, c->d);
+    lmr_mat table = lmr_mat_of(c->table, c->rows, c->d);
+    lmr_ids index = lmr_ids_of(c->index, c->n);
+    int status = c->positions ? lmr_pos_learned(Y, table, index)
+                              : lmr_embed_lookup(Y, table, index);
     return status == LMR_OK ? weighted_sum(c->dY, out, c->n * c->d) : NAN;
 }
 
@@ -183,7 +185,9 @@ static void test_lookup_gradients(void)
     fill_random(E, VOCAB * D, 1.0, 0.0);
     fill_random(dY, N * D, 1.0, 0.0);
     struct lookup_case c = {ids, E, dY, N, VOCAB, D, 0};
-    if (call_ok(lmr_embed_lookup_backward(dE, ids, dY, N, VOCAB, D),
+    if (call_ok(lmr_embed_lookup_backward(lmr_mat_out_of(dE, VOCAB, D),
+                                          lmr_ids_of(ids, N),
+                                          lmr_mat_of(dY, N, D)),
                 "lmr_embed_lookup_backward"))
         check_gradient(lookup_loss, &c, E, dE, VOCAB * D,
                        "lmr_embed_lookup_backward: dE");
@@ -198,7 +202,9 @@ static void test_lookup_gradients(void)
     double P[MAX_LEN * D], dP[MAX_LEN * D]; /* (3,3) */
     fill_random(P, MAX_LEN * D, 1.0, 0.0);
     struct lookup_case p = {positions, P, dY, N, MAX_LEN, D, 1};
-    if (call_ok(lmr_pos_learned_backward(dP, positions, dY, N, MAX_LEN, D),
+    if (call_ok(lmr_pos_learned_backward(lmr_mat_out_of(dP, MAX_LEN, D),
+                                         lmr_ids_of(positions, N),
+                                         lmr_mat_of(dY, N, D)),
                 "lmr_pos_learned_backward"))
         check_gradient(lookup_loss, &p, P, dP, MAX_LEN * D,
                        "lmr_pos_learned_backward: dP");
@@ -222,7 +228,10 @@ static double layernorm_loss(const void *context)
 {
     const struct layernorm_case *c = context;
     double out[MAX_VALUES]; /* (n,d) */
-    int status = lmr_layernorm(out, c->x, c->gamma, c->beta, c->n, c->d, c->eps);
+    int status = lmr_layernorm(lmr_mat_out_of(out, c->n, c->d),
+                               lmr_mat_of(c->x, c->n, c->d),
+                               lmr_vec_of(c->gamma, c->d),
+                               lmr_vec_of(c->beta, c->d), c->eps);
     return status == LMR_OK ? weighted_sum(c->dY, out, c->n * c->d) : NAN;
 }
 
@@ -236,8 +245,13 @@ static void test_layernorm_gradients(void)
     fill_random(beta, D, 1.0, 0.0);
     fill_random(dY, N * D, 1.0, 0.0);
     struct layernorm_case c = {x, gamma, beta, dY, N, D, 1e-3};
-    if (!call_ok(lmr_layernorm_backward(dx, dgamma, dbeta, x, gamma, dY, N, D,
-                                        c.eps), "lmr_layernorm_backward"))
+    if (!call_ok(lmr_layernorm_backward(lmr_mat_out_of(dx, N, D),
+                                        lmr_vec_out_of(dgamma, D),
+                                        lmr_vec_out_of(dbeta, D),
+                                        lmr_mat_of(x, N, D),
+                                        lmr_vec_of(gamma, D),
+                                        lmr_mat_of(dY, N, D), c.eps),
+                 "lmr_layernorm_backward"))
         return;
     check_gradient(layernorm_loss, &c, x, dx, N * D, "lmr_layernorm_backward: dx");
     check_gradient(layernorm_loss, &c, gamma, dgamma, D,
@@ -1182,11 +1196,11 @@ static struct scatter_args scatter_defaults(int positions)
 static int run_scatter(const void *context, struct outputs *out)
 {
     const struct scatter_args *a = context;
-    return a->positions
-               ? lmr_pos_learned_backward(out->slot[0], a->index, a->dY, a->n,
-                                          a->rows, a->d)
-               : lmr_embed_lookup_backward(out->slot[0], a->index, a->dY, a->n,
-                                           a->rows, a->d);
+    lmr_mat_out grad = lmr_mat_out_of(out->slot[0], a->rows, a->d);
+    lmr_ids index = lmr_ids_of(a->index, a->n);
+    lmr_mat dY = lmr_mat_of(a->dY, a->n, a->d);
+    return a->positions ? lmr_pos_learned_backward(grad, index, dY)
+                        : lmr_embed_lookup_backward(grad, index, dY);
 }
 
 static void test_scatter_errors(int positions)
@@ -1262,8 +1276,12 @@ static struct layernorm_args layernorm_defaults(void)
 static int run_layernorm(const void *context, struct outputs *out)
 {
     const struct layernorm_args *a = context;
-    return lmr_layernorm_backward(out->slot[0], out->slot[1], out->slot[2], a->x,
-                                  a->gamma, a->dY, a->n, a->d, a->eps);
+    return lmr_layernorm_backward(lmr_mat_out_of(out->slot[0], a->n, a->d),
+                                  lmr_vec_out_of(out->slot[1], a->d),
+                                  lmr_vec_out_of(out->slot[2], a->d),
+                                  lmr_mat_of(a->x, a->n, a->d),
+                                  lmr_vec_of(a->gamma, a->d),
+                                  lmr_mat_of(a->dY, a->n, a->d), a->eps);
 }
 
 static void test_layernorm_errors(void)

@@ -1474,16 +1474,40 @@ static void counts_exact(int64_t vocab, int64_t d, int64_t block_params,
 
 static void test_param_count_domain(void)
 {
-    counts_rejected(0, 768, 0, LMR_EDOMAIN, "lmr_param_count: |V| = 0");
+    counts_rejected(0, 768, 0, LMR_EDIM, "lmr_param_count: |V| = 0");
     counts_rejected(-1, 768, 0, LMR_EDOMAIN, "lmr_param_count: |V| = -1");
     counts_rejected(INT64_MIN, 768, 0, LMR_EDOMAIN, "lmr_param_count: |V| = INT64_MIN");
-    counts_rejected(50257, 0, 0, LMR_EDOMAIN, "lmr_param_count: d = 0");
+    counts_rejected(50257, 0, 0, LMR_EDIM, "lmr_param_count: d = 0");
     counts_rejected(50257, -768, 0, LMR_EDOMAIN, "lmr_param_count: d = -768");
     counts_rejected(50257, INT64_MIN, 0, LMR_EDOMAIN, "lmr_param_count: d = INT64_MIN");
     counts_rejected(50257, 768, -1, LMR_EDOMAIN, "lmr_param_count: B = -1");
     counts_rejected(50257, 768, INT64_MIN, LMR_EDOMAIN, "lmr_param_count: B = INT64_MIN");
     expect_status(lmr_param_count(NULL, 50257, 768, 0), LMR_EINVAL,
                   "lmr_param_count: counts is NULL");
+}
+
+/* Two problems at once: the first in spec/api.md#error-order wins. */
+static void test_param_count_order(void)
+{
+    const int64_t two_31 = (int64_t)1 << 31;
+    counts_rejected(-1, 0, 0, LMR_EDIM,
+                    "lmr_param_count: |V| = -1 and d = 0: the zero size first");
+    counts_rejected(0, 768, -1, LMR_EDIM,
+                    "lmr_param_count: |V| = 0 and B = -1: the zero size first");
+    counts_rejected(50257, 768, -1, LMR_EDOMAIN,
+                    "lmr_param_count: B = -1 alone");
+    expect_status(lmr_param_count(NULL, 0, 768, 0), LMR_EDIM,
+                  "lmr_param_count: |V| = 0 and counts NULL: the input first");
+    expect_status(lmr_param_count(NULL, two_31 - 1, two_31 + 1, 2),
+                  LMR_EOVERFLOW,
+                  "lmr_param_count: a count past 2^63 - 1 and counts NULL: "
+                  "the input first");
+    expect_status(lmr_param_count_check(0, -1, 0), LMR_EDIM,
+                  "lmr_param_count_check: |V| = 0, d = -1");
+    expect_status(lmr_param_count_check(two_31 - 1, two_31 + 1, 2),
+                  LMR_EOVERFLOW, "lmr_param_count_check: untied = 2^63");
+    expect_status(lmr_param_count_check(two_31 - 1, two_31 + 1, 1), LMR_OK,
+                  "lmr_param_count_check: untied = 2^63 - 1");
 }
 
 static void test_param_count_overflow(void)
@@ -1514,6 +1538,7 @@ static void test_param_count_overflow(void)
 static void test_param_count(void)
 {
     test_param_count_domain();
+    test_param_count_order();
     test_param_count_overflow();
 }
 

@@ -164,7 +164,7 @@ static void check_layernorm_stats(verdict *v, const checked_case *k,
                                   double eps)
 {
     lmr_layernorm_row *rows = calloc(n ? n : 1, sizeof *rows);
-    expect_true(v, rows && lmr_layernorm_stats(rows, x, n, d, eps) == LMR_OK,
+    expect_true(v, rows && lmr_layernorm_stats(rows, lmr_mat_of(x, n, d), eps) == LMR_OK,
                 "lmr_layernorm_stats accepts the case");
     for (size_t t = 0; rows && t < n; t++) {
         expect_same(v, quantity(k, "mu")[t], rows[t].mean, "mu", t);

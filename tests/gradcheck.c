@@ -199,7 +199,9 @@ static int tied_hidden(const tied_model *m, double *H, double *scratch)
             scratch[t * d + j] = m->E_lookup[m->ids[t] * d + j] + m->P[t * d + j];
     int status = LMR_OK;
     if (m->gamma != NULL) {
-        status = lmr_layernorm(H, scratch, m->gamma, m->beta, n, d, m->eps);
+        status = lmr_layernorm(lmr_mat_out_of(H, n, d), lmr_mat_of(scratch, n, d),
+                               lmr_vec_of(m->gamma, d), lmr_vec_of(m->beta, d),
+                               m->eps);
         memcpy(scratch, H, n * d * sizeof *H);
     }
     if (status == LMR_OK && m->M != NULL)

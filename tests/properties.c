@@ -182,13 +182,16 @@ static void check_compose_learned(gsl_rng *rng, struct learned_case test)
     fill_ids(ids, n, test.vocab, rng);
     for (size_t t = 0; t < n; t++)
         positions[t] = start + (int64_t)t;
-    lmr_positions learned = {LMR_POSITIONS_LEARNED, position_table,
-                             test.max_len, d, 0.0, start,
-                             test.scale_by_sqrt_d};
-    int status = lmr_compose(composite, table, ids, &learned, n, test.vocab, d);
-    int status_tokens = lmr_embed_lookup(tokens, table, ids, n, test.vocab, d);
-    int status_rows = lmr_pos_learned(rows, position_table, positions, n,
-                                      test.max_len, d);
+    lmr_positions learned = {LMR_POSITIONS_LEARNED,
+                             lmr_mat_of(position_table, test.max_len, d), 0.0,
+                             start, test.scale_by_sqrt_d};
+    lmr_mat E = lmr_mat_of(table, test.vocab, d);
+    int status = lmr_compose(lmr_mat_out_of(composite, n, d), E,
+                             lmr_ids_of(ids, n), &learned);
+    int status_tokens = lmr_embed_lookup(lmr_mat_out_of(tokens, n, d), E,
+                                         lmr_ids_of(ids, n));
+    int status_rows = lmr_pos_learned(lmr_mat_out_of(rows, n, d),
+                                      learned.table, lmr_ids_of(positions, n));
     struct worst worst = compare_composite(composite, tokens, rows, n * d, d,
                                            test.scale_by_sqrt_d);
     worst.calls_ok = status == LMR_OK && status_tokens == LMR_OK
@@ -245,11 +248,15 @@ static void check_compose_sinusoid(gsl_rng *rng,
     fill_ids(ids, n, test.vocab, rng);
     for (size_t t = 0; t < n; t++)
         positions[t] = test.start + (int64_t)t;
-    lmr_positions sinusoid = {LMR_POSITIONS_SINUSOID, NULL, 0, 0, test.base,
-                              test.start, test.scale_by_sqrt_d};
-    int status = lmr_compose(composite, table, ids, &sinusoid, n, test.vocab, d);
-    int status_tokens = lmr_embed_lookup(tokens, table, ids, n, test.vocab, d);
-    int status_rows = lmr_pos_sinusoid(rows, positions, n, d, test.base);
+    lmr_positions sinusoid = {LMR_POSITIONS_SINUSOID, lmr_mat_of(NULL, 0, 0),
+                              test.base, test.start, test.scale_by_sqrt_d};
+    lmr_mat E = lmr_mat_of(table, test.vocab, d);
+    int status = lmr_compose(lmr_mat_out_of(composite, n, d), E,
+                             lmr_ids_of(ids, n), &sinusoid);
+    int status_tokens = lmr_embed_lookup(lmr_mat_out_of(tokens, n, d), E,
+                                         lmr_ids_of(ids, n));
+    int status_rows = lmr_pos_sinusoid(lmr_mat_out_of(rows, n, d),
+                                       lmr_ids_of(positions, n), test.base);
     struct worst worst = compare_composite(composite, tokens, rows, n * d, d,
                                            test.scale_by_sqrt_d);
     worst.calls_ok = status == LMR_OK && status_tokens == LMR_OK
@@ -336,9 +343,13 @@ static void check_onehot_equals_lookup(gsl_rng *rng, struct copy_case test)
     fill_ids(ids, n, vocab, rng);
     ids[0] = 0; /* read the row of extremes */
     build_onehot(onehot, ids, n, vocab);
-    int status_lookup = lmr_embed_lookup(by_lookup, table, ids, n, vocab, d);
-    int status_product = lmr_embed_onehot(by_product, onehot, table, n, vocab, d);
-    int status_position = lmr_pos_learned(by_position, table, ids, n, vocab, d);
+    lmr_mat E = lmr_mat_of(table, vocab, d);
+    int status_lookup = lmr_embed_lookup(lmr_mat_out_of(by_lookup, n, d), E,
+                                         lmr_ids_of(ids, n));
+    int status_product = lmr_embed_onehot(lmr_mat_out_of(by_product, n, d),
+                                          lmr_mat_of(onehot, n, vocab), E);
+    int status_position = lmr_pos_learned(lmr_mat_out_of(by_position, n, d), E,
+                                          lmr_ids_of(ids, n));
     int calls_ok = status_lookup == LMR_OK && status_product == LMR_OK
                    && status_position == LMR_OK;
     tap_ok(calls_ok && all_equal(by_product, by_lookup, n * d),
@@ -495,7 +506,10 @@ static void check_layernorm_moments(gsl_rng *rng, struct layernorm_case test)
     for (size_t j = 0; j < d; j++)
         ones[j] = 1.0;
     struct worst mean_worst = worst_start(), variance_worst = worst_start();
-    int status = lmr_layernorm(y, x, ones, zeros, LAYERNORM_ROWS, d, test.eps);
+    int status = lmr_layernorm(lmr_mat_out_of(y, LAYERNORM_ROWS, d),
+                               lmr_mat_of(x, LAYERNORM_ROWS, d),
+                               lmr_vec_of(ones, d), lmr_vec_of(zeros, d),
+                               test.eps);
     for (size_t t = 0; status == LMR_OK && t < LAYERNORM_ROWS; t++)
         check_normalised_row(y + t * d, d,
                              exact_statistics(k + t * d, d, test.offset,
@@ -552,7 +566,8 @@ static void check_constant_rows(gsl_rng *rng, struct constant_case test)
         x[d + j] = -test.value;
     }
     fill_affine(gamma, beta, d, rng);
-    int status = lmr_layernorm(y, x, gamma, beta, 2, d, EPS);
+    int status = lmr_layernorm(lmr_mat_out_of(y, 2, d), lmr_mat_of(x, 2, d),
+                               lmr_vec_of(gamma, d), lmr_vec_of(beta, d), EPS);
     tap_ok(status == LMR_OK && all_equal(y, beta, d) && all_equal(y + d, beta, d),
            "layernorm of constant rows c and -c is beta exactly (c=%a d=%zu)",
            test.value, d);
@@ -574,7 +589,9 @@ static void check_width_one(gsl_rng *rng)
     x[0] = -DBL_MAX;
     x[1] = 0x1p-1074;
     fill_affine(gamma, beta, 1, rng);
-    int status = lmr_layernorm(y, x, gamma, beta, ROWS, 1, EPS);
+    int status = lmr_layernorm(lmr_mat_out_of(y, ROWS, 1),
+                               lmr_mat_of(x, ROWS, 1), lmr_vec_of(gamma, 1),
+                               lmr_vec_of(beta, 1), EPS);
     int all_beta = status == LMR_OK;
     for (size_t t = 0; t < ROWS; t++)
         all_beta = all_beta && y[t] == beta[0];
@@ -719,9 +736,11 @@ static void check_rotation(gsl_rng *rng, const int64_t *positions, size_t d,
         offsets[t] = 1 + (int64_t)gsl_rng_uniform_int(rng, MAX_OFFSET);
         shifted[t] = positions[t] + offsets[t];
     }
-    int status = lmr_pos_sinusoid(at_p, positions, POSITION_COUNT, d, base);
-    int status_shifted = lmr_pos_sinusoid(at_shifted, shifted, POSITION_COUNT,
-                                          d, base);
+    int status = lmr_pos_sinusoid(lmr_mat_out_of(at_p, POSITION_COUNT, d),
+                                  lmr_ids_of(positions, POSITION_COUNT), base);
+    int status_shifted =
+        lmr_pos_sinusoid(lmr_mat_out_of(at_shifted, POSITION_COUNT, d),
+                         lmr_ids_of(shifted, POSITION_COUNT), base);
     for (size_t t = 0; t < POSITION_COUNT; t++)
         rotation_update(&worst, at_p + t * d, at_shifted + t * d, positions[t],
                         offsets[t], d, base);
@@ -739,7 +758,8 @@ static void check_sinusoid_width(gsl_rng *rng, size_t d, double base)
     int64_t *positions = alloc_int64s(POSITION_COUNT);  /* (POSITION_COUNT) */
     double *pe = alloc_doubles(POSITION_COUNT * d);     /* (POSITION_COUNT, d) */
     fill_positions(positions, rng);
-    int status = lmr_pos_sinusoid(pe, positions, POSITION_COUNT, d, base);
+    int status = lmr_pos_sinusoid(lmr_mat_out_of(pe, POSITION_COUNT, d),
+                                  lmr_ids_of(positions, POSITION_COUNT), base);
 
     tap_ok(status == LMR_OK && is_position_zero_row(pe, d),
            "sinusoid row of position 0 is (0, 1, 0, 1, ...) (d=%zu base=%g)",

@@ -1675,8 +1675,11 @@ static int compose_layer(struct lens_arrays *arrays, struct lens_case test,
     const double *hidden = arrays->hidden + layer * test.n * test.d;
     int status = LMR_OK;
     if (test.with_layernorm)
-        status = lmr_layernorm(arrays->x, hidden, arrays->gamma, arrays->beta,
-                               test.n, test.d, LMR_LAYERNORM_DEFAULT_EPS);
+        status = lmr_layernorm(lmr_mat_out_of(arrays->x, test.n, test.d),
+                               lmr_mat_of(hidden, test.n, test.d),
+                               lmr_vec_of(arrays->gamma, test.d),
+                               lmr_vec_of(arrays->beta, test.d),
+                               LMR_LAYERNORM_DEFAULT_EPS);
     else
         memcpy(arrays->x, hidden, test.n * test.d * sizeof(double));
     if (status == LMR_OK)

@@ -211,7 +211,7 @@ static lmr_layernorm_row normalise_row(const double *x /* (d) */, size_t d,
                                        double eps, double *z /* (d) */)
 {
     lmr_layernorm_row row = {NAN, NAN, NAN, NAN};
-    lmr_layernorm_stats(&row, x, 1, d, eps);
+    lmr_layernorm_stats(&row, lmr_mat_of(x, 1, d), eps);
     for (size_t j = 0; j < d; j++)
         z[j] = lmr_layernorm_normalised(x[j], &row);
     return row;

@@ -56,7 +56,8 @@ static int add_layernorm_stats(cli_quantities *q, const double *x, size_t n,
     double *mu = add(q, "mu", n), *var = add(q, "var", n),
            *scale = add(q, "scale", n), *r = add(q, "r", n);
     int status = rows && mu && var && scale && r
-                     ? lmr_layernorm_stats(rows, x, n, d, eps) : LMR_ENOMEM;
+                     ? lmr_layernorm_stats(rows, lmr_mat_of(x, n, d), eps)
+                     : LMR_ENOMEM;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         mu[t] = rows[t].mean;
         var[t] = rows[t].variance;

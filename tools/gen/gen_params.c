@@ -89,8 +89,12 @@ static int gen_param_count(const char *dir)
     for (size_t i = 0; i < sizeof valid_configs / sizeof valid_configs[0] &&
                        status == 0; i++)
         status = count_case(&file, &valid_configs[i]);
-    invalid_count(&file, "vocab-zero", "|V| = 0", 0, 768, 0, "LMR_EDOMAIN");
-    invalid_count(&file, "width-zero", "d = 0", 50257, 0, 0, "LMR_EDOMAIN");
+    /* a size that must be >= 1 and is 0 is LMR_EDIM, as for every op
+     * (spec/errors.md#codes); a negative one is out of its domain */
+    invalid_count(&file, "vocab-zero", "|V| = 0", 0, 768, 0, "LMR_EDIM");
+    invalid_count(&file, "width-zero", "d = 0", 50257, 0, 0, "LMR_EDIM");
+    invalid_count(&file, "vocab-negative", "|V| = -1", -1, 768, 0, "LMR_EDOMAIN");
+    invalid_count(&file, "width-negative", "d = -768", 50257, -768, 0, "LMR_EDOMAIN");
     invalid_count(&file, "blocks-negative", "B = -1", 50257, 768, -1, "LMR_EDOMAIN");
     invalid_count(&file, "overflow", "2 |V| d + B exceeds 2^63 - 1 by one",
                   2147483647, 2147483649, 2, "LMR_EOVERFLOW");

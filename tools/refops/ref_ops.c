@@ -45,54 +45,41 @@ double *ref_add_f64(const vec_ctx *ctx, ref_result *result, const char *name,
     return out ? out->f64 : NULL;
 }
 
-/* The common case: one float64 output Y of (rows, cols). */
-static double *allocate_y(const vec_ctx *ctx, ref_result *result, size_t rows,
-                          size_t cols)
-{
-    return ref_add_f64(ctx, result, "Y", rows, cols);
-}
-
 static int run_embed_lookup(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *E, *ids;
+    lmr_mat_out Y;
     if (vec_input(ctx, "E", VEC_F64, 2, &E) || vec_input(ctx, "ids", VEC_I64, 1, &ids))
         return -1;
-    size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
+    if (ref_add_mat_out(ctx, result, "Y", ids->shape[0], E->shape[1], &Y))
         return -1;
-    result->status = lmr_embed_lookup(Y, E->f64, ids->i64, n, vocab, d);
+    result->status = lmr_embed_lookup(Y, ref_mat(E), ref_ids(ids));
     return 0;
 }
 
 static int run_embed_onehot(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *onehot, *E;
+    lmr_mat_out Y;
     if (vec_input(ctx, "onehot", VEC_F64, 2, &onehot) ||
         vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
-    size_t n = onehot->shape[0], vocab = E->shape[0], d = E->shape[1];
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
+    if (ref_add_mat_out(ctx, result, "Y", onehot->shape[0], E->shape[1], &Y))
         return -1;
-    if (onehot->shape[1] != vocab)
-        result->status = LMR_EDIM;
-    else
-        result->status = lmr_embed_onehot(Y, onehot->f64, E->f64, n, vocab, d);
+    result->status = lmr_embed_onehot(Y, ref_mat(onehot), ref_mat(E));
     return 0;
 }
 
 static int run_pos_learned(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *P, *positions;
+    lmr_mat_out Y;
     if (vec_input(ctx, "P", VEC_F64, 2, &P) ||
         vec_input(ctx, "positions", VEC_I64, 1, &positions))
         return -1;
-    size_t max_len = P->shape[0], d = P->shape[1], n = positions->shape[0];
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
+    if (ref_add_mat_out(ctx, result, "Y", positions->shape[0], P->shape[1], &Y))
         return -1;
-    result->status = lmr_pos_learned(Y, P->f64, positions->i64, n, max_len, d);
+    result->status = lmr_pos_learned(Y, ref_mat(P), ref_ids(positions));
     return 0;
 }
 
@@ -101,15 +88,14 @@ static int run_pos_sinusoid(const vec_ctx *ctx, ref_result *result)
     const vec_array *positions;
     size_t d;
     double base;
+    lmr_mat_out Y;
     if (vec_input(ctx, "positions", VEC_I64, 1, &positions) ||
         op_param_size(ctx, "d", &d) ||
         op_param_double(ctx, "base", &base))
         return -1;
-    size_t n = positions->shape[0];
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
+    if (ref_add_mat_out(ctx, result, "Y", positions->shape[0], d, &Y))
         return -1;
-    result->status = lmr_pos_sinusoid(Y, positions->i64, n, d, base);
+    result->status = lmr_pos_sinusoid(Y, ref_ids(positions), base);
     return 0;
 }
 
@@ -128,9 +114,7 @@ static int read_positions(const vec_ctx *ctx, lmr_positions *positions)
         if (vec_input(ctx, "P", VEC_F64, 2, &P))
             return -1;
         positions->kind = LMR_POSITIONS_LEARNED;
-        positions->table = P->f64;
-        positions->max_len = P->shape[0];
-        positions->width = P->shape[1];
+        positions->table = ref_mat(P);
     } else if (strcmp(kind, "sinusoid") == 0) {
         positions->kind = LMR_POSITIONS_SINUSOID;
     } else {
@@ -143,46 +127,38 @@ static int run_compose(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *E, *ids;
     lmr_positions positions;
+    lmr_mat_out Y;
     if (vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "ids", VEC_I64, 1, &ids) ||
         read_positions(ctx, &positions))
         return -1;
-    size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
+    if (ref_add_mat_out(ctx, result, "Y", ids->shape[0], E->shape[1], &Y))
         return -1;
-    result->status = lmr_compose(Y, E->f64, ids->i64, &positions, n, vocab, d);
+    result->status = lmr_compose(Y, ref_mat(E), ref_ids(ids), &positions);
     return 0;
 }
 
-/* gamma and beta, which must both have d entries (else status LMR_EDIM). */
-static int read_affine(const vec_ctx *ctx, size_t d, const vec_array **gamma,
-                       const vec_array **beta, double *eps, int *shapes_agree)
+/* gamma, beta and eps of LayerNorm. */
+static int read_affine(const vec_ctx *ctx, const vec_array **gamma,
+                       const vec_array **beta, double *eps)
 {
-    if (vec_input(ctx, "gamma", VEC_F64, 1, gamma) ||
-        vec_input(ctx, "beta", VEC_F64, 1, beta) ||
-        op_param_double(ctx, "eps", eps))
-        return -1;
-    *shapes_agree = (*gamma)->shape[0] == d && (*beta)->shape[0] == d;
-    return 0;
+    return vec_input(ctx, "gamma", VEC_F64, 1, gamma) ||
+           vec_input(ctx, "beta", VEC_F64, 1, beta) ||
+           op_param_double(ctx, "eps", eps);
 }
 
 static int run_layernorm(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *x, *gamma, *beta;
     double eps;
-    int shapes_agree;
-    if (vec_input(ctx, "x", VEC_F64, 2, &x))
+    lmr_mat_out Y;
+    if (vec_input(ctx, "x", VEC_F64, 2, &x) ||
+        read_affine(ctx, &gamma, &beta, &eps))
         return -1;
-    size_t n = x->shape[0], d = x->shape[1];
-    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree))
+    if (ref_add_mat_out(ctx, result, "Y", x->shape[0], x->shape[1], &Y))
         return -1;
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
-        return -1;
-    result->status = shapes_agree
-        ? lmr_layernorm(Y, x->f64, gamma->f64, beta->f64, n, d, eps)
-        : LMR_EDIM;
+    result->status = lmr_layernorm(Y, ref_mat(x), ref_vec(gamma), ref_vec(beta),
+                                   eps);
     return 0;
 }
 
@@ -191,24 +167,19 @@ static int run_compose_layernorm(const vec_ctx *ctx, ref_result *result)
     const vec_array *E, *ids, *gamma, *beta;
     lmr_positions positions;
     double eps;
-    int shapes_agree;
+    lmr_mat_out Y;
     if (vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "ids", VEC_I64, 1, &ids) ||
-        read_positions(ctx, &positions))
+        read_positions(ctx, &positions) ||
+        read_affine(ctx, &gamma, &beta, &eps))
         return -1;
-    size_t vocab = E->shape[0], d = E->shape[1], n = ids->shape[0];
-    if (read_affine(ctx, d, &gamma, &beta, &eps, &shapes_agree))
+    if (ref_add_mat_out(ctx, result, "Y", ids->shape[0], E->shape[1], &Y))
         return -1;
-    double *Y = allocate_y(ctx, result, n, d);
-    if (Y == NULL)
-        return -1;
-    result->status = shapes_agree
-        ? lmr_compose_layernorm(Y, E->f64, ids->i64, &positions, gamma->f64,
-                                beta->f64, n, vocab, d, eps)
-        : LMR_EDIM;
+    result->status = lmr_compose_layernorm(Y, ref_mat(E), ref_ids(ids),
+                                           &positions, ref_vec(gamma),
+                                           ref_vec(beta), eps);
     return 0;
 }
-
 
 /* ---- output side ---------------------------------------------------- */
 

@@ -32,29 +32,28 @@ static int inner_count(const vec_ctx *ctx, const char *name, size_t rows,
 
 /* ---- input side -------------------------------------------------------- */
 
-/* Lookup and learned positions: the same scatter-add. */
+/* Lookup and learned positions: the same scatter-add, into a gradient of
+ * (rows_param, dY's width). */
 static int run_scatter_backward(const vec_ctx *ctx, ref_result *result,
                                 const char *index_name, const char *rows_param,
                                 const char *output_name)
 {
     const vec_array *index, *dY;
     size_t table_rows;
+    lmr_mat_out grad;
     if (vec_input(ctx, index_name, VEC_I64, 1, &index) ||
         vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
         op_param_size(ctx, rows_param, &table_rows))
         return -1;
-    size_t n = index->shape[0], d = dY->shape[1];
-    double *grad = ref_add_f64(ctx, result, output_name, table_rows, d);
-    if (grad == NULL)
+    if (ref_add_mat_out(ctx, result, output_name, table_rows, dY->shape[1],
+                        &grad))
         return -1;
-    if (dY->shape[0] != n)
-        result->status = LMR_EDIM;
-    else if (strcmp(index_name, "ids") == 0)
-        result->status = lmr_embed_lookup_backward(grad, index->i64, dY->f64, n,
-                                                   table_rows, d);
+    if (strcmp(index_name, "ids") == 0)
+        result->status = lmr_embed_lookup_backward(grad, ref_ids(index),
+                                                   ref_mat(dY));
     else
-        result->status = lmr_pos_learned_backward(grad, index->i64, dY->f64, n,
-                                                  table_rows, d);
+        result->status = lmr_pos_learned_backward(grad, ref_ids(index),
+                                                  ref_mat(dY));
     return 0;
 }
 
@@ -70,23 +69,22 @@ static int run_pos_learned_backward(const vec_ctx *ctx, ref_result *result)
 
 static int run_layernorm_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dx", "dgamma", "dbeta"};
     const vec_array *x, *gamma, *dY;
-    double eps, *out[3];
+    double eps;
+    lmr_mat_out dx;
+    lmr_vec_out dgamma, dbeta;
     if (vec_input(ctx, "x", VEC_F64, 2, &x) ||
         vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
         vec_input(ctx, "dY", VEC_F64, 2, &dY) ||
         op_param_double(ctx, "eps", &eps))
         return -1;
     size_t n = x->shape[0], d = x->shape[1];
-    size_t rows[] = {n, d, d}, cols[] = {d, 1, 1};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dx", n, d, &dx) ||
+        ref_add_vec_out(ctx, result, "dgamma", d, &dgamma) ||
+        ref_add_vec_out(ctx, result, "dbeta", d, &dbeta))
         return -1;
-    int shapes_agree = gamma->shape[0] == d && dY->shape[0] == n && dY->shape[1] == d;
-    result->status = shapes_agree
-        ? lmr_layernorm_backward(out[0], out[1], out[2], x->f64, gamma->f64,
-                                 dY->f64, n, d, eps)
-        : LMR_EDIM;
+    result->status = lmr_layernorm_backward(dx, dgamma, dbeta, ref_mat(x),
+                                            ref_vec(gamma), ref_mat(dY), eps);
     return 0;
 }
 

@@ -59,7 +59,8 @@ int main(void)
     const double E[6] = {1, 2, 3, 4, 5, 6};
     const int64_t ids[1] = {2};
     double y[2];
-    int status = lmr_embed_lookup(y, E, ids, 1, 3, 2);
+    int status = lmr_embed_lookup(lmr_mat_out_of(y, 1, 2), lmr_mat_of(E, 3, 2),
+                                  lmr_ids_of(ids, 1));
     if (status != LMR_OK || y[0] != 5 || y[1] != 6)
         return 1;
     puts("install: the installed lmref links and runs from C");

@@ -349,7 +349,9 @@ def check_logit_lens(c):
 
 def check_param_count(c):
     V, d, B = c.integer("vocab"), c.integer("d"), c.integer("block_params")
-    if V < 1 or d < 1 or B < 0:
+    if V == 0 or d == 0:
+        raise Reject("LMR_EDIM", "vocab %d, d %d: a size is 0" % (V, d))
+    if V < 0 or d < 0 or B < 0:
         raise Reject("LMR_EDOMAIN", "vocab %d, d %d, block_params %d" % (V, d, B))
     if V * d > INT64_MAX or 2 * V * d + B > INT64_MAX:
         raise Reject("LMR_EOVERFLOW", "a count past 2^63 - 1")
