@@ -109,22 +109,27 @@ enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
 /* ---- sampling (lmr_sample.c) ------------------------------------------------ */
 
 /* The unmasked tokens of one row of logits (vocab) in rank order (logit
- * descending, index ascending) into order (vocab); *ranked = their number.
- * lmr_argmax's token is order[0]. Errors: those of lmr_argmax; LMR_ENOMEM. */
+ * descending, index ascending) into order (vocab): order[0..*ranked), the
+ * rest untouched; *ranked = their number. lmr_argmax's token is order[0].
+ * Errors: those of lmr_argmax_check for the row; then LMR_EINVAL (ranked
+ * NULL, order with elements and no data), LMR_EDIM (order.len != vocab);
+ * LMR_ENOMEM. */
 LMR_API
-int lmr_rank_tokens(size_t *order, size_t *ranked, const double *logits,
-                    size_t vocab);
+enum lmr_status lmr_rank_tokens(lmr_ids_out order, size_t *ranked,
+                                lmr_vec logits);
 
 /* What lmr_sample does with one row. The caller provides the five arrays,
- * each of vocab entries; the function fills them and the counts. */
+ * each a view of vocab entries; the function fills them and the counts. */
 typedef struct {
-    size_t *order;      /* the unmasked tokens in rank order, order[0..ranked) */
-    double *probs;      /* p = softmax(u / tau) */
-    double *cumulative; /* top_p < 1: top-p's renormalised running sum over
-                           the first m+1 ranked tokens, m < kept */
-    double *kept_probs; /* q: p renormalised over the kept tokens, 0 elsewhere
-                           (lmr_sample's probs) */
-    double *cdf;        /* C_i = the running sum of q in index order, i <= token */
+    lmr_ids_out order;      /* the unmasked tokens in rank order,
+                               order[0..ranked) */
+    lmr_vec_out probs;      /* p = softmax(u / tau) */
+    lmr_vec_out cumulative; /* top_p < 1: top-p's renormalised running sum
+                               over the first m+1 ranked tokens, m < kept */
+    lmr_vec_out kept_probs; /* q: p renormalised over the kept tokens, 0
+                               elsewhere (lmr_sample's probs) */
+    lmr_vec_out cdf;        /* C_i = the running sum of q in index order,
+                               i <= token */
     size_t ranked;      /* the number of unmasked tokens */
     size_t top_k_kept;  /* after top-k (ranked when top_k is 0 or >= ranked) */
     size_t kept;        /* after top-p */
@@ -134,25 +139,29 @@ typedef struct {
 } lmr_sample_trace;
 
 /* Samples one row of logits (vocab) with uniform r as lmr_sample does,
- * recording its steps in trace. Errors: those of lmr_sample. */
+ * recording its steps in trace. Errors: those of lmr_sample_check for the
+ * row (r as one entry); then LMR_EINVAL (trace NULL, or one of its arrays
+ * with elements and no data), LMR_EDIM (an array of trace not of vocab
+ * entries); LMR_ENOMEM. */
 LMR_API
-int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
-                         double r, size_t vocab, double tau, int64_t top_k,
-                         double top_p);
+enum lmr_status lmr_sample_row_trace(lmr_sample_trace *trace, lmr_vec logits,
+                                     double r, double tau, int64_t top_k,
+                                     double top_p);
 
 /* ---- the logit lens (lmr_lens.c) --------------------------------------------- */
 
 /* For each layer: x = hidden[l,:,:], LayerNorm'd into normalised
  * (layers,n,d) when gamma and beta are given (else copied), and the logits
  * u = x E^T into logits (layers,n,vocab), as lmr_logit_lens computes them
- * before ranking and the softmax. E (vocab,d), gamma and beta (d) or NULL.
- * Errors: those of lmr_logit_lens without its top_k. */
+ * before ranking and the softmax. hidden (layers,n,d), E (vocab,d), gamma
+ * and beta (d) or both empty.
+ * Errors: those of lmr_logit_lens_check (with top_k = 1, always in range
+ * once vocab >= 1); then LMR_EINVAL, LMR_EDIM for normalised and logits. */
 LMR_API
-int lmr_logit_lens_logits(double *normalised, double *logits,
-                          const double *hidden, const double *E,
-                          const double *gamma, const double *beta,
-                          size_t layers, size_t n, size_t vocab, size_t d,
-                          double eps);
+enum lmr_status lmr_logit_lens_logits(lmr_stack_out normalised,
+                                      lmr_stack_out logits, lmr_stack hidden,
+                                      lmr_mat E, lmr_vec gamma, lmr_vec beta,
+                                      double eps);
 
 /* ---- the head variants (lmr_variants.c) ---------------------------------- */
 

@@ -9,6 +9,7 @@
  */
 #include "lmr_lens.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,129 +48,162 @@ static void top_tokens_of_row(int64_t *tokens, const double *logits,
     }
 }
 
-static int check_lens(const double *hidden, const double *gamma,
-                      const double *beta, size_t layers, size_t n,
-                      size_t vocab, size_t d, size_t top_k, double eps)
+/* Non-zero when the lens normalises: gamma or beta given. */
+static int has_layernorm(lmr_vec gamma, lmr_vec beta)
 {
-    size_t count;
-    if (layers == 0)
-        return LMR_EDIM;
-    if (top_k < 1 || top_k > vocab)
-        return vocab == 0 ? LMR_EDIM : LMR_EDOMAIN;
-    if ((gamma == NULL) != (beta == NULL))
+    return gamma.len > 0 || beta.len > 0;
+}
+
+/* LMR_EINVAL, LMR_EDIM and LMR_EOVERFLOW for the inputs. */
+static int check_lens_views(lmr_stack hidden, lmr_mat E, lmr_vec gamma,
+                            lmr_vec beta)
+{
+    size_t d = hidden.cols, vocab = E.rows;
+    if (lmr_stack_missing(hidden) || lmr_mat_missing(E) ||
+        lmr_vec_missing(gamma) || lmr_vec_missing(beta))
         return LMR_EINVAL;
-    size_t rows;    /* layers * n vectors are read */
-    size_t outputs; /* layers * n * vocab probabilities are written */
-    if (n != 0 && layers > SIZE_MAX / n)
+    if (hidden.count == 0 || vocab == 0 || d == 0 || E.cols != d)
+        return LMR_EDIM;
+    if (has_layernorm(gamma, beta) && (gamma.len != d || beta.len != d))
+        return LMR_EDIM;
+    lmr_stack probs = lmr_stack_of(NULL, hidden.count, hidden.rows, vocab);
+    if (lmr_stack_too_big(hidden) || lmr_mat_too_big(E) ||
+        lmr_stack_too_big(probs))
         return LMR_EOVERFLOW;
-    rows = layers * n;
-    if (lmr_array_count(&count, rows, d) != LMR_OK ||
-        lmr_array_count(&outputs, rows, vocab) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (gamma != NULL) {
-        /* gamma, beta and eps, for rows of width d */
-        int status = lmr_layernorm_check(lmr_mat_of(NULL, 0, d),
-                                         lmr_vec_of(gamma, d),
-                                         lmr_vec_of(beta, d), eps);
-        if (status != LMR_OK)
-            return status;
-    }
-    return lmr_check_finite(hidden, count);
+    return LMR_OK;
+}
+
+/* eps of the LayerNorm (spec/layernorm.md): finite, then > 0. */
+static int check_eps(double eps)
+{
+    if (!isfinite(eps))
+        return LMR_ENONFINITE;
+    return eps > 0.0 ? LMR_OK : LMR_EDOMAIN;
+}
+
+enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E,
+                                     lmr_vec gamma, lmr_vec beta,
+                                     int64_t top_k, double eps)
+{
+    int status = check_lens_views(hidden, E, gamma, beta);
+    if (status == LMR_OK && (top_k < 1 || (uint64_t)top_k > E.rows))
+        status = LMR_EDOMAIN;
+    if (status == LMR_OK && has_layernorm(gamma, beta))
+        status = check_eps(eps);
+    if (status == LMR_OK)
+        status = lmr_check_finite_stack(hidden);
+    if (status == LMR_OK)
+        status = lmr_check_finite_mat(E);
+    if (status == LMR_OK)
+        status = lmr_check_finite_vec(gamma);
+    if (status == LMR_OK)
+        status = lmr_check_finite_vec(beta);
+    return (enum lmr_status)status;
 }
 
 /* The logits of one layer: x (n,d) is normalised in place (when gamma is
  * given), then logits (n,vocab) = x E^T. */
-static int lens_layer_logits(double *logits, double *x, const double *E,
-                             const double *gamma, const double *beta,
-                             size_t n, size_t vocab, size_t d, double eps)
+static int lens_layer_logits(lmr_mat_out logits, lmr_mat_out x, lmr_mat E,
+                             lmr_vec gamma, lmr_vec beta, double eps)
 {
     int status = LMR_OK;
-    if (gamma != NULL)
-        status = lmr_layernorm(lmr_mat_out_of(x, n, d), lmr_mat_of(x, n, d),
-                               lmr_vec_of(gamma, d), lmr_vec_of(beta, d), eps);
+    if (has_layernorm(gamma, beta))
+        status = lmr_layernorm(x, lmr_mat_in(x), gamma, beta, eps);
     if (status == LMR_OK)
-        status = lmr_head_tied(lmr_mat_out_of(logits, n, vocab),
-                               lmr_mat_of(x, n, d), lmr_mat_of(E, vocab, d));
+        status = lmr_head_tied(logits, lmr_mat_in(x), E);
     return status;
 }
 
 /* One layer: x (n,d) work array, probs (n,vocab), tokens/top (n,top_k). */
-static int lens_layer(double *probs, int64_t *tokens, double *top_probs,
-                      double *x, const double *E, const double *gamma,
-                      const double *beta, size_t n, size_t vocab, size_t d,
+static int lens_layer(lmr_mat_out probs, int64_t *tokens, double *top_probs,
+                      lmr_mat_out x, lmr_mat E, lmr_vec gamma, lmr_vec beta,
                       size_t top_k, double eps)
 {
-    int status = lens_layer_logits(probs, x, E, gamma, beta, n, vocab, d,
+    size_t n = probs.rows, vocab = probs.cols;
+    int status = lens_layer_logits(probs, x, E, gamma, beta,
                                    eps); /* logits for now */
     for (size_t t = 0; status == LMR_OK && t < n; t++)
-        top_tokens_of_row(tokens + t * top_k, probs + t * vocab, vocab, top_k);
+        top_tokens_of_row(tokens + t * top_k, probs.data + t * vocab, vocab,
+                          top_k);
     if (status == LMR_OK)
-        status = lmr_softmax(lmr_mat_out_of(probs, n, vocab),
-                             lmr_mat_of(probs, n, vocab), 1.0);
+        status = lmr_softmax(probs, lmr_mat_in(probs), 1.0);
     for (size_t t = 0; status == LMR_OK && t < n; t++)
         for (size_t m = 0; m < top_k; m++)
             top_probs[t * top_k + m] =
-                probs[t * vocab + (size_t)tokens[t * top_k + m]];
+                probs.data[t * vocab + (size_t)tokens[t * top_k + m]];
     return status;
 }
 
-/* The checks of lmr_logit_lens, top_k given. */
-static int check_lens_call(const double *E, const double *hidden,
-                           const double *gamma, const double *beta,
-                           size_t layers, size_t n, size_t vocab, size_t d,
-                           size_t top_k, double eps)
+/* LMR_EINVAL, then LMR_EDIM, for the outputs of lmr_logit_lens. */
+static int check_lens_outputs(const lmr_logit_lens_outputs *out,
+                              lmr_stack hidden, size_t vocab, size_t top_k)
 {
-    int status = lmr_check_table(E, vocab, d);
-    if (status == LMR_OK)
-        status = check_lens(hidden, gamma, beta, layers, n, vocab, d, top_k,
-                            eps);
-    return status;
-}
-
-int lmr_logit_lens(double *probs, int64_t *top_tokens, double *top_probs,
-                   const double *hidden, const double *E, const double *gamma,
-                   const double *beta, size_t layers, size_t n, size_t vocab,
-                   size_t d, size_t top_k, double eps)
-{
-    if (E == NULL || (n > 0 && (probs == NULL || top_tokens == NULL ||
-                                top_probs == NULL || hidden == NULL)))
+    size_t layers = hidden.count, n = hidden.rows, tokens;
+    if (out == NULL || lmr_stack_out_missing(out->probs) ||
+        lmr_ids_out_missing(out->top_tokens) ||
+        lmr_stack_out_missing(out->top_probs))
         return LMR_EINVAL;
-    int status = check_lens_call(E, hidden, gamma, beta, layers, n, vocab, d,
-                                 top_k, eps);
+    /* layers * n * vocab fits (checked), and top_k <= vocab */
+    tokens = layers * n * top_k;
+    if (out->probs.count != layers || out->probs.rows != n ||
+        out->probs.cols != vocab || out->top_tokens.len != tokens ||
+        out->top_probs.count != layers || out->top_probs.rows != n ||
+        out->top_probs.cols != top_k)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_logit_lens(const lmr_logit_lens_outputs *out,
+                               lmr_stack hidden, lmr_mat E, lmr_vec gamma,
+                               lmr_vec beta, int64_t top_k, double eps)
+{
+    int status = lmr_logit_lens_check(hidden, E, gamma, beta, top_k, eps);
+    size_t layers = hidden.count, n = hidden.rows, d = hidden.cols;
+    size_t vocab = E.rows, k = status == LMR_OK ? (size_t)top_k : 0;
+    if (status == LMR_OK)
+        status = check_lens_outputs(out, hidden, vocab, k);
     if (status != LMR_OK || n == 0)
-        return status;
+        return (enum lmr_status)status;
     double *x = malloc(n * d * sizeof(double)); /* (n,d) one layer's states */
     if (x == NULL)
         return LMR_ENOMEM;
     for (size_t l = 0; status == LMR_OK && l < layers; l++) {
-        memcpy(x, hidden + l * n * d, n * d * sizeof(double)); /* layer l */
-        status = lens_layer(probs + l * n * vocab, top_tokens + l * n * top_k,
-                            top_probs + l * n * top_k, x, E, gamma, beta, n,
-                            vocab, d, top_k, eps);
+        memcpy(x, hidden.data + l * n * d, n * d * sizeof(double)); /* layer l */
+        status = lens_layer(lmr_mat_out_of(out->probs.data + l * n * vocab, n,
+                                           vocab),
+                            out->top_tokens.data + l * n * k,
+                            out->top_probs.data + l * n * k,
+                            lmr_mat_out_of(x, n, d), E, gamma, beta, k, eps);
     }
     free(x);
-    return status;
+    return (enum lmr_status)status;
 }
 
-int lmr_logit_lens_logits(double *normalised, double *logits,
-                          const double *hidden, const double *E,
-                          const double *gamma, const double *beta,
-                          size_t layers, size_t n, size_t vocab, size_t d,
-                          double eps)
+enum lmr_status lmr_logit_lens_logits(lmr_stack_out normalised,
+                                      lmr_stack_out logits, lmr_stack hidden,
+                                      lmr_mat E, lmr_vec gamma, lmr_vec beta,
+                                      double eps)
 {
-    if (E == NULL || (n > 0 && (normalised == NULL || logits == NULL ||
-                                hidden == NULL)))
-        return LMR_EINVAL;
     /* top_k = 1 is always in range once vocab >= 1 */
-    int status = check_lens_call(E, hidden, gamma, beta, layers, n, vocab, d,
-                                 1, eps);
+    int status = lmr_logit_lens_check(hidden, E, gamma, beta, 1, eps);
+    size_t layers = hidden.count, n = hidden.rows, d = hidden.cols;
+    size_t vocab = E.rows;
+    if (status == LMR_OK && (lmr_stack_out_missing(normalised) ||
+                             lmr_stack_out_missing(logits)))
+        status = LMR_EINVAL;
+    if (status == LMR_OK &&
+        (normalised.count != layers || normalised.rows != n ||
+         normalised.cols != d || logits.count != layers || logits.rows != n ||
+         logits.cols != vocab))
+        status = LMR_EDIM;
     if (status != LMR_OK || n == 0)
-        return status;
+        return (enum lmr_status)status;
     for (size_t l = 0; status == LMR_OK && l < layers; l++) {
-        double *x = normalised + l * n * d; /* layer l */
-        memcpy(x, hidden + l * n * d, n * d * sizeof(double));
-        status = lens_layer_logits(logits + l * n * vocab, x, E, gamma, beta,
-                                   n, vocab, d, eps);
+        double *x = normalised.data + l * n * d; /* layer l */
+        memcpy(x, hidden.data + l * n * d, n * d * sizeof(double));
+        status = lens_layer_logits(
+            lmr_mat_out_of(logits.data + l * n * vocab, n, vocab),
+            lmr_mat_out_of(x, n, d), E, gamma, beta, eps);
     }
-    return status;
+    return (enum lmr_status)status;
 }

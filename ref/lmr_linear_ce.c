@@ -31,39 +31,81 @@
 #include "lmr_check.h"
 #include "lmr_status.h"
 
-/* Sizes, pointers, reduction, targets, h, E and dloss as the spec requires
- * (dE may be NULL). */
-static int check_args(const double *loss, const double *dh, const double *h, const double *E, const int64_t *targets,
-                      const double *dloss, size_t n, size_t vocab, size_t d,
-                      enum lmr_reduction reduction, int64_t ignore_index)
+/* LMR_EINVAL, LMR_EDIM and LMR_EOVERFLOW for the inputs. */
+static int check_views(lmr_mat h, lmr_mat E, lmr_ids targets)
+{
+    size_t n = h.rows, d = h.cols, vocab = E.rows;
+    if (lmr_mat_missing(h) || lmr_mat_missing(E) || lmr_ids_missing(targets))
+        return LMR_EINVAL;
+    if (vocab == 0 || d == 0 || E.cols != d || targets.len != n)
+        return LMR_EDIM;
+    if (lmr_mat_too_big(h) || lmr_mat_too_big(E) ||
+        lmr_mat_too_big(lmr_mat_of(NULL, n, LMR_LCE_CHUNK)))
+        return LMR_EOVERFLOW;
+    return LMR_OK;
+}
+
+/* The reduction, then ignore_index, which may not name a real token. */
+static int check_params(size_t vocab, enum lmr_reduction reduction,
+                        int64_t ignore_index)
 {
     if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
         reduction != LMR_REDUCE_MEAN)
         return LMR_EDOMAIN;
-    size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
-    if (E == NULL || (loss_count > 0 && (loss == NULL ||
-                                                       dloss == NULL)) ||
-        (n > 0 && (h == NULL || dh == NULL || targets == NULL)))
-        return LMR_EINVAL;
-    if (vocab == 0 || d == 0)
-        return LMR_EDIM;
-    size_t count;
-    if (lmr_array_count(&count, n, d) != LMR_OK ||
-        lmr_array_count(&count, vocab, d) != LMR_OK ||
-        lmr_array_count(&count, n, LMR_LCE_CHUNK) != LMR_OK)
-        return LMR_EOVERFLOW;
     if (ignore_index >= 0 && (uint64_t)ignore_index < vocab)
         return LMR_EDOMAIN; /* it would silently drop a real token */
-    for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index &&
-            (targets[t] < 0 || (uint64_t)targets[t] >= vocab))
+    return LMR_OK;
+}
+
+/* LMR_EINDEX for a target other than ignore_index outside [0, vocab). */
+static int check_targets(lmr_ids targets, size_t vocab, int64_t ignore_index)
+{
+    for (size_t t = 0; t < targets.len; t++)
+        if (targets.data[t] != ignore_index &&
+            (targets.data[t] < 0 || (uint64_t)targets.data[t] >= vocab))
             return LMR_EINDEX;
-    int status = lmr_check_finite(h, n * d);
+    return LMR_OK;
+}
+
+enum lmr_status lmr_linear_cross_entropy_check(lmr_mat h, lmr_mat E,
+                                               lmr_ids targets,
+                                               enum lmr_reduction reduction,
+                                               int64_t ignore_index)
+{
+    int status = check_views(h, E, targets);
     if (status == LMR_OK)
-        status = lmr_check_finite(E, vocab * d);
+        status = check_params(E.rows, reduction, ignore_index);
     if (status == LMR_OK)
-        status = lmr_check_finite(dloss, loss_count);
-    return status;
+        status = check_targets(targets, E.rows, ignore_index);
+    if (status == LMR_OK)
+        status = lmr_check_finite_mat(h);
+    if (status == LMR_OK)
+        status = lmr_check_finite_mat(E);
+    return (enum lmr_status)status;
+}
+
+/* dloss (n for NONE, else 1), then the outputs (dE may be empty). */
+static int check_upstream_and_outputs(const lmr_linear_cross_entropy_outputs *out,
+                                      lmr_mat h, lmr_mat E, lmr_vec dloss,
+                                      enum lmr_reduction reduction)
+{
+    size_t n = h.rows, d = h.cols, vocab = E.rows;
+    size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
+    if (lmr_vec_missing(dloss))
+        return LMR_EINVAL;
+    if (dloss.len != loss_count)
+        return LMR_EDIM;
+    if (lmr_check_finite_vec(dloss) != LMR_OK)
+        return LMR_ENONFINITE;
+    if (out == NULL || lmr_vec_out_missing(out->loss) ||
+        lmr_mat_out_missing(out->dh) || lmr_mat_out_missing(out->dE))
+        return LMR_EINVAL;
+    int dE_wanted = out->dE.rows > 0 || out->dE.cols > 0;
+    if (out->loss.len != loss_count || out->dh.rows != n ||
+        out->dh.cols != d ||
+        (dE_wanted && (out->dE.rows != vocab || out->dE.cols != d)))
+        return LMR_EDIM;
+    return LMR_OK;
 }
 
 /* sum_j a[j] b[j] over d terms, in order. a, b: (d) */
@@ -219,44 +261,47 @@ static size_t chunk_rows(size_t first, size_t vocab)
     return vocab - first < LMR_LCE_CHUNK ? vocab - first : LMR_LCE_CHUNK;
 }
 
-int lmr_linear_cross_entropy(double *loss, double *dh, double *dE,
-                             const double *h, const double *E,
-                             const int64_t *targets, const double *dloss,
-                             size_t n, size_t vocab, size_t d,
-                             enum lmr_reduction reduction,
-                             int64_t ignore_index)
+enum lmr_status lmr_linear_cross_entropy(
+    const lmr_linear_cross_entropy_outputs *out, lmr_mat h, lmr_mat E,
+    lmr_ids targets, lmr_vec dloss, enum lmr_reduction reduction,
+    int64_t ignore_index)
 {
-    int status = check_args(loss, dh, h, E, targets, dloss, n, vocab, d,
-                            reduction, ignore_index);
+    int status = lmr_linear_cross_entropy_check(h, E, targets, reduction,
+                                                ignore_index);
+    if (status == LMR_OK)
+        status = check_upstream_and_outputs(out, h, E, dloss, reduction);
     if (status != LMR_OK)
-        return status;
+        return (enum lmr_status)status;
+    size_t n = h.rows, vocab = E.rows, d = h.cols;
+    double *loss = out->loss.data, *dh = out->dh.data;
+    double *dE = out->dE.rows > 0 ? out->dE.data : NULL; /* NULL: not wanted */
     scratch s;
     status = scratch_new(&s, n);
     /* pass 1: the online maximum and log-sum-exp, nothing written yet */
     for (size_t first = 0; status == LMR_OK && first < vocab;
          first += LMR_LCE_CHUNK) {
         size_t rows = chunk_rows(first, vocab);
-        status = chunk_logits(s.u, h, E, first, rows, n, d);
+        status = chunk_logits(s.u, h.data, E.data, first, rows, n, d);
         if (status == LMR_OK)
-            fold_chunk(&s.state, s.u, first, rows, n, targets);
+            fold_chunk(&s.state, s.u, first, rows, n, targets.data);
     }
     if (status == LMR_OK) {
         /* pass 2: the loss, then D chunk by chunk into dh and dE */
-        write_loss(loss, &s.state, targets, n, reduction, ignore_index);
+        write_loss(loss, &s.state, targets.data, n, reduction, ignore_index);
         size_t counted;
-        lmr_cross_entropy_weights(
-            lmr_vec_out_of(s.weights, n), &counted, lmr_ids_of(targets, n),
-            lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? n : 1),
-            reduction, ignore_index); /* checked above */
+        lmr_cross_entropy_weights(lmr_vec_out_of(s.weights, n), &counted,
+                                  targets, dloss, reduction,
+                                  ignore_index); /* checked above */
         if (n > 0)
             memset(dh, 0, n * d * sizeof(double));
         for (size_t first = 0; first < vocab; first += LMR_LCE_CHUNK) {
             size_t rows = chunk_rows(first, vocab);
-            chunk_logits(s.u, h, E, first, rows, n, d); /* finite: pass 1 */
-            backward_chunk(dh, dE, s.u, &s.state, s.weights, h, E, targets,
-                           first, rows, n, d);
+            /* finite: pass 1 */
+            chunk_logits(s.u, h.data, E.data, first, rows, n, d);
+            backward_chunk(dh, dE, s.u, &s.state, s.weights, h.data, E.data,
+                           targets.data, first, rows, n, d);
         }
     }
     scratch_free(&s);
-    return status;
+    return (enum lmr_status)status;
 }

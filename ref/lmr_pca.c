@@ -26,31 +26,44 @@
 #include "lmr_check.h"
 #include "lmr_status.h"
 
-static int outputs_given(const lmr_pca_outputs *out)
+enum lmr_status lmr_pca_check(lmr_mat X, int64_t k)
 {
-    return out != NULL && out->mean != NULL && out->components != NULL &&
-           out->variances != NULL && out->ratios != NULL &&
-           out->projections != NULL && out->reconstruction != NULL;
-}
-
-static int check_pca(const lmr_pca_outputs *out, const double *X, size_t n,
-                     size_t d, size_t k)
-{
-    size_t count, square;
-    if (!outputs_given(out) || X == NULL)
+    size_t n = X.rows, d = X.cols, count;
+    if (lmr_mat_missing(X))
         return LMR_EINVAL;
     if (n < 2 || d == 0)
         return LMR_EDIM;
-    if (lmr_array_count(&count, n, d) != LMR_OK ||
-        lmr_array_count(&square, d, d) != LMR_OK)
+    if (lmr_mat_too_big(X) || lmr_array_count(&count, d, d) != LMR_OK)
         return LMR_EOVERFLOW;
-    if (lmr_check_finite(X, count) != LMR_OK)
+    if (k < 1 || (uint64_t)k > (n < d ? n : d))
+        return LMR_EDOMAIN;
+    count = lmr_mat_count(X);
+    if (lmr_check_finite(X.data, count) != LMR_OK)
         return LMR_ENONFINITE;
     for (size_t i = 0; i < count; i++)
-        if (fabs(X[i]) > LMR_PCA_MAX_ABS)
+        if (fabs(X.data[i]) > LMR_PCA_MAX_ABS)
             return LMR_EDOMAIN;
-    if (k < 1 || k > (n < d ? n : d))
-        return LMR_EDOMAIN;
+    return LMR_OK;
+}
+
+/* LMR_EINVAL, then LMR_EDIM, for the outputs of n rows, d columns, k
+ * components. */
+static int check_outputs(const lmr_pca_outputs *out, size_t n, size_t d,
+                         size_t k)
+{
+    if (out == NULL || lmr_vec_out_missing(out->mean) ||
+        lmr_mat_out_missing(out->components) ||
+        lmr_vec_out_missing(out->variances) ||
+        lmr_vec_out_missing(out->ratios) ||
+        lmr_mat_out_missing(out->projections) ||
+        lmr_mat_out_missing(out->reconstruction))
+        return LMR_EINVAL;
+    if (out->mean.len != d || out->components.rows != k ||
+        out->components.cols != d || out->variances.len != k ||
+        out->ratios.len != k || out->projections.rows != n ||
+        out->projections.cols != k || out->reconstruction.rows != n ||
+        out->reconstruction.cols != d)
+        return LMR_EDIM;
     return LMR_OK;
 }
 
@@ -121,21 +134,21 @@ static void write_outputs(const lmr_pca_outputs *out, const double *Y,
 {
     double T = total_variance(Y, n, d);
     for (size_t i = 0; i < k; i++) {
-        double *v = out->components + i * d; /* row i of (k, d) */
+        double *v = out->components.data + i * d; /* row i of (k, d) */
         for (size_t j = 0; j < d; j++)
             v[j] = W[j * d + i];
         apply_sign_rule(v, d);
-        out->variances[i] = s[i] * s[i] / (double)(n - 1);
-        out->ratios[i] = T > 0.0 ? out->variances[i] / T : 0.0;
+        out->variances.data[i] = s[i] * s[i] / (double)(n - 1);
+        out->ratios.data[i] = T > 0.0 ? out->variances.data[i] / T : 0.0;
     }
     for (size_t t = 0; t < n; t++) {
         const double *y = Y + t * d;               /* row t of (n, d) */
-        double *z = out->projections + t * k;      /* row t of (n, k) */
-        double *r = out->reconstruction + t * d;   /* row t of (n, d) */
+        double *z = out->projections.data + t * k;    /* row t of (n, k) */
+        double *r = out->reconstruction.data + t * d; /* row t of (n, d) */
         for (size_t j = 0; j < d; j++)
             r[j] = 0.0;
         for (size_t i = 0; i < k; i++) {
-            const double *v = out->components + i * d;
+            const double *v = out->components.data + i * d;
             double dot = 0.0;
             for (size_t j = 0; j < d; j++)
                 dot += y[j] * v[j];
@@ -144,16 +157,18 @@ static void write_outputs(const lmr_pca_outputs *out, const double *Y,
                 r[j] += dot * v[j];
         }
         for (size_t j = 0; j < d; j++)
-            r[j] += out->mean[j];
+            r[j] += out->mean.data[j];
     }
 }
 
-int lmr_pca(const lmr_pca_outputs *out, const double *X, size_t n, size_t d,
-            size_t k)
+enum lmr_status lmr_pca(const lmr_pca_outputs *out, lmr_mat X, int64_t k)
 {
-    int status = check_pca(out, X, n, d, k);
+    int status = lmr_pca_check(X, k);
+    size_t n = X.rows, d = X.cols, width = status == LMR_OK ? (size_t)k : 0;
+    if (status == LMR_OK)
+        status = check_outputs(out, n, d, width);
     if (status != LMR_OK)
-        return status;
+        return (enum lmr_status)status;
     size_t rows = n > d ? n : d;
     double *Y = malloc(n * d * sizeof(double));
     double *work = malloc(rows * d * sizeof(double));
@@ -162,15 +177,15 @@ int lmr_pca(const lmr_pca_outputs *out, const double *X, size_t n, size_t d,
     if (Y == NULL || work == NULL || W == NULL || s == NULL) {
         status = LMR_ENOMEM;
     } else {
-        centre_rows(out->mean, Y, X, n, d);
+        centre_rows(out->mean.data, Y, X.data, n, d);
         if (right_singular_vectors(W, s, Y, n, d, work) != 0)
             status = LMR_ENOMEM; /* GSL fails only on bad sizes, excluded above */
         else
-            write_outputs(out, Y, W, s, n, d, k);
+            write_outputs(out, Y, W, s, n, d, width);
     }
     free(Y);
     free(work);
     free(W);
     free(s);
-    return status;
+    return (enum lmr_status)status;
 }

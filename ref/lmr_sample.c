@@ -19,31 +19,44 @@
 #include "lmr_softmax.h"
 #include "lmr_status.h"
 
-static int check_choice(const void *out, const double *logits, size_t n,
-                        size_t vocab)
+/* The shape classes of a choice over logits (n,vocab): LMR_EINVAL, LMR_EDIM,
+ * LMR_EOVERFLOW. */
+static int check_logits_view(lmr_mat logits)
 {
-    size_t count;
-    if (n > 0 && (out == NULL || logits == NULL))
+    if (lmr_mat_missing(logits))
         return LMR_EINVAL;
-    if (vocab == 0)
+    if (logits.cols == 0)
         return LMR_EDIM;
-    if (lmr_array_count(&count, n, vocab) != LMR_OK)
+    if (lmr_mat_too_big(logits))
         return LMR_EOVERFLOW;
-    return lmr_check_logits(logits, n, vocab);
+    return LMR_OK;
 }
 
-int lmr_argmax(int64_t *token, const double *logits, size_t n, size_t vocab)
+enum lmr_status lmr_argmax_check(lmr_mat logits)
 {
-    int status = check_choice(token, logits, n, vocab);
-    for (size_t t = 0; status == LMR_OK && t < n; t++) {
-        const double *row = logits + t * vocab; /* row t */
+    int status = check_logits_view(logits);
+    if (status == LMR_OK)
+        status = lmr_check_logits(logits.data, logits.rows, logits.cols);
+    return (enum lmr_status)status;
+}
+
+enum lmr_status lmr_argmax(lmr_ids_out token, lmr_mat logits)
+{
+    int status = lmr_argmax_check(logits);
+    if (status == LMR_OK && lmr_ids_out_missing(token))
+        status = LMR_EINVAL;
+    if (status == LMR_OK && token.len != logits.rows)
+        status = LMR_EDIM;
+    size_t vocab = logits.cols;
+    for (size_t t = 0; status == LMR_OK && t < logits.rows; t++) {
+        const double *row = logits.data + t * vocab; /* row t */
         size_t best = 0;
         for (size_t i = 1; i < vocab; i++)
             if (row[i] > row[best]) /* strict: an equal later value loses */
                 best = i;
-        token[t] = (int64_t)best;
+        token.data[t] = (int64_t)best;
     }
-    return status;
+    return (enum lmr_status)status;
 }
 
 /* A token, its logit (for ordering) and its softmax probability. */
@@ -149,12 +162,12 @@ static int64_t sample_row(double *q, ranked_token *order, const double *row,
     size_t top_k_kept = kept;
     if (top_p < 1.0)
         kept = top_p_count(order, kept, top_p,
-                           trace ? trace->cumulative : NULL);
+                           trace ? trace->cumulative.data : NULL);
     keep_only(q, vocab, order, kept);
-    int64_t token = inverse_cdf(q, vocab, r, trace ? trace->cdf : NULL);
+    int64_t token = inverse_cdf(q, vocab, r, trace ? trace->cdf.data : NULL);
     if (trace != NULL) {
         for (size_t m = 0; m < ranked; m++)
-            trace->order[m] = order[m].index;
+            trace->order.data[m] = (int64_t)order[m].index;
         trace->ranked = ranked;
         trace->top_k_kept = top_k_kept;
         trace->kept = kept;
@@ -165,8 +178,8 @@ static int64_t sample_row(double *q, ranked_token *order, const double *row,
     return token;
 }
 
-static int check_sample_params(const double *r, size_t n, int64_t top_k,
-                               double top_p)
+/* top_k, then top_p (spec/sampling.md). */
+static int check_sample_params(int64_t top_k, double top_p)
 {
     if (top_k < 0)
         return LMR_EDOMAIN;
@@ -174,92 +187,126 @@ static int check_sample_params(const double *r, size_t n, int64_t top_k,
         return LMR_ENONFINITE;
     if (!(top_p > 0.0 && top_p <= 1.0))
         return LMR_EDOMAIN;
-    for (size_t t = 0; t < n; t++) {
-        if (!isfinite(r[t]))
+    return LMR_OK;
+}
+
+/* Each r[t] finite and in [0, 1). */
+static int check_uniforms(lmr_vec r)
+{
+    for (size_t t = 0; t < r.len; t++) {
+        if (!isfinite(r.data[t]))
             return LMR_ENONFINITE;
-        if (!(r[t] >= 0.0 && r[t] < 1.0))
+        if (!(r.data[t] >= 0.0 && r.data[t] < 1.0))
             return LMR_EDOMAIN;
     }
     return LMR_OK;
 }
 
-/* The checks of lmr_sample: the logits (n,vocab) read into out, then
- * token and r (n), tau, top_k, top_p and r. */
-static int check_sample(const void *out, const int64_t *token,
-                        const double *logits, const double *r, size_t n,
-                        size_t vocab, double tau, int64_t top_k, double top_p)
+enum lmr_status lmr_sample_check(lmr_mat logits, lmr_vec r, double tau,
+                                 int64_t top_k, double top_p)
 {
-    int status = check_choice(out, logits, n, vocab);
-    if (status == LMR_OK && n > 0 && (token == NULL || r == NULL))
-        status = LMR_EINVAL;
+    int status = lmr_mat_missing(logits) || lmr_vec_missing(r) ? LMR_EINVAL
+                                                               : LMR_OK;
+    if (status == LMR_OK && (logits.cols == 0 || r.len != logits.rows))
+        status = LMR_EDIM;
+    if (status == LMR_OK && (lmr_mat_too_big(logits) || lmr_vec_too_big(r)))
+        status = LMR_EOVERFLOW;
     if (status == LMR_OK)
         status = lmr_check_temperature(tau);
     if (status == LMR_OK)
-        status = check_sample_params(r, n, top_k, top_p);
-    return status;
+        status = check_sample_params(top_k, top_p);
+    if (status == LMR_OK)
+        status = lmr_check_logits(logits.data, logits.rows, logits.cols);
+    if (status == LMR_OK)
+        status = check_uniforms(r);
+    return (enum lmr_status)status;
 }
 
-int lmr_sample(double *probs, int64_t *token, const double *logits,
-               const double *r, size_t n, size_t vocab, double tau,
-               int64_t top_k, double top_p)
+enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token,
+                           lmr_mat logits, lmr_vec r, double tau,
+                           int64_t top_k, double top_p)
 {
-    int status = check_sample(probs, token, logits, r, n, vocab, tau, top_k,
-                              top_p);
+    size_t n = logits.rows, vocab = logits.cols;
+    int status = lmr_sample_check(logits, r, tau, top_k, top_p);
+    if (status == LMR_OK &&
+        (lmr_mat_out_missing(probs) || lmr_ids_out_missing(token)))
+        status = LMR_EINVAL;
+    if (status == LMR_OK &&
+        (probs.rows != n || probs.cols != vocab || token.len != n))
+        status = LMR_EDIM;
     if (status != LMR_OK || n == 0)
-        return status;
+        return (enum lmr_status)status;
     ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
     if (order == NULL)
         return LMR_ENOMEM;
-    lmr_softmax(lmr_mat_out_of(probs, n, vocab), lmr_mat_of(logits, n, vocab),
-                tau); /* checked above: succeeds */
+    lmr_softmax(probs, logits, tau); /* checked above: succeeds */
     for (size_t t = 0; t < n; t++) /* row t */
-        token[t] = sample_row(probs + t * vocab, order, logits + t * vocab,
-                              r[t], vocab, top_k, top_p, NULL);
+        token.data[t] = sample_row(probs.data + t * vocab, order,
+                                   logits.data + t * vocab, r.data[t], vocab,
+                                   top_k, top_p, NULL);
     free(order);
     return LMR_OK;
 }
 
-int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
-                         double r, size_t vocab, double tau, int64_t top_k,
-                         double top_p)
+/* LMR_EINVAL, then LMR_EDIM, for the trace's five arrays of vocab entries. */
+static int check_trace(const lmr_sample_trace *trace, size_t vocab)
 {
-    if (trace == NULL || trace->order == NULL || trace->probs == NULL ||
-        trace->cumulative == NULL || trace->kept_probs == NULL ||
-        trace->cdf == NULL)
+    if (trace == NULL || lmr_ids_out_missing(trace->order) ||
+        lmr_vec_out_missing(trace->probs) ||
+        lmr_vec_out_missing(trace->cumulative) ||
+        lmr_vec_out_missing(trace->kept_probs) ||
+        lmr_vec_out_missing(trace->cdf))
         return LMR_EINVAL;
-    int status = check_sample(trace->probs, &trace->token, logits, &r, 1,
-                              vocab, tau, top_k, top_p);
+    if (trace->order.len != vocab || trace->probs.len != vocab ||
+        trace->cumulative.len != vocab || trace->kept_probs.len != vocab ||
+        trace->cdf.len != vocab)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_sample_row_trace(lmr_sample_trace *trace, lmr_vec logits,
+                                     double r, double tau, int64_t top_k,
+                                     double top_p)
+{
+    size_t vocab = logits.len;
+    lmr_mat row = lmr_mat_of(logits.data, 1, vocab);
+    int status = lmr_sample_check(row, lmr_vec_of(&r, 1), tau, top_k, top_p);
+    if (status == LMR_OK)
+        status = check_trace(trace, vocab);
     if (status != LMR_OK)
-        return status;
+        return (enum lmr_status)status;
     ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
     if (order == NULL)
         return LMR_ENOMEM;
-    lmr_softmax(lmr_mat_out_of(trace->probs, 1, vocab),
-                lmr_mat_of(logits, 1, vocab), tau); /* checked: succeeds */
-    memcpy(trace->kept_probs, trace->probs, vocab * sizeof(double));
-    sample_row(trace->kept_probs, order, logits, r, vocab, top_k, top_p,
-               trace);
+    /* checked: succeeds */
+    lmr_softmax(lmr_mat_out_of(trace->probs.data, 1, vocab), row, tau);
+    memcpy(trace->kept_probs.data, trace->probs.data, vocab * sizeof(double));
+    sample_row(trace->kept_probs.data, order, logits.data, r, vocab, top_k,
+               top_p, trace);
     free(order);
     return LMR_OK;
 }
 
-int lmr_rank_tokens(size_t *order, size_t *ranked, const double *logits,
-                    size_t vocab)
+enum lmr_status lmr_rank_tokens(lmr_ids_out order, size_t *ranked,
+                                lmr_vec logits)
 {
-    if (order == NULL || ranked == NULL)
-        return LMR_EINVAL;
-    int status = check_choice(order, logits, 1, vocab);
+    size_t vocab = logits.len;
+    int status = lmr_argmax_check(lmr_mat_of(logits.data, 1, vocab));
+    if (status == LMR_OK && (ranked == NULL || lmr_ids_out_missing(order)))
+        status = LMR_EINVAL;
+    if (status == LMR_OK && order.len != vocab)
+        status = LMR_EDIM;
     if (status != LMR_OK)
-        return status;
+        return (enum lmr_status)status;
     ranked_token *work = malloc(vocab * sizeof *work);  /* (vocab) */
     double *unused = calloc(vocab, sizeof(double));     /* (vocab) */
     if (work != NULL && unused != NULL) {
-        *ranked = rank_tokens(work, logits, unused, vocab);
+        *ranked = rank_tokens(work, logits.data, unused, vocab);
         for (size_t m = 0; m < *ranked; m++)
-            order[m] = work[m].index;
+            order.data[m] = (int64_t)work[m].index;
     }
     status = work != NULL && unused != NULL ? LMR_OK : LMR_ENOMEM;
     free(work);
     free(unused);
-    return status;
+    return (enum lmr_status)status;
 }

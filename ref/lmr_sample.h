@@ -2,6 +2,9 @@
  * lmr_sample.h -- choosing the next token: greedy argmax, and sampling with
  * temperature, top-k and top-p from a caller-supplied uniform number
  * (spec/sampling.md; vectors/argmax.json, sample.json).
+ *
+ * Arrays are views (spec/api.md): n and vocab come from logits. Problems are
+ * reported in the order of spec/api.md#error-order.
  */
 #ifndef LMR_SAMPLE_H
 #define LMR_SAMPLE_H
@@ -10,18 +13,42 @@
 #include <stdint.h>
 
 #include "lmr_api.h"
+#include "lmr_status.h"
+#include "lmr_view.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /*
- * token[t] = the smallest i with logits[t,i] maximal (lowest index wins a tie).
- * token is (n), logits is (n,vocab).
- * Errors: those of lmr_softmax for the logits.
+ * The input of lmr_argmax: logits (n,vocab), n may be 0.
+ * Errors, in this order: LMR_EINVAL (logits with elements and no data);
+ * LMR_EDIM (vocab is 0); LMR_EOVERFLOW; LMR_ENONFINITE (+inf or NaN) then
+ * LMR_EDOMAIN (a row of only -inf), as lmr_softmax rejects them.
  */
 LMR_API
-int lmr_argmax(int64_t *token, const double *logits, size_t n, size_t vocab);
+enum lmr_status lmr_argmax_check(lmr_mat logits);
+
+/*
+ * token[t] = the smallest i with logits[t,i] maximal (lowest index wins a tie).
+ * token is (n), logits is (n,vocab).
+ * Errors: those of lmr_argmax_check; then LMR_EINVAL (token with elements
+ * and no data), LMR_EDIM (token.len != n).
+ */
+LMR_API
+enum lmr_status lmr_argmax(lmr_ids_out token, lmr_mat logits);
+
+/*
+ * The inputs and parameters of lmr_sample: logits (n,vocab), r (n).
+ * Errors, in this order: LMR_EINVAL (logits or r with elements and no
+ * data); LMR_EDIM (vocab is 0, r.len != n); LMR_EOVERFLOW; tau
+ * (LMR_ENONFINITE, LMR_EDOMAIN for tau <= 0), top_k (LMR_EDOMAIN for
+ * top_k < 0), top_p (LMR_ENONFINITE, LMR_EDOMAIN outside (0, 1]); the
+ * logits as lmr_argmax_check; r (LMR_ENONFINITE, LMR_EDOMAIN outside [0, 1)).
+ */
+LMR_API
+enum lmr_status lmr_sample_check(lmr_mat logits, lmr_vec r, double tau,
+                                 int64_t top_k, double top_p);
 
 /*
  * For each row: p = softmax(u/tau); keep the top_k largest (ties: lower index
@@ -30,14 +57,14 @@ int lmr_argmax(int64_t *token, const double *logits, size_t n, size_t vocab);
  * top-p); probs[t,:] = p renormalised over the kept tokens, 0 elsewhere;
  * token[t] = the smallest i with r[t] < sum_{j<=i} probs[t,j].
  * probs and logits are (n,vocab); r and token are (n).
- * Errors: those of lmr_softmax; LMR_EDOMAIN (top_k < 0, top_p outside
- * (0, 1], r outside [0, 1)); LMR_ENONFINITE (top_p or r NaN or infinite);
- * LMR_ENOMEM (it allocates one work array of vocab entries).
+ * Errors: those of lmr_sample_check; then LMR_EINVAL (probs, token), LMR_EDIM
+ * (probs not n x vocab, token.len != n); LMR_ENOMEM (it allocates one work
+ * array of vocab entries).
  */
 LMR_API
-int lmr_sample(double *probs, int64_t *token, const double *logits,
-               const double *r, size_t n, size_t vocab, double tau,
-               int64_t top_k, double top_p);
+enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token,
+                           lmr_mat logits, lmr_vec r, double tau,
+                           int64_t top_k, double top_p);
 
 #ifdef __cplusplus
 }

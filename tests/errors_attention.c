@@ -34,23 +34,44 @@ static const size_t HUGE_SIZE = SIZE_MAX / 2;
 
 typedef struct {
     const double *Q, *K;
-    const int64_t *key_mask;
+    const int64_t *key_mask; /* (mask_len), or NULL with mask_len 0 */
     size_t n_q, n_k, d_k;
     int causal;
+    size_t k_width, mask_len; /* d_k and n_k unless a test says */
 } attention_args;
 
 static attention_args good_args(void)
 {
-    attention_args a = {GOOD_Q, GOOD_K, GOOD_MASK, NQ, NK, DK, 1};
+    attention_args a = {GOOD_Q, GOOD_K, GOOD_MASK, NQ, NK, DK, 1, DK, NK};
     return a;
+}
+
+/* The arguments without a padding mask. */
+static attention_args without_mask(attention_args a)
+{
+    a.key_mask = NULL;
+    a.mask_len = 0;
+    return a;
+}
+
+static lmr_mat view_Q(attention_args a) { return lmr_mat_of(a.Q, a.n_q, a.d_k); }
+static lmr_mat view_K(attention_args a) { return lmr_mat_of(a.K, a.n_k, a.k_width); }
+static lmr_ids view_mask(attention_args a)
+{
+    return lmr_ids_of(a.key_mask, a.mask_len);
+}
+
+static void fill(double *values /* (CAP) */)
+{
+    for (size_t i = 0; i < CAP; i++)
+        values[i] = SENTINEL;
 }
 
 static int run(attention_args a, double *weights /* (CAP) */)
 {
-    for (size_t i = 0; i < CAP; i++)
-        weights[i] = SENTINEL;
-    return lmr_attention_weights(weights, a.Q, a.K, a.key_mask, a.n_q, a.n_k,
-                                 a.d_k, a.causal);
+    fill(weights);
+    return lmr_attention_weights(lmr_mat_out_of(weights, a.n_q, a.n_k),
+                                 view_Q(a), view_K(a), view_mask(a), a.causal);
 }
 
 static int untouched(const double *weights /* (CAP) */)
@@ -114,7 +135,7 @@ static void test_masks(void)
     a.Q = GOOD_K;
     rejects(a, LMR_EDOMAIN, "causal and padding together mask query 0's keys");
     a = good_args();
-    a.key_mask = NULL;
+    a = without_mask(a);
     a.n_k = 2; /* n_q = 3 > n_k = 2: query 0 stands before every key */
     rejects(a, LMR_EDOMAIN, "causal with n_q > n_k: query 0 has no key");
     a.causal = 0;
@@ -125,17 +146,18 @@ static void test_masks(void)
 static void test_sizes(void)
 {
     attention_args a = good_args();
-    a.d_k = 0;
+    a.d_k = a.k_width = 0;
     rejects(a, LMR_EDIM, "d_k = 0");
     a = good_args();
+    a = without_mask(a);
     a.n_k = 0;
     rejects(a, LMR_EDIM, "n_k = 0");
     a = good_args();
     a.n_q = HUGE_SIZE;
     rejects(a, LMR_EOVERFLOW, "n_q * d_k overflows");
     a = good_args();
+    a = without_mask(a);
     a.n_k = HUGE_SIZE;
-    a.key_mask = NULL;
     rejects(a, LMR_EOVERFLOW, "n_k * d_k overflows");
 }
 
@@ -145,7 +167,7 @@ static void test_range(void)
     static const double big[2] = {1e300, 1e300};
     static const double one_key[2] = {1, 1};
     static const double big_key[2] = {1e10, 1e10};
-    attention_args a = {big, one_key, NULL, 1, 1, 2, 0};
+    attention_args a = {big, one_key, NULL, 1, 1, 2, 0, 2, 0};
     double weights[CAP];
     expect_status(run(a, weights), LMR_OK,
                   "a score of 1.4e300 stays finite (a control)");
@@ -157,57 +179,178 @@ static void test_null_and_empty(void)
 {
     attention_args a = good_args();
     double weights[CAP];
-    expect_status(lmr_attention_weights(NULL, GOOD_Q, GOOD_K, NULL, NQ, NK, DK, 0),
-                  LMR_EINVAL, "NULL weights");
+    fill(weights);
+    expect_status(lmr_attention_weights(lmr_mat_out_of(NULL, NQ, NK), view_Q(a),
+                                        view_K(a), lmr_ids_of(NULL, 0), 0),
+                  LMR_EINVAL, "weights without data");
     a.K = NULL;
-    rejects(a, LMR_EINVAL, "NULL K");
+    rejects(a, LMR_EINVAL, "K without data");
     a = good_args();
     a.Q = NULL;
-    rejects(a, LMR_EINVAL, "NULL Q");
-    expect_status(lmr_attention_weights(NULL, NULL, GOOD_K, GOOD_MASK, 0, NK, DK, 1),
-                  LMR_OK, "n_q = 0 with NULL weights and Q");
+    rejects(a, LMR_EINVAL, "Q without data");
+    a = good_args();
+    a.key_mask = NULL;
+    rejects(a, LMR_EINVAL, "key_mask of n_k entries without data");
+    a = good_args();
+    a.n_q = 0;
+    a.Q = NULL;
+    expect_status(lmr_attention_weights(lmr_mat_out_of(NULL, 0, NK), view_Q(a),
+                                        view_K(a), view_mask(a), 1),
+                  LMR_OK, "n_q = 0 with no data for weights and Q");
     a = good_args();
     a.n_q = 0;
     expect_status(run(a, weights), LMR_OK, "n_q = 0");
     tap_ok(untouched(weights), "n_q = 0: nothing written");
 }
 
+/* The shapes the harness used to judge (K's width, key_mask's length), the
+ * output's shape, and which problem comes first (spec/api.md#error-order). */
+static void test_shapes_and_order(void)
+{
+    double Q[NQ * DK], weights[CAP];
+    static const int64_t two[NK] = {1, 2, 1, 1};
+    static const int64_t none[NK] = {0, 0, 0, 0};
+    copy_with(Q, GOOD_Q, NQ * DK, 0, NAN);
+    attention_args a = good_args();
+    a.k_width = DK + 1;
+    rejects(a, LMR_EDIM, "K is d_k + 1 wide");
+    a = good_args();
+    a.mask_len = NK - 1;
+    rejects(a, LMR_EDIM, "key_mask of n_k - 1 entries");
+    a.Q = Q;
+    rejects(a, LMR_EDIM, "key_mask short and NaN in Q: EDIM first");
+    a = good_args();
+    a.key_mask = two;
+    a.Q = Q;
+    rejects(a, LMR_ENONFINITE, "key_mask entry 2 and NaN in Q: Q first");
+    a = good_args();
+    a.key_mask = none;
+    a.Q = Q;
+    rejects(a, LMR_ENONFINITE, "every key padding and NaN in Q: Q first");
+    a = good_args();
+    a.key_mask = NULL;
+    a.k_width = DK + 1;
+    rejects(a, LMR_EINVAL, "key_mask without data and K misshapen: EINVAL first");
+
+    a = good_args();
+    fill(weights);
+    expect_status(lmr_attention_weights(lmr_mat_out_of(weights, NQ, NK + 1),
+                                        view_Q(a), view_K(a), view_mask(a), 1),
+                  LMR_EDIM, "weights n_q x (n_k + 1)");
+    tap_ok(untouched(weights), "weights misshapen: output not written");
+    a.Q = Q;
+    expect_status(lmr_attention_weights(lmr_mat_out_of(weights, NQ, NK + 1),
+                                        view_Q(a), view_K(a), view_mask(a), 1),
+                  LMR_ENONFINITE, "weights misshapen and NaN in Q: the input first");
+    a = good_args();
+    expect_status(lmr_attention_weights_check(view_Q(a), view_K(a), view_mask(a), 1),
+                  LMR_OK, "lmr_attention_weights_check: the good arguments");
+    a.key_mask = none;
+    expect_status(lmr_attention_weights_check(view_Q(a), view_K(a), view_mask(a), 0),
+                  LMR_EDOMAIN, "lmr_attention_weights_check: every key padding");
+}
+
+/* Runs the backward into fresh sentinel-filled dQ and dK of the shapes
+ * of Q and K; dweights (NQ, g_cols). */
+static int run_backward(attention_args a, const double *G, size_t g_cols,
+                        double *dQ, double *dK /* (CAP) each */)
+{
+    fill(dQ);
+    fill(dK);
+    return lmr_attention_weights_backward(
+        lmr_mat_out_of(dQ, a.n_q, a.d_k), lmr_mat_out_of(dK, a.n_k, a.k_width),
+        view_Q(a), view_K(a), view_mask(a), lmr_mat_of(G, a.n_q, g_cols),
+        a.causal);
+}
+
+static void backward_rejects(attention_args a, const double *G, size_t g_cols,
+                             int expected, const char *what)
+{
+    double dQ[CAP], dK[CAP];
+    expect_status(run_backward(a, G, g_cols, dQ, dK), expected, what);
+    tap_ok(untouched(dQ) && untouched(dK), "%s: outputs not written", what);
+}
+
 static void test_backward(void)
 {
     static const double G[NQ * NK] = {1, 0.5, -1, 2, 0, 0, 0.25, -0.5,
                                       3, -2, 1, 0};
-    double dQ[CAP], dK[CAP], bad[NQ * NK];
-    for (size_t i = 0; i < CAP; i++)
-        dQ[i] = dK[i] = SENTINEL;
-    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, GOOD_MASK,
-                                                 G, NQ, NK, DK, 1),
-                  LMR_OK, "backward: the good arguments");
+    static const int64_t none[NK] = {0, 0, 0, 0};
+    double dQ[CAP], dK[CAP], bad[NQ * NK], Q[NQ * DK];
+    attention_args a = good_args();
+    expect_status(run_backward(a, G, NK, dQ, dK), LMR_OK,
+                  "backward: the good arguments");
     tap_ok(dK[1 * DK] == 0.0 && dK[1 * DK + 1] == 0.0,
            "backward: the padding key's dK row is exactly 0");
     copy_with(bad, G, NQ * NK, NQ * NK - 1, NAN);
-    for (size_t i = 0; i < CAP; i++)
-        dQ[i] = dK[i] = SENTINEL;
-    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, GOOD_MASK,
-                                                 bad, NQ, NK, DK, 1),
-                  LMR_ENONFINITE, "backward: NaN in dweights");
-    tap_ok(untouched(dQ) && untouched(dK), "backward: NaN in dweights: "
-           "outputs not written");
-    static const int64_t none[NK] = {0, 0, 0, 0};
-    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, none,
-                                                 G, NQ, NK, DK, 0),
-                  LMR_EDOMAIN, "backward: every key padding (the forward's error)");
-    tap_ok(untouched(dQ) && untouched(dK), "backward: every key padding: "
-           "outputs not written");
-    expect_status(lmr_attention_weights_backward(dQ, NULL, GOOD_Q, GOOD_K, NULL,
-                                                 G, NQ, NK, DK, 0),
-                  LMR_EINVAL, "backward: NULL dK");
-    expect_status(lmr_attention_weights_backward(dQ, dK, GOOD_Q, GOOD_K, NULL,
-                                                 NULL, NQ, NK, DK, 0),
-                  LMR_EINVAL, "backward: NULL dweights");
-    expect_status(lmr_attention_weights_backward(NULL, dK, NULL, GOOD_K, NULL,
-                                                 NULL, 0, NK, DK, 1),
-                  LMR_OK, "backward: n_q = 0 with NULL dQ, Q and dweights");
+    backward_rejects(a, bad, NK, LMR_ENONFINITE, "backward: NaN in dweights");
+    a.key_mask = none;
+    a.causal = 0;
+    backward_rejects(a, G, NK, LMR_EDOMAIN,
+                     "backward: every key padding (the forward's error)");
+    a = without_mask(good_args());
+    a.causal = 0;
+    fill(dQ);
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(dQ, NQ, DK), lmr_mat_out_of(NULL, NK, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(G, NQ, NK), 0),
+                  LMR_EINVAL, "backward: dK without data");
+    backward_rejects(a, NULL, NK, LMR_EINVAL, "backward: dweights without data");
+    fill(dK);
+    a = good_args();
+    a.n_q = 0;
+    a.Q = NULL;
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(NULL, 0, DK), lmr_mat_out_of(dK, NK, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(NULL, 0, NK), 1),
+                  LMR_OK, "backward: n_q = 0 with no data for dQ, Q and dweights");
     tap_ok(dK[0] == 0.0 && dK[NK * DK - 1] == 0.0, "backward: n_q = 0: dK is 0");
+
+    /* the shapes the harness used to judge, and the order */
+    a = good_args();
+    backward_rejects(a, G, NK - 1, LMR_EDIM, "backward: dweights n_q x (n_k - 1)");
+    a.k_width = DK + 1;
+    backward_rejects(a, G, NK, LMR_EDIM, "backward: K is d_k + 1 wide");
+    a = good_args();
+    a.mask_len = NK - 1;
+    backward_rejects(a, G, NK, LMR_EDIM, "backward: key_mask of n_k - 1 entries");
+    a = good_args();
+    copy_with(Q, GOOD_Q, NQ * DK, 0, NAN);
+    a.Q = Q;
+    backward_rejects(a, G, NK - 1, LMR_ENONFINITE,
+                     "backward: NaN in Q and dweights misshapen: the input first");
+    a = good_args();
+    double bad_first[NQ * NK];
+    copy_with(bad_first, G, NQ * NK, 0, NAN); /* inside the misshapen view */
+    backward_rejects(a, bad_first, NK - 1, LMR_EDIM,
+                     "backward: dweights misshapen and NaN: EDIM first");
+    fill(dQ);
+    fill(dK);
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(dQ, NQ, DK + 1), lmr_mat_out_of(dK, NK, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(G, NQ, NK), 1),
+                  LMR_EDIM, "backward: dQ n_q x (d_k + 1)");
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(dQ, NQ, DK), lmr_mat_out_of(dK, NK + 1, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(G, NQ, NK), 1),
+                  LMR_EDIM, "backward: dK (n_k + 1) x d_k");
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(dQ, NQ, DK + 1), lmr_mat_out_of(dK, NK, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(bad, NQ, NK), 1),
+                  LMR_ENONFINITE,
+                  "backward: NaN in dweights and dQ misshapen: the gradient first");
+    expect_status(lmr_attention_weights_backward(
+                      lmr_mat_out_of(dQ, NQ, DK + 1), lmr_mat_out_of(NULL, NK, DK),
+                      view_Q(a), view_K(a), view_mask(a),
+                      lmr_mat_of(G, NQ, NK), 1),
+                  LMR_EINVAL,
+                  "backward: dQ misshapen and dK without data: EINVAL first");
+    tap_ok(untouched(dQ) && untouched(dK), "backward: bad outputs: nothing written");
 }
 
 int main(void)
@@ -219,6 +362,7 @@ int main(void)
     test_sizes();
     test_range();
     test_null_and_empty();
+    test_shapes_and_order();
     tap_done();
     return tap_exit_status();
 }

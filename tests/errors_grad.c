@@ -860,13 +860,13 @@ static double lce_loss(const void *context)
     static double logits[LCE_N * LCE_VOCAB];
     double loss[LCE_N];
     size_t count = c->reduction == LMR_REDUCE_NONE ? LCE_N : 1;
-    if (lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB),
-                      lmr_mat_of(c->h, LCE_N, LCE_D),
-                      lmr_mat_of(c->E, LCE_VOCAB, LCE_D)) != LMR_OK ||
-        lmr_cross_entropy(
-            lmr_vec_out_of(loss, c->reduction == LMR_REDUCE_NONE ? LCE_N : 1),
-            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(c->targets, LCE_N),
-            c->reduction, IGNORE) != LMR_OK)
+    lmr_mat h = lmr_mat_of(c->h, LCE_N, LCE_D);
+    lmr_mat E = lmr_mat_of(c->E, LCE_VOCAB, LCE_D);
+    if (lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB), h, E) != LMR_OK ||
+        lmr_cross_entropy(lmr_vec_out_of(loss, count),
+                          lmr_mat_of(logits, LCE_N, LCE_VOCAB),
+                          lmr_ids_of(c->targets, LCE_N), c->reduction,
+                          IGNORE) != LMR_OK)
         return NAN;
     return weighted_sum(c->dloss, loss, count);
 }
@@ -882,6 +882,28 @@ static void check_close_to(const double *got, const double *want, size_t count,
     for (size_t i = 0; i < count; i++)
         worst_update(&worst, fabs(got[i] - want[i]), 1e-13 * largest + 1e-300);
     worst_report(&worst, "%s", what);
+}
+
+/* The three ops lmr_linear_cross_entropy fuses, composed: the loss into
+ * want_loss (count), dh and dE into want_dh (n,d), want_dE (vocab,d);
+ * logits and dU are (n,vocab) scratch. 1 if every call succeeds. */
+static int lce_composed(double *want_loss, double *want_dh, double *want_dE,
+                        double *logits, double *dU, const struct lce_case *c,
+                        size_t count)
+{
+    lmr_mat h = lmr_mat_of(c->h, LCE_N, LCE_D);
+    lmr_mat E = lmr_mat_of(c->E, LCE_VOCAB, LCE_D);
+    lmr_mat u = lmr_mat_of(logits, LCE_N, LCE_VOCAB);
+    lmr_ids targets = lmr_ids_of(c->targets, LCE_N);
+    return lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB), h, E) == LMR_OK &&
+           lmr_cross_entropy(lmr_vec_out_of(want_loss, count), u, targets,
+                             c->reduction, IGNORE) == LMR_OK &&
+           lmr_cross_entropy_backward(lmr_mat_out_of(dU, LCE_N, LCE_VOCAB), u,
+                                      targets, lmr_vec_of(c->dloss, count),
+                                      c->reduction, IGNORE) == LMR_OK &&
+           lmr_head_tied_backward(lmr_mat_out_of(want_dh, LCE_N, LCE_D),
+                                  lmr_mat_out_of(want_dE, LCE_VOCAB, LCE_D), h,
+                                  E, lmr_mat_of(dU, LCE_N, LCE_VOCAB)) == LMR_OK;
 }
 
 /* lmr_linear_cross_entropy against finite differences of the composed loss
@@ -902,33 +924,21 @@ static void lce_case_run(enum lmr_reduction reduction, const char *label)
     size_t count = reduction == LMR_REDUCE_NONE ? LCE_N : 1;
     snprintf(name, sizeof name, "lmr_linear_cross_entropy (%s, |V| = %d)",
              label, LCE_VOCAB);
-    if (!call_ok(lmr_linear_cross_entropy(loss, dh, dE, h, E, targets, dloss,
-                                          LCE_N, LCE_VOCAB, LCE_D, reduction,
+    lmr_linear_cross_entropy_outputs out = {
+        lmr_vec_out_of(loss, count), lmr_mat_out_of(dh, LCE_N, LCE_D),
+        lmr_mat_out_of(dE, LCE_VOCAB, LCE_D)};
+    if (!call_ok(lmr_linear_cross_entropy(&out, lmr_mat_of(h, LCE_N, LCE_D),
+                                          lmr_mat_of(E, LCE_VOCAB, LCE_D),
+                                          lmr_ids_of(targets, LCE_N),
+                                          lmr_vec_of(dloss, count), reduction,
                                           IGNORE), name))
         return;
     snprintf(what, sizeof what, "%s: dh", name);
     check_gradient(lce_loss, &c, h, dh, LCE_N * LCE_D, what);
     snprintf(what, sizeof what, "%s: dE", name);
     check_gradient(lce_loss, &c, E, dE, LCE_VOCAB * LCE_D, what);
-    int composed =
-        lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB),
-                      lmr_mat_of(h, LCE_N, LCE_D),
-                      lmr_mat_of(E, LCE_VOCAB, LCE_D)) == LMR_OK &&
-        lmr_cross_entropy(
-            lmr_vec_out_of(want_loss, reduction == LMR_REDUCE_NONE ? LCE_N : 1),
-            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(targets, LCE_N),
-            reduction, IGNORE) == LMR_OK &&
-        lmr_cross_entropy_backward(
-            lmr_mat_out_of(dU, LCE_N, LCE_VOCAB),
-            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(targets, LCE_N),
-            lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? LCE_N : 1),
-            reduction, IGNORE) == LMR_OK &&
-        lmr_head_tied_backward(lmr_mat_out_of(want_dh, LCE_N, LCE_D),
-                               lmr_mat_out_of(want_dE, LCE_VOCAB, LCE_D),
-                               lmr_mat_of(h, LCE_N, LCE_D),
-                               lmr_mat_of(E, LCE_VOCAB, LCE_D),
-                               lmr_mat_of(dU, LCE_N, LCE_VOCAB)) == LMR_OK;
-    tap_ok(composed, "%s: the composed ops run", name);
+    tap_ok(lce_composed(want_loss, want_dh, want_dE, logits, dU, &c, count),
+           "%s: the composed ops run", name);
     snprintf(what, sizeof what, "%s: loss is cross_entropy of head_tied", name);
     check_close_to(loss, want_loss, count, what);
     snprintf(what, sizeof what, "%s: dh is head_tied_backward's of "
@@ -966,32 +976,27 @@ static double lm_loss(const void *context)
     const struct lm_case *c = context;
     const lmr_tied_lm_model *m = &c->model;
     double X[LN * LD], Z[LN * LD], H[LN * LD], logits[LN * LVOCAB], loss;
-    int status = lmr_embed_lookup(lmr_mat_out_of(X, m->n, m->d),
-                                  lmr_mat_of(c->E_in, m->vocab, m->d),
-                                  lmr_ids_of(m->ids, m->n));
-    for (size_t i = 0; i < m->n * m->d; i++)
+    int status = lmr_embed_lookup(lmr_mat_out_of(X, LN, LD),
+                                  lmr_mat_of(c->E_in, LVOCAB, LD), m->ids);
+    for (size_t i = 0; i < LN * LD; i++)
         X[i] += c->P[i]; /* P[t,j] for t < n */
     memcpy(Z, X, sizeof X);
-    if (status == LMR_OK && m->gamma != NULL)
-        status = lmr_layernorm(lmr_mat_out_of(Z, m->n, m->d),
-                               lmr_mat_of(X, m->n, m->d),
-                               lmr_vec_of(c->gamma, m->d),
-                               lmr_vec_of(c->beta, m->d), m->eps);
+    if (status == LMR_OK && m->gamma.len > 0)
+        status = lmr_layernorm(lmr_mat_out_of(Z, LN, LD), lmr_mat_of(X, LN, LD),
+                               lmr_vec_of(c->gamma, LD), lmr_vec_of(c->beta, LD),
+                               m->eps);
     memcpy(H, Z, sizeof Z);
-    if (status == LMR_OK && m->M != NULL)
-        status = lmr_head_untied(lmr_mat_out_of(H, m->n, m->d),
-                                 lmr_mat_of(Z, m->n, m->d),
-                                 lmr_mat_of(m->M, m->d, m->d),
-                                 lmr_vec_absent());
+    if (status == LMR_OK && m->M.rows > 0)
+        status = lmr_head_untied(lmr_mat_out_of(H, LN, LD), lmr_mat_of(Z, LN, LD),
+                                 m->M, lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_head_tied(lmr_mat_out_of(logits, m->n, m->vocab),
-                               lmr_mat_of(H, m->n, m->d),
-                               lmr_mat_of(c->E_out, m->vocab, m->d));
+        status = lmr_head_tied(lmr_mat_out_of(logits, LN, LVOCAB),
+                               lmr_mat_of(H, LN, LD),
+                               lmr_mat_of(c->E_out, LVOCAB, LD));
     if (status == LMR_OK)
-        status = lmr_cross_entropy(
-            lmr_vec_out_of(&loss, m->reduction == LMR_REDUCE_NONE ? m->n : 1),
-            lmr_mat_of(logits, m->n, m->vocab), lmr_ids_of(m->targets, m->n),
-            m->reduction, m->ignore_index);
+        status = lmr_cross_entropy(lmr_vec_out_of(&loss, 1),
+                                   lmr_mat_of(logits, LN, LVOCAB), m->targets,
+                                   m->reduction, m->ignore_index);
     return status == LMR_OK ? loss : NAN;
 }
 
@@ -1012,12 +1017,17 @@ static void lm_case_run(int layernorm, int matrix, enum lmr_reduction reduction)
     snprintf(name, sizeof name, "lmr_tied_lm (%s, %s, %s)",
              layernorm ? "LayerNorm" : "no LayerNorm",
              matrix ? "M" : "identity", reduction == LMR_REDUCE_SUM ? "sum" : "mean");
-    struct lm_case c = {{ids, targets, E, P, layernorm ? gamma : NULL,
-                         layernorm ? beta : NULL, matrix ? M : NULL, LN, LVOCAB,
-                         LD, LMAX_LEN, 1e-3, reduction, IGNORE},
+    size_t norm = layernorm ? LD : 0, middle = matrix ? LD : 0;
+    struct lm_case c = {{lmr_ids_of(ids, LN), lmr_ids_of(targets, LN),
+                         lmr_mat_of(E, LVOCAB, LD), lmr_mat_of(P, LMAX_LEN, LD),
+                         lmr_vec_of(gamma, norm), lmr_vec_of(beta, norm),
+                         lmr_mat_of(M, middle, middle), 1e-3, reduction, IGNORE},
                         E, E, P, gamma, beta};
-    lmr_tied_lm_grads grads = {&loss, dE, dE_input, dE_output, dP,
-                               layernorm ? dgamma : NULL, layernorm ? dbeta : NULL};
+    lmr_tied_lm_grads grads = {
+        lmr_vec_out_of(&loss, 1), lmr_mat_out_of(dE, LVOCAB, LD),
+        lmr_mat_out_of(dE_input, LVOCAB, LD),
+        lmr_mat_out_of(dE_output, LVOCAB, LD), lmr_mat_out_of(dP, LMAX_LEN, LD),
+        lmr_vec_out_of(dgamma, norm), lmr_vec_out_of(dbeta, norm)};
     if (!call_ok(lmr_tied_lm(&grads, &c.model), name))
         return;
     tap_close_enough(loss, lm_loss(&c), 0.0, "%s: loss equals the composed forward", name);
@@ -2316,7 +2326,13 @@ static void test_soft_tie_errors(void)
 /* ---- lmr_tied_lm -------------------------------------------------------------------- */
 
 struct tied_lm_args {
-    lmr_tied_lm_model model;
+    const int64_t *ids, *targets;              /* (n) (targets_len) */
+    const double *E, *P, *gamma, *beta, *M;    /* NULL gamma, beta, M: absent */
+    size_t n, vocab, d, max_len;
+    double eps;
+    enum lmr_reduction reduction;
+    int64_t ignore_index;
+    size_t targets_len, p_width, gamma_len, beta_len, m_rows, m_cols;
     int null_out, null_model; /* pass out = NULL, model = NULL */
 };
 
@@ -2324,22 +2340,142 @@ struct tied_lm_args {
 static struct tied_lm_args tied_lm_defaults(void)
 {
     struct tied_lm_args args = {
-        {GOOD_IDS, GOOD_TARGETS, GOOD, GOOD + 8, GOOD + 16, GOOD + 18,
-         GOOD + 20, BATCH, VOCAB, WIDTH, TABLE_LEN, 1e-5, LMR_REDUCE_MEAN,
-         IGNORE},
-        0, 0};
+        GOOD_IDS, GOOD_TARGETS, GOOD, GOOD + 8, GOOD + 16, GOOD + 18,
+        GOOD + 20, BATCH, VOCAB, WIDTH, TABLE_LEN, 1e-5, LMR_REDUCE_MEAN,
+        IGNORE, BATCH, WIDTH, WIDTH, WIDTH, WIDTH, WIDTH, 0, 0};
     return args;
 }
 
-/* slots: 0 loss, 1 dE, 2 dE_input, 3 dE_output, 4 dP, 5 dgamma, 6 dbeta */
+/* The model's views of a's arrays (an absent array is the empty view). */
+static lmr_tied_lm_model tied_lm_model_of(const struct tied_lm_args *a)
+{
+    lmr_tied_lm_model model = {
+        lmr_ids_of(a->ids, a->n), lmr_ids_of(a->targets, a->targets_len),
+        lmr_mat_of(a->E, a->vocab, a->d), lmr_mat_of(a->P, a->max_len, a->p_width),
+        lmr_vec_of(a->gamma, a->gamma ? a->gamma_len : 0),
+        lmr_vec_of(a->beta, a->beta ? a->beta_len : 0),
+        lmr_mat_of(a->M, a->M ? a->m_rows : 0, a->M ? a->m_cols : 0),
+        a->eps, a->reduction, a->ignore_index};
+    return model;
+}
+
+/* The outputs' views for a, in out's slots: 0 loss, 1 dE, 2 dE_input,
+ * 3 dE_output, 4 dP, 5 dgamma, 6 dbeta (empty without LayerNorm). */
+static lmr_tied_lm_grads tied_lm_grads_of(const struct tied_lm_args *a,
+                                          struct outputs *out)
+{
+    size_t norm = a->gamma || a->beta ? a->d : 0;
+    lmr_tied_lm_grads grads = {
+        lmr_vec_out_of(out->slot[0], 1),
+        lmr_mat_out_of(out->slot[1], a->vocab, a->d),
+        lmr_mat_out_of(out->slot[2], a->vocab, a->d),
+        lmr_mat_out_of(out->slot[3], a->vocab, a->d),
+        lmr_mat_out_of(out->slot[4], a->max_len, a->d),
+        lmr_vec_out_of(out->slot[5], norm), lmr_vec_out_of(out->slot[6], norm)};
+    return grads;
+}
+
 static int run_tied_lm(const void *context, struct outputs *out)
 {
     const struct tied_lm_args *a = context;
-    lmr_tied_lm_grads grads = {out->slot[0], out->slot[1], out->slot[2],
-                               out->slot[3], out->slot[4], out->slot[5],
-                               out->slot[6]};
+    lmr_tied_lm_model model = tied_lm_model_of(a);
+    lmr_tied_lm_grads grads = tied_lm_grads_of(a, out);
     return lmr_tied_lm(a->null_out ? NULL : &grads,
-                       a->null_model ? NULL : &a->model);
+                       a->null_model ? NULL : &model);
+}
+
+static void test_tied_lm_overflow(void)
+{
+    const char *f = "lmr_tied_lm";
+    struct tied_lm_args a = tied_lm_defaults();
+    a.E = a.P = a.gamma = a.beta = a.M = TRIPWIRE_VALUES;
+    a.ids = a.targets = TRIPWIRE_IDS;
+    a.vocab = HUGE_SIZE;
+    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "|V|*d overflows"));
+    a.vocab = VOCAB;
+    a.n = a.targets_len = 1;
+    a.max_len = HUGE_SIZE;
+    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "max_len*d overflows"));
+    a.max_len = 4;
+    a.d = a.p_width = a.gamma_len = a.beta_len = a.m_rows = a.m_cols =
+        (size_t)1 << (sizeof(size_t) * 4);
+    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "only d*d overflows"));
+}
+
+/* The shapes the harness used to judge (targets, P's width, gamma, beta,
+ * M), the outputs' shapes, and which problem comes first. */
+static void test_tied_lm_shapes_and_order(void)
+{
+    const char *f = "lmr_tied_lm";
+    double buffer[GOOD_COUNT];
+    int64_t ids[BATCH];
+    memcpy(ids, GOOD_IDS, sizeof ids);
+    ids[0] = VOCAB;
+    struct tied_lm_args a = tied_lm_defaults();
+    a.targets_len = BATCH - 1;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "n - 1 targets for n ids"));
+    a = tied_lm_defaults();
+    a.p_width = WIDTH + 1;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "P has width d + 1"));
+    a = tied_lm_defaults();
+    a.gamma_len = WIDTH + 1;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "gamma of d + 1 entries"));
+    a = tied_lm_defaults();
+    a.beta_len = WIDTH - 1;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "beta of d - 1 entries"));
+    a = tied_lm_defaults();
+    a.m_cols = WIDTH + 1;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "M is d x (d + 1)"));
+    a.reduction = LMR_REDUCE_NONE;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "M misshapen and reduction none: EDIM first"));
+    a = tied_lm_defaults();
+    a.E = good_with(buffer, 0, NAN);
+    a.ignore_index = 0;
+    rejects(run_tied_lm, &a, LMR_EDOMAIN,
+            named(f, "NaN in E and ignore_index in range: the parameter first"));
+    a = tied_lm_defaults();
+    a.E = good_with(buffer, 0, NAN);
+    a.ids = ids;
+    rejects(run_tied_lm, &a, LMR_EINDEX, named(f, "NaN in E and id = |V|: ids first"));
+    a = tied_lm_defaults();
+    a.eps = NAN;
+    a.reduction = LMR_REDUCE_NONE;
+    rejects(run_tied_lm, &a, LMR_ENONFINITE, named(f, "eps NaN and reduction none: eps first"));
+
+    struct outputs out;
+    a = tied_lm_defaults();
+    lmr_tied_lm_model model = tied_lm_model_of(&a);
+    for (int slot = 0; slot < 7; slot++) {
+        char what[96];
+        fill_sentinels(&out);
+        lmr_tied_lm_grads grads = tied_lm_grads_of(&a, &out);
+        size_t *extents[] = {&grads.loss.len, &grads.dE.rows, &grads.dE_input.cols,
+                             &grads.dE_output.rows, &grads.dP.rows,
+                             &grads.dgamma.len, &grads.dbeta.len};
+        (*extents[slot])++;
+        snprintf(what, sizeof what, "output %d one too long", slot);
+        expect_status(lmr_tied_lm(&grads, &model), LMR_EDIM, named(f, what));
+        tap_ok(untouched(&out), "%s: output not written", named(f, what));
+    }
+    fill_sentinels(&out);
+    lmr_tied_lm_grads grads = tied_lm_grads_of(&a, &out);
+    grads.dP.rows = BATCH; /* dP is (max_len, d), not (n, d) */
+    expect_status(lmr_tied_lm(&grads, &model), LMR_EDIM, named(f, "dP (n, d)"));
+    grads.dE.data = NULL;
+    expect_status(lmr_tied_lm(&grads, &model), LMR_EINVAL,
+                  named(f, "dP misshapen and dE without data: EINVAL first"));
+    a.ids = ids;
+    model = tied_lm_model_of(&a);
+    expect_status(lmr_tied_lm(&grads, &model), LMR_EINDEX,
+                  named(f, "id = |V| and bad outputs: the input first"));
+    tap_ok(untouched(&out), "%s: output not written", named(f, "bad outputs"));
+    a = tied_lm_defaults();
+    model = tied_lm_model_of(&a);
+    expect_status(lmr_tied_lm_check(&model), LMR_OK, named(f, "check: valid model"));
+    expect_status(lmr_tied_lm_check(NULL), LMR_EINVAL, named(f, "check: model NULL"));
+    a.ids = ids;
+    model = tied_lm_model_of(&a);
+    expect_status(lmr_tied_lm_check(&model), LMR_EINDEX, named(f, "check: id = |V|"));
 }
 
 static void test_tied_lm_errors(void)
@@ -2357,75 +2493,67 @@ static void test_tied_lm_errors(void)
     a = tied_lm_defaults();
     for (int slot = 0; slot < 7; slot++) {
         char what[64];
-        snprintf(what, sizeof what, "output %d NULL (with LayerNorm)", slot);
+        snprintf(what, sizeof what, "output %d without data (with LayerNorm)", slot);
         rejects_with_null(run_tied_lm, &a, slot, LMR_EINVAL, named(f, what));
     }
-    a.model.gamma = a.model.beta = NULL;
+    a.gamma = a.beta = NULL;
     struct outputs out;
     fill_sentinels(&out);
     out.slot[5] = out.slot[6] = NULL;
     expect_status(run_tied_lm(&a, &out), LMR_OK,
-                  named(f, "dgamma, dbeta NULL without LayerNorm"));
+                  named(f, "dgamma, dbeta empty without LayerNorm"));
     a = tied_lm_defaults();
-    a.model.beta = NULL;
-    rejects(run_tied_lm, &a, LMR_EINVAL, named(f, "gamma without beta"));
+    a.beta = NULL;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "gamma without beta (beta empty)"));
     a = tied_lm_defaults();
-    a.model.reduction = LMR_REDUCE_NONE;
+    a.ids = NULL;
+    rejects(run_tied_lm, &a, LMR_EINVAL, named(f, "ids without data"));
+    a = tied_lm_defaults();
+    a.reduction = LMR_REDUCE_NONE;
     rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "reduction none"));
-    a.model.reduction = (enum lmr_reduction)9;
+    a.reduction = (enum lmr_reduction)9;
     rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "unknown reduction"));
     a = tied_lm_defaults();
-    a.model.max_len = BATCH - 1;
+    a.max_len = BATCH - 1;
     rejects(run_tied_lm, &a, LMR_EDIM, named(f, "max_len < n"));
-    a.model.max_len = BATCH;
+    a.max_len = BATCH;
     accepts(run_tied_lm, &a, named(f, "max_len = n"));
     a = tied_lm_defaults();
-    a.model.vocab = 0;
+    a.vocab = 0;
     rejects(run_tied_lm, &a, LMR_EDIM, named(f, "|V| = 0"));
     a = tied_lm_defaults();
-    a.model.d = 0;
+    a.d = a.p_width = a.gamma_len = a.beta_len = a.m_rows = a.m_cols = 0;
     rejects(run_tied_lm, &a, LMR_EDIM, named(f, "d = 0"));
     a = tied_lm_defaults();
     memcpy(ids, GOOD_IDS, sizeof ids);
     ids[BATCH - 1] = VOCAB;
-    a.model.ids = ids;
+    a.ids = ids;
     rejects(run_tied_lm, &a, LMR_EINDEX, named(f, "id = |V|"));
-    a.model.ids = GOOD_IDS;
-    a.model.targets = ids;
+    a.ids = GOOD_IDS;
+    a.targets = ids;
     rejects(run_tied_lm, &a, LMR_EINDEX, named(f, "target = |V|"));
     a = tied_lm_defaults();
-    a.model.ignore_index = 0;
+    a.ignore_index = 0;
     rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "ignore_index inside [0, |V|)"));
     a = tied_lm_defaults();
-    a.model.eps = 0.0;
+    a.eps = 0.0;
     rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "eps = 0 with LayerNorm"));
-    a.model.gamma = a.model.beta = NULL;
+    a.gamma = a.beta = NULL;
     accepts(run_tied_lm, &a, named(f, "eps = 0 without LayerNorm is not used"));
     a = tied_lm_defaults();
-    a.model.E = good_with(buffer, VOCAB * WIDTH - 1, NAN);
+    a.E = good_with(buffer, VOCAB * WIDTH - 1, NAN);
     rejects(run_tied_lm, &a, LMR_ENONFINITE, named(f, "NaN in the last row of E"));
     a = tied_lm_defaults();
-    a.model.P = good_with(buffer, 8 + TABLE_LEN * WIDTH - 1, INFINITY) + 8;
+    a.P = good_with(buffer, 8 + TABLE_LEN * WIDTH - 1, INFINITY) + 8;
     rejects(run_tied_lm, &a, LMR_ENONFINITE, named(f, "+inf in an unused row of P"));
     a = tied_lm_defaults();
-    a.model.gamma = good_with(buffer, 17, NAN) + 16;
+    a.gamma = good_with(buffer, 17, NAN) + 16;
     rejects(run_tied_lm, &a, LMR_ENONFINITE, named(f, "NaN in gamma"));
     a = tied_lm_defaults();
-    a.model.M = good_with(buffer, 23, NAN) + 20;
+    a.M = good_with(buffer, 23, NAN) + 20;
     rejects(run_tied_lm, &a, LMR_ENONFINITE, named(f, "NaN in M"));
-    a = tied_lm_defaults();
-    a.model.E = a.model.P = a.model.gamma = a.model.beta = a.model.M = TRIPWIRE_VALUES;
-    a.model.ids = a.model.targets = TRIPWIRE_IDS;
-    a.model.vocab = HUGE_SIZE;
-    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "|V|*d overflows"));
-    a.model.vocab = VOCAB;
-    a.model.n = 1;
-    a.model.max_len = HUGE_SIZE;
-    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "max_len*d overflows"));
-    a.model.max_len = 4;
-    a.model.n = 1;
-    a.model.d = (size_t)1 << (sizeof(size_t) * 4);
-    rejects(run_tied_lm, &a, LMR_EOVERFLOW, named(f, "only d*d overflows"));
+    test_tied_lm_overflow();
+    test_tied_lm_shapes_and_order();
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -2433,12 +2561,13 @@ static void test_tied_lm_errors(void)
 /* ---- lmr_linear_cross_entropy ----------------------------------------------------- */
 
 struct lce_args {
-    const double *h, *E;     /* (n,d) (vocab,d) */
-    const int64_t *targets;  /* (n) */
-    const double *dloss;     /* (n) or (1) */
+    const double *h, *E;     /* (n,d) (vocab,e_width) */
+    const int64_t *targets;  /* (targets_len) */
+    const double *dloss;     /* (dloss_len) */
     size_t n, vocab, d;
     enum lmr_reduction reduction;
     int64_t ignore_index;
+    size_t e_width, targets_len, dloss_len;
 };
 
 static const double ONE_DLOSS[1] = {1.0};
@@ -2446,18 +2575,118 @@ static const double ONE_DLOSS[1] = {1.0};
 static struct lce_args lce_defaults(void)
 {
     struct lce_args args = {GOOD, GOOD + 6, GOOD_TARGETS, ONE_DLOSS, BATCH,
-                            VOCAB, WIDTH, LMR_REDUCE_MEAN, IGNORE};
+                            VOCAB, WIDTH, LMR_REDUCE_MEAN, IGNORE,
+                            WIDTH, BATCH, 1};
     return args;
 }
 
-/* slots: 0 loss, 1 dh, 2 dE */
+/* slots: 0 loss, 1 dh, 2 dE (NULL: the empty view, dE not wanted) */
+static lmr_linear_cross_entropy_outputs lce_outputs_of(const struct lce_args *a,
+                                                       struct outputs *out)
+{
+    size_t loss_count = a->reduction == LMR_REDUCE_NONE ? a->n : 1;
+    lmr_linear_cross_entropy_outputs views = {
+        lmr_vec_out_of(out->slot[0], loss_count),
+        lmr_mat_out_of(out->slot[1], a->n, a->d),
+        out->slot[2] ? lmr_mat_out_of(out->slot[2], a->vocab, a->d)
+                     : lmr_mat_out_of(NULL, 0, 0)};
+    return views;
+}
+
+static int call_lce(const struct lce_args *a,
+                    const lmr_linear_cross_entropy_outputs *views)
+{
+    return lmr_linear_cross_entropy(views, lmr_mat_of(a->h, a->n, a->d),
+                                    lmr_mat_of(a->E, a->vocab, a->e_width),
+                                    lmr_ids_of(a->targets, a->targets_len),
+                                    lmr_vec_of(a->dloss, a->dloss_len),
+                                    a->reduction, a->ignore_index);
+}
+
 static int run_lce(const void *context, struct outputs *out)
 {
     const struct lce_args *a = context;
-    return lmr_linear_cross_entropy(out->slot[0], out->slot[1], out->slot[2],
-                                    a->h, a->E, a->targets, a->dloss, a->n,
-                                    a->vocab, a->d, a->reduction,
-                                    a->ignore_index);
+    lmr_linear_cross_entropy_outputs views = lce_outputs_of(a, out);
+    return call_lce(a, &views);
+}
+
+/* The shapes the harness used to judge (E's width, targets, dloss), the
+ * outputs' shapes, and which problem comes first. */
+static void test_lce_shapes_and_order(void)
+{
+    const char *f = "lmr_linear_cross_entropy";
+    double buffer[GOOD_COUNT], dloss[BATCH] = {1.0, NAN, 1.0};
+    int64_t targets[BATCH];
+    memcpy(targets, GOOD_TARGETS, sizeof targets);
+    targets[0] = VOCAB;
+    struct lce_args a = lce_defaults();
+    a.e_width = WIDTH + 1;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "E is d + 1 wide"));
+    a = lce_defaults();
+    a.targets_len = BATCH - 1;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "n - 1 targets"));
+    a = lce_defaults();
+    a.dloss_len = 2;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "mean with 2 dloss entries"));
+    a = lce_defaults();
+    a.reduction = LMR_REDUCE_NONE;
+    a.dloss_len = 1;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "none with 1 dloss entry for n rows"));
+    a.targets = targets;
+    rejects(run_lce, &a, LMR_EINDEX,
+            named(f, "dloss misshapen and target = |V|: the input first"));
+    a = lce_defaults();
+    a.e_width = WIDTH + 1;
+    a.reduction = (enum lmr_reduction)7;
+    rejects(run_lce, &a, LMR_EDIM, named(f, "E misshapen and unknown reduction: EDIM first"));
+    a = lce_defaults();
+    a.h = good_with(buffer, 0, NAN);
+    a.targets = targets;
+    rejects(run_lce, &a, LMR_EINDEX, named(f, "NaN in h and target = |V|: targets first"));
+    a = lce_defaults();
+    a.h = good_with(buffer, 0, NAN);
+    a.ignore_index = 1;
+    rejects(run_lce, &a, LMR_EDOMAIN,
+            named(f, "NaN in h and ignore_index in range: the parameter first"));
+    a = lce_defaults();
+    a.reduction = LMR_REDUCE_NONE;
+    a.dloss = dloss;
+    a.dloss_len = BATCH;
+    struct outputs out;
+    fill_sentinels(&out);
+    lmr_linear_cross_entropy_outputs views = lce_outputs_of(&a, &out);
+    views.dh.rows++;
+    expect_status(call_lce(&a, &views), LMR_ENONFINITE,
+                  named(f, "NaN in dloss and dh misshapen: the gradient first"));
+    a = lce_defaults();
+    views = lce_outputs_of(&a, &out);
+    views.dh.rows++;
+    expect_status(call_lce(&a, &views), LMR_EDIM, named(f, "dh (n + 1, d)"));
+    views = lce_outputs_of(&a, &out);
+    views.loss.len = BATCH;
+    expect_status(call_lce(&a, &views), LMR_EDIM, named(f, "loss of n entries for mean"));
+    views = lce_outputs_of(&a, &out);
+    views.dE.cols = WIDTH + 1;
+    expect_status(call_lce(&a, &views), LMR_EDIM, named(f, "dE (|V|, d + 1)"));
+    views.dh.data = NULL;
+    expect_status(call_lce(&a, &views), LMR_EINVAL,
+                  named(f, "dE misshapen and dh without data: EINVAL first"));
+    views = lce_outputs_of(&a, &out);
+    views.dE.data = NULL;
+    expect_status(call_lce(&a, &views), LMR_EINVAL,
+                  named(f, "dE of (|V|, d) without data (not the empty view)"));
+    expect_status(call_lce(&a, NULL), LMR_EINVAL, named(f, "out is NULL"));
+    tap_ok(untouched(&out), "%s: bad outputs: nothing written", f);
+    expect_status(lmr_linear_cross_entropy_check(lmr_mat_of(GOOD, BATCH, WIDTH),
+                                                 lmr_mat_of(GOOD + 6, VOCAB, WIDTH),
+                                                 lmr_ids_of(GOOD_TARGETS, BATCH),
+                                                 LMR_REDUCE_MEAN, IGNORE),
+                  LMR_OK, named(f, "check: valid inputs"));
+    expect_status(lmr_linear_cross_entropy_check(lmr_mat_of(GOOD, BATCH, WIDTH),
+                                                 lmr_mat_of(GOOD + 6, VOCAB, WIDTH),
+                                                 lmr_ids_of(targets, BATCH),
+                                                 LMR_REDUCE_MEAN, IGNORE),
+                  LMR_EINDEX, named(f, "check: target = |V|"));
 }
 
 static void test_lce_errors(void)
@@ -2471,7 +2700,7 @@ static void test_lce_errors(void)
     accepts(run_lce, &a, named(f, "valid call"));
     for (int slot = 0; slot < 2; slot++) {
         char what[64];
-        snprintf(what, sizeof what, "output %d NULL", slot);
+        snprintf(what, sizeof what, "output %d without data", slot);
         rejects_with_null(run_lce, &a, slot, LMR_EINVAL, named(f, what));
     }
     struct outputs without_dE;
@@ -2480,14 +2709,14 @@ static void test_lce_errors(void)
     tap_ok(run_lce(&a, &without_dE) == LMR_OK &&
            without_dE.buffer[1][0] != SENTINEL &&
            without_dE.buffer[2][0] == SENTINEL,
-           "%s: dE NULL (not wanted): LMR_OK, dh written, dE's buffer not", f);
+           "%s: dE the empty view (not wanted): LMR_OK, dh written, dE's buffer not", f);
     a.E = NULL;
-    rejects(run_lce, &a, LMR_EINVAL, named(f, "E NULL"));
+    rejects(run_lce, &a, LMR_EINVAL, named(f, "E without data"));
     a = lce_defaults();
     a.vocab = 0;
     rejects(run_lce, &a, LMR_EDIM, named(f, "|V| = 0"));
     a = lce_defaults();
-    a.d = 0;
+    a.d = a.e_width = 0;
     rejects(run_lce, &a, LMR_EDIM, named(f, "d = 0"));
     a = lce_defaults();
     a.vocab = HUGE_SIZE;
@@ -2513,13 +2742,14 @@ static void test_lce_errors(void)
     a = lce_defaults();
     a.reduction = LMR_REDUCE_NONE;
     a.dloss = dloss;
+    a.dloss_len = BATCH;
     rejects(run_lce, &a, LMR_ENONFINITE, named(f, "NaN in dloss (none)"));
     a = lce_defaults();
     a.h = huge;
     a.E = huge;
     rejects(run_lce, &a, LMR_ERANGE, named(f, "a logit overflows to +inf"));
     a = lce_defaults();
-    a.n = 0;
+    a.n = a.targets_len = 0;
     struct outputs out;
     fill_sentinels(&out);
     int status = run_lce(&a, &out);
@@ -2528,6 +2758,7 @@ static void test_lce_errors(void)
         zero &= out.buffer[2][i] == 0.0;
     tap_ok(status == LMR_OK && isnan(out.buffer[0][0]) && zero,
            "%s: n = 0, mean: the loss is NaN and dE is 0", f);
+    test_lce_shapes_and_order();
 }
 
 int main(void)

@@ -1077,12 +1077,19 @@ static void test_cross_entropy(void)
 
 /* ---- lmr_argmax ---------------------------------------------------------- */
 
-/* Runs lmr_argmax into fresh sentinel-filled outputs. logits: (n, vocab) */
+/* The view of logits (n, vocab). */
+static lmr_mat logits_view(const double *logits, size_t n, size_t vocab)
+{
+    return lmr_mat_of(logits, n, vocab);
+}
+
+/* Runs lmr_argmax into fresh sentinel-filled outputs, token of n entries. */
 static int run_argmax(const double *logits, size_t n, size_t vocab,
                       struct outputs *out)
 {
     fill_sentinels(out);
-    return lmr_argmax(out->tokens, logits, n, vocab);
+    return lmr_argmax(lmr_ids_out_of(out->tokens, n),
+                      logits_view(logits, n, vocab));
 }
 
 static void argmax_rejects(const double *logits, size_t n, size_t vocab,
@@ -1103,6 +1110,31 @@ static void argmax_bad_logits(void)
     }
 }
 
+/* The output's shape, and which problem comes first (spec/api.md). */
+static void argmax_output_and_order(void)
+{
+    struct outputs out;
+    struct bad_logits cases[BAD_LOGITS_COUNT];
+    make_bad_logits(cases);
+    lmr_mat good = logits_view(GOOD_LOGITS, BATCH, VOCAB);
+    fill_sentinels(&out);
+    expect_rejected(lmr_argmax(lmr_ids_out_of(out.tokens, BATCH - 1), good),
+                    LMR_EDIM, &out, "lmr_argmax: token of n - 1 entries");
+    expect_rejected(lmr_argmax(lmr_ids_out_of(NULL, BATCH), good), LMR_EINVAL,
+                    &out, "lmr_argmax: token with entries and no data");
+    expect_rejected(lmr_argmax(lmr_ids_out_of(out.tokens, BATCH + 1),
+                               logits_view(cases[0].logits, BATCH, VOCAB)),
+                    LMR_ENONFINITE, &out,
+                    "lmr_argmax: +inf logit and token of n + 1: the input first");
+    expect_rejected(lmr_argmax(lmr_ids_out_of(out.tokens, BATCH),
+                               logits_view(NULL, BATCH, 0)),
+                    LMR_EDIM, &out, "lmr_argmax: |V| = 0 and no data: EDIM "
+                    "(no entries, so no EINVAL)");
+    expect_status(lmr_argmax_check(logits_view(cases[0].logits, BATCH, VOCAB)),
+                  LMR_ENONFINITE, "lmr_argmax_check: +inf logit");
+    expect_status(lmr_argmax_check(good), LMR_OK, "lmr_argmax_check: valid logits");
+}
+
 static void test_argmax(void)
 {
     struct outputs out;
@@ -1114,21 +1146,23 @@ static void test_argmax(void)
                    "lmr_argmax: n*|V| overflows (n = SIZE_MAX/2, |V| = 3)");
     argmax_rejects(TRIPWIRE_VALUES, 1, HUGE_SIZE, LMR_EOVERFLOW,
                    "lmr_argmax: n*|V| overflows (n = 1, |V| = SIZE_MAX/2)");
-    argmax_rejects(NULL, BATCH, VOCAB, LMR_EINVAL, "lmr_argmax: logits is NULL, n > 0");
-    expect_status(lmr_argmax(NULL, GOOD_LOGITS, BATCH, VOCAB), LMR_EINVAL,
-                  "lmr_argmax: token is NULL, n > 0");
-    expect_status(lmr_argmax(NULL, NULL, 0, VOCAB), LMR_OK,
-                  "lmr_argmax: n = 0 with NULL token and logits");
+    argmax_rejects(NULL, BATCH, VOCAB, LMR_EINVAL, "lmr_argmax: logits has no data, n > 0");
+    expect_status(lmr_argmax(lmr_ids_out_of(NULL, BATCH),
+                             logits_view(GOOD_LOGITS, BATCH, VOCAB)),
+                  LMR_EINVAL, "lmr_argmax: token has no data, n > 0");
+    expect_status(lmr_argmax(lmr_ids_out_of(NULL, 0), logits_view(NULL, 0, VOCAB)),
+                  LMR_OK, "lmr_argmax: n = 0 with no data for token and logits");
     expect_rejected(run_argmax(GOOD_LOGITS, 0, VOCAB, &out), LMR_OK, &out,
                     "lmr_argmax: n = 0");
+    argmax_output_and_order();
 }
 
 /* ---- lmr_sample ---------------------------------------------------------- */
 
 struct sample_args {
     const double *logits; /* (n, vocab) */
-    const double *r;      /* (n) */
-    size_t n, vocab;
+    const double *r;      /* (r_len) */
+    size_t n, vocab, r_len;
     double tau;
     int64_t top_k;
     double top_p;
@@ -1136,16 +1170,21 @@ struct sample_args {
 
 static struct sample_args sample_defaults(void)
 {
-    struct sample_args args = {GOOD_LOGITS, GOOD_R, BATCH, VOCAB, 1.0, 2, 0.9};
+    struct sample_args args = {GOOD_LOGITS, GOOD_R, BATCH, VOCAB, BATCH,
+                               1.0, 2, 0.9};
     return args;
 }
 
-/* Runs lmr_sample into fresh sentinel-filled outputs. */
+/* Runs lmr_sample into fresh sentinel-filled outputs of the shapes n and
+ * vocab imply. */
 static int run_sample(struct sample_args args, struct outputs *out)
 {
     fill_sentinels(out);
-    return lmr_sample(out->values, out->tokens, args.logits, args.r, args.n,
-                      args.vocab, args.tau, args.top_k, args.top_p);
+    return lmr_sample(lmr_mat_out_of(out->values, args.n, args.vocab),
+                      lmr_ids_out_of(out->tokens, args.n),
+                      logits_view(args.logits, args.n, args.vocab),
+                      lmr_vec_of(args.r, args.r_len), args.tau, args.top_k,
+                      args.top_p);
 }
 
 static void sample_rejects(struct sample_args args, int expected,
@@ -1261,36 +1300,100 @@ static void test_sample_sizes_and_null(void)
     args = sample_defaults();
     args.logits = TRIPWIRE_VALUES;
     args.r = TRIPWIRE_R;
-    args.n = HUGE_SIZE;
+    args.n = args.r_len = HUGE_SIZE;
     args.vocab = 3;
     sample_rejects(args, LMR_EOVERFLOW,
                    "lmr_sample: n*|V| overflows (n = SIZE_MAX/2, |V| = 3)");
-    args.n = 1;
+    args.n = args.r_len = 1;
     args.vocab = HUGE_SIZE;
     sample_rejects(args, LMR_EOVERFLOW,
                    "lmr_sample: n*|V| overflows (n = 1, |V| = SIZE_MAX/2)");
 
     args = sample_defaults();
     args.logits = NULL;
-    sample_rejects(args, LMR_EINVAL, "lmr_sample: logits is NULL, n > 0");
+    sample_rejects(args, LMR_EINVAL, "lmr_sample: logits has no data, n > 0");
     args = sample_defaults();
     args.r = NULL;
-    sample_rejects(args, LMR_EINVAL, "lmr_sample: r is NULL, n > 0");
+    sample_rejects(args, LMR_EINVAL, "lmr_sample: r has no data, n > 0");
+    lmr_mat good = logits_view(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_vec r = lmr_vec_of(GOOD_R, BATCH);
     fill_sentinels(&out);
-    expect_status(lmr_sample(NULL, out.tokens, GOOD_LOGITS, GOOD_R, BATCH, VOCAB,
-                             1.0, 0, 1.0),
-                  LMR_EINVAL, "lmr_sample: probs is NULL, n > 0");
-    tap_ok(untouched(&out), "lmr_sample: probs is NULL: token not written");
-    expect_status(lmr_sample(out.values, NULL, GOOD_LOGITS, GOOD_R, BATCH, VOCAB,
-                             1.0, 0, 1.0),
-                  LMR_EINVAL, "lmr_sample: token is NULL, n > 0");
-    tap_ok(untouched(&out), "lmr_sample: token is NULL: probs not written");
+    expect_status(lmr_sample(lmr_mat_out_of(NULL, BATCH, VOCAB),
+                             lmr_ids_out_of(out.tokens, BATCH), good, r, 1.0, 0,
+                             1.0),
+                  LMR_EINVAL, "lmr_sample: probs has no data, n > 0");
+    tap_ok(untouched(&out), "lmr_sample: probs has no data: token not written");
+    expect_status(lmr_sample(lmr_mat_out_of(out.values, BATCH, VOCAB),
+                             lmr_ids_out_of(NULL, BATCH), good, r, 1.0, 0, 1.0),
+                  LMR_EINVAL, "lmr_sample: token has no data, n > 0");
+    tap_ok(untouched(&out), "lmr_sample: token has no data: probs not written");
 
-    expect_status(lmr_sample(NULL, NULL, NULL, NULL, 0, VOCAB, 1.0, 0, 1.0),
-                  LMR_OK, "lmr_sample: n = 0 with every array NULL");
+    expect_status(lmr_sample(lmr_mat_out_of(NULL, 0, VOCAB),
+                             lmr_ids_out_of(NULL, 0), logits_view(NULL, 0, VOCAB),
+                             lmr_vec_of(NULL, 0), 1.0, 0, 1.0),
+                  LMR_OK, "lmr_sample: n = 0 with no data anywhere");
     args = sample_defaults();
-    args.n = 0;
+    args.n = args.r_len = 0;
     expect_rejected(run_sample(args, &out), LMR_OK, &out, "lmr_sample: n = 0");
+}
+
+/* The shapes the harness used to judge (r against logits), the outputs'
+ * shapes, and which problem comes first (spec/api.md#error-order). */
+static void test_sample_shapes_and_order(void)
+{
+    struct outputs out;
+    struct bad_logits cases[BAD_LOGITS_COUNT];
+    make_bad_logits(cases);
+    struct sample_args args = sample_defaults();
+    args.r_len = BATCH - 1;
+    sample_rejects(args, LMR_EDIM, "lmr_sample: r of n - 1 entries");
+    args.r_len = BATCH + 1;
+    sample_rejects(args, LMR_EDIM, "lmr_sample: r of n + 1 entries");
+    args.tau = 0.0;
+    sample_rejects(args, LMR_EDIM, "lmr_sample: r of n + 1 and tau = 0: EDIM first");
+    args = sample_defaults();
+    args.tau = 0.0;
+    args.logits = cases[0].logits;
+    sample_rejects(args, LMR_EDOMAIN,
+                   "lmr_sample: tau = 0 and a +inf logit: the parameter first");
+    args = sample_defaults();
+    args.top_k = -1;
+    args.top_p = NAN;
+    sample_rejects(args, LMR_EDOMAIN,
+                   "lmr_sample: top_k = -1 and top_p NaN: parameter order");
+    args = sample_defaults();
+    double r[BATCH];
+    copy_with(r, GOOD_R, BATCH, 0, 1.0);
+    args.r = r;
+    args.logits = cases[0].logits;
+    sample_rejects(args, LMR_ENONFINITE,
+                   "lmr_sample: +inf logit and r = 1: logits before r");
+
+    lmr_mat good = logits_view(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_vec good_r = lmr_vec_of(GOOD_R, BATCH);
+    fill_sentinels(&out);
+    expect_rejected(lmr_sample(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                               lmr_ids_out_of(out.tokens, BATCH), good, good_r,
+                               1.0, 0, 1.0),
+                    LMR_EDIM, &out, "lmr_sample: probs n x (|V| + 1)");
+    expect_rejected(lmr_sample(lmr_mat_out_of(out.values, BATCH, VOCAB),
+                               lmr_ids_out_of(out.tokens, BATCH - 1), good,
+                               good_r, 1.0, 0, 1.0),
+                    LMR_EDIM, &out, "lmr_sample: token of n - 1 entries");
+    expect_rejected(lmr_sample(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                               lmr_ids_out_of(NULL, BATCH), good, good_r, 1.0,
+                               0, 1.0),
+                    LMR_EINVAL, &out,
+                    "lmr_sample: probs misshapen and token without data: EINVAL first");
+    expect_rejected(lmr_sample(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                               lmr_ids_out_of(out.tokens, BATCH), good, good_r,
+                               0.0, 0, 1.0),
+                    LMR_EDOMAIN, &out,
+                    "lmr_sample: tau = 0 and probs misshapen: the input first");
+    expect_status(lmr_sample_check(good, good_r, 1.0, 0, 1.0), LMR_OK,
+                  "lmr_sample_check: valid inputs");
+    expect_status(lmr_sample_check(good, lmr_vec_of(GOOD_R, 1), 1.0, 0, 1.0),
+                  LMR_EDIM, "lmr_sample_check: r of 1 entry for n rows");
 }
 
 static void test_sample(void)
@@ -1300,24 +1403,60 @@ static void test_sample(void)
     test_sample_r();
     test_sample_parameters();
     test_sample_sizes_and_null();
+    test_sample_shapes_and_order();
 }
 
 /* ---- lmr_logit_lens ------------------------------------------------------ */
 
 struct lens_args {
     const double *hidden; /* (layers, n, d) */
-    const double *table;  /* E: (vocab, d) */
-    const double *gamma;  /* (d) or NULL */
-    const double *beta;   /* (d) or NULL */
-    size_t layers, n, vocab, d, top_k;
+    const double *table;  /* E: (vocab, e_width) */
+    const double *gamma;  /* (gamma_len) or NULL */
+    const double *beta;   /* (beta_len) or NULL */
+    size_t layers, n, vocab, d;
+    int64_t top_k;
     double eps;
+    size_t e_width, gamma_len, beta_len; /* d, d, d unless a test says */
 };
 
 static struct lens_args lens_defaults(void)
 {
     struct lens_args args = {GOOD_HIDDEN, TABLE_E, GOOD_GAMMA, GOOD_BETA,
-                             LAYERS, BATCH, VOCAB, WIDTH, TOP_K, EPS};
+                             LAYERS, BATCH, VOCAB, WIDTH, TOP_K, EPS,
+                             WIDTH, WIDTH, WIDTH};
     return args;
+}
+
+/* The lens without LayerNorm: gamma and beta empty. */
+static struct lens_args lens_without_layernorm(struct lens_args args)
+{
+    args.gamma = args.beta = NULL;
+    args.gamma_len = args.beta_len = 0;
+    return args;
+}
+
+/* The outputs of the lens in out's buffers, of the shapes args implies
+ * (top_k below 1 taken as 0). */
+static lmr_logit_lens_outputs lens_outputs(struct lens_args args,
+                                           struct outputs *out)
+{
+    size_t k = args.top_k >= 1 ? (size_t)args.top_k : 0;
+    lmr_logit_lens_outputs views = {
+        lmr_stack_out_of(out->values, args.layers, args.n, args.vocab),
+        lmr_ids_out_of(out->tokens, args.layers * args.n * k),
+        lmr_stack_out_of(out->top_probs, args.layers, args.n, k)};
+    return views;
+}
+
+/* Runs lmr_logit_lens on views, into the outputs given. */
+static int call_lens(struct lens_args args, const lmr_logit_lens_outputs *views)
+{
+    return lmr_logit_lens(views,
+                          lmr_stack_of(args.hidden, args.layers, args.n, args.d),
+                          lmr_mat_of(args.table, args.vocab, args.e_width),
+                          lmr_vec_of(args.gamma, args.gamma_len),
+                          lmr_vec_of(args.beta, args.beta_len), args.top_k,
+                          args.eps);
 }
 
 /* Runs lmr_logit_lens into fresh sentinel-filled outputs: probs in values,
@@ -1325,9 +1464,8 @@ static struct lens_args lens_defaults(void)
 static int run_lens(struct lens_args args, struct outputs *out)
 {
     fill_sentinels(out);
-    return lmr_logit_lens(out->values, out->tokens, out->top_probs, args.hidden,
-                          args.table, args.gamma, args.beta, args.layers,
-                          args.n, args.vocab, args.d, args.top_k, args.eps);
+    lmr_logit_lens_outputs views = lens_outputs(args, out);
+    return call_lens(args, &views);
 }
 
 static void lens_rejects(struct lens_args args, int expected, const char *what)
@@ -1342,10 +1480,14 @@ static void test_lens_parameters(void)
     struct lens_args args = lens_defaults();
     args.top_k = 0;
     lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = 0");
+    args.top_k = -1;
+    lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = -1");
+    args.top_k = INT64_MIN;
+    lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = INT64_MIN");
     args.top_k = VOCAB + 1;
     lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = |V| + 1");
-    args.top_k = SIZE_MAX;
-    lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = SIZE_MAX");
+    args.top_k = INT64_MAX;
+    lens_rejects(args, LMR_EDOMAIN, "lmr_logit_lens: k = INT64_MAX");
     args.top_k = VOCAB;
     expect_status(run_lens(args, &out), LMR_OK, "lmr_logit_lens: k = |V| is accepted");
 
@@ -1364,12 +1506,18 @@ static void test_lens_parameters(void)
         args.eps = eps_cases[i].eps;
         lens_rejects(args, eps_cases[i].expected, eps_cases[i].what);
     }
+    args = lens_without_layernorm(lens_defaults());
+    args.eps = NAN;
+    expect_status(run_lens(args, &out), LMR_OK,
+                  "lmr_logit_lens: eps NaN without LayerNorm is not read");
     args = lens_defaults();
     args.beta = NULL;
-    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: gamma without beta");
+    args.beta_len = 0;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: gamma without beta (beta empty)");
     args = lens_defaults();
     args.gamma = NULL;
-    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: beta without gamma");
+    args.gamma_len = 0;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: beta without gamma (gamma empty)");
 }
 
 /* A non-finite value at `position` of one input of the lens. */
@@ -1382,7 +1530,7 @@ static void test_lens_values(void)
               LAYERS * BATCH * WIDTH - 1, NAN);
     args.hidden = hidden;
     lens_rejects(args, LMR_ENONFINITE, "lmr_logit_lens: NaN in the last layer of hidden");
-    args.gamma = args.beta = NULL;
+    args = lens_without_layernorm(args);
     lens_rejects(args, LMR_ENONFINITE,
                  "lmr_logit_lens: NaN in the last layer of hidden, no LayerNorm");
     copy_with(hidden, GOOD_HIDDEN, LAYERS * BATCH * WIDTH, 0, -INFINITY);
@@ -1412,7 +1560,7 @@ static void test_lens_sizes(void)
     args.layers = 0;
     lens_rejects(args, LMR_EDIM, "lmr_logit_lens: L = 0");
     args = lens_defaults();
-    args.d = 0;
+    args.d = args.e_width = args.gamma_len = args.beta_len = 0;
     lens_rejects(args, LMR_EDIM, "lmr_logit_lens: d = 0");
     args = lens_defaults();
     args.vocab = 0;
@@ -1421,18 +1569,18 @@ static void test_lens_sizes(void)
 
     /* every array a tripwire; gamma and beta off, so only sizes matter */
     struct lens_args huge = {TRIPWIRE_VALUES, TRIPWIRE_VALUES, NULL, NULL,
-                             1, 1, LARGE_SIZE, 3, 1, EPS};
+                             1, 1, LARGE_SIZE, 3, 1, EPS, 3, 0, 0};
     lens_rejects(huge, LMR_EOVERFLOW,
                  "lmr_logit_lens: only |V|*d overflows (|V| = SIZE_MAX/16, d = 3)");
     huge.layers = 2;
     huge.n = LARGE_SIZE;
     huge.vocab = 1;
-    huge.d = 3;
+    huge.d = huge.e_width = 3;
     lens_rejects(huge, LMR_EOVERFLOW,
                  "lmr_logit_lens: L*n*d overflows (L = 2, n = SIZE_MAX/16, d = 3)");
     huge.layers = 1;
     huge.vocab = 3;
-    huge.d = 1;
+    huge.d = huge.e_width = 1;
     lens_rejects(huge, LMR_EOVERFLOW,
                  "lmr_logit_lens: only L*n*|V| overflows (n = SIZE_MAX/16, |V| = 3, d = 1)");
     huge.layers = HUGE_SIZE;
@@ -1442,40 +1590,113 @@ static void test_lens_sizes(void)
                  "lmr_logit_lens: L*n overflows size_t (L = SIZE_MAX/2, n = 4)");
 }
 
+/* The shapes the harness used to judge (E's width, gamma's and beta's
+ * lengths against d), the outputs' shapes, and which problem comes first
+ * (spec/api.md#error-order). */
+static void test_lens_shapes_and_order(void)
+{
+    double hidden[LAYERS * BATCH * WIDTH];
+    copy_with(hidden, GOOD_HIDDEN, LAYERS * BATCH * WIDTH, 0, NAN);
+    struct lens_args args = lens_defaults();
+    args.e_width = WIDTH - 1;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: E is d - 1 wide");
+    args = lens_defaults();
+    args.gamma_len = WIDTH - 1;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: gamma of d - 1 entries");
+    args = lens_defaults();
+    args.beta_len = WIDTH - 1;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: beta of d - 1 entries");
+    args.top_k = 0;
+    lens_rejects(args, LMR_EDIM, "lmr_logit_lens: beta misshapen and k = 0: EDIM first");
+    args = lens_defaults();
+    args.top_k = 0;
+    args.hidden = hidden;
+    lens_rejects(args, LMR_EDOMAIN,
+                 "lmr_logit_lens: k = 0 and NaN in hidden: the parameter first");
+    args = lens_defaults();
+    args.eps = 0.0;
+    args.hidden = hidden;
+    lens_rejects(args, LMR_EDOMAIN,
+                 "lmr_logit_lens: eps = 0 and NaN in hidden: the parameter first");
+
+    struct outputs out;
+    args = lens_defaults();
+    fill_sentinels(&out);
+    lmr_logit_lens_outputs views = lens_outputs(args, &out);
+    views.probs.cols = VOCAB + 1;
+    expect_rejected(call_lens(args, &views), LMR_EDIM, &out,
+                    "lmr_logit_lens: probs (L, n, |V| + 1)");
+    views = lens_outputs(args, &out);
+    views.top_tokens.len--;
+    expect_rejected(call_lens(args, &views), LMR_EDIM, &out,
+                    "lmr_logit_lens: top_tokens one entry short");
+    views = lens_outputs(args, &out);
+    views.top_probs.cols = TOP_K + 1;
+    expect_rejected(call_lens(args, &views), LMR_EDIM, &out,
+                    "lmr_logit_lens: top_probs (L, n, k + 1)");
+    views.top_tokens.data = NULL;
+    expect_rejected(call_lens(args, &views), LMR_EINVAL, &out,
+                    "lmr_logit_lens: top_probs misshapen, top_tokens without "
+                    "data: EINVAL first");
+    args.hidden = hidden;
+    expect_rejected(call_lens(args, &views), LMR_ENONFINITE, &out,
+                    "lmr_logit_lens: NaN in hidden and bad outputs: the input first");
+    expect_rejected(call_lens(lens_defaults(), NULL), LMR_EINVAL, &out,
+                    "lmr_logit_lens: out is NULL");
+    args = lens_defaults();
+    expect_status(lmr_logit_lens_check(lmr_stack_of(GOOD_HIDDEN, LAYERS, BATCH, WIDTH),
+                                       lmr_mat_of(TABLE_E, VOCAB, WIDTH),
+                                       lmr_vec_of(GOOD_GAMMA, WIDTH),
+                                       lmr_vec_of(GOOD_BETA, WIDTH), TOP_K, EPS),
+                  LMR_OK, "lmr_logit_lens_check: valid inputs");
+    expect_status(lmr_logit_lens_check(lmr_stack_of(GOOD_HIDDEN, LAYERS, BATCH, WIDTH),
+                                       lmr_mat_of(TABLE_E, VOCAB, WIDTH),
+                                       lmr_vec_absent(), lmr_vec_absent(), 0,
+                                       EPS),
+                  LMR_EDOMAIN, "lmr_logit_lens_check: k = 0");
+}
+
 static void test_lens_null_and_empty(void)
 {
     struct outputs out;
     struct lens_args args = lens_defaults();
     expect_status(run_lens(args, &out), LMR_OK,
                   "lmr_logit_lens: valid call with LayerNorm");
-    args.gamma = args.beta = NULL;
+    args = lens_without_layernorm(args);
     expect_status(run_lens(args, &out), LMR_OK,
                   "lmr_logit_lens: valid call without LayerNorm");
     args = lens_defaults();
     args.table = NULL;
-    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: E is NULL");
+    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: E has no data");
     args = lens_defaults();
     args.hidden = NULL;
-    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: hidden is NULL, n > 0");
+    lens_rejects(args, LMR_EINVAL, "lmr_logit_lens: hidden has no data, n > 0");
 
+    args = lens_without_layernorm(lens_defaults());
+    lmr_logit_lens_outputs views;
     fill_sentinels(&out);
-    expect_status(lmr_logit_lens(NULL, out.tokens, out.top_probs, GOOD_HIDDEN,
-                                 TABLE_E, NULL, NULL, LAYERS, BATCH, VOCAB,
-                                 WIDTH, TOP_K, EPS),
-                  LMR_EINVAL, "lmr_logit_lens: probs is NULL, n > 0");
-    expect_status(lmr_logit_lens(out.values, NULL, out.top_probs, GOOD_HIDDEN,
-                                 TABLE_E, NULL, NULL, LAYERS, BATCH, VOCAB,
-                                 WIDTH, TOP_K, EPS),
-                  LMR_EINVAL, "lmr_logit_lens: top_tokens is NULL, n > 0");
-    expect_status(lmr_logit_lens(out.values, out.tokens, NULL, GOOD_HIDDEN,
-                                 TABLE_E, NULL, NULL, LAYERS, BATCH, VOCAB,
-                                 WIDTH, TOP_K, EPS),
-                  LMR_EINVAL, "lmr_logit_lens: top_probs is NULL, n > 0");
-    tap_ok(untouched(&out), "lmr_logit_lens: NULL outputs: the others not written");
+    views = lens_outputs(args, &out);
+    views.probs.data = NULL;
+    expect_status(call_lens(args, &views), LMR_EINVAL,
+                  "lmr_logit_lens: probs has no data, n > 0");
+    views = lens_outputs(args, &out);
+    views.top_tokens.data = NULL;
+    expect_status(call_lens(args, &views), LMR_EINVAL,
+                  "lmr_logit_lens: top_tokens has no data, n > 0");
+    views = lens_outputs(args, &out);
+    views.top_probs.data = NULL;
+    expect_status(call_lens(args, &views), LMR_EINVAL,
+                  "lmr_logit_lens: top_probs has no data, n > 0");
+    tap_ok(untouched(&out), "lmr_logit_lens: outputs without data: the others not written");
 
-    expect_status(lmr_logit_lens(NULL, NULL, NULL, NULL, TABLE_E, GOOD_GAMMA,
-                                 GOOD_BETA, LAYERS, 0, VOCAB, WIDTH, TOP_K, EPS),
-                  LMR_OK, "lmr_logit_lens: n = 0 with NULL outputs and hidden");
+    args = lens_defaults();
+    args.n = 0;
+    args.hidden = NULL;
+    lmr_logit_lens_outputs empty = {lmr_stack_out_of(NULL, LAYERS, 0, VOCAB),
+                                    lmr_ids_out_of(NULL, 0),
+                                    lmr_stack_out_of(NULL, LAYERS, 0, TOP_K)};
+    expect_status(call_lens(args, &empty), LMR_OK,
+                  "lmr_logit_lens: n = 0 with no data for the outputs and hidden");
     args = lens_defaults();
     args.n = 0;
     expect_rejected(run_lens(args, &out), LMR_OK, &out, "lmr_logit_lens: n = 0");
@@ -1487,6 +1708,7 @@ static void test_logit_lens(void)
     test_lens_parameters();
     test_lens_values();
     test_lens_sizes();
+    test_lens_shapes_and_order();
 }
 
 /* ---- lmr_param_count ----------------------------------------------------- */

@@ -362,11 +362,12 @@ static void check_cross_entropy_backward(verdict *v, const checked_case *k)
 static void check_ranking(verdict *v, const checked_case *k,
                           const double *logits, size_t n, size_t vocab)
 {
-    size_t *order = calloc(vocab, sizeof *order);
+    int64_t *order = calloc(vocab, sizeof *order);
     for (size_t t = 0; order && t < n; t++) {
         size_t ranked = 0;
-        expect_true(v, lmr_rank_tokens(order, &ranked, logits + t * vocab,
-                                       vocab) == LMR_OK,
+        expect_true(v, lmr_rank_tokens(lmr_ids_out_of(order, vocab), &ranked,
+                                       lmr_vec_of(logits + t * vocab, vocab))
+                           == LMR_OK,
                     "lmr_rank_tokens accepts the row");
         expect_same(v, quantity(k, "unmasked")[t], (double)ranked, "unmasked", t);
         for (size_t m = 0; m < ranked; m++)
@@ -393,17 +394,20 @@ static void check_sample_row(verdict *v, const checked_case *k, size_t t,
 {
     const double *u = in(k, "logits")->f64 + t * vocab;
     size_t row = t * vocab;
-    expect_true(v, lmr_sample_row_trace(trace, u, in(k, "r")->f64[t], vocab,
+    expect_true(v, lmr_sample_row_trace(trace, lmr_vec_of(u, vocab),
+                                        in(k, "r")->f64[t],
                                         number(k, "tau"), integer(k, "top_k"),
                                         number(k, "top_p")) == LMR_OK,
                 "lmr_sample_row_trace accepts the row");
-    expect_array(v, quantity(k, "p") + row, trace->probs, vocab, "p");
-    expect_array(v, quantity(k, "q") + row, trace->kept_probs, vocab, "q");
-    expect_array(v, quantity(k, "C") + row, trace->cdf, trace->token + 1, "C");
-    expect_array(v, quantity(k, "cumulative") + row, trace->cumulative,
+    expect_array(v, quantity(k, "p") + row, trace->probs.data, vocab, "p");
+    expect_array(v, quantity(k, "q") + row, trace->kept_probs.data, vocab, "q");
+    expect_array(v, quantity(k, "C") + row, trace->cdf.data, trace->token + 1,
+                 "C");
+    expect_array(v, quantity(k, "cumulative") + row, trace->cumulative.data,
                  number(k, "top_p") < 1.0 ? trace->kept : 0, "cumulative");
     for (size_t m = 0; m < trace->ranked; m++)
-        expect_same(v, quantity(k, "ranked")[row + m], (double)trace->order[m],
+        expect_same(v, quantity(k, "ranked")[row + m],
+                    (double)trace->order.data[m],
                     "ranked", row + m);
     expect_same(v, quantity(k, "unmasked")[t], (double)trace->ranked, "unmasked", t);
     expect_same(v, quantity(k, "top-k")[t], (double)trace->top_k_kept, "top-k", t);
@@ -417,7 +421,7 @@ static void check_sample(verdict *v, const checked_case *k)
 {
     const vec_array *logits = in(k, "logits");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    size_t *order = calloc(vocab, sizeof *order);
+    int64_t *order = calloc(vocab, sizeof *order);
     double *arrays = zeros(4 * vocab);
     double *softmax = zeros(n * vocab);
     const double *probs = out_f64(k, "probs");
@@ -427,8 +431,11 @@ static void check_sample(verdict *v, const checked_case *k)
                          lmr_mat_of(logits->f64, n, vocab), number(k, "tau")) == LMR_OK;
     expect_true(v, ok, "lmr_softmax accepts the case");
     for (size_t t = 0; ok && t < n; t++) {
-        lmr_sample_trace trace = {order, arrays, arrays + vocab,
-                                  arrays + 2 * vocab, arrays + 3 * vocab,
+        lmr_sample_trace trace = {lmr_ids_out_of(order, vocab),
+                                  lmr_vec_out_of(arrays, vocab),
+                                  lmr_vec_out_of(arrays + vocab, vocab),
+                                  lmr_vec_out_of(arrays + 2 * vocab, vocab),
+                                  lmr_vec_out_of(arrays + 3 * vocab, vocab),
                                   0, 0, 0, 0.0, 0.0, 0};
         check_sample_row(v, k, t, &trace, vocab);
         /* the outputs are q and the CDF's token; p is the op's softmax */
@@ -457,10 +464,14 @@ static void check_lens(verdict *v, const checked_case *k)
     double *u = zeros(rows * vocab);
     double *p = zeros(rows * vocab);
     int ok = x && u && p &&
-             lmr_logit_lens_logits(x, u, hidden->f64, E->f64,
-                                   layernorm ? in(k, "gamma")->f64 : NULL,
-                                   layernorm ? in(k, "beta")->f64 : NULL,
-                                   layers, n, vocab, d,
+             lmr_logit_lens_logits(lmr_stack_out_of(x, layers, n, d),
+                                   lmr_stack_out_of(u, layers, n, vocab),
+                                   lmr_stack_of(hidden->f64, layers, n, d),
+                                   lmr_mat_of(E->f64, vocab, d),
+                                   layernorm ? lmr_vec_of(in(k, "gamma")->f64, d)
+                                             : lmr_vec_absent(),
+                                   layernorm ? lmr_vec_of(in(k, "beta")->f64, d)
+                                             : lmr_vec_absent(),
                                    number(k, "eps")) == LMR_OK &&
              lmr_softmax(lmr_mat_out_of(p, rows, vocab),
                          lmr_mat_of(quantity(k, "u"), rows, vocab), 1.0) == LMR_OK;
@@ -475,11 +486,12 @@ static void check_lens(verdict *v, const checked_case *k)
         check_layernorm_stats(v, k, hidden->f64, rows, d, number(k, "eps"));
         check_layernorm_output(v, k, hidden->f64, quantity(k, "x"), rows, d);
     }
-    size_t *order = calloc(vocab, sizeof *order);
+    int64_t *order = calloc(vocab, sizeof *order);
     const int64_t *tokens = out_i64(k, "top_tokens");
     for (size_t row = 0; ok && order && tokens && row < rows; row++) {
         size_t ranked = 0;
-        lmr_rank_tokens(order, &ranked, quantity(k, "u") + row * vocab, vocab);
+        lmr_rank_tokens(lmr_ids_out_of(order, vocab), &ranked,
+                        lmr_vec_of(quantity(k, "u") + row * vocab, vocab));
         for (size_t m = 0; m < top_k && m < ranked; m++)
             expect_same(v, (double)tokens[row * top_k + m], (double)order[m],
                         "top_tokens = the first ranked of u", row * top_k + m);

@@ -46,6 +46,18 @@ static void fill_dyadic(double *values, size_t count, gsl_rng *rng)
         values[i] = ((double)gsl_rng_uniform_int(rng, 97) - 48.0) / 16.0;
 }
 
+/* lmr_attention_weights on views of weights (n_q,n_k), Q (n_q,d_k), K
+ * (n_k,d_k) and key_mask (n_k, or NULL for none). */
+static int attention(double *weights, const double *Q, const double *K,
+                     const int64_t *key_mask, size_t n_q, size_t n_k,
+                     size_t d_k, int causal)
+{
+    return lmr_attention_weights(lmr_mat_out_of(weights, n_q, n_k),
+                                 lmr_mat_of(Q, n_q, d_k), lmr_mat_of(K, n_k, d_k),
+                                 lmr_ids_of(key_mask, key_mask ? n_k : 0),
+                                 causal);
+}
+
 static int same_bits(const double *a, const double *b, size_t count)
 {
     return memcmp(a, b, count * sizeof *a) == 0;
@@ -59,9 +71,8 @@ static void test_softmax_of_keys(gsl_rng *rng)
         double one = 1.0, keys[MAX_K], w[MAX_K], p[MAX_K];
         int64_t mask[MAX_K];
         fill_dyadic(keys, n_k, rng);
-        same &= lmr_attention_weights(w, &one, keys, NULL, 1, n_k, 1, 0) == LMR_OK
-                && lmr_softmax(lmr_mat_out_of(p, 1, n_k),
-                               lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK
+        same &= attention(w, &one, keys, NULL, 1, n_k, 1, 0) == LMR_OK
+                && lmr_softmax(lmr_mat_out_of(p, 1, n_k), lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK
                 && same_bits(w, p, n_k);
         for (size_t j = 0; j < n_k; j++) {
             mask[j] = j == 0 || gsl_rng_uniform_int(rng, 2);
@@ -72,9 +83,8 @@ static void test_softmax_of_keys(gsl_rng *rng)
         for (size_t j = 0; j < n_k; j++)
             finite_keys[j] = isfinite(keys[j]) ? keys[j] : 0.5;
         masked_same &=
-            lmr_attention_weights(w, &one, finite_keys, mask, 1, n_k, 1, 0) == LMR_OK
-            && lmr_softmax(lmr_mat_out_of(p, 1, n_k),
-                           lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK && same_bits(w, p, n_k);
+            attention(w, &one, finite_keys, mask, 1, n_k, 1, 0) == LMR_OK
+            && lmr_softmax(lmr_mat_out_of(p, 1, n_k), lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK && same_bits(w, p, n_k);
     }
     tap_ok(same, "d_k = 1, q = 1: the weights are lmr_softmax of the keys, "
            "bit for bit (%d rows)", ROUNDS);
@@ -98,8 +108,8 @@ static void test_scale(gsl_rng *rng)
         }
         for (size_t j = 0; j < n_k; j++)
             k4[j * 4] = k[j];
-        same &= lmr_attention_weights(w1, q_half, k, NULL, n_q, n_k, 1, 0) == LMR_OK
-                && lmr_attention_weights(w4, q4, k4, NULL, n_q, n_k, 4, 0) == LMR_OK
+        same &= attention(w1, q_half, k, NULL, n_q, n_k, 1, 0) == LMR_OK
+                && attention(w4, q4, k4, NULL, n_q, n_k, 4, 0) == LMR_OK
                 && same_bits(w1, w4, n_q * n_k);
     }
     tap_ok(same, "d_k = 4 (zeros) gives the weights of q/2 at d_k = 1: the "
@@ -118,8 +128,8 @@ static void test_alignment(gsl_rng *rng)
         fill_dyadic(Q, n_k * d_k, rng);
         fill_dyadic(K, n_k * d_k, rng);
         const double *last = Q + (n_k - n_q) * d_k; /* the last n_q queries */
-        same &= lmr_attention_weights(full, Q, K, NULL, n_k, n_k, d_k, 1) == LMR_OK
-                && lmr_attention_weights(tail, last, K, NULL, n_q, n_k, d_k, 1) == LMR_OK
+        same &= attention(full, Q, K, NULL, n_k, n_k, d_k, 1) == LMR_OK
+                && attention(tail, last, K, NULL, n_q, n_k, d_k, 1) == LMR_OK
                 && same_bits(tail, full + (n_k - n_q) * n_k, n_q * n_k);
     }
     tap_ok(same, "causal with n_q < n_k: the last n_q rows of the square "
@@ -140,14 +150,14 @@ static void test_rows_independent(gsl_rng *rng)
         fill_dyadic(K, n_k * d_k, rng);
         for (size_t i = 0; i < n_q; i++) /* R = Q's rows reversed */
             memcpy(R + i * d_k, Q + (n_q - 1 - i) * d_k, d_k * sizeof *R);
-        int ok = lmr_attention_weights(w, Q, K, NULL, n_q, n_k, d_k, 0) == LMR_OK
-                 && lmr_attention_weights(v, R, K, NULL, n_q, n_k, d_k, 0) == LMR_OK;
+        int ok = attention(w, Q, K, NULL, n_q, n_k, d_k, 0) == LMR_OK
+                 && attention(v, R, K, NULL, n_q, n_k, d_k, 0) == LMR_OK;
         for (size_t i = 0; ok && i < n_q; i++)
             ok = same_bits(w + i * n_k, v + (n_q - 1 - i) * n_k, n_k);
         permuted &= ok;
         for (size_t j = 0; j < n_k; j++)
             all[j] = 1;
-        ones &= lmr_attention_weights(v, Q, K, all, n_q, n_k, d_k, 0) == LMR_OK
+        ones &= attention(v, Q, K, all, n_q, n_k, d_k, 0) == LMR_OK
                 && same_bits(w, v, n_q * n_k);
     }
     tap_ok(permuted, "reversing the queries reverses the rows, bit for bit");
@@ -167,7 +177,7 @@ static void test_sums_and_zeros(gsl_rng *rng)
         fill_dyadic(K, n * d_k, rng);
         for (size_t j = 0; j < n; j++)
             mask[j] = j == 0 || gsl_rng_uniform_int(rng, 3) > 0;
-        if (lmr_attention_weights(w, Q, K, mask, n, n, d_k, 1) != LMR_OK) {
+        if (attention(w, Q, K, mask, n, n, d_k, 1) != LMR_OK) {
             worst_update(&sums, INFINITY, 0.0);
             continue;
         }

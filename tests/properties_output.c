@@ -1225,8 +1225,10 @@ static void sample_row(struct sample_report *report, const double *row,
     expected_kept(kept, row, y, vocab, setting.top_k, setting.top_p);
     double mass = renormalise(want, y, kept, vocab);
     int64_t expected = choose_r(&r, want, vocab, setting.choice, rng);
-    int status_sample = lmr_sample(q, &token, row, &r, 1, vocab, setting.tau,
-                                   setting.top_k, setting.top_p);
+    int status_sample = lmr_sample(lmr_mat_out_of(q, 1, vocab),
+                                   lmr_ids_out_of(&token, 1),
+                                   lmr_mat_of(row, 1, vocab), lmr_vec_of(&r, 1),
+                                   setting.tau, setting.top_k, setting.top_p);
     report->probs.calls_ok = report->probs.calls_ok && status == LMR_OK
                              && status_sample == LMR_OK;
     compare_sampled(report, q, want, scale, kept, mass, vocab);
@@ -1298,11 +1300,13 @@ static void check_argmax(gsl_rng *rng, struct argmax_case test)
                       test.mask_one_in);
         r[t] = t == 0 ? 0.0 : t == 1 ? R_BELOW_ONE : gsl_rng_uniform(rng);
     }
-    int lowest = lmr_argmax(greedy, logits, n, vocab) == LMR_OK;
+    lmr_mat logits_view = lmr_mat_of(logits, n, vocab);
+    int lowest = lmr_argmax(lmr_ids_out_of(greedy, n), logits_view) == LMR_OK;
     int same = lowest
-               && lmr_sample(q, sampled, logits, r, n, vocab, test.tau, 1, 1.0) == LMR_OK
-               && lmr_softmax(lmr_mat_out_of(y, n, vocab),
-                              lmr_mat_of(logits, n, vocab), test.tau) == LMR_OK;
+               && lmr_sample(lmr_mat_out_of(q, n, vocab), lmr_ids_out_of(sampled, n),
+                             logits_view, lmr_vec_of(r, n), test.tau, 1, 1.0) == LMR_OK
+               && lmr_softmax(lmr_mat_out_of(y, n, vocab), logits_view,
+                              test.tau) == LMR_OK;
     for (size_t t = 0; t < n && same; t++) {
         size_t at = t * vocab;
         lowest = lowest && is_lowest_argmax(logits + at, vocab, greedy[t]);
@@ -1525,10 +1529,13 @@ static void check_cdf_boundaries(int64_t top_k, size_t kept)
         on_boundary[j] = (double)j / (double)kept;        /* C_{j-1} exactly */
         below[j] = (double)(j + 1) / (double)kept - 0x1p-40; /* just below C_j */
     }
-    int status_on = lmr_sample(q, tokens_on, logits, on_boundary, kept,
-                               UNIFORM_VOCAB, 1.0, top_k, 1.0);
-    int status_below = lmr_sample(q, tokens_below, logits, below, kept,
-                                  UNIFORM_VOCAB, 1.0, top_k, 1.0);
+    lmr_mat_out probs = lmr_mat_out_of(q, kept, UNIFORM_VOCAB);
+    lmr_mat rows = lmr_mat_of(logits, kept, UNIFORM_VOCAB);
+    int status_on = lmr_sample(probs, lmr_ids_out_of(tokens_on, kept), rows,
+                               lmr_vec_of(on_boundary, kept), 1.0, top_k, 1.0);
+    int status_below = lmr_sample(probs, lmr_ids_out_of(tokens_below, kept),
+                                  rows, lmr_vec_of(below, kept), 1.0, top_k,
+                                  1.0);
     int on_ok = status_on == LMR_OK, below_ok = status_below == LMR_OK;
     for (size_t j = 0; j < kept; j++) {
         on_ok = on_ok && tokens_on[j] == (int64_t)UNMASKED[j];
@@ -1698,11 +1705,16 @@ static void check_lens(gsl_rng *rng, struct lens_case test)
     size_t n = test.n, vocab = test.vocab, k = test.top_k;
     struct lens_arrays arrays = lens_arrays_alloc(test);
     fill_lens_inputs(&arrays, test, rng);
-    int status = lmr_logit_lens(arrays.probs, arrays.top_tokens, arrays.top_probs,
-                                arrays.hidden, arrays.table,
-                                test.with_layernorm ? arrays.gamma : NULL,
-                                test.with_layernorm ? arrays.beta : NULL,
-                                test.layers, n, vocab, test.d, k,
+    size_t norm = test.with_layernorm ? test.d : 0;
+    lmr_logit_lens_outputs out = {
+        lmr_stack_out_of(arrays.probs, test.layers, n, vocab),
+        lmr_ids_out_of(arrays.top_tokens, test.layers * n * k),
+        lmr_stack_out_of(arrays.top_probs, test.layers, n, k)};
+    int status = lmr_logit_lens(&out,
+                                lmr_stack_of(arrays.hidden, test.layers, n, test.d),
+                                lmr_mat_of(arrays.table, vocab, test.d),
+                                lmr_vec_of(arrays.gamma, norm),
+                                lmr_vec_of(arrays.beta, norm), (int64_t)k,
                                 LMR_LAYERNORM_DEFAULT_EPS);
     int same = status == LMR_OK, ranked = same, copied = same;
     for (size_t l = 0; same && l < test.layers; l++) {

@@ -28,8 +28,13 @@ typedef struct {
 
 static int run(result *r, const double *X, size_t n, size_t d, size_t k)
 {
-    r->out = (lmr_pca_outputs){r->mean, r->comp, r->var, r->ratio, r->proj, r->rec};
-    return lmr_pca(&r->out, X, n, d, k);
+    r->out = (lmr_pca_outputs){lmr_vec_out_of(r->mean, d),
+                               lmr_mat_out_of(r->comp, k, d),
+                               lmr_vec_out_of(r->var, k),
+                               lmr_vec_out_of(r->ratio, k),
+                               lmr_mat_out_of(r->proj, n, k),
+                               lmr_mat_out_of(r->rec, n, d)};
+    return lmr_pca(&r->out, lmr_mat_of(X, n, d), (int64_t)k);
 }
 
 static void fill(double *X, size_t count, gsl_rng *rng)

@@ -56,9 +56,13 @@ static int run_child(size_t n)
     targets[n - 1] = LMR_DEFAULT_IGNORE_INDEX;
     double loss, dloss = 1.0;
     double start = now_seconds();
-    int status = lmr_linear_cross_entropy(&loss, dh, dE, h, E, targets, &dloss,
-                                          n, VOCAB, WIDTH, LMR_REDUCE_MEAN,
-                                          LMR_DEFAULT_IGNORE_INDEX);
+    lmr_linear_cross_entropy_outputs out = {
+        lmr_vec_out_of(&loss, 1), lmr_mat_out_of(dh, n, WIDTH),
+        lmr_mat_out_of(dE, VOCAB, WIDTH)};
+    int status = lmr_linear_cross_entropy(
+        &out, lmr_mat_of(h, n, WIDTH), lmr_mat_of(E, VOCAB, WIDTH),
+        lmr_ids_of(targets, n), lmr_vec_of(&dloss, 1), LMR_REDUCE_MEAN,
+        LMR_DEFAULT_IGNORE_INDEX);
     double elapsed = now_seconds() - start;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);

@@ -194,13 +194,14 @@ static int argmax_quantities(cli_quantities *q, const vec_file *file,
 {
     const vec_array *logits = input(c, "logits");
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    size_t *order = calloc(vocab, sizeof *order);
+    int64_t *order = calloc(vocab, sizeof *order);
     double *ranking = add(q, "ranked", n * vocab), *ranked = add(q, "unmasked", n);
     int status = order && ranking && ranked ? LMR_OK : LMR_ENOMEM;
     (void)file;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         size_t count = 0;
-        status = lmr_rank_tokens(order, &count, logits->f64 + t * vocab, vocab);
+        status = lmr_rank_tokens(lmr_ids_out_of(order, vocab), &count,
+                                 lmr_vec_of(logits->f64 + t * vocab, vocab));
         ranked[t] = (double)count;
         for (size_t m = 0; status == LMR_OK && m < count; m++)
             ranking[t * vocab + m] = (double)order[m];
@@ -239,7 +240,7 @@ static void store_trace(sample_quantities_view *v, const lmr_sample_trace *trace
                         size_t t, size_t vocab)
 {
     for (size_t m = 0; m < trace->ranked; m++)
-        v->ranking[t * vocab + m] = (double)trace->order[m];
+        v->ranking[t * vocab + m] = (double)trace->order.data[m];
     v->ranked[t] = (double)trace->ranked;
     v->top_k_kept[t] = (double)trace->top_k_kept;
     v->kept[t] = (double)trace->kept;
@@ -256,15 +257,19 @@ static int sample_quantities(cli_quantities *q, const vec_file *file,
     double tau = param_double(file, c, "tau"), top_p = param_double(file, c, "top_p");
     int64_t top_k = param_int64(file, c, "top_k");
     sample_quantities_view v;
-    size_t *order = calloc(vocab, sizeof *order);
+    int64_t *order = calloc(vocab, sizeof *order);
     int status = order && add_sample_arrays(q, &v, n, vocab) == 0 ? LMR_OK
                                                                   : LMR_ENOMEM;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         size_t row = t * vocab;
-        lmr_sample_trace trace = {order, v.p + row, v.cumulative + row,
-                                  v.q + row, v.C + row, 0, 0, 0, 0.0, 0.0, 0};
-        status = lmr_sample_row_trace(&trace, logits->f64 + row, r->f64[t],
-                                      vocab, tau, top_k, top_p);
+        lmr_sample_trace trace = {lmr_ids_out_of(order, vocab),
+                                  lmr_vec_out_of(v.p + row, vocab),
+                                  lmr_vec_out_of(v.cumulative + row, vocab),
+                                  lmr_vec_out_of(v.q + row, vocab),
+                                  lmr_vec_out_of(v.C + row, vocab),
+                                  0, 0, 0, 0.0, 0.0, 0};
+        status = lmr_sample_row_trace(&trace, lmr_vec_of(logits->f64 + row, vocab),
+                                      r->f64[t], tau, top_k, top_p);
         if (status == LMR_OK)
             store_trace(&v, &trace, t, vocab);
     }
@@ -291,9 +296,14 @@ static int lens_quantities(cli_quantities *q, const vec_file *file,
     double *x = add(q, "x", rows * d), *u = add(q, "u", rows * vocab);
     if (x == NULL || u == NULL)
         return -1;
-    return lmr_logit_lens_logits(x, u, hidden->f64, E->f64,
-                                 gamma ? gamma->f64 : NULL,
-                                 beta ? beta->f64 : NULL, layers, n, vocab, d,
+    return lmr_logit_lens_logits(lmr_stack_out_of(x, layers, n, d),
+                                 lmr_stack_out_of(u, layers, n, vocab),
+                                 lmr_stack_of(hidden->f64, layers, n, d),
+                                 lmr_mat_of(E->f64, vocab, d),
+                                 gamma ? lmr_vec_of(gamma->f64, gamma->count)
+                                       : lmr_vec_absent(),
+                                 beta ? lmr_vec_of(beta->f64, beta->count)
+                                      : lmr_vec_absent(),
                                  eps) == LMR_OK ? 0 : -1;
 }
 

@@ -273,13 +273,11 @@ static int run_cross_entropy(const vec_ctx *ctx, ref_result *result)
 static int run_argmax(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *logits;
-    if (vec_input(ctx, "logits", VEC_F64, 2, &logits))
+    lmr_ids_out token;
+    if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
+        ref_add_ids_out(ctx, result, "token", logits->shape[0], &token))
         return -1;
-    size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *token = ref_add_output(ctx, result, "token", VEC_I64, n, 1);
-    if (token == NULL)
-        return -1;
-    result->status = lmr_argmax(token->i64, logits->f64, n, vocab);
+    result->status = lmr_argmax(token, ref_mat(logits));
     return 0;
 }
 
@@ -288,6 +286,8 @@ static int run_sample(const vec_ctx *ctx, ref_result *result)
     const vec_array *logits, *r;
     double tau, top_p;
     int64_t top_k;
+    lmr_mat_out probs;
+    lmr_ids_out token;
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         vec_input(ctx, "r", VEC_F64, 1, &r) ||
         op_param_double(ctx, "tau", &tau) ||
@@ -295,65 +295,70 @@ static int run_sample(const vec_ctx *ctx, ref_result *result)
         op_param_double(ctx, "top_p", &top_p))
         return -1;
     size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *probs = ref_add_output(ctx, result, "probs", VEC_F64, n, vocab);
-    ref_output *token = probs ? ref_add_output(ctx, result, "token", VEC_I64, n, 1)
-                              : NULL;
-    if (token == NULL)
+    if (ref_add_mat_out(ctx, result, "probs", n, vocab, &probs) ||
+        ref_add_ids_out(ctx, result, "token", n, &token))
         return -1;
-    result->status = r->shape[0] != n
-        ? LMR_EDIM
-        : lmr_sample(probs->f64, token->i64, logits->f64, r->f64, n, vocab,
-                     tau, top_k, top_p);
+    result->status = lmr_sample(probs, token, ref_mat(logits), ref_vec(r), tau,
+                                top_k, top_p);
     return 0;
 }
 
-/* gamma and beta of the lens, required when final_layernorm is true. */
-static int read_lens_affine(const vec_ctx *ctx, int final_layernorm, size_t d,
-                            const double **gamma, const double **beta,
-                            int *shapes_agree)
+/* gamma and beta of the lens when final_layernorm is true, else absent. */
+static int read_lens_affine(const vec_ctx *ctx, int final_layernorm,
+                            lmr_vec *gamma, lmr_vec *beta)
 {
     const vec_array *g, *b;
-    *gamma = *beta = NULL;
-    *shapes_agree = 1;
+    *gamma = *beta = lmr_vec_absent();
     if (!final_layernorm)
         return 0;
     if (vec_input(ctx, "gamma", VEC_F64, 1, &g) ||
         vec_input(ctx, "beta", VEC_F64, 1, &b))
         return -1;
-    *gamma = g->f64;
-    *beta = b->f64;
-    *shapes_agree = g->shape[0] == d && b->shape[0] == d;
+    *gamma = ref_vec(g);
+    *beta = ref_vec(b);
+    return 0;
+}
+
+/* A float64 output called name of (count * rows, cols) in the file, seen as
+ * the stack (count, rows, cols); 0, or -1 after a message. */
+static int add_stack_out(const vec_ctx *ctx, ref_result *result,
+                         const char *name, size_t count, size_t rows,
+                         size_t cols, lmr_stack_out *view)
+{
+    double *data = ref_add_f64(ctx, result, name, count * rows, cols);
+    if (data == NULL)
+        return -1;
+    *view = lmr_stack_out_of(data, count, rows, cols);
     return 0;
 }
 
 static int run_logit_lens(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *hidden, *E;
-    const double *gamma, *beta;
-    size_t top_k;
-    int final_layernorm, shapes_agree;
+    lmr_vec gamma, beta;
+    int64_t top_k;
+    int final_layernorm;
     double eps;
     if (vec_input(ctx, "hidden", VEC_F64, 3, &hidden) ||
         vec_input(ctx, "E", VEC_F64, 2, &E) ||
-        op_param_size(ctx, "k", &top_k) ||
+        op_param_int64(ctx, "k", &top_k) ||
         op_param_bool(ctx, "final_layernorm", &final_layernorm) ||
-        op_param_double(ctx, "eps", &eps))
+        op_param_double(ctx, "eps", &eps) ||
+        read_lens_affine(ctx, final_layernorm, &gamma, &beta))
         return -1;
-    size_t layers = hidden->shape[0], n = hidden->shape[1], d = hidden->shape[2];
+    size_t layers = hidden->shape[0], n = hidden->shape[1];
     size_t vocab = E->shape[0], rows = layers * n;
-    if (read_lens_affine(ctx, final_layernorm, d, &gamma, &beta, &shapes_agree))
+    /* a top_k below 1 allocates nothing: ref rejects it */
+    size_t width = top_k >= 1 ? (size_t)top_k : 0;
+    lmr_logit_lens_outputs out;
+    if (add_stack_out(ctx, result, "probs", layers, n, vocab, &out.probs) ||
+        ref_add_ids_out(ctx, result, "top_tokens", rows * width,
+                        &out.top_tokens) ||
+        add_stack_out(ctx, result, "top_probs", layers, n, width,
+                      &out.top_probs))
         return -1;
-    ref_output *probs = ref_add_output(ctx, result, "probs", VEC_F64, rows, vocab);
-    ref_output *tokens = probs ? ref_add_output(ctx, result, "top_tokens", VEC_I64,
-                                            rows, top_k) : NULL;
-    ref_output *top = tokens ? ref_add_output(ctx, result, "top_probs", VEC_F64,
-                                          rows, top_k) : NULL;
-    if (top == NULL)
-        return -1;
-    result->status = (!shapes_agree || E->shape[1] != d)
-        ? LMR_EDIM
-        : lmr_logit_lens(probs->f64, tokens->i64, top->f64, hidden->f64, E->f64,
-                         gamma, beta, layers, n, vocab, d, top_k, eps);
+    result->status = lmr_logit_lens(&out, ref_stack(hidden), ref_mat(E), gamma,
+                                    beta, top_k, eps);
     return 0;
 }
 
@@ -579,22 +584,18 @@ static int run_attention_weights(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *Q, *K, *key_mask = vec_case_input(ctx->c, "key_mask");
     int causal;
+    lmr_mat_out weights;
     if (vec_input(ctx, "Q", VEC_F64, 2, &Q) || vec_input(ctx, "K", VEC_F64, 2, &K) ||
         op_param_bool(ctx, "causal", &causal))
         return -1;
     if (key_mask != NULL && vec_input(ctx, "key_mask", VEC_I64, 1, &key_mask))
         return -1;
-    size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
-    ref_output *weights = ref_add_output(ctx, result, "weights", VEC_F64, n_q, n_k);
-    if (weights == NULL)
+    if (ref_add_mat_out(ctx, result, "weights", Q->shape[0], K->shape[0],
+                        &weights))
         return -1;
-    int shapes_agree = K->shape[1] == d_k &&
-                       (key_mask == NULL || key_mask->shape[0] == n_k);
-    result->status = shapes_agree
-        ? lmr_attention_weights(weights->f64, Q->f64, K->f64,
-                                key_mask ? key_mask->i64 : NULL, n_q, n_k, d_k,
-                                causal)
-        : LMR_EDIM;
+    lmr_ids mask = key_mask ? ref_ids(key_mask) : lmr_ids_of(NULL, 0);
+    result->status = lmr_attention_weights(weights, ref_mat(Q), ref_mat(K),
+                                           mask, causal);
     return 0;
 }
 
@@ -609,20 +610,17 @@ static int run_pca(const vec_ctx *ctx, ref_result *result)
     size_t n = X->shape[0], d = X->shape[1];
     /* a k outside [1, min(n, d)] allocates nothing: ref rejects it */
     size_t width = (k >= 1 && (uint64_t)k <= (n < d ? n : d)) ? (size_t)k : 0;
-    static const char *const names[] = {"mean", "components", "variances",
-                                        "ratios", "projections",
-                                        "reconstruction"};
-    size_t rows[] = {1, width, 1, 1, n, n};
-    size_t cols[] = {d, d, width, width, width, d};
-    double *arrays[6];
-    for (size_t i = 0; i < 6; i++)
-        if ((arrays[i] = ref_add_f64(ctx, result, names[i], rows[i], cols[i])) == NULL)
-            return -1;
-    lmr_pca_outputs out = {arrays[0], arrays[1], arrays[2], arrays[3],
-                           arrays[4], arrays[5]};
-    result->status = width == 0 && n >= 2 && d >= 1
-        ? LMR_EDOMAIN
-        : lmr_pca(&out, X->f64, n, d, width);
+    lmr_pca_outputs out;
+    if (ref_add_vec_out(ctx, result, "mean", d, &out.mean) ||
+        ref_add_mat_out(ctx, result, "components", width, d, &out.components) ||
+        ref_add_vec_out(ctx, result, "variances", width, &out.variances) ||
+        ref_add_vec_out(ctx, result, "ratios", width, &out.ratios) ||
+        ref_add_mat_out(ctx, result, "projections", n, width,
+                        &out.projections) ||
+        ref_add_mat_out(ctx, result, "reconstruction", n, d,
+                        &out.reconstruction))
+        return -1;
+    result->status = lmr_pca(&out, ref_mat(X), k);
     return 0;
 }
 

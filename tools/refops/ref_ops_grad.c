@@ -450,35 +450,30 @@ static int run_linear_cross_entropy(const vec_ctx *ctx, ref_result *result)
     const vec_array *h, *E, *targets, *dloss;
     enum lmr_reduction reduction;
     int64_t ignore_index;
+    int return_dE;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
         vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
-        read_loss_params(ctx, &reduction, &ignore_index))
-        return -1;
-    int return_dE;
-    if (op_param_bool(ctx, "return_dE", &return_dE))
+        read_loss_params(ctx, &reduction, &ignore_index) ||
+        op_param_bool(ctx, "return_dE", &return_dE))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
-    static const char *const names[] = {"loss", "dh", "dE"};
-    size_t rows[] = {loss_count, n, vocab}, cols[] = {1, d, d};
-    double *out[3] = {NULL, NULL, NULL};
-    if (add_outputs(ctx, result, return_dE ? 3 : 2, names, rows, cols, out))
+    lmr_linear_cross_entropy_outputs out = {.dE = {NULL, 0, 0}};
+    if (ref_add_vec_out(ctx, result, "loss", loss_count, &out.loss) ||
+        ref_add_mat_out(ctx, result, "dh", n, d, &out.dh) ||
+        (return_dE && ref_add_mat_out(ctx, result, "dE", vocab, d, &out.dE)))
         return -1;
-    int shapes_agree = E->shape[1] == d && targets->shape[0] == n &&
-                       dloss->shape[0] == loss_count;
-    result->status = shapes_agree
-        ? lmr_linear_cross_entropy(out[0], out[1], out[2], h->f64, E->f64,
-                                   targets->i64, dloss->f64, n, vocab, d,
-                                   reduction, ignore_index)
-        : LMR_EDIM;
+    result->status = lmr_linear_cross_entropy(&out, ref_mat(h), ref_mat(E),
+                                              ref_ids(targets), ref_vec(dloss),
+                                              reduction, ignore_index);
     return 0;
 }
 
 /* ---- the tied model end to end ----------------------------------------- */
 
-/* Reads tied_lm's case into model; *status is LMR_OK, or LMR_EDIM when the
- * arrays' shapes do not fit together, or LMR_EDOMAIN for an unknown middle. */
+/* Reads tied_lm's case into model; *status is LMR_OK, or LMR_EDOMAIN for
+ * an unknown middle (a word of the file that names no model). */
 static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
                         int *status)
 {
@@ -500,46 +495,39 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
         return -1;
     if (strcmp(middle, "matrix") == 0 && vec_input(ctx, "M", VEC_F64, 2, &M))
         return -1;
-    size_t d = E->shape[1];
-    model->ids = ids->i64;
-    model->targets = targets->i64;
-    model->E = E->f64;
-    model->P = P->f64;
-    model->gamma = gamma ? gamma->f64 : NULL;
-    model->beta = beta ? beta->f64 : NULL;
-    model->M = M ? M->f64 : NULL;
-    model->n = ids->shape[0];
-    model->vocab = E->shape[0];
-    model->d = d;
-    model->max_len = P->shape[0];
+    model->ids = ref_ids(ids);
+    model->targets = ref_ids(targets);
+    model->E = ref_mat(E);
+    model->P = ref_mat(P);
+    model->gamma = ref_vec(gamma); /* absent: no LayerNorm */
+    model->beta = ref_vec(beta);
+    model->M = M ? ref_mat(M) : lmr_mat_of(NULL, 0, 0); /* absent: identity */
     model->reduction = ref_reduction_named(reduction);
-    int shapes_agree = targets->shape[0] == model->n && P->shape[1] == d &&
-        (gamma == NULL || (gamma->shape[0] == d && beta->shape[0] == d)) &&
-        (M == NULL || (M->shape[0] == d && M->shape[1] == d));
     int known_middle = strcmp(middle, "matrix") == 0 ||
                        strcmp(middle, "identity") == 0;
-    *status = !known_middle ? LMR_EDOMAIN : shapes_agree ? LMR_OK : LMR_EDIM;
+    *status = known_middle ? LMR_OK : LMR_EDOMAIN;
     return 0;
 }
 
 static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"loss", "dE", "dE_input", "dE_output",
-                                        "dP", "dgamma", "dbeta"};
     lmr_tied_lm_model model;
     int status = LMR_OK;
-    double *out[7] = {NULL};
     if (read_tied_lm(ctx, &model, &status))
         return -1;
-    size_t vocab = model.vocab, d = model.d;
-    size_t rows[] = {1, vocab, vocab, vocab, model.max_len, d, d};
-    size_t cols[] = {1, d, d, d, d, 1, 1};
-    size_t count = model.gamma != NULL ? 7 : 5;
-    if (add_outputs(ctx, result, count, names, rows, cols, out))
+    size_t vocab = model.E.rows, d = model.E.cols;
+    lmr_tied_lm_grads grads = {.dgamma = {NULL, 0}, .dbeta = {NULL, 0}};
+    if (ref_add_vec_out(ctx, result, "loss", 1, &grads.loss) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &grads.dE) ||
+        ref_add_mat_out(ctx, result, "dE_input", vocab, d, &grads.dE_input) ||
+        ref_add_mat_out(ctx, result, "dE_output", vocab, d, &grads.dE_output) ||
+        ref_add_mat_out(ctx, result, "dP", model.P.rows, d, &grads.dP))
         return -1;
-    lmr_tied_lm_grads grads = {out[0], out[1], out[2], out[3], out[4], out[5],
-                               out[6]};
-    result->status = status == LMR_OK ? lmr_tied_lm(&grads, &model) : status;
+    if ((model.gamma.len > 0 || model.beta.len > 0) &&
+        (ref_add_vec_out(ctx, result, "dgamma", d, &grads.dgamma) ||
+         ref_add_vec_out(ctx, result, "dbeta", d, &grads.dbeta)))
+        return -1;
+    result->status = status == LMR_OK ? (int)lmr_tied_lm(&grads, &model) : status;
     return 0;
 }
 
@@ -547,27 +535,20 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
 
 static int run_attention_weights_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dQ", "dK"};
     const vec_array *Q, *K, *G, *key_mask = vec_case_input(ctx->c, "key_mask");
     int causal;
-    double *out[2];
+    lmr_mat_out dQ, dK;
     if (vec_input(ctx, "Q", VEC_F64, 2, &Q) || vec_input(ctx, "K", VEC_F64, 2, &K) ||
         vec_input(ctx, "dweights", VEC_F64, 2, &G) || op_param_bool(ctx, "causal", &causal))
         return -1;
     if (key_mask != NULL && vec_input(ctx, "key_mask", VEC_I64, 1, &key_mask))
         return -1;
-    size_t n_q = Q->shape[0], d_k = Q->shape[1], n_k = K->shape[0];
-    size_t rows[] = {n_q, n_k}, cols[] = {d_k, K->shape[1]};
-    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dQ", Q->shape[0], Q->shape[1], &dQ) ||
+        ref_add_mat_out(ctx, result, "dK", K->shape[0], K->shape[1], &dK))
         return -1;
-    int shapes_agree = K->shape[1] == d_k &&
-                       (key_mask == NULL || key_mask->shape[0] == n_k) &&
-                       G->shape[0] == n_q && G->shape[1] == n_k;
-    result->status = shapes_agree
-        ? lmr_attention_weights_backward(out[0], out[1], Q->f64, K->f64,
-                                         key_mask ? key_mask->i64 : NULL, G->f64,
-                                         n_q, n_k, d_k, causal)
-        : LMR_EDIM;
+    lmr_ids mask = key_mask ? ref_ids(key_mask) : lmr_ids_of(NULL, 0);
+    result->status = lmr_attention_weights_backward(dQ, dK, ref_mat(Q), ref_mat(K),
+                                                    mask, ref_mat(G), causal);
     return 0;
 }
 

@@ -87,7 +87,8 @@ int main()
         return 1;
     if (probs[2] <= probs[1] || probs[1] <= probs[0])
         return 1;
-    if (lmr_argmax(&token, logits, 1, 3) != LMR_OK || token != 2)
+    if (lmr_argmax(lmr_ids_out_of(&token, 1), lmr_mat_of(logits, 1, 3)) != LMR_OK
+        || token != 2)
         return 1;
     if (std::strcmp(lmr_status_name(LMR_EDIM), "LMR_EDIM") != 0)
         return 1;
