@@ -141,6 +141,8 @@ static void test_partial(void)
     /* the order */
     rejects(lmr_head_partial(out(0, N, V), bad(N, D), good(V, D + 1), F, SHARED),
             LMR_EDIM, named(f, "EDIM (E) before ENONFINITE (h)"));
+    rejects(lmr_head_partial(out(0, N, V), h, good(V, D + 1), F, -1), LMR_EDIM,
+            named(f, "EDIM (E) before EDOMAIN (k = -1)"));
     rejects(lmr_head_partial(out(0, N, V), bad(N, D), E, F, V + 1), LMR_EDOMAIN,
             named(f, "EDOMAIN (k > |V|, F not measured) before ENONFINITE (h)"));
     rejects(lmr_head_partial(out(0, N, V + 1), bad(N, D), E, F, SHARED),
@@ -291,8 +293,12 @@ static void test_mlp(void)
     w = mlp_weights();
     w.b1 = good_vec(D + 1);
     rejects(lmr_head_mlp(out(0, N, V), h, &w), LMR_EDIM, named(f, "b1.len != m"));
+    rejects(lmr_head_mlp(out(0, N, V), bad(N, D), &w), LMR_EDIM,
+            named(f, "EDIM (b1) before ENONFINITE (h)"));
     w = mlp_weights();
     w.b2 = good_vec(V - 1);
+    rejects(lmr_head_mlp(out(0, N, V), bad(N, D), &w), LMR_EDIM,
+            named(f, "EDIM (b2) before ENONFINITE (h)"));
     rejects(lmr_head_mlp(out(0, N, V), h, &w), LMR_EDIM, named(f, "b2.len != |V|"));
     w = mlp_weights();
     w.W2 = good(D + 1, V);
