@@ -309,6 +309,8 @@ static void test_mlp(void)
     w.E = good(V, D);
     w.b1 = lmr_vec_absent();
     rejects(lmr_head_mlp(out(0, N, V), h, &w), LMR_EDIM, named(f, "tied with m != d"));
+    rejects(lmr_head_mlp(out(0, N, V), bad(N, D), &w), LMR_EDIM,
+            named(f, "EDIM (tied with m != d) before ENONFINITE (h)"));
     w = mlp_weights();
     rejects(lmr_head_mlp(out(0, N + 1, V), h, &w), LMR_EDIM,
             named(f, "logits of another shape"));
@@ -552,6 +554,8 @@ static void test_soft_tie(void)
     rejects(lmr_soft_tie_loss_backward(NULL, h, &w, targets, lmr_vec_of(GOOD, 3), 0.5,
                                        MEAN, IGNORE),
             LMR_EDIM, named(b, "dloss' length before grads NULL"));
+    rejects(lmr_soft_tie_loss_backward(NULL, h, &w, targets, dloss, 0.5, MEAN, IGNORE),
+            LMR_EINVAL, named(b, "grads NULL"));
 }
 
 /* ---- the intermediates ---------------------------------------------------- */
@@ -561,6 +565,8 @@ static void test_intermediates(void)
     lmr_mat h = good(N, D);
     rejects(lmr_head_transformed_hidden(out(0, N, D), h, good(D, D + 1)), LMR_EDIM,
             "lmr_head_transformed_hidden: T not square");
+    rejects(lmr_head_transformed_hidden(out(0, N, D + 1), h, good(D, D + 1)), LMR_EDIM,
+            "lmr_head_transformed_hidden: T not square, hT as wide as T");
     rejects(lmr_head_adaptive_parts(out(0, N, V), out(1, N, V), h, good(V, D),
                                     good(D, V + 1)),
             LMR_EDIM, "lmr_head_adaptive_parts: F.cols != |V|");
