@@ -112,7 +112,8 @@ int lmr_attention_weights(double *weights, const double *Q, const double *K,
             row[j] = key_is_masked(key_mask, i, j, n_q, n_k, causal)
                          ? -INFINITY
                          : score(Q + i * d_k, K + j * d_k, d_k);
-        status = lmr_softmax(row, row, 1, n_k, 1.0); /* in place */
+        status = lmr_softmax(lmr_mat_out_of(row, 1, n_k), lmr_mat_of(row, 1, n_k),
+                             1.0); /* in place */
     }
     return status;
 }

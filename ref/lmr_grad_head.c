@@ -9,7 +9,8 @@
  * dh[t,:], and h[t,:] is added, times dU[t,v], into the weight's gradient.
  *
  * Softmax family: y = softmax(u/tau) comes from lmr_softmax (the forward op,
- * reused), which also validates the logits and tau; then per row
+ * reused) once lmr_softmax_check has validated the logits and tau; then per
+ * row
  *     softmax:      dlogits_i = y_i (G_i - sum_j y_j G_j) / tau
  *     log-softmax:  dlogits_i = (G_i - y_i sum_j G_j) / tau
  *     dtau = - sum over the batch of dlogits_i (u_i - a)/tau,
@@ -20,12 +21,14 @@
  *
  * Cross-entropy: dlogits[t,i] = w_t (y[t,i] - [i = c_t]) with y = softmax(u)
  * and w_t the weight the reduction gives row t (0 for an ignored row; the
- * mean divides by the number of counted rows). The forward lmr_cross_entropy
- * is run first only to validate logits, targets and ignore_index with
- * exactly its error codes.
+ * mean divides by the number of counted rows). lmr_cross_entropy_check
+ * validates logits, targets, the reduction and ignore_index with exactly the
+ * forward's error codes.
  *
  * Every function checks all of its inputs (and allocates its scratch)
- * before it writes an output; nothing is written unless it returns LMR_OK.
+ * before it writes an output, in the order of spec/api.md#error-order: the
+ * forward op's check, the upstream gradient, the outputs; nothing is
+ * written unless it returns LMR_OK.
  *
  * Accuracy: spec/tolerance.md#gradients (a running error bound, K = 2).
  */
@@ -73,7 +76,7 @@ static double *scratch(size_t rows, size_t cols)
 }
 
 /* Copies scratch (count) to out, frees scratch; returns LMR_OK. */
-static int publish(double *out, double *scratch_array, size_t count)
+static enum lmr_status publish(double *out, double *scratch_array, size_t count)
 {
     if (count > 0)
         memcpy(out, scratch_array, count * sizeof(double));
@@ -81,70 +84,80 @@ static int publish(double *out, double *scratch_array, size_t count)
     return LMR_OK;
 }
 
-/* ---- the heads ---------------------------------------------------------- */
+/* ---- views ------------------------------------------------------------- */
 
-/* Checks a head backward whose weight and its gradient dweight hold vocab*d
- * entries: pointers, sizes, then h (n,d), the weight and dlogits (n,vocab)
- * finite. */
-static int check_head_backward(const double *dh, const double *dweight,
-                               const double *h, const double *weight,
-                               const double *dlogits, size_t n, size_t vocab,
-                               size_t d)
+/* An upstream gradient that must be (rows,cols): LMR_EINVAL, LMR_EDIM,
+ * LMR_ENONFINITE. */
+static enum lmr_status check_upstream(lmr_mat upstream, size_t rows,
+                                      size_t cols)
 {
-    size_t h_count, logits_count, weight_count;
-    if (weight == NULL || dweight == NULL ||
-        (n > 0 && (dh == NULL || h == NULL || dlogits == NULL)))
+    if (lmr_mat_missing(upstream))
         return LMR_EINVAL;
-    if (vocab == 0 || d == 0)
+    if (upstream.rows != rows || upstream.cols != cols)
         return LMR_EDIM;
-    if (lmr_array_count(&h_count, n, d) != LMR_OK ||
-        lmr_array_count(&logits_count, n, vocab) != LMR_OK ||
-        lmr_array_count(&weight_count, vocab, d) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (lmr_check_finite(h, h_count) != LMR_OK ||
-        lmr_check_finite(weight, weight_count) != LMR_OK ||
-        lmr_check_finite(dlogits, logits_count) != LMR_OK)
-        return LMR_ENONFINITE;
-    return LMR_OK;
+    return (enum lmr_status)lmr_check_finite_mat(upstream);
 }
 
-int lmr_head_tied_backward(double *dh, double *dE, const double *h,
-                           const double *E, const double *dlogits, size_t n,
-                           size_t vocab, size_t d)
+/* Non-zero when out is not (rows,cols). */
+static int out_shape_differs(lmr_mat_out out, size_t rows, size_t cols)
 {
-    int status = check_head_backward(dh, dE, h, E, dlogits, n, vocab, d);
+    return out.rows != rows || out.cols != cols;
+}
+
+/* ---- the heads ---------------------------------------------------------- */
+
+enum lmr_status lmr_head_tied_backward(lmr_mat_out dh, lmr_mat_out dE,
+                                       lmr_mat h, lmr_mat E, lmr_mat dlogits)
+{
+    size_t n = h.rows, vocab = E.rows, d = h.cols;
+    enum lmr_status status = lmr_head_tied_check(h, E);
+    if (status == LMR_OK)
+        status = check_upstream(dlogits, n, vocab);
     if (status != LMR_OK)
         return status;
-    zero(dh, n * d);
-    zero(dE, vocab * d);
+    if (lmr_mat_out_missing(dh) || lmr_mat_out_missing(dE))
+        return LMR_EINVAL;
+    if (out_shape_differs(dh, n, d) || out_shape_differs(dE, vocab, d))
+        return LMR_EDIM;
+    zero(dh.data, n * d);
+    zero(dE.data, vocab * d);
     for (size_t t = 0; t < n; t++)
         for (size_t v = 0; v < vocab; v++) {
-            double upstream = dlogits[t * vocab + v]; /* dU[t,v] */
-            add_scaled(dh + t * d, upstream, E + v * d, d); /* dh[t,:] += . E[v,:] */
-            add_scaled(dE + v * d, upstream, h + t * d, d); /* dE[v,:] += . h[t,:] */
+            double upstream = dlogits.data[t * vocab + v]; /* dU[t,v] */
+            add_scaled(dh.data + t * d, upstream, E.data + v * d, d); /* dh[t,:] += . E[v,:] */
+            add_scaled(dE.data + v * d, upstream, h.data + t * d, d); /* dE[v,:] += . h[t,:] */
         }
     return LMR_OK;
 }
 
-int lmr_head_untied_backward(double *dh, double *dW, double *db,
-                             const double *h, const double *W,
-                             const double *dlogits, size_t n, size_t vocab,
-                             size_t d)
+enum lmr_status lmr_head_untied_backward(lmr_mat_out dh, lmr_mat_out dW,
+                                         lmr_vec_out db, lmr_mat h,
+                                         lmr_mat W, lmr_mat dlogits)
 {
-    int status = check_head_backward(dh, dW, h, W, dlogits, n, vocab, d);
-    if (status == LMR_OK && db == NULL)
-        status = LMR_EINVAL;
+    size_t n = h.rows, vocab = W.cols, d = h.cols;
+    enum lmr_status status = lmr_head_untied_check(h, W, lmr_vec_absent());
+    if (status == LMR_OK)
+        status = check_upstream(dlogits, n, vocab);
     if (status != LMR_OK)
         return status;
-    zero(dW, d * vocab);
-    zero(db, vocab);
+    if (lmr_mat_out_missing(dh) || lmr_mat_out_missing(dW) ||
+        lmr_vec_out_missing(db))
+        return LMR_EINVAL;
+    if (out_shape_differs(dh, n, d) || out_shape_differs(dW, d, vocab) ||
+        (db.len > 0 && db.len != vocab))
+        return LMR_EDIM;
+    int keep_db = db.len > 0; /* else the empty view: not wanted */
+    zero(dW.data, d * vocab);
+    if (keep_db)
+        zero(db.data, vocab);
     for (size_t t = 0; t < n; t++) {
-        const double *upstream = dlogits + t * vocab; /* dU[t,:] */
-        add_scaled(db, 1.0, upstream, vocab);
+        const double *upstream = dlogits.data + t * vocab; /* dU[t,:] */
+        if (keep_db)
+            add_scaled(db.data, 1.0, upstream, vocab);
         for (size_t j = 0; j < d; j++) {
-            const double *row = W + j * vocab;                /* W[j,:] */
-            dh[t * d + j] = dot(upstream, row, vocab);         /* dU[t,:] . W[j,:] */
-            add_scaled(dW + j * vocab, h[t * d + j], upstream, vocab);
+            const double *row = W.data + j * vocab;              /* W[j,:] */
+            dh.data[t * d + j] = dot(upstream, row, vocab);      /* dU[t,:] . W[j,:] */
+            add_scaled(dW.data + j * vocab, h.data[t * d + j], upstream, vocab);
         }
     }
     return LMR_OK;
@@ -152,33 +165,47 @@ int lmr_head_untied_backward(double *dh, double *dW, double *db,
 
 /* ---- softmax and log-softmax ---------------------------------------------- */
 
-/*
- * The common start of the softmax-family backward ops: checks the pointers
- * and sizes, then runs lmr_softmax (which validates logits and tau) into a
- * fresh array *probs (n,vocab) that the caller frees, then checks that the
- * upstream gradient (n,vocab) is finite. *probs is NULL unless LMR_OK.
- */
-static int softmax_backward_start(double **probs, const double *dlogits,
-                                  const double *dtau, const double *logits,
-                                  const double *upstream, size_t n,
-                                  size_t vocab, double tau)
+/* LMR_EDOMAIN if the upstream gradient (n,vocab) is non-zero where a logit
+ * (n,vocab) is masked: no finite loss can depend on a constant -inf. */
+static enum lmr_status check_masked_upstream(lmr_mat logits, lmr_mat upstream)
 {
-    size_t count;
+    size_t count = lmr_mat_count(logits);
+    for (size_t i = 0; i < count; i++)
+        if (logits.data[i] == -INFINITY && upstream.data[i] != 0.0)
+            return LMR_EDOMAIN;
+    return LMR_OK;
+}
+
+/*
+ * The common start of the softmax-family backward ops: lmr_softmax_check,
+ * the upstream gradient (n,vocab) (and, for log-softmax, no gradient at a
+ * masked logit), the outputs dlogits (n,vocab) and dtau; then runs
+ * lmr_softmax into a fresh array *probs (n,vocab) that the caller frees.
+ * *probs is NULL unless LMR_OK.
+ */
+static enum lmr_status softmax_backward_start(double **probs,
+                                              lmr_mat_out dlogits,
+                                              const double *dtau,
+                                              lmr_mat logits, lmr_mat upstream,
+                                              double tau, int take_log)
+{
+    size_t n = logits.rows, vocab = logits.cols;
     *probs = NULL;
-    if (dtau == NULL || (n > 0 && (dlogits == NULL || upstream == NULL)))
+    enum lmr_status status = lmr_softmax_check(logits, tau);
+    if (status == LMR_OK)
+        status = check_upstream(upstream, n, vocab);
+    if (status == LMR_OK && take_log)
+        status = check_masked_upstream(logits, upstream);
+    if (status != LMR_OK)
+        return status;
+    if (lmr_mat_out_missing(dlogits) || dtau == NULL)
         return LMR_EINVAL;
-    if (lmr_array_count(&count, n, vocab) != LMR_OK)
-        return LMR_EOVERFLOW;
+    if (out_shape_differs(dlogits, n, vocab))
+        return LMR_EDIM;
     double *y = scratch(n, vocab);
     if (y == NULL)
         return LMR_ENOMEM;
-    int status = lmr_softmax(y, logits, n, vocab, tau);
-    if (status == LMR_OK && lmr_check_finite(upstream, count) != LMR_OK)
-        status = LMR_ENONFINITE;
-    if (status != LMR_OK) {
-        free(y);
-        return status;
-    }
+    lmr_softmax(lmr_mat_out_of(y, n, vocab), logits, tau); /* checked above */
     *probs = y;
     return LMR_OK;
 }
@@ -198,58 +225,45 @@ static double temperature_share(const double *dlogits_row,
     return sum;
 }
 
-int lmr_softmax_backward(double *dlogits, double *dtau, const double *logits,
-                         const double *dprobs, size_t n, size_t vocab,
-                         double tau)
+enum lmr_status lmr_softmax_backward(lmr_mat_out dlogits, double *dtau,
+                                     lmr_mat logits, lmr_mat dprobs,
+                                     double tau)
 {
+    size_t n = logits.rows, vocab = logits.cols;
     double *work; /* (n,vocab): y, then overwritten row by row with dlogits */
-    int status = softmax_backward_start(&work, dlogits, dtau, logits, dprobs,
-                                        n, vocab, tau);
+    enum lmr_status status = softmax_backward_start(&work, dlogits, dtau,
+                                                    logits, dprobs, tau, 0);
     if (status != LMR_OK)
         return status;
     double tau_sum = 0.0;
     for (size_t t = 0; t < n; t++) {
         double *row = work + t * vocab;                /* y[t,:] -> dlogits[t,:] */
-        const double *G = dprobs + t * vocab;          /* dprobs[t,:] */
+        const double *G = dprobs.data + t * vocab;     /* dprobs[t,:] */
         double weighted = dot(row, G, vocab);          /* sum_j y_j G_j */
         for (size_t i = 0; i < vocab; i++)
             row[i] = row[i] * (G[i] - weighted) / tau; /* y_i = 0 if masked */
-        tau_sum += temperature_share(row, logits + t * vocab, vocab, tau);
+        tau_sum += temperature_share(row, logits.data + t * vocab, vocab, tau);
     }
     *dtau = -tau_sum;
-    return publish(dlogits, work, n * vocab);
+    return publish(dlogits.data, work, n * vocab);
 }
 
-/* LMR_EDOMAIN if the upstream gradient (n,vocab) is non-zero where a logit
- * (n,vocab) is masked: no finite loss can depend on a constant -inf. */
-static int check_masked_upstream(const double *logits, const double *upstream,
-                                 size_t n, size_t vocab)
+enum lmr_status lmr_log_softmax_backward(lmr_mat_out dlogits, double *dtau,
+                                         lmr_mat logits, lmr_mat dlogprobs,
+                                         double tau)
 {
-    for (size_t i = 0; i < n * vocab; i++)
-        if (logits[i] == -INFINITY && upstream[i] != 0.0)
-            return LMR_EDOMAIN;
-    return LMR_OK;
-}
-
-int lmr_log_softmax_backward(double *dlogits, double *dtau,
-                             const double *logits, const double *dlogprobs,
-                             size_t n, size_t vocab, double tau)
-{
+    size_t n = logits.rows, vocab = logits.cols;
     double *work; /* (n,vocab): y, then overwritten row by row with dlogits */
-    int status = softmax_backward_start(&work, dlogits, dtau, logits,
-                                        dlogprobs, n, vocab, tau);
-    if (status == LMR_OK)
-        status = check_masked_upstream(logits, dlogprobs, n, vocab);
-    if (status != LMR_OK) {
-        free(work);
+    enum lmr_status status = softmax_backward_start(&work, dlogits, dtau,
+                                                    logits, dlogprobs, tau, 1);
+    if (status != LMR_OK)
         return status;
-    }
     double tau_sum = 0.0;
     for (size_t t = 0; t < n; t++) {
-        double *row = work + t * vocab;       /* y[t,:] -> dlogits[t,:] */
-        const double *G = dlogprobs + t * vocab; /* dlogprobs[t,:] */
-        const double *u = logits + t * vocab;    /* logits[t,:] */
-        double G_sum = 0.0;                      /* Gamma = sum_j G_j */
+        double *row = work + t * vocab;            /* y[t,:] -> dlogits[t,:] */
+        const double *G = dlogprobs.data + t * vocab; /* dlogprobs[t,:] */
+        const double *u = logits.data + t * vocab;    /* logits[t,:] */
+        double G_sum = 0.0;                           /* Gamma = sum_j G_j */
         for (size_t i = 0; i < vocab; i++)
             G_sum += G[i];
         for (size_t i = 0; i < vocab; i++)
@@ -257,46 +271,49 @@ int lmr_log_softmax_backward(double *dlogits, double *dtau,
         tau_sum += temperature_share(row, u, vocab, tau);
     }
     *dtau = -tau_sum;
-    return publish(dlogits, work, n * vocab);
+    return publish(dlogits.data, work, n * vocab);
 }
 
 /* ---- cross-entropy -------------------------------------------------------- */
 
-/* Validates the inputs the way lmr_cross_entropy does, by running it
- * (per position, into a scratch array), then dloss (n for NONE, else 1)
- * finite, then no counted target at a masked logit. */
-static int check_cross_entropy_backward(const double *dlogits,
-                                        const double *logits,
-                                        const int64_t *targets,
-                                        const double *dloss, size_t n,
-                                        size_t vocab,
-                                        enum lmr_reduction reduction,
-                                        int64_t ignore_index)
+/* The length dloss has under the reduction: n for NONE, else 1. */
+static size_t dloss_length(enum lmr_reduction reduction, size_t n)
 {
-    size_t count;
-    if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
-        reduction != LMR_REDUCE_MEAN)
-        return LMR_EDOMAIN;
-    if ((dloss == NULL && (reduction != LMR_REDUCE_NONE || n > 0)) ||
-        (n > 0 && dlogits == NULL))
+    return reduction == LMR_REDUCE_NONE ? n : 1;
+}
+
+/* dloss (n for NONE, else 1) as an upstream gradient: LMR_EINVAL, LMR_EDIM,
+ * LMR_ENONFINITE. */
+static enum lmr_status check_dloss(lmr_vec dloss,
+                                   enum lmr_reduction reduction, size_t n)
+{
+    if (lmr_vec_missing(dloss))
         return LMR_EINVAL;
-    if (lmr_array_count(&count, n, vocab) != LMR_OK)
-        return LMR_EOVERFLOW;
-    double *losses = scratch(n, 1); /* (n): the forward's per-position loss */
-    if (losses == NULL)
-        return LMR_ENOMEM;
-    int status = lmr_cross_entropy(losses, logits, targets, n, vocab,
-                                   LMR_REDUCE_NONE, ignore_index);
-    free(losses);
+    if (dloss.len != dloss_length(reduction, n))
+        return LMR_EDIM;
+    return (enum lmr_status)lmr_check_finite_vec(dloss);
+}
+
+/* lmr_cross_entropy_check, then dloss, then no counted target at a masked
+ * logit, then the output dlogits (n,vocab). */
+static enum lmr_status check_cross_entropy_backward(
+    lmr_mat_out dlogits, lmr_mat logits, lmr_ids targets, lmr_vec dloss,
+    enum lmr_reduction reduction, int64_t ignore_index)
+{
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = lmr_cross_entropy_check(logits, targets,
+                                                     reduction, ignore_index);
+    if (status == LMR_OK)
+        status = check_dloss(dloss, reduction, n);
     if (status != LMR_OK)
         return status;
-    if (lmr_check_finite(dloss, reduction == LMR_REDUCE_NONE ? n : 1) != LMR_OK)
-        return LMR_ENONFINITE;
     for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index &&
-            logits[t * vocab + (size_t)targets[t]] == -INFINITY)
+        if (targets.data[t] != ignore_index &&
+            logits.data[t * vocab + (size_t)targets.data[t]] == -INFINITY)
             return LMR_EDOMAIN; /* infinite loss: no gradient */
-    return LMR_OK;
+    if (lmr_mat_out_missing(dlogits))
+        return LMR_EINVAL;
+    return out_shape_differs(dlogits, n, vocab) ? LMR_EDIM : LMR_OK;
 }
 
 /* The weight w_t of each row (n) under the reduction: dloss[t] for NONE,
@@ -322,48 +339,60 @@ static size_t row_weights(double *weights, const int64_t *targets,
     return counted;
 }
 
-int lmr_cross_entropy_weights(double *weights, size_t *counted,
-                              const int64_t *targets, const double *dloss,
-                              size_t n, enum lmr_reduction reduction,
-                              int64_t ignore_index)
+enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
+                                          size_t *counted, lmr_ids targets,
+                                          lmr_vec dloss,
+                                          enum lmr_reduction reduction,
+                                          int64_t ignore_index)
 {
+    size_t n = targets.len;
+    if (lmr_ids_missing(targets))
+        return LMR_EINVAL;
+    if (lmr_ids_too_big(targets))
+        return LMR_EOVERFLOW;
     if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
         reduction != LMR_REDUCE_MEAN)
         return LMR_EDOMAIN;
-    if (counted == NULL ||
-        (dloss == NULL && (reduction != LMR_REDUCE_NONE || n > 0)) ||
-        (n > 0 && (weights == NULL || targets == NULL)))
+    if (lmr_vec_missing(dloss))
         return LMR_EINVAL;
-    *counted = row_weights(weights, targets, dloss, n, reduction,
-                           ignore_index);
+    if (dloss.len != dloss_length(reduction, n))
+        return LMR_EDIM;
+    if (lmr_vec_out_missing(weights) || counted == NULL)
+        return LMR_EINVAL;
+    if (weights.len != n)
+        return LMR_EDIM;
+    *counted = row_weights(weights.data, targets.data, dloss.data, n,
+                           reduction, ignore_index);
     return LMR_OK;
 }
 
-int lmr_cross_entropy_backward(double *dlogits, const double *logits,
-                               const int64_t *targets, const double *dloss,
-                               size_t n, size_t vocab,
-                               enum lmr_reduction reduction,
-                               int64_t ignore_index)
+enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits,
+                                           lmr_mat logits, lmr_ids targets,
+                                           lmr_vec dloss,
+                                           enum lmr_reduction reduction,
+                                           int64_t ignore_index)
 {
-    int status = check_cross_entropy_backward(dlogits, logits, targets, dloss,
-                                              n, vocab, reduction,
-                                              ignore_index);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = check_cross_entropy_backward(
+        dlogits, logits, targets, dloss, reduction, ignore_index);
     if (status != LMR_OK || n == 0)
         return status;
     double *work = scratch(n, vocab); /* (n,vocab): y, then dlogits */
     double *weights = scratch(n, 1);  /* (n): w_t */
-    status = work && weights ? lmr_softmax(work, logits, n, vocab, 1.0)
-                             : LMR_ENOMEM;
+    status = work && weights
+        ? lmr_softmax(lmr_mat_out_of(work, n, vocab), logits, 1.0)
+        : LMR_ENOMEM;
     if (status == LMR_OK) {
-        row_weights(weights, targets, dloss, n, reduction, ignore_index);
+        row_weights(weights, targets.data, dloss.data, n, reduction,
+                    ignore_index);
         for (size_t t = 0; t < n; t++) {
             double *row = work + t * vocab; /* y[t,:] -> dlogits[t,:] */
             for (size_t i = 0; i < vocab; i++) {
-                double target = (int64_t)i == targets[t] ? 1.0 : 0.0;
+                double target = (int64_t)i == targets.data[t] ? 1.0 : 0.0;
                 row[i] = weights[t] * (row[i] - target);
             }
         }
-        memcpy(dlogits, work, n * vocab * sizeof(double));
+        memcpy(dlogits.data, work, n * vocab * sizeof(double));
     }
     free(work);
     free(weights);

@@ -66,33 +66,44 @@ typedef struct {
 
 /*
  * For each row u = logits[t,:] (logits (n,vocab)): its statistics into rows
- * (n), and, unless NULL, z_i = (u_i - a)/tau into shifted (n,vocab) and
- * exp(z_i) into exps (n,vocab). softmax is exps / S, log-softmax z - log S,
- * cross-entropy log S - z_target (tau = 1). Errors: those of lmr_softmax.
+ * (n), and, unless the view is empty, z_i = (u_i - a)/tau into shifted
+ * (n,vocab) and exp(z_i) into exps (n,vocab). softmax is exps / S,
+ * log-softmax z - log S, cross-entropy log S - z_target (tau = 1).
+ * Errors: those of lmr_softmax_check; then LMR_EINVAL (rows NULL when n > 0,
+ * shifted or exps with elements and no data), LMR_EDIM (shifted or exps
+ * with elements, not of logits' shape).
  */
 LMR_API
-int lmr_softmax_stats(lmr_softmax_row *rows, double *shifted, double *exps,
-                      const double *logits, size_t n, size_t vocab,
-                      double tau);
+enum lmr_status lmr_softmax_stats(lmr_softmax_row *rows, lmr_mat_out shifted,
+                                  lmr_mat_out exps, lmr_mat logits,
+                                  double tau);
 
 /* The cross-entropy of each row into losses (n): log S - z_{c_t}, 0 for a
  * row whose target is ignore_index; *counted = the number of other rows.
  * The reductions sum these in order (and the mean divides by *counted).
- * Errors: those of lmr_cross_entropy. */
+ * logits (n,vocab), targets (n). Errors: those of lmr_cross_entropy_check
+ * (reduction LMR_REDUCE_NONE); then LMR_EINVAL (losses with elements and no
+ * data, counted NULL), LMR_EDIM (losses not of length n). */
 LMR_API
-int lmr_cross_entropy_terms(double *losses, size_t *counted,
-                            const double *logits, const int64_t *targets,
-                            size_t n, size_t vocab, int64_t ignore_index);
+enum lmr_status lmr_cross_entropy_terms(lmr_vec_out losses, size_t *counted,
+                                        lmr_mat logits, lmr_ids targets,
+                                        int64_t ignore_index);
 
 /* The weight w_t the backward of cross-entropy gives row t, into weights
  * (n): dloss[t] (NONE, dloss (n)), dloss[0] (SUM, dloss (1)), dloss[0] / m
  * (MEAN, m counted rows), 0 for an ignored row; *counted = m; targets (n).
- * Errors: LMR_EINVAL (NULL array), LMR_EDOMAIN (unknown reduction). */
+ * The entries of targets and dloss are not checked (lmr_cross_entropy_
+ * backward has). Errors, in this order: LMR_EINVAL (targets with elements
+ * and no data); LMR_EOVERFLOW; LMR_EDOMAIN (unknown reduction); LMR_EINVAL,
+ * then LMR_EDIM, for dloss (length n for NONE, else 1); LMR_EINVAL
+ * (weights with elements and no data, counted NULL), LMR_EDIM (weights not
+ * of length n). */
 LMR_API
-int lmr_cross_entropy_weights(double *weights, size_t *counted,
-                              const int64_t *targets, const double *dloss,
-                              size_t n, enum lmr_reduction reduction,
-                              int64_t ignore_index);
+enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
+                                          size_t *counted, lmr_ids targets,
+                                          lmr_vec dloss,
+                                          enum lmr_reduction reduction,
+                                          int64_t ignore_index);
 
 /* ---- sampling (lmr_sample.c) ------------------------------------------------ */
 

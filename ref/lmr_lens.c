@@ -85,7 +85,8 @@ static int lens_layer_logits(double *logits, double *x, const double *E,
     if (gamma != NULL)
         status = lmr_layernorm(x, x, gamma, beta, n, d, eps);
     if (status == LMR_OK)
-        status = lmr_head_tied(logits, x, E, n, vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(logits, n, vocab),
+                               lmr_mat_of(x, n, d), lmr_mat_of(E, vocab, d));
     return status;
 }
 
@@ -100,7 +101,8 @@ static int lens_layer(double *probs, int64_t *tokens, double *top_probs,
     for (size_t t = 0; status == LMR_OK && t < n; t++)
         top_tokens_of_row(tokens + t * top_k, probs + t * vocab, vocab, top_k);
     if (status == LMR_OK)
-        status = lmr_softmax(probs, probs, n, vocab, 1.0);
+        status = lmr_softmax(lmr_mat_out_of(probs, n, vocab),
+                             lmr_mat_of(probs, n, vocab), 1.0);
     for (size_t t = 0; status == LMR_OK && t < n; t++)
         for (size_t m = 0; m < top_k; m++)
             top_probs[t * top_k + m] =

@@ -244,8 +244,10 @@ int lmr_linear_cross_entropy(double *loss, double *dh, double *dE,
         /* pass 2: the loss, then D chunk by chunk into dh and dE */
         write_loss(loss, &s.state, targets, n, reduction, ignore_index);
         size_t counted;
-        lmr_cross_entropy_weights(s.weights, &counted, targets, dloss, n,
-                                  reduction, ignore_index); /* checked above */
+        lmr_cross_entropy_weights(
+            lmr_vec_out_of(s.weights, n), &counted, lmr_ids_of(targets, n),
+            lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? n : 1),
+            reduction, ignore_index); /* checked above */
         if (n > 0)
             memset(dh, 0, n * d * sizeof(double));
         for (size_t first = 0; first < vocab; first += LMR_LCE_CHUNK) {

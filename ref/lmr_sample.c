@@ -210,7 +210,8 @@ int lmr_sample(double *probs, int64_t *token, const double *logits,
     ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
     if (order == NULL)
         return LMR_ENOMEM;
-    lmr_softmax(probs, logits, n, vocab, tau); /* checked above: succeeds */
+    lmr_softmax(lmr_mat_out_of(probs, n, vocab), lmr_mat_of(logits, n, vocab),
+                tau); /* checked above: succeeds */
     for (size_t t = 0; t < n; t++) /* row t */
         token[t] = sample_row(probs + t * vocab, order, logits + t * vocab,
                               r[t], vocab, top_k, top_p, NULL);
@@ -233,7 +234,8 @@ int lmr_sample_row_trace(lmr_sample_trace *trace, const double *logits,
     ranked_token *order = malloc(vocab * sizeof *order); /* (vocab) */
     if (order == NULL)
         return LMR_ENOMEM;
-    lmr_softmax(trace->probs, logits, 1, vocab, tau); /* checked: succeeds */
+    lmr_softmax(lmr_mat_out_of(trace->probs, 1, vocab),
+                lmr_mat_of(logits, 1, vocab), tau); /* checked: succeeds */
     memcpy(trace->kept_probs, trace->probs, vocab * sizeof(double));
     sample_row(trace->kept_probs, order, logits, r, vocab, top_k, top_p,
                trace);

@@ -40,19 +40,39 @@ int lmr_check_logits(const double *logits, size_t n, size_t vocab)
     return LMR_OK;
 }
 
-/* Checks sizes, pointers, logits and tau for an (n,vocab) op. */
-static int check_rows(const void *out, const double *logits, size_t n,
-                      size_t vocab, double tau)
+enum lmr_status lmr_softmax_check(lmr_mat logits, double tau)
 {
-    size_t count;
-    if (n > 0 && (out == NULL || logits == NULL))
+    if (lmr_mat_missing(logits))
         return LMR_EINVAL;
-    if (vocab == 0)
+    if (logits.cols == 0)
         return LMR_EDIM;
-    if (lmr_array_count(&count, n, vocab) != LMR_OK)
+    if (lmr_mat_too_big(logits))
         return LMR_EOVERFLOW;
     int status = lmr_check_temperature(tau);
-    return status == LMR_OK ? lmr_check_logits(logits, n, vocab) : status;
+    if (status == LMR_OK)
+        status = lmr_check_logits(logits.data, logits.rows, logits.cols);
+    return (enum lmr_status)status;
+}
+
+/* An output of the logits' shape, or absent when `optional` and it has no
+ * elements: LMR_EINVAL, then LMR_EDIM. */
+static enum lmr_status check_rows_out(lmr_mat_out out, lmr_mat logits,
+                                      int optional)
+{
+    if (lmr_mat_out_missing(out))
+        return LMR_EINVAL;
+    if (optional && (out.rows == 0 || out.cols == 0))
+        return LMR_OK;
+    if (out.rows != logits.rows || out.cols != logits.cols)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+/* lmr_softmax_check, then the output out (n,vocab). */
+static enum lmr_status check_rows(lmr_mat_out out, lmr_mat logits, double tau)
+{
+    enum lmr_status status = lmr_softmax_check(logits, tau);
+    return status != LMR_OK ? status : check_rows_out(out, logits, 0);
 }
 
 /* The largest logit of a row (vocab): finite, since the row was checked. */
@@ -90,63 +110,100 @@ static lmr_softmax_row row_stats(const double *row, size_t vocab, double tau)
     return stats;
 }
 
-int lmr_softmax(double *probs, const double *logits, size_t n, size_t vocab,
-                double tau)
+enum lmr_status lmr_softmax(lmr_mat_out probs, lmr_mat logits, double tau)
 {
-    int status = check_rows(probs, logits, n, vocab, tau);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = check_rows(probs, logits, tau);
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
-        const double *row = logits + t * vocab; /* row t of logits */
+        const double *row = logits.data + t * vocab; /* row t of logits */
         lmr_softmax_row stats = row_stats(row, vocab, tau);
         for (size_t i = 0; i < vocab; i++)
-            probs[t * vocab + i] =
+            probs.data[t * vocab + i] =
                 exp(shifted_logit(row[i], stats.max, tau)) / stats.sum;
     }
     return status;
 }
 
-int lmr_log_softmax(double *logprobs, const double *logits, size_t n,
-                    size_t vocab, double tau)
+enum lmr_status lmr_log_softmax(lmr_mat_out logprobs, lmr_mat logits,
+                                double tau)
 {
-    int status = check_rows(logprobs, logits, n, vocab, tau);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = check_rows(logprobs, logits, tau);
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
-        const double *row = logits + t * vocab; /* row t of logits */
+        const double *row = logits.data + t * vocab; /* row t of logits */
         lmr_softmax_row stats = row_stats(row, vocab, tau);
         for (size_t i = 0; i < vocab; i++)
-            logprobs[t * vocab + i] =
+            logprobs.data[t * vocab + i] =
                 shifted_logit(row[i], stats.max, tau) - stats.log_sum;
     }
     return status;
 }
 
-int lmr_softmax_stats(lmr_softmax_row *rows, double *shifted, double *exps,
-                      const double *logits, size_t n, size_t vocab,
-                      double tau)
+enum lmr_status lmr_softmax_stats(lmr_softmax_row *rows, lmr_mat_out shifted,
+                                  lmr_mat_out exps, lmr_mat logits, double tau)
 {
-    int status = check_rows(rows, logits, n, vocab, tau);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = lmr_softmax_check(logits, tau);
+    if (status == LMR_OK && n > 0 && rows == NULL)
+        status = LMR_EINVAL;
+    if (status == LMR_OK)
+        status = check_rows_out(shifted, logits, 1);
+    if (status == LMR_OK)
+        status = check_rows_out(exps, logits, 1);
+    int keep_shifted = shifted.rows > 0 && shifted.cols > 0;
+    int keep_exps = exps.rows > 0 && exps.cols > 0;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
-        const double *row = logits + t * vocab; /* row t of logits */
+        const double *row = logits.data + t * vocab; /* row t of logits */
         rows[t] = row_stats(row, vocab, tau);
         for (size_t i = 0; i < vocab; i++) {
             double z = shifted_logit(row[i], rows[t].max, tau);
-            if (shifted != NULL)
-                shifted[t * vocab + i] = z;
-            if (exps != NULL)
-                exps[t * vocab + i] = exp(z);
+            if (keep_shifted)
+                shifted.data[t * vocab + i] = z;
+            if (keep_exps)
+                exps.data[t * vocab + i] = exp(z);
         }
     }
     return status;
 }
 
-static int check_targets(const int64_t *targets, size_t n, size_t vocab,
-                         int64_t ignore_index)
+/* A known reduction. */
+static int reduction_known(enum lmr_reduction reduction)
 {
-    if (ignore_index >= 0 && (uint64_t)ignore_index < vocab)
-        return LMR_EDOMAIN; /* it would silently drop a real token */
-    for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index &&
-            (targets[t] < 0 || (uint64_t)targets[t] >= vocab))
+    return reduction == LMR_REDUCE_NONE || reduction == LMR_REDUCE_SUM ||
+           reduction == LMR_REDUCE_MEAN;
+}
+
+/* LMR_EINDEX if a target (n) that is not ignore_index is outside
+ * [0, vocab). */
+static enum lmr_status check_targets(lmr_ids targets, size_t vocab,
+                                     int64_t ignore_index)
+{
+    for (size_t t = 0; t < targets.len; t++)
+        if (targets.data[t] != ignore_index &&
+            (targets.data[t] < 0 || (uint64_t)targets.data[t] >= vocab))
             return LMR_EINDEX;
     return LMR_OK;
+}
+
+enum lmr_status lmr_cross_entropy_check(lmr_mat logits, lmr_ids targets,
+                                        enum lmr_reduction reduction,
+                                        int64_t ignore_index)
+{
+    size_t vocab = logits.cols;
+    if (lmr_mat_missing(logits) || lmr_ids_missing(targets))
+        return LMR_EINVAL;
+    if (vocab == 0 || targets.len != logits.rows)
+        return LMR_EDIM;
+    if (lmr_mat_too_big(logits) || lmr_ids_too_big(targets))
+        return LMR_EOVERFLOW;
+    if (!reduction_known(reduction))
+        return LMR_EDOMAIN;
+    if (ignore_index >= 0 && (uint64_t)ignore_index < vocab)
+        return LMR_EDOMAIN; /* it would silently drop a real token */
+    int status = lmr_check_logits(logits.data, logits.rows, vocab);
+    if (status != LMR_OK)
+        return (enum lmr_status)status;
+    return check_targets(targets, vocab, ignore_index);
 }
 
 /* -log softmax(row)[target] = log S - z_target for one row (vocab). */
@@ -156,72 +213,60 @@ static double position_loss(const double *row, size_t vocab, int64_t target)
     return stats.log_sum - shifted_logit(row[target], stats.max, 1.0);
 }
 
-/* The checks of lmr_cross_entropy after its reduction and its loss array:
- * targets (n), logits (n,vocab) read into `out` (which must exist when n >
- * 0), ignore_index. */
-static int check_cross_entropy(const void *out, const double *logits,
-                               const int64_t *targets, size_t n, size_t vocab,
-                               int64_t ignore_index)
+enum lmr_status lmr_cross_entropy(lmr_vec_out loss, lmr_mat logits,
+                                  lmr_ids targets,
+                                  enum lmr_reduction reduction,
+                                  int64_t ignore_index)
 {
-    if (n > 0 && targets == NULL)
-        return LMR_EINVAL;
-    int status = check_rows(out, logits, n, vocab, 1.0);
-    if (status == LMR_OK)
-        status = check_targets(targets, n, vocab, ignore_index);
-    return status;
-}
-
-int lmr_cross_entropy(double *loss, const double *logits,
-                      const int64_t *targets, size_t n, size_t vocab,
-                      enum lmr_reduction reduction, int64_t ignore_index)
-{
-    if (reduction != LMR_REDUCE_NONE && reduction != LMR_REDUCE_SUM &&
-        reduction != LMR_REDUCE_MEAN)
-        return LMR_EDOMAIN;
-    /* loss holds n entries under NONE (none when n = 0), else one */
-    if ((loss == NULL && (reduction != LMR_REDUCE_NONE || n > 0)) ||
-        (n > 0 && targets == NULL))
-        return LMR_EINVAL;
-    /* with n = 0 and a reduction, loss is written but logits need not exist */
-    int status = check_cross_entropy(reduction == LMR_REDUCE_NONE ? loss
-                                                                  : logits,
-                                     logits, targets, n, vocab, ignore_index);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = lmr_cross_entropy_check(logits, targets,
+                                                     reduction, ignore_index);
     if (status != LMR_OK)
         return status;
+    /* loss holds n entries under NONE (none when n = 0), else one */
+    if (lmr_vec_out_missing(loss))
+        return LMR_EINVAL;
+    if (loss.len != (reduction == LMR_REDUCE_NONE ? n : 1))
+        return LMR_EDIM;
     double total = 0.0;
     size_t counted = 0;
     for (size_t t = 0; t < n; t++) {
         double value = 0.0;
-        if (targets[t] != ignore_index) {
-            value = position_loss(logits + t * vocab, vocab, targets[t]);
+        if (targets.data[t] != ignore_index) {
+            value = position_loss(logits.data + t * vocab, vocab,
+                                  targets.data[t]);
             total += value;
             counted++;
         }
         if (reduction == LMR_REDUCE_NONE)
-            loss[t] = value;
+            loss.data[t] = value;
     }
     if (reduction == LMR_REDUCE_SUM)
-        loss[0] = total;
+        loss.data[0] = total;
     else if (reduction == LMR_REDUCE_MEAN)
-        loss[0] = counted ? total / (double)counted : NAN; /* 0/0 */
+        loss.data[0] = counted ? total / (double)counted : NAN; /* 0/0 */
     return LMR_OK;
 }
 
-int lmr_cross_entropy_terms(double *losses, size_t *counted,
-                            const double *logits, const int64_t *targets,
-                            size_t n, size_t vocab, int64_t ignore_index)
+enum lmr_status lmr_cross_entropy_terms(lmr_vec_out losses, size_t *counted,
+                                        lmr_mat logits, lmr_ids targets,
+                                        int64_t ignore_index)
 {
-    if (counted == NULL)
-        return LMR_EINVAL;
-    int status = check_cross_entropy(losses, logits, targets, n, vocab,
-                                     ignore_index);
+    size_t n = logits.rows, vocab = logits.cols;
+    enum lmr_status status = lmr_cross_entropy_check(
+        logits, targets, LMR_REDUCE_NONE, ignore_index);
     if (status != LMR_OK)
         return status;
+    if (lmr_vec_out_missing(losses) || counted == NULL)
+        return LMR_EINVAL;
+    if (losses.len != n)
+        return LMR_EDIM;
     *counted = 0;
     for (size_t t = 0; t < n; t++) {
-        losses[t] = 0.0;
-        if (targets[t] != ignore_index) {
-            losses[t] = position_loss(logits + t * vocab, vocab, targets[t]);
+        losses.data[t] = 0.0;
+        if (targets.data[t] != ignore_index) {
+            losses.data[t] = position_loss(logits.data + t * vocab, vocab,
+                                           targets.data[t]);
             ++*counted;
         }
     }

@@ -124,12 +124,18 @@ static int tied_lm_forward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
     if (m->M == NULL)
         s->H = s->Z;
     else if (status == LMR_OK)
-        status = lmr_head_untied(s->H, s->Z, m->M, NULL, m->n, m->d, m->d);
+        status = lmr_head_untied(lmr_mat_out_of(s->H, m->n, m->d),
+                                 lmr_mat_of(s->Z, m->n, m->d),
+                                 lmr_mat_of(m->M, m->d, m->d), lmr_vec_absent());
     if (status == LMR_OK) /* the tied head: the same E as the lookup */
-        status = lmr_head_tied(s->logits, s->H, m->E, m->n, m->vocab, m->d);
+        status = lmr_head_tied(lmr_mat_out_of(s->logits, m->n, m->vocab),
+                               lmr_mat_of(s->H, m->n, m->d),
+                               lmr_mat_of(m->E, m->vocab, m->d));
     if (status == LMR_OK)
-        status = lmr_cross_entropy(&s->loss, s->logits, m->targets, m->n,
-                                   m->vocab, m->reduction, m->ignore_index);
+        status = lmr_cross_entropy(lmr_vec_out_of(&s->loss, 1),
+                                   lmr_mat_of(s->logits, m->n, m->vocab),
+                                   lmr_ids_of(m->targets, m->n), m->reduction,
+                                   m->ignore_index);
     return status;
 }
 
@@ -137,17 +143,24 @@ static int tied_lm_forward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
 static int tied_lm_backward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
 {
     const double one = 1.0; /* dL/dL */
-    int status = lmr_cross_entropy_backward(s->dlogits, s->logits, m->targets,
-                                            &one, m->n, m->vocab, m->reduction,
-                                            m->ignore_index);
+    int status = lmr_cross_entropy_backward(
+        lmr_mat_out_of(s->dlogits, m->n, m->vocab),
+        lmr_mat_of(s->logits, m->n, m->vocab), lmr_ids_of(m->targets, m->n),
+        lmr_vec_of(&one, 1), m->reduction, m->ignore_index);
     if (status == LMR_OK) /* dH = dU E; the head's share dE_output = dU^T H */
-        status = lmr_head_tied_backward(s->dH, s->dE_output, s->H, m->E,
-                                        s->dlogits, m->n, m->vocab, m->d);
+        status = lmr_head_tied_backward(
+            lmr_mat_out_of(s->dH, m->n, m->d),
+            lmr_mat_out_of(s->dE_output, m->vocab, m->d),
+            lmr_mat_of(s->H, m->n, m->d), lmr_mat_of(m->E, m->vocab, m->d),
+            lmr_mat_of(s->dlogits, m->n, m->vocab));
     if (m->M == NULL)
         s->dZ = s->dH;
     else if (status == LMR_OK) /* dZ = dH M^T; M gets no gradient */
-        status = lmr_head_untied_backward(s->dZ, s->dM_unused, s->db_unused,
-                                          s->Z, m->M, s->dH, m->n, m->d, m->d);
+        status = lmr_head_untied_backward(
+            lmr_mat_out_of(s->dZ, m->n, m->d),
+            lmr_mat_out_of(s->dM_unused, m->d, m->d),
+            lmr_vec_out_of(s->db_unused, m->d), lmr_mat_of(s->Z, m->n, m->d),
+            lmr_mat_of(m->M, m->d, m->d), lmr_mat_of(s->dH, m->n, m->d));
     if (m->gamma == NULL)
         s->dX = s->dZ;
     else if (status == LMR_OK)

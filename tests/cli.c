@@ -104,7 +104,8 @@ static void test_head_tied_example(void)
     double logits[3];
     outcome result = RUN("head_tied", "--h", EXAMPLE_H, "--E", EXAMPLE_E,
                          "--explain");
-    tap_ok(lmr_head_tied(logits, h, E, 1, 3, 5) == LMR_OK,
+    tap_ok(lmr_head_tied(lmr_mat_out_of(logits, 1, 3), lmr_mat_of(h, 1, 5),
+                         lmr_mat_of(E, 3, 5)) == LMR_OK,
            "the reference computes the example's logits");
     tap_ok(result.status == CLI_OK && shown(result.err)[0] == '\0',
            "head_tied example: exit 0, nothing on the error stream");
@@ -147,7 +148,7 @@ static void test_softmax_explain(void)
     double probs[3], sum = 0.0;
     char shown[32];
     outcome result = RUN("softmax", "--logits", "[[1, 2, 3]]", "--explain");
-    lmr_softmax(probs, u, 1, 3, 1.0);
+    lmr_softmax(lmr_mat_out_of(probs, 1, 3), lmr_mat_of(u, 1, 3), 1.0);
     for (size_t i = 0; i < 3; i++)
         sum += exp(u[i] - 3.0);
     cli_format_number(shown, sizeof shown, sum);
@@ -184,7 +185,8 @@ static void test_cross_entropy_sum(void)
     static const double u[6] = {1, 2, 3, 0.5, 0.25, -1};
     static const int64_t targets[2] = {2, 0};
     double loss;
-    lmr_cross_entropy(&loss, u, targets, 2, 3, LMR_REDUCE_SUM, -100);
+    lmr_cross_entropy(lmr_vec_out_of(&loss, 1), lmr_mat_of(u, 2, 3),
+                      lmr_ids_of(targets, 2), LMR_REDUCE_SUM, -100);
     outcome result = RUN("cross_entropy", "--logits",
                          "[[1, 2, 3], [0.5, 0.25, -1]]", "--targets", "[2, 0]",
                          "--reduction", "sum", "--explain");

@@ -260,9 +260,15 @@ static double head_loss(const void *context)
 {
     const struct head_case *c = context;
     double logits[MAX_VALUES]; /* (n,vocab) */
-    int status = c->tied ? lmr_head_tied(logits, c->h, c->weight, c->n, c->vocab, c->d)
-                         : lmr_head_untied(logits, c->h, c->weight, c->bias, c->n,
-                                           c->vocab, c->d);
+    int status = c->tied ? lmr_head_tied(lmr_mat_out_of(logits, c->n, c->vocab),
+                                         lmr_mat_of(c->h, c->n, c->d),
+                                         lmr_mat_of(c->weight, c->vocab, c->d))
+                         : lmr_head_untied(
+                             lmr_mat_out_of(logits, c->n, c->vocab),
+                             lmr_mat_of(c->h, c->n, c->d),
+                             lmr_mat_of(c->weight, c->d, c->vocab),
+                             c->bias ? lmr_vec_of(c->bias, c->vocab)
+                                     : lmr_vec_absent());
     return status == LMR_OK ? weighted_sum(c->dU, logits, c->n * c->vocab) : NAN;
 }
 
@@ -277,13 +283,22 @@ static void test_head_gradients(void)
     fill_random(b, VOCAB, 1.0, 0.0);
     fill_random(dU, N * VOCAB, 1.0, 0.0);
     struct head_case tied = {h, E, NULL, dU, N, VOCAB, D, 1};
-    if (call_ok(lmr_head_tied_backward(dh, dE, h, E, dU, N, VOCAB, D),
+    if (call_ok(lmr_head_tied_backward(lmr_mat_out_of(dh, N, D),
+                                       lmr_mat_out_of(dE, VOCAB, D),
+                                       lmr_mat_of(h, N, D),
+                                       lmr_mat_of(E, VOCAB, D),
+                                       lmr_mat_of(dU, N, VOCAB)),
                 "lmr_head_tied_backward")) {
         check_gradient(head_loss, &tied, h, dh, N * D, "lmr_head_tied_backward: dh");
         check_gradient(head_loss, &tied, E, dE, VOCAB * D, "lmr_head_tied_backward: dE");
     }
     struct head_case untied = {h, W, b, dU, N, VOCAB, D, 0};
-    if (call_ok(lmr_head_untied_backward(dh, dW, db, h, W, dU, N, VOCAB, D),
+    if (call_ok(lmr_head_untied_backward(lmr_mat_out_of(dh, N, D),
+                                         lmr_mat_out_of(dW, D, VOCAB),
+                                         lmr_vec_out_of(db, VOCAB),
+                                         lmr_mat_of(h, N, D),
+                                         lmr_mat_of(W, D, VOCAB),
+                                         lmr_mat_of(dU, N, VOCAB)),
                 "lmr_head_untied_backward")) {
         check_gradient(head_loss, &untied, h, dh, N * D, "lmr_head_untied_backward: dh");
         check_gradient(head_loss, &untied, W, dW, D * VOCAB, "lmr_head_untied_backward: dW");
@@ -306,8 +321,12 @@ static double softmax_loss(const void *context)
     const struct softmax_case *c = context;
     double out[MAX_VALUES]; /* (n,vocab) */
     int status = c->log_form
-                     ? lmr_log_softmax(out, c->logits, c->n, c->vocab, *c->tau)
-                     : lmr_softmax(out, c->logits, c->n, c->vocab, *c->tau);
+                     ? lmr_log_softmax(lmr_mat_out_of(out, c->n, c->vocab),
+                                       lmr_mat_of(c->logits, c->n, c->vocab),
+                                       *c->tau)
+                     : lmr_softmax(lmr_mat_out_of(out, c->n, c->vocab),
+                                   lmr_mat_of(c->logits, c->n, c->vocab),
+                                   *c->tau);
     return status == LMR_OK ? weighted_sum(c->dY, out, c->n * c->vocab) : NAN;
 }
 
@@ -338,8 +357,14 @@ static void softmax_case_run(int log_form, double offset, double tau_value)
              offset, tau);
     struct softmax_case c = {logits, &tau, dY, N, VOCAB, log_form};
     int status = log_form
-                     ? lmr_log_softmax_backward(dlogits, &dtau, logits, dY, N, VOCAB, tau)
-                     : lmr_softmax_backward(dlogits, &dtau, logits, dY, N, VOCAB, tau);
+                     ? lmr_log_softmax_backward(
+                         lmr_mat_out_of(dlogits, N, VOCAB), &dtau,
+                         lmr_mat_of(logits, N, VOCAB), lmr_mat_of(dY, N, VOCAB),
+                         tau)
+                     : lmr_softmax_backward(lmr_mat_out_of(dlogits, N, VOCAB),
+                                            &dtau,
+                                            lmr_mat_of(logits, N, VOCAB),
+                                            lmr_mat_of(dY, N, VOCAB), tau);
     if (!call_ok(status, name))
         return;
     char what[160];
@@ -377,8 +402,10 @@ static double cross_entropy_loss(const void *context)
 {
     const struct cross_entropy_case *c = context;
     double loss[MAX_VALUES]; /* (n) or (1) */
-    int status = lmr_cross_entropy(loss, c->logits, c->targets, c->n, c->vocab,
-                                   c->reduction, IGNORE);
+    int status = lmr_cross_entropy(
+        lmr_vec_out_of(loss, c->reduction == LMR_REDUCE_NONE ? c->n : 1),
+        lmr_mat_of(c->logits, c->n, c->vocab), lmr_ids_of(c->targets, c->n),
+        c->reduction, IGNORE);
     size_t count = c->reduction == LMR_REDUCE_NONE ? c->n : 1;
     return status == LMR_OK ? weighted_sum(c->dloss, loss, count) : NAN;
 }
@@ -395,8 +422,11 @@ static void cross_entropy_case_run(enum lmr_reduction reduction,
     logits[2] = -INFINITY; /* masked, not a target */
     struct cross_entropy_case c = {logits, targets, dloss, N, VOCAB, reduction};
     snprintf(what, sizeof what, "lmr_cross_entropy_backward (%s)", name);
-    if (!call_ok(lmr_cross_entropy_backward(dlogits, logits, targets, dloss, N,
-                                            VOCAB, reduction, IGNORE), what))
+    if (!call_ok(lmr_cross_entropy_backward(
+        lmr_mat_out_of(dlogits, N, VOCAB), lmr_mat_of(logits, N, VOCAB),
+        lmr_ids_of(targets, N),
+        lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? N : 1), reduction,
+        IGNORE), what))
         return;
     check_gradient(cross_entropy_loss, &c, logits, dlogits, N * VOCAB, what);
     check_rows_sum_to_zero(dlogits, N, VOCAB, what);
@@ -414,8 +444,11 @@ static void test_cross_entropy_gradients(void)
     const int64_t ignored[2] = {IGNORE, IGNORE};
     const double logits[2 * 3] = {1, 2, 3, -1, 0.5, 0};
     double dlogits[2 * 3], dloss = 1.0;
-    int status = lmr_cross_entropy_backward(dlogits, logits, ignored, &dloss, 2,
-                                            3, LMR_REDUCE_MEAN, IGNORE);
+    int status = lmr_cross_entropy_backward(lmr_mat_out_of(dlogits, 2, 3),
+                                            lmr_mat_of(logits, 2, 3),
+                                            lmr_ids_of(ignored, 2),
+                                            lmr_vec_of(&dloss, 1),
+                                            LMR_REDUCE_MEAN, IGNORE);
     tap_ok(status == LMR_OK && all_zero(dlogits, 6),
            "lmr_cross_entropy_backward: mean with every row ignored gives zeros");
 }
@@ -874,9 +907,13 @@ static double lce_loss(const void *context)
     static double logits[LCE_N * LCE_VOCAB];
     double loss[LCE_N];
     size_t count = c->reduction == LMR_REDUCE_NONE ? LCE_N : 1;
-    if (lmr_head_tied(logits, c->h, c->E, LCE_N, LCE_VOCAB, LCE_D) != LMR_OK ||
-        lmr_cross_entropy(loss, logits, c->targets, LCE_N, LCE_VOCAB,
-                          c->reduction, IGNORE) != LMR_OK)
+    if (lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB),
+                      lmr_mat_of(c->h, LCE_N, LCE_D),
+                      lmr_mat_of(c->E, LCE_VOCAB, LCE_D)) != LMR_OK ||
+        lmr_cross_entropy(
+            lmr_vec_out_of(loss, c->reduction == LMR_REDUCE_NONE ? LCE_N : 1),
+            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(c->targets, LCE_N),
+            c->reduction, IGNORE) != LMR_OK)
         return NAN;
     return weighted_sum(c->dloss, loss, count);
 }
@@ -921,13 +958,23 @@ static void lce_case_run(enum lmr_reduction reduction, const char *label)
     snprintf(what, sizeof what, "%s: dE", name);
     check_gradient(lce_loss, &c, E, dE, LCE_VOCAB * LCE_D, what);
     int composed =
-        lmr_head_tied(logits, h, E, LCE_N, LCE_VOCAB, LCE_D) == LMR_OK &&
-        lmr_cross_entropy(want_loss, logits, targets, LCE_N, LCE_VOCAB,
-                          reduction, IGNORE) == LMR_OK &&
-        lmr_cross_entropy_backward(dU, logits, targets, dloss, LCE_N,
-                                   LCE_VOCAB, reduction, IGNORE) == LMR_OK &&
-        lmr_head_tied_backward(want_dh, want_dE, h, E, dU, LCE_N, LCE_VOCAB,
-                               LCE_D) == LMR_OK;
+        lmr_head_tied(lmr_mat_out_of(logits, LCE_N, LCE_VOCAB),
+                      lmr_mat_of(h, LCE_N, LCE_D),
+                      lmr_mat_of(E, LCE_VOCAB, LCE_D)) == LMR_OK &&
+        lmr_cross_entropy(
+            lmr_vec_out_of(want_loss, reduction == LMR_REDUCE_NONE ? LCE_N : 1),
+            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(targets, LCE_N),
+            reduction, IGNORE) == LMR_OK &&
+        lmr_cross_entropy_backward(
+            lmr_mat_out_of(dU, LCE_N, LCE_VOCAB),
+            lmr_mat_of(logits, LCE_N, LCE_VOCAB), lmr_ids_of(targets, LCE_N),
+            lmr_vec_of(dloss, reduction == LMR_REDUCE_NONE ? LCE_N : 1),
+            reduction, IGNORE) == LMR_OK &&
+        lmr_head_tied_backward(lmr_mat_out_of(want_dh, LCE_N, LCE_D),
+                               lmr_mat_out_of(want_dE, LCE_VOCAB, LCE_D),
+                               lmr_mat_of(h, LCE_N, LCE_D),
+                               lmr_mat_of(E, LCE_VOCAB, LCE_D),
+                               lmr_mat_of(dU, LCE_N, LCE_VOCAB)) == LMR_OK;
     tap_ok(composed, "%s: the composed ops run", name);
     snprintf(what, sizeof what, "%s: loss is cross_entropy of head_tied", name);
     check_close_to(loss, want_loss, count, what);
@@ -974,12 +1021,19 @@ static double lm_loss(const void *context)
         status = lmr_layernorm(Z, X, c->gamma, c->beta, m->n, m->d, m->eps);
     memcpy(H, Z, sizeof Z);
     if (status == LMR_OK && m->M != NULL)
-        status = lmr_head_untied(H, Z, m->M, NULL, m->n, m->d, m->d);
+        status = lmr_head_untied(lmr_mat_out_of(H, m->n, m->d),
+                                 lmr_mat_of(Z, m->n, m->d),
+                                 lmr_mat_of(m->M, m->d, m->d),
+                                 lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_head_tied(logits, H, c->E_out, m->n, m->vocab, m->d);
+        status = lmr_head_tied(lmr_mat_out_of(logits, m->n, m->vocab),
+                               lmr_mat_of(H, m->n, m->d),
+                               lmr_mat_of(c->E_out, m->vocab, m->d));
     if (status == LMR_OK)
-        status = lmr_cross_entropy(&loss, logits, m->targets, m->n, m->vocab,
-                                   m->reduction, m->ignore_index);
+        status = lmr_cross_entropy(
+            lmr_vec_out_of(&loss, m->reduction == LMR_REDUCE_NONE ? m->n : 1),
+            lmr_mat_of(logits, m->n, m->vocab), lmr_ids_of(m->targets, m->n),
+            m->reduction, m->ignore_index);
     return status == LMR_OK ? loss : NAN;
 }
 
@@ -1332,10 +1386,17 @@ static int run_head(const void *context, struct outputs *out)
 {
     const struct head_args *a = context;
     if (a->tied)
-        return lmr_head_tied_backward(out->slot[0], out->slot[1], a->h,
-                                      a->weight, a->dU, a->n, a->vocab, a->d);
-    return lmr_head_untied_backward(out->slot[0], out->slot[1], out->slot[2],
-                                    a->h, a->weight, a->dU, a->n, a->vocab, a->d);
+        return lmr_head_tied_backward(
+            lmr_mat_out_of(out->slot[0], a->n, a->d),
+            lmr_mat_out_of(out->slot[1], a->vocab, a->d),
+            lmr_mat_of(a->h, a->n, a->d), lmr_mat_of(a->weight, a->vocab, a->d),
+            lmr_mat_of(a->dU, a->n, a->vocab));
+    return lmr_head_untied_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->d),
+        lmr_mat_out_of(out->slot[1], a->d, a->vocab),
+        lmr_vec_out_of(out->slot[2], a->vocab), lmr_mat_of(a->h, a->n, a->d),
+        lmr_mat_of(a->weight, a->d, a->vocab),
+        lmr_mat_of(a->dU, a->n, a->vocab));
 }
 
 static void test_head_errors(int tied)
@@ -1433,10 +1494,14 @@ static int run_softmax(const void *context, struct outputs *out)
 {
     const struct softmax_args *a = context;
     if (a->log_form)
-        return lmr_log_softmax_backward(out->slot[0], out->slot[1], a->logits,
-                                        a->dY, a->n, a->vocab, a->tau);
-    return lmr_softmax_backward(out->slot[0], out->slot[1], a->logits, a->dY,
-                                a->n, a->vocab, a->tau);
+        return lmr_log_softmax_backward(
+            lmr_mat_out_of(out->slot[0], a->n, a->vocab), out->slot[1],
+            lmr_mat_of(a->logits, a->n, a->vocab),
+            lmr_mat_of(a->dY, a->n, a->vocab), a->tau);
+    return lmr_softmax_backward(lmr_mat_out_of(out->slot[0], a->n, a->vocab),
+                                out->slot[1],
+                                lmr_mat_of(a->logits, a->n, a->vocab),
+                                lmr_mat_of(a->dY, a->n, a->vocab), a->tau);
 }
 
 static void test_softmax_errors(int log_form)
@@ -1526,9 +1591,11 @@ static struct cross_entropy_args cross_entropy_defaults(enum lmr_reduction reduc
 static int run_cross_entropy(const void *context, struct outputs *out)
 {
     const struct cross_entropy_args *a = context;
-    return lmr_cross_entropy_backward(out->slot[0], a->logits, a->targets,
-                                      a->dloss, a->n, a->vocab, a->reduction,
-                                      a->ignore_index);
+    return lmr_cross_entropy_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->vocab),
+        lmr_mat_of(a->logits, a->n, a->vocab), lmr_ids_of(a->targets, a->n),
+        lmr_vec_of(a->dloss, a->reduction == LMR_REDUCE_NONE ? a->n : 1),
+        a->reduction, a->ignore_index);
 }
 
 static void test_cross_entropy_errors(void)

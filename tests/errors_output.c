@@ -151,8 +151,9 @@ static struct tied_args tied_defaults(void)
 static int run_tied(struct tied_args args, struct outputs *out)
 {
     fill_sentinels(out);
-    return lmr_head_tied(out->values, args.h, args.table, args.n, args.vocab,
-                         args.d);
+    return lmr_head_tied(lmr_mat_out_of(out->values, args.n, args.vocab),
+                         lmr_mat_of(args.h, args.n, args.d),
+                         lmr_mat_of(args.table, args.vocab, args.d));
 }
 
 static void tied_rejects(struct tied_args args, int expected, const char *what)
@@ -238,11 +239,15 @@ static void test_tied_null_and_empty(void)
     args = tied_defaults();
     args.h = NULL;
     tied_rejects(args, LMR_EINVAL, "lmr_head_tied: h is NULL, n > 0");
-    expect_status(lmr_head_tied(NULL, GOOD_H, TABLE_E, BATCH, VOCAB, WIDTH),
+    expect_status(lmr_head_tied(lmr_mat_out_of(NULL, BATCH, VOCAB),
+                                lmr_mat_of(GOOD_H, BATCH, WIDTH),
+                                lmr_mat_of(TABLE_E, VOCAB, WIDTH)),
                   LMR_EINVAL, "lmr_head_tied: logits is NULL, n > 0");
 
-    expect_status(lmr_head_tied(NULL, NULL, TABLE_E, 0, VOCAB, WIDTH), LMR_OK,
-                  "lmr_head_tied: n = 0 with NULL logits and h");
+    expect_status(lmr_head_tied(lmr_mat_out_of(NULL, 0, VOCAB),
+                                lmr_mat_of(NULL, 0, WIDTH),
+                                lmr_mat_of(TABLE_E, VOCAB, WIDTH)),
+                  LMR_OK, "lmr_head_tied: n = 0 with NULL logits and h");
     args = tied_defaults();
     args.n = 0;
     expect_rejected(run_tied(args, &out), LMR_OK, &out, "lmr_head_tied: n = 0");
@@ -274,8 +279,11 @@ static struct untied_args untied_defaults(void)
 static int run_untied(struct untied_args args, struct outputs *out)
 {
     fill_sentinels(out);
-    return lmr_head_untied(out->values, args.h, args.weight, args.bias, args.n,
-                           args.vocab, args.d);
+    return lmr_head_untied(lmr_mat_out_of(out->values, args.n, args.vocab),
+                           lmr_mat_of(args.h, args.n, args.d),
+                           lmr_mat_of(args.weight, args.d, args.vocab),
+                           args.bias ? lmr_vec_of(args.bias, args.vocab)
+                                     : lmr_vec_absent());
 }
 
 static void untied_rejects(struct untied_args args, int expected,
@@ -358,11 +366,16 @@ static void test_untied_null_and_empty(void)
     args = untied_defaults();
     args.h = NULL;
     untied_rejects(args, LMR_EINVAL, "lmr_head_untied: h is NULL, n > 0");
-    expect_status(lmr_head_untied(NULL, GOOD_H, TABLE_W, GOOD_BIAS, BATCH, VOCAB,
-                                  WIDTH),
+    expect_status(lmr_head_untied(lmr_mat_out_of(NULL, BATCH, VOCAB),
+                                  lmr_mat_of(GOOD_H, BATCH, WIDTH),
+                                  lmr_mat_of(TABLE_W, WIDTH, VOCAB),
+                                  lmr_vec_of(GOOD_BIAS, VOCAB)),
                   LMR_EINVAL, "lmr_head_untied: logits is NULL, n > 0");
 
-    expect_status(lmr_head_untied(NULL, NULL, TABLE_W, NULL, 0, VOCAB, WIDTH),
+    expect_status(lmr_head_untied(lmr_mat_out_of(NULL, 0, VOCAB),
+                                  lmr_mat_of(NULL, 0, WIDTH),
+                                  lmr_mat_of(TABLE_W, WIDTH, VOCAB),
+                                  lmr_vec_absent()),
                   LMR_OK, "lmr_head_untied: n = 0 with NULL logits and h");
     args = untied_defaults();
     args.n = 0;
@@ -422,8 +435,8 @@ static void make_bad_logits(struct bad_logits *cases)
 
 /* ---- lmr_softmax, lmr_log_softmax ---------------------------------------- */
 
-typedef int (*row_op)(double *out, const double *logits, size_t n,
-                      size_t vocab, double tau);
+typedef enum lmr_status (*row_op)(lmr_mat_out out, lmr_mat logits,
+                                  double tau);
 
 struct rows_args {
     row_op op;          /* lmr_softmax or lmr_log_softmax */
@@ -443,7 +456,8 @@ static struct rows_args rows_defaults(row_op op, const char *name)
 static int run_rows(struct rows_args args, struct outputs *out)
 {
     fill_sentinels(out);
-    return args.op(out->values, args.logits, args.n, args.vocab, args.tau);
+    return args.op(lmr_mat_out_of(out->values, args.n, args.vocab),
+                   lmr_mat_of(args.logits, args.n, args.vocab), args.tau);
 }
 
 static void rows_rejects(struct rows_args args, int expected, const char *what)
@@ -526,12 +540,16 @@ static void rows_null_and_empty(struct rows_args args)
     snprintf(line, sizeof line, "%s: valid call", args.name);
     expect_status(run_rows(args, &out), LMR_OK, line);
     snprintf(line, sizeof line, "%s: output is NULL, n > 0", args.name);
-    expect_status(args.op(NULL, GOOD_LOGITS, BATCH, VOCAB, 1.0), LMR_EINVAL, line);
+    expect_status(args.op(lmr_mat_out_of(NULL, BATCH, VOCAB),
+                          lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB), 1.0),
+                  LMR_EINVAL, line);
     args.logits = NULL;
     rows_rejects(args, LMR_EINVAL, "logits is NULL, n > 0");
     snprintf(line, sizeof line, "%s: n = 0 with NULL output and logits",
              args.name);
-    expect_status(args.op(NULL, NULL, 0, VOCAB, 1.0), LMR_OK, line);
+    expect_status(args.op(lmr_mat_out_of(NULL, 0, VOCAB),
+                          lmr_mat_of(NULL, 0, VOCAB), 1.0),
+                  LMR_OK, line);
     args.logits = GOOD_LOGITS;
     args.n = 0;
     snprintf(line, sizeof line, "%s: n = 0", args.name);
@@ -568,9 +586,12 @@ static struct entropy_args entropy_defaults(void)
 /* Runs lmr_cross_entropy into fresh sentinel-filled outputs. */
 static int run_entropy(struct entropy_args args, struct outputs *out)
 {
+    size_t loss_len = args.reduction == LMR_REDUCE_NONE ? args.n : 1;
     fill_sentinels(out);
-    return lmr_cross_entropy(out->values, args.logits, args.targets, args.n,
-                             args.vocab, args.reduction, args.ignore_index);
+    return lmr_cross_entropy(lmr_vec_out_of(out->values, loss_len),
+                             lmr_mat_of(args.logits, args.n, args.vocab),
+                             lmr_ids_of(args.targets, args.n), args.reduction,
+                             args.ignore_index);
 }
 
 static void entropy_rejects(struct entropy_args args, int expected,
@@ -687,13 +708,17 @@ static void test_entropy_null(void)
     args = entropy_defaults();
     args.targets = NULL;
     entropy_rejects(args, LMR_EINVAL, "lmr_cross_entropy: targets is NULL, n > 0");
-    expect_status(lmr_cross_entropy(NULL, GOOD_LOGITS, GOOD_TARGETS, BATCH,
-                                    VOCAB, LMR_REDUCE_NONE, IGNORE),
+    lmr_mat logits = lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_ids targets = lmr_ids_of(GOOD_TARGETS, BATCH);
+    expect_status(lmr_cross_entropy(lmr_vec_out_of(NULL, BATCH), logits,
+                                    targets, LMR_REDUCE_NONE, IGNORE),
                   LMR_EINVAL, "lmr_cross_entropy: loss is NULL, n > 0, none");
-    expect_status(lmr_cross_entropy(NULL, GOOD_LOGITS, GOOD_TARGETS, BATCH,
-                                    VOCAB, LMR_REDUCE_MEAN, IGNORE),
+    expect_status(lmr_cross_entropy(lmr_vec_out_of(NULL, 1), logits, targets,
+                                    LMR_REDUCE_MEAN, IGNORE),
                   LMR_EINVAL, "lmr_cross_entropy: loss is NULL, mean");
-    expect_status(lmr_cross_entropy(NULL, NULL, NULL, 0, VOCAB, LMR_REDUCE_SUM,
+    expect_status(lmr_cross_entropy(lmr_vec_out_of(NULL, 1),
+                                    lmr_mat_of(NULL, 0, VOCAB),
+                                    lmr_ids_of(NULL, 0), LMR_REDUCE_SUM,
                                     IGNORE),
                   LMR_EINVAL, "lmr_cross_entropy: loss is NULL, n = 0, sum (loss has 1 entry)");
 }
@@ -710,7 +735,9 @@ static void test_entropy_empty(void)
     expect_rejected(run_entropy(args, &out), LMR_OK, &out,
                     "lmr_cross_entropy: n = 0, none, NULL logits and targets");
     /* loss has n = 0 entries under none, so it may be NULL (spec/errors.md) */
-    expect_status(lmr_cross_entropy(NULL, NULL, NULL, 0, VOCAB, LMR_REDUCE_NONE,
+    expect_status(lmr_cross_entropy(lmr_vec_out_of(NULL, 0),
+                                    lmr_mat_of(NULL, 0, VOCAB),
+                                    lmr_ids_of(NULL, 0), LMR_REDUCE_NONE,
                                     IGNORE),
                   LMR_OK, "lmr_cross_entropy: n = 0, none, NULL loss (0 entries)");
     args.reduction = LMR_REDUCE_SUM;

@@ -227,7 +227,9 @@ static void check_softmax_stats(verdict *v, const checked_case *k,
     lmr_softmax_row *rows = calloc(n ? n : 1, sizeof *rows);
     double *z = zeros(n * vocab), *e = zeros(n * vocab);
     int ok = rows && z && e &&
-             lmr_softmax_stats(rows, z, e, logits, n, vocab, tau) == LMR_OK;
+             lmr_softmax_stats(rows, lmr_mat_out_of(z, n, vocab),
+                               lmr_mat_out_of(e, n, vocab),
+                               lmr_mat_of(logits, n, vocab), tau) == LMR_OK;
     expect_true(v, ok, "lmr_softmax_stats accepts the case");
     for (size_t t = 0; ok && t < n; t++) {
         expect_same(v, quantity(k, "a")[t], rows[t].max, "a", t);
@@ -270,7 +272,9 @@ static void check_target_logits(verdict *v, const checked_case *k,
     lmr_softmax_row *rows = calloc(n ? n : 1, sizeof *rows);
     double *z = zeros(n * vocab);
     int ok = rows && z &&
-             lmr_softmax_stats(rows, z, NULL, logits, n, vocab, 1.0) == LMR_OK;
+             lmr_softmax_stats(rows, lmr_mat_out_of(z, n, vocab),
+                               lmr_mat_out_of(NULL, 0, 0),
+                               lmr_mat_of(logits, n, vocab), 1.0) == LMR_OK;
     for (size_t t = 0; ok && t < n; t++)
         if (targets[t] != ignore_index)
             expect_same(v, quantity(k, "z_c")[t],
@@ -290,8 +294,10 @@ static void check_cross_entropy(verdict *v, const checked_case *k)
     check_target_logits(v, k, logits->f64, targets->i64, n, vocab,
                         ignore_index);
     expect_true(v, direct && lmr_cross_entropy_terms(
-                                 direct, &counted, logits->f64, targets->i64,
-                                 n, vocab, ignore_index) == LMR_OK,
+                                 lmr_vec_out_of(direct, n), &counted,
+                                 lmr_mat_of(logits->f64, n, vocab),
+                                 lmr_ids_of(targets->i64, n),
+                                 ignore_index) == LMR_OK,
                 "lmr_cross_entropy_terms accepts the case");
     if (direct != NULL)
         expect_array(v, losses, direct, n, "loss");
@@ -325,10 +331,12 @@ static void check_cross_entropy_backward(verdict *v, const checked_case *k)
     double *y = zeros(n * vocab);
     int ok = w && y &&
              lmr_cross_entropy_weights(
-                 w, &counted, targets->i64, in(k, "dloss")->f64, n,
+                 lmr_vec_out_of(w, n), &counted, lmr_ids_of(targets->i64, n),
+                 lmr_vec_of(in(k, "dloss")->f64, in(k, "dloss")->count),
                  ref_reduction_named(word(k, "reduction")),
                  integer(k, "ignore_index")) == LMR_OK &&
-             lmr_softmax(y, logits->f64, n, vocab, 1.0) == LMR_OK;
+             lmr_softmax(lmr_mat_out_of(y, n, vocab),
+                         lmr_mat_of(logits->f64, n, vocab), 1.0) == LMR_OK;
     expect_true(v, ok, "lmr_cross_entropy_weights accepts the case");
     if (ok) {
         expect_array(v, quantity(k, "w"), w, n, "w");
@@ -415,7 +423,8 @@ static void check_sample(verdict *v, const checked_case *k)
     const double *probs = out_f64(k, "probs");
     const int64_t *token = out_i64(k, "token");
     int ok = order && arrays && softmax &&
-             lmr_softmax(softmax, logits->f64, n, vocab, number(k, "tau")) == LMR_OK;
+             lmr_softmax(lmr_mat_out_of(softmax, n, vocab),
+                         lmr_mat_of(logits->f64, n, vocab), number(k, "tau")) == LMR_OK;
     expect_true(v, ok, "lmr_softmax accepts the case");
     for (size_t t = 0; ok && t < n; t++) {
         lmr_sample_trace trace = {order, arrays, arrays + vocab,
@@ -453,7 +462,8 @@ static void check_lens(verdict *v, const checked_case *k)
                                    layernorm ? in(k, "beta")->f64 : NULL,
                                    layers, n, vocab, d,
                                    number(k, "eps")) == LMR_OK &&
-             lmr_softmax(p, quantity(k, "u"), rows, vocab, 1.0) == LMR_OK;
+             lmr_softmax(lmr_mat_out_of(p, rows, vocab),
+                         lmr_mat_of(quantity(k, "u"), rows, vocab), 1.0) == LMR_OK;
     expect_true(v, ok, "lmr_logit_lens_logits accepts the case");
     if (ok) {
         expect_array(v, quantity(k, "x"), x, rows * d, "x");
@@ -640,9 +650,13 @@ static void check_soft_tie(verdict *v, const checked_case *k)
     int64_t ignore_index = integer(k, "ignore_index");
     double *u = zeros(n * vocab), *losses = zeros(n);
     int ok = u && losses &&
-             lmr_head_untied(u, h->f64, W->f64, NULL, n, vocab, d) == LMR_OK &&
-             lmr_cross_entropy_terms(losses, &counted, u, targets->i64, n,
-                                     vocab, ignore_index) == LMR_OK;
+             lmr_head_untied(lmr_mat_out_of(u, n, vocab),
+                             lmr_mat_of(h->f64, n, d),
+                             lmr_mat_of(W->f64, d, vocab), lmr_vec_absent()) == LMR_OK &&
+             lmr_cross_entropy_terms(lmr_vec_out_of(losses, n), &counted,
+                                     lmr_mat_of(u, n, vocab),
+                                     lmr_ids_of(targets->i64, n),
+                                     ignore_index) == LMR_OK;
     expect_true(v, ok, "the soft-tying cross-entropy terms accept the case");
     if (ok) {
         expect_array(v, quantity(k, "u"), u, n * vocab, "u");

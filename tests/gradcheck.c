@@ -203,7 +203,9 @@ static int tied_hidden(const tied_model *m, double *H, double *scratch)
         memcpy(scratch, H, n * d * sizeof *H);
     }
     if (status == LMR_OK && m->M != NULL)
-        return lmr_head_untied(H, scratch, m->M, NULL, n, d, d);
+        return lmr_head_untied(lmr_mat_out_of(H, n, d),
+                               lmr_mat_of(scratch, n, d),
+                               lmr_mat_of(m->M, d, d), lmr_vec_absent());
     memcpy(H, scratch, n * d * sizeof *H);
     return status;
 }
@@ -216,10 +218,14 @@ static int tied_loss(void *state, long double *loss, double *magnitude)
     double *logits = calloc(n * m->vocab + 1, sizeof *logits), value = NAN;
     int status = H && scratch && logits ? tied_hidden(m, H, scratch) : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = lmr_head_tied(logits, H, m->E_head, n, m->vocab, d);
+        status = lmr_head_tied(lmr_mat_out_of(logits, n, m->vocab),
+                               lmr_mat_of(H, n, d),
+                               lmr_mat_of(m->E_head, m->vocab, d));
     if (status == LMR_OK)
-        status = lmr_cross_entropy(&value, logits, m->targets, n, m->vocab,
-                                   m->reduction, m->ignore_index);
+        status = lmr_cross_entropy(
+            lmr_vec_out_of(&value, m->reduction == LMR_REDUCE_NONE ? n : 1),
+            lmr_mat_of(logits, n, m->vocab), lmr_ids_of(m->targets, n),
+            m->reduction, m->ignore_index);
     free(H);
     free(scratch);
     free(logits);

@@ -60,7 +60,8 @@ static void test_softmax_of_keys(gsl_rng *rng)
         int64_t mask[MAX_K];
         fill_dyadic(keys, n_k, rng);
         same &= lmr_attention_weights(w, &one, keys, NULL, 1, n_k, 1, 0) == LMR_OK
-                && lmr_softmax(p, keys, 1, n_k, 1.0) == LMR_OK
+                && lmr_softmax(lmr_mat_out_of(p, 1, n_k),
+                               lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK
                 && same_bits(w, p, n_k);
         for (size_t j = 0; j < n_k; j++) {
             mask[j] = j == 0 || gsl_rng_uniform_int(rng, 2);
@@ -72,7 +73,8 @@ static void test_softmax_of_keys(gsl_rng *rng)
             finite_keys[j] = isfinite(keys[j]) ? keys[j] : 0.5;
         masked_same &=
             lmr_attention_weights(w, &one, finite_keys, mask, 1, n_k, 1, 0) == LMR_OK
-            && lmr_softmax(p, keys, 1, n_k, 1.0) == LMR_OK && same_bits(w, p, n_k);
+            && lmr_softmax(lmr_mat_out_of(p, 1, n_k),
+                           lmr_mat_of(keys, 1, n_k), 1.0) == LMR_OK && same_bits(w, p, n_k);
     }
     tap_ok(same, "d_k = 1, q = 1: the weights are lmr_softmax of the keys, "
            "bit for bit (%d rows)", ROUNDS);

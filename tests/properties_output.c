@@ -338,12 +338,18 @@ static void head_arrays_free(struct head_arrays *arrays)
 static int run_heads(struct head_arrays *arrays, struct head_case test)
 {
     transpose(arrays->weight, arrays->table, test.vocab, test.d);
-    int tied = lmr_head_tied(arrays->tied, arrays->h, arrays->table, test.n,
-                             test.vocab, test.d);
-    int untied = lmr_head_untied(arrays->untied, arrays->h, arrays->weight,
-                                 NULL, test.n, test.vocab, test.d);
-    int biased = lmr_head_untied(arrays->biased, arrays->h, arrays->weight,
-                                 arrays->bias, test.n, test.vocab, test.d);
+    int tied = lmr_head_tied(lmr_mat_out_of(arrays->tied, test.n, test.vocab),
+                             lmr_mat_of(arrays->h, test.n, test.d),
+                             lmr_mat_of(arrays->table, test.vocab, test.d));
+    int untied = lmr_head_untied(
+        lmr_mat_out_of(arrays->untied, test.n, test.vocab),
+        lmr_mat_of(arrays->h, test.n, test.d),
+        lmr_mat_of(arrays->weight, test.d, test.vocab), lmr_vec_absent());
+    int biased = lmr_head_untied(
+        lmr_mat_out_of(arrays->biased, test.n, test.vocab),
+        lmr_mat_of(arrays->h, test.n, test.d),
+        lmr_mat_of(arrays->weight, test.d, test.vocab),
+        lmr_vec_of(arrays->bias, test.vocab));
     return tied == LMR_OK && untied == LMR_OK && biased == LMR_OK;
 }
 
@@ -528,9 +534,12 @@ static void check_softmax_rows(gsl_rng *rng, struct softmax_case test)
     memcpy(arrays.in_place, arrays.logits, count * sizeof(double));
     double tau = test.tau;
     int calls_ok =
-        lmr_softmax(arrays.probs, arrays.logits, n, vocab, tau) == LMR_OK
-        && lmr_softmax(arrays.in_place, arrays.in_place, n, vocab, tau) == LMR_OK
-        && lmr_log_softmax(arrays.logprobs, arrays.logits, n, vocab, tau) == LMR_OK;
+        lmr_softmax(lmr_mat_out_of(arrays.probs, n, vocab),
+                    lmr_mat_of(arrays.logits, n, vocab), tau) == LMR_OK
+        && lmr_softmax(lmr_mat_out_of(arrays.in_place, n, vocab),
+                       lmr_mat_of(arrays.in_place, n, vocab), tau) == LMR_OK
+        && lmr_log_softmax(lmr_mat_out_of(arrays.logprobs, n, vocab),
+                           lmr_mat_of(arrays.logits, n, vocab), tau) == LMR_OK;
     struct worst sums = worst_start(), aliased = worst_start();
     struct worst logs = worst_start(), formula = worst_start();
     int masks_ok = calls_ok;
@@ -626,8 +635,10 @@ static void check_shift(gsl_rng *rng, struct shift_case test)
     int exact = shift_rows(shifted, logits, count, test.shift);
     struct worst worst = worst_start();
     worst.calls_ok = exact
-        && lmr_softmax(probs, logits, SHIFT_ROWS, vocab, test.tau) == LMR_OK
-        && lmr_softmax(shifted_probs, shifted, SHIFT_ROWS, vocab, test.tau) == LMR_OK;
+        && lmr_softmax(lmr_mat_out_of(probs, SHIFT_ROWS, vocab),
+                       lmr_mat_of(logits, SHIFT_ROWS, vocab), test.tau) == LMR_OK
+        && lmr_softmax(lmr_mat_out_of(shifted_probs, SHIFT_ROWS, vocab),
+                       lmr_mat_of(shifted, SHIFT_ROWS, vocab), test.tau) == LMR_OK;
     for (size_t t = 0; worst.calls_ok && t < SHIFT_ROWS; t++) {
         size_t at = t * vocab;
         softmax_scales(scale + at, logits + at, probs + at, vocab, test.tau);
@@ -678,10 +689,14 @@ static void check_temperature(gsl_rng *rng, double tau)
     struct worst worst = worst_start(), logs = worst_start();
     const size_t rows = TEMPERATURE_ROWS;
     worst.calls_ok = exact
-        && lmr_softmax(probs, scaled, rows, vocab, tau) == LMR_OK
-        && lmr_softmax(unit_probs, unscaled, rows, vocab, 1.0) == LMR_OK
-        && lmr_log_softmax(logprobs, scaled, rows, vocab, tau) == LMR_OK
-        && lmr_log_softmax(unit_logprobs, unscaled, rows, vocab, 1.0) == LMR_OK;
+        && lmr_softmax(lmr_mat_out_of(probs, rows, vocab),
+                       lmr_mat_of(scaled, rows, vocab), tau) == LMR_OK
+        && lmr_softmax(lmr_mat_out_of(unit_probs, rows, vocab),
+                       lmr_mat_of(unscaled, rows, vocab), 1.0) == LMR_OK
+        && lmr_log_softmax(lmr_mat_out_of(logprobs, rows, vocab),
+                           lmr_mat_of(scaled, rows, vocab), tau) == LMR_OK
+        && lmr_log_softmax(lmr_mat_out_of(unit_logprobs, rows, vocab),
+                           lmr_mat_of(unscaled, rows, vocab), 1.0) == LMR_OK;
     logs.calls_ok = worst.calls_ok;
     for (size_t t = 0; worst.calls_ok && t < TEMPERATURE_ROWS; t++) {
         const double *row = unscaled + t * vocab;
@@ -737,7 +752,8 @@ static void check_extreme(const struct extreme_case *test)
 {
     double probs[4], scale[4];
     struct worst worst = worst_start();
-    worst.calls_ok = lmr_softmax(probs, test->row, 1, 4, test->tau) == LMR_OK;
+    worst.calls_ok = lmr_softmax(lmr_mat_out_of(probs, 1, 4),
+                                 lmr_mat_of(test->row, 1, 4), test->tau) == LMR_OK;
     softmax_scales(scale, test->row, probs, 4, test->tau);
     for (size_t i = 0; worst.calls_ok && i < 4; i++) {
         if (test->row[i] == -INFINITY)
@@ -872,10 +888,14 @@ static void check_reductions(const struct entropy_arrays *arrays,
     double total = NAN, mean = NAN;
     double n = (double)test.n, m = (double)counted, L = sums->losses;
     int calls_ok =
-        lmr_cross_entropy(&total, arrays->logits, arrays->targets, test.n,
-                          test.vocab, LMR_REDUCE_SUM, test.ignore_index) == LMR_OK
-        && lmr_cross_entropy(&mean, arrays->logits, arrays->targets, test.n,
-                             test.vocab, LMR_REDUCE_MEAN, test.ignore_index) == LMR_OK;
+        lmr_cross_entropy(lmr_vec_out_of(&total, 1),
+                          lmr_mat_of(arrays->logits, test.n, test.vocab),
+                          lmr_ids_of(arrays->targets, test.n), LMR_REDUCE_SUM,
+                          test.ignore_index) == LMR_OK
+        && lmr_cross_entropy(lmr_vec_out_of(&mean, 1),
+                             lmr_mat_of(arrays->logits, test.n, test.vocab),
+                             lmr_ids_of(arrays->targets, test.n),
+                             LMR_REDUCE_MEAN, test.ignore_index) == LMR_OK;
     struct worst sum_worst = worst_start(), mean_worst = worst_start();
     sum_worst.calls_ok = mean_worst.calls_ok = calls_ok;
     if (counted == 0) {
@@ -906,10 +926,14 @@ static void check_cross_entropy(gsl_rng *rng, struct entropy_case test)
                        test.mask_one_in);
     size_t counted = fill_targets(arrays.targets, arrays.logits, test, rng);
     int calls_ok =
-        lmr_cross_entropy(arrays.none, arrays.logits, arrays.targets, n, vocab,
-                          LMR_REDUCE_NONE, test.ignore_index) == LMR_OK
-        && lmr_log_softmax(arrays.logprobs, arrays.logits, n, vocab, 1.0) == LMR_OK
-        && lmr_softmax(arrays.probs, arrays.logits, n, vocab, 1.0) == LMR_OK;
+        lmr_cross_entropy(lmr_vec_out_of(arrays.none, n),
+                          lmr_mat_of(arrays.logits, n, vocab),
+                          lmr_ids_of(arrays.targets, n), LMR_REDUCE_NONE,
+                          test.ignore_index) == LMR_OK
+        && lmr_log_softmax(lmr_mat_out_of(arrays.logprobs, n, vocab),
+                           lmr_mat_of(arrays.logits, n, vocab), 1.0) == LMR_OK
+        && lmr_softmax(lmr_mat_out_of(arrays.probs, n, vocab),
+                       lmr_mat_of(arrays.logits, n, vocab), 1.0) == LMR_OK;
     struct entropy_sums sums = compare_none(arrays.none, arrays.logprobs,
                                             arrays.probs, arrays.logits,
                                             arrays.targets, test);
@@ -935,12 +959,19 @@ static void check_masked_target(void)
     static const double logits[6] = {0.0, -INFINITY, 1.0, 2.0, 2.0, -INFINITY};
     static const int64_t targets[2] = {1, 0};
     double none[2] = {0.0, 0.0}, total = 0.0, mean = 0.0;
-    int status = lmr_cross_entropy(none, logits, targets, 2, 3,
-                                   LMR_REDUCE_NONE, LMR_DEFAULT_IGNORE_INDEX);
-    int status_sum = lmr_cross_entropy(&total, logits, targets, 2, 3,
-                                       LMR_REDUCE_SUM, LMR_DEFAULT_IGNORE_INDEX);
-    int status_mean = lmr_cross_entropy(&mean, logits, targets, 2, 3,
-                                        LMR_REDUCE_MEAN, LMR_DEFAULT_IGNORE_INDEX);
+    int status = lmr_cross_entropy(lmr_vec_out_of(none, 2),
+                                   lmr_mat_of(logits, 2, 3),
+                                   lmr_ids_of(targets, 2), LMR_REDUCE_NONE,
+                                   LMR_DEFAULT_IGNORE_INDEX);
+    int status_sum = lmr_cross_entropy(lmr_vec_out_of(&total, 1),
+                                       lmr_mat_of(logits, 2, 3),
+                                       lmr_ids_of(targets, 2), LMR_REDUCE_SUM,
+                                       LMR_DEFAULT_IGNORE_INDEX);
+    int status_mean = lmr_cross_entropy(lmr_vec_out_of(&mean, 1),
+                                        lmr_mat_of(logits, 2, 3),
+                                        lmr_ids_of(targets, 2),
+                                        LMR_REDUCE_MEAN,
+                                        LMR_DEFAULT_IGNORE_INDEX);
     tap_ok(status == LMR_OK && none[0] == INFINITY && isfinite(none[1]),
            "cross_entropy none: a masked target costs +inf, the other "
            "position is finite");
@@ -1188,7 +1219,8 @@ static void sample_row(struct sample_report *report, const double *row,
     unsigned char *kept = alloc_flags(vocab); /* all (vocab) */
     int64_t token = -1;
     double r;
-    int status = lmr_softmax(y, row, 1, vocab, setting.tau);
+    int status = lmr_softmax(lmr_mat_out_of(y, 1, vocab),
+                             lmr_mat_of(row, 1, vocab), setting.tau);
     softmax_scales(scale, row, y, vocab, setting.tau);
     expected_kept(kept, row, y, vocab, setting.top_k, setting.top_p);
     double mass = renormalise(want, y, kept, vocab);
@@ -1269,7 +1301,8 @@ static void check_argmax(gsl_rng *rng, struct argmax_case test)
     int lowest = lmr_argmax(greedy, logits, n, vocab) == LMR_OK;
     int same = lowest
                && lmr_sample(q, sampled, logits, r, n, vocab, test.tau, 1, 1.0) == LMR_OK
-               && lmr_softmax(y, logits, n, vocab, test.tau) == LMR_OK;
+               && lmr_softmax(lmr_mat_out_of(y, n, vocab),
+                              lmr_mat_of(logits, n, vocab), test.tau) == LMR_OK;
     for (size_t t = 0; t < n && same; t++) {
         size_t at = t * vocab;
         lowest = lowest && is_lowest_argmax(logits + at, vocab, greedy[t]);
@@ -1397,7 +1430,8 @@ static void check_top_p(gsl_rng *rng, struct top_p_case test)
     struct sample_report report = sample_report_start();
     for (size_t t = 0; t < test.rows; t++) {
         fill_logit_row(row, test.vocab, rng, test.limit, test.mask_one_in);
-        int status = lmr_softmax(y, row, 1, test.vocab, test.tau);
+        int status = lmr_softmax(lmr_mat_out_of(y, 1, test.vocab),
+                                 lmr_mat_of(row, 1, test.vocab), test.tau);
         report.probs.calls_ok = report.probs.calls_ok && status == LMR_OK;
         double top_p = midpoint_top_p(row, y, test.vocab, test.top_k, rng);
         struct sample_setting setting = {test.tau, test.top_k, top_p,
@@ -1462,7 +1496,8 @@ static void check_uniform_kept(const struct uniform_case *test, gsl_rng *rng)
     /* the expected set is also the first `kept` unmasked indices */
     unsigned char kept[UNIFORM_VOCAB];
     double y[UNIFORM_VOCAB];
-    lmr_softmax(y, row, 1, UNIFORM_VOCAB, 1.0);
+    lmr_softmax(lmr_mat_out_of(y, 1, UNIFORM_VOCAB),
+                lmr_mat_of(row, 1, UNIFORM_VOCAB), 1.0);
     size_t count = expected_kept(kept, row, y, UNIFORM_VOCAB, test->top_k,
                                  test->top_p);
     int prefix = count == test->kept;
@@ -1638,11 +1673,14 @@ static int compose_layer(struct lens_arrays *arrays, struct lens_case test,
     else
         memcpy(arrays->x, hidden, test.n * test.d * sizeof(double));
     if (status == LMR_OK)
-        status = lmr_head_tied(arrays->logits, arrays->x, arrays->table, test.n,
-                               test.vocab, test.d);
+        status = lmr_head_tied(
+            lmr_mat_out_of(arrays->logits, test.n, test.vocab),
+            lmr_mat_of(arrays->x, test.n, test.d),
+            lmr_mat_of(arrays->table, test.vocab, test.d));
     if (status == LMR_OK)
-        status = lmr_softmax(arrays->composed, arrays->logits, test.n,
-                             test.vocab, 1.0);
+        status = lmr_softmax(
+            lmr_mat_out_of(arrays->composed, test.n, test.vocab),
+            lmr_mat_of(arrays->logits, test.n, test.vocab), 1.0);
     return status == LMR_OK;
 }
 

@@ -203,7 +203,9 @@ static double time_head_once(double *logits, const double *h, const double *E,
                              size_t n)
 {
     double start = now_seconds();
-    int status = lmr_head_tied(logits, h, E, n, VOCAB, D_MODEL);
+    int status = lmr_head_tied(lmr_mat_out_of(logits, n, VOCAB),
+                               lmr_mat_of(h, n, D_MODEL),
+                               lmr_mat_of(E, VOCAB, D_MODEL));
     double seconds = now_seconds() - start;
     if (status != LMR_OK) {
         fprintf(stderr, "bench_head: lmr_head_tied(n = %zu) returned %s\n", n,

@@ -193,7 +193,8 @@ void put_terms(FILE *out, const double *terms /* (count) */,
 
 void reference_softmax(const double *u, size_t vocab, double tau, double *p)
 {
-    if (lmr_softmax(p, u, 1, vocab, tau) != LMR_OK)
+    if (lmr_softmax(lmr_mat_out_of(p, 1, vocab), lmr_mat_of(u, 1, vocab), tau) !=
+        LMR_OK)
         for (size_t i = 0; i < vocab; i++)
             p[i] = NAN;
 }

@@ -44,8 +44,11 @@ size_t cross_entropy_weights(const int64_t *targets /* (n) */, size_t n,
                              int64_t ignore_index, double *weights /* (n) */)
 {
     size_t counted = 0;
-    if (lmr_cross_entropy_weights(weights, &counted, targets, dloss, n,
-                                  ref_reduction_named(reduction),
+    enum lmr_reduction kind = ref_reduction_named(reduction);
+    size_t dloss_len = kind == LMR_REDUCE_NONE ? n : 1;
+    if (lmr_cross_entropy_weights(lmr_vec_out_of(weights, n), &counted,
+                                  lmr_ids_of(targets, n),
+                                  lmr_vec_of(dloss, dloss_len), kind,
                                   ignore_index) != LMR_OK)
         for (size_t t = 0; t < n; t++) /* not reached: the case was accepted */
             weights[t] = NAN;

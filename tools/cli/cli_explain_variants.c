@@ -356,7 +356,8 @@ static void explain_gated_component(FILE *out, const gated_inputs *in,
     for (size_t j = 0; j < d; j++)
         g[j] = tanh(g[j]);
     row_product(g, d, in->W_out, in->vocab, in->b_out, l);
-    if (lmr_log_softmax(log_p, l, 1, in->vocab, 1.0) != LMR_OK)
+    if (lmr_log_softmax(lmr_mat_out_of(log_p, 1, in->vocab),
+                        lmr_mat_of(l, 1, in->vocab), 1.0) != LMR_OK)
         for (size_t v = 0; v < in->vocab; v++)
             log_p[v] = NAN;
     if (k >= MAX)

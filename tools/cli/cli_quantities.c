@@ -116,7 +116,10 @@ static int add_softmax_stats(cli_quantities *q, const double *logits, size_t n,
     double *e = with & WITH_EXPS ? add(q, "exp(z_i)", n * vocab) : NULL;
     int status = rows && a && S && z && (log_S || !(with & WITH_LOG)) &&
                          (e || !(with & WITH_EXPS))
-                     ? lmr_softmax_stats(rows, z, e, logits, n, vocab, tau)
+                     ? lmr_softmax_stats(rows, lmr_mat_out_of(z, n, vocab),
+                                         e ? lmr_mat_out_of(e, n, vocab)
+                                           : lmr_mat_out_of(NULL, 0, 0),
+                                         lmr_mat_of(logits, n, vocab), tau)
                      : LMR_ENOMEM;
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         a[t] = rows[t].max;
@@ -153,11 +156,14 @@ static int add_cross_entropy_terms(cli_quantities *q, const double *logits,
     double *z_c = add(q, "z_c", n), *loss = add(q, "loss", n);
     double *count = add(q, "count", 1);
     int status = rows && z && a && S && log_S && z_c && loss && count
-                     ? lmr_softmax_stats(rows, z, NULL, logits, n, vocab, 1.0)
+                     ? lmr_softmax_stats(rows, lmr_mat_out_of(z, n, vocab),
+                                         lmr_mat_out_of(NULL, 0, 0),
+                                         lmr_mat_of(logits, n, vocab), 1.0)
                      : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = lmr_cross_entropy_terms(loss, &counted, logits, targets, n,
-                                         vocab, ignore_index);
+        status = lmr_cross_entropy_terms(lmr_vec_out_of(loss, n), &counted,
+                                         lmr_mat_of(logits, n, vocab),
+                                         lmr_ids_of(targets, n), ignore_index);
     for (size_t t = 0; status == LMR_OK && t < n; t++) {
         a[t] = rows[t].max;
         S[t] = rows[t].sum;
@@ -381,7 +387,9 @@ static int soft_tie_quantities(cli_quantities *q, const vec_file *file,
     size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
     double *u = add(q, "u", n * vocab);
     if (u == NULL ||
-        lmr_head_untied(u, h->f64, W->f64, NULL, n, vocab, d) != LMR_OK)
+        lmr_head_untied(lmr_mat_out_of(u, n, vocab), lmr_mat_of(h->f64, n, d),
+                        lmr_mat_of(W->f64, d, vocab),
+                        lmr_vec_absent()) != LMR_OK)
         return -1;
     return add_cross_entropy_terms(q, u, input(c, "targets")->i64, n, vocab,
                                    param_int64(file, c, "ignore_index"));
@@ -403,9 +411,12 @@ static int add_cross_entropy_weights(cli_quantities *q, const int64_t *targets,
 {
     size_t counted = 0;
     double *w = add(q, "w", n), *count = add(q, "counted", 1);
+    enum lmr_reduction kind = ref_reduction_named(reduction);
+    size_t dloss_len = kind == LMR_REDUCE_NONE ? n : 1;
     if (w == NULL || count == NULL ||
-        lmr_cross_entropy_weights(w, &counted, targets, dloss, n,
-                                  ref_reduction_named(reduction),
+        lmr_cross_entropy_weights(lmr_vec_out_of(w, n), &counted,
+                                  lmr_ids_of(targets, n),
+                                  lmr_vec_of(dloss, dloss_len), kind,
                                   ignore_index) != LMR_OK)
         return -1;
     count[0] = (double)counted;

@@ -217,13 +217,11 @@ static int run_head_tied(const vec_ctx *ctx, ref_result *result)
     const vec_array *h, *E;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    lmr_mat_out logits;
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], E->shape[0],
+                        &logits))
         return -1;
-    result->status = E->shape[1] != d
-        ? LMR_EDIM
-        : lmr_head_tied(logits->f64, h->f64, E->f64, n, vocab, d);
+    result->status = lmr_head_tied(logits, ref_mat(h), ref_mat(E));
     return 0;
 }
 
@@ -234,15 +232,11 @@ static int run_head_untied(const vec_ctx *ctx, ref_result *result)
         return -1;
     if (b != NULL && vec_input(ctx, "b", VEC_F64, 1, &b))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    lmr_mat_out logits;
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], W->shape[1],
+                        &logits))
         return -1;
-    int shapes_agree = W->shape[0] == d && (b == NULL || b->shape[0] == vocab);
-    result->status = shapes_agree
-        ? lmr_head_untied(logits->f64, h->f64, W->f64, b ? b->f64 : NULL, n,
-                          vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_untied(logits, ref_mat(h), ref_mat(W), ref_vec(b));
     return 0;
 }
 
@@ -254,14 +248,12 @@ static int run_softmax_like(const vec_ctx *ctx, ref_result *result, int take_log
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         op_param_double(ctx, "tau", &tau))
         return -1;
-    size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *out = ref_add_output(ctx, result, take_log ? "logprobs" : "probs",
-                                 VEC_F64, n, vocab);
-    if (out == NULL)
+    lmr_mat_out out;
+    if (ref_add_mat_out(ctx, result, take_log ? "logprobs" : "probs",
+                        logits->shape[0], logits->shape[1], &out))
         return -1;
-    result->status = take_log
-        ? lmr_log_softmax(out->f64, logits->f64, n, vocab, tau)
-        : lmr_softmax(out->f64, logits->f64, n, vocab, tau);
+    result->status = take_log ? lmr_log_softmax(out, ref_mat(logits), tau)
+                              : lmr_softmax(out, ref_mat(logits), tau);
     return 0;
 }
 
@@ -297,15 +289,13 @@ static int run_cross_entropy(const vec_ctx *ctx, ref_result *result)
         op_param_int64(ctx, "ignore_index", &ignore_index))
         return -1;
     enum lmr_reduction reduction = ref_reduction_named(reduction_name);
-    size_t n = logits->shape[0], vocab = logits->shape[1];
-    ref_output *loss = ref_add_output(ctx, result, "loss", VEC_F64,
-                                  reduction == LMR_REDUCE_NONE ? n : 1, 1);
-    if (loss == NULL)
+    lmr_vec_out loss;
+    if (ref_add_vec_out(ctx, result, "loss",
+                        reduction == LMR_REDUCE_NONE ? logits->shape[0] : 1,
+                        &loss))
         return -1;
-    result->status = targets->shape[0] != n
-        ? LMR_EDIM
-        : lmr_cross_entropy(loss->f64, logits->f64, targets->i64, n, vocab,
-                            reduction, ignore_index);
+    result->status = lmr_cross_entropy(loss, ref_mat(logits), ref_ids(targets),
+                                       reduction, ignore_index);
     return 0;
 }
 

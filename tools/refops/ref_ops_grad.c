@@ -94,41 +94,35 @@ static int run_layernorm_backward(const vec_ctx *ctx, ref_result *result)
 
 static int run_head_tied_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dE"};
     const vec_array *h, *E, *dU;
-    double *out[2];
+    lmr_mat_out dh, dE;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t rows[] = {n, vocab}, cols[] = {d, d};
-    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &dh) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &dE))
         return -1;
-    int shapes_agree = E->shape[1] == d && dU->shape[0] == n && dU->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_tied_backward(out[0], out[1], h->f64, E->f64, dU->f64, n,
-                                 vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_tied_backward(dh, dE, ref_mat(h), ref_mat(E),
+                                            ref_mat(dU));
     return 0;
 }
 
 static int run_head_untied_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dW", "db"};
     const vec_array *h, *W, *dU;
-    double *out[3];
+    lmr_mat_out dh, dW;
+    lmr_vec_out db;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 2, &W) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = W->shape[1];
-    size_t rows[] = {n, d, vocab}, cols[] = {d, vocab, 1};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &dh) ||
+        ref_add_mat_out(ctx, result, "dW", d, vocab, &dW) ||
+        ref_add_vec_out(ctx, result, "db", vocab, &db))
         return -1;
-    int shapes_agree = W->shape[0] == d && dU->shape[0] == n && dU->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_untied_backward(out[0], out[1], out[2], h->f64, W->f64,
-                                   dU->f64, n, vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_untied_backward(dh, dW, db, ref_mat(h), ref_mat(W),
+                                              ref_mat(dU));
     return 0;
 }
 
@@ -136,26 +130,26 @@ static int run_head_untied_backward(const vec_ctx *ctx, ref_result *result)
 static int run_softmax_like_backward(const vec_ctx *ctx, ref_result *result,
                                      int take_log)
 {
-    static const char *const names[] = {"dlogits", "dtau"};
     const char *upstream = take_log ? "dlogprobs" : "dprobs";
     const vec_array *logits, *G;
-    double tau, *out[2];
+    double tau;
+    lmr_mat_out dlogits;
+    lmr_vec_out dtau;
     if (vec_input(ctx, "logits", VEC_F64, 2, &logits) ||
         vec_input(ctx, upstream, VEC_F64, 2, &G) ||
         op_param_double(ctx, "tau", &tau))
         return -1;
-    size_t n = logits->shape[0], vocab = logits->shape[1];
-    size_t rows[] = {n, 1}, cols[] = {vocab, 1};
-    if (add_outputs(ctx, result, 2, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dlogits", logits->shape[0],
+                        logits->shape[1], &dlogits) ||
+        ref_add_vec_out(ctx, result, "dtau", 1, &dtau))
         return -1;
-    if (G->shape[0] != n || G->shape[1] != vocab)
-        result->status = LMR_EDIM;
-    else if (take_log)
-        result->status = lmr_log_softmax_backward(out[0], out[1], logits->f64,
-                                                  G->f64, n, vocab, tau);
+    if (take_log)
+        result->status = lmr_log_softmax_backward(dlogits, dtau.data,
+                                                  ref_mat(logits), ref_mat(G),
+                                                  tau);
     else
-        result->status = lmr_softmax_backward(out[0], out[1], logits->f64,
-                                              G->f64, n, vocab, tau);
+        result->status = lmr_softmax_backward(dlogits, dtau.data,
+                                              ref_mat(logits), ref_mat(G), tau);
     return 0;
 }
 
@@ -191,17 +185,13 @@ static int run_cross_entropy_backward(const vec_ctx *ctx, ref_result *result)
         vec_input(ctx, "dloss", VEC_F64, 1, &dloss) ||
         read_loss_params(ctx, &reduction, &ignore_index))
         return -1;
-    size_t n = logits->shape[0], vocab = logits->shape[1];
-    double *dlogits = ref_add_f64(ctx, result, "dlogits", n, vocab);
-    if (dlogits == NULL)
+    lmr_mat_out dlogits;
+    if (ref_add_mat_out(ctx, result, "dlogits", logits->shape[0],
+                        logits->shape[1], &dlogits))
         return -1;
-    size_t dloss_count = reduction == LMR_REDUCE_NONE ? n : 1;
-    int shapes_agree = targets->shape[0] == n && dloss->shape[0] == dloss_count;
-    result->status = shapes_agree
-        ? lmr_cross_entropy_backward(dlogits, logits->f64, targets->i64,
-                                     dloss->f64, n, vocab, reduction,
-                                     ignore_index)
-        : LMR_EDIM;
+    result->status = lmr_cross_entropy_backward(dlogits, ref_mat(logits),
+                                                ref_ids(targets), ref_vec(dloss),
+                                                reduction, ignore_index);
     return 0;
 }
 
