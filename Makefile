@@ -118,7 +118,7 @@ PROGRAMS := $(GEN) $(VERIFY) $(CLI) $(RUNNER) $(TESTEE_REF)
 # Each test program is tests/NAME.c, built to build/tests/NAME.t; the groups
 # say what it links (and so what it may include).
 T := $(B)/tests
-REF_TESTS := errors properties errors_output properties_output errors_grad \
+REF_TESTS := errors properties errors_output properties_output errors_grad errors_variants \
              errors_attention properties_attention \
              errors_pca properties_pca
 ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \

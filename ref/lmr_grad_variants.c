@@ -19,13 +19,15 @@
  *                component heads' backward does the rest
  *   soft tying   the cross-entropy backward through the untied head, plus
  *                the penalty's 2 lambda dloss (W - E^T)
- * The mixtures and soft tying first run their forward op (the mixtures for
- * log y, soft tying only to validate), so bad input gets exactly the
- * forward's error codes; the others validate through the calls they make.
+ * Every backward validates through its forward's check (lmr_<op>_check of
+ * lmr_variants.h), so bad input gets exactly the forward's error codes, then
+ * its upstream gradient and its outputs (spec/api.md#error-order). The fixed
+ * mixture runs its forward op for log y; the gated mixture computes its
+ * forward's values once, here, keeping what its gradient needs.
  *
- * Sizes are checked for overflow before anything is allocated. Results are
- * assembled in scratch arrays and copied out at the end, so nothing is
- * written unless the call returns LMR_OK.
+ * Sizes are checked for overflow (by the checks) before anything is
+ * allocated. Results are assembled in scratch arrays and copied out at the
+ * end, so nothing is written unless the call returns LMR_OK.
  *
  * Accuracy: spec/tolerance.md#gradients (a running error bound, K = 2).
  */
@@ -53,7 +55,7 @@ typedef struct {
 } scratch_pool;
 
 /* A zeroed rows*cols array (at least one entry) owned by the pool; NULL and
- * pool->failed set on failure. The caller has checked rows*cols. */
+ * pool->failed set on failure. The caller's check has bounded rows*cols. */
 static double *pool_take(scratch_pool *pool, size_t rows, size_t cols)
 {
     size_t count = rows * cols;
@@ -74,20 +76,6 @@ static void pool_free(scratch_pool *pool)
         free(pool->arrays[i]);
     pool->used = 0;
 }
-
-/* LMR_OK if each rows x cols pair of sizes (pairs, 2) fits in size_t bytes,
- * else LMR_EOVERFLOW. A triple product a*b*c is passed as {a,b}, {a*b,c}:
- * if {a,b} fails the wrapped a*b does not matter. */
-static int check_counts(const size_t (*sizes)[2], size_t pairs)
-{
-    size_t count;
-    for (size_t i = 0; i < pairs; i++)
-        if (lmr_array_count(&count, sizes[i][0], sizes[i][1]) != LMR_OK)
-            return LMR_EOVERFLOW;
-    return LMR_OK;
-}
-
-#define PAIRS(sizes) (sizeof(sizes) / sizeof((sizes)[0]))
 
 /* Copies scratch (count) to out; count may be 0 with a NULL out. */
 static void copy_out(double *out, const double *scratch_array, size_t count)
@@ -113,10 +101,57 @@ static void column_sums(double *sums, const double *matrix, size_t rows,
         add_into(sums, matrix + t * cols, cols);
 }
 
-/* LMR_ENONFINITE unless values (count) are finite. */
-static int check_upstream(const double *values, size_t count)
+/* A view of rows x cols doubles at data, as an output and as an input. */
+static lmr_mat_out out_of(double *data, size_t rows, size_t cols)
 {
-    return lmr_check_finite(values, count) == LMR_OK ? LMR_OK : LMR_ENONFINITE;
+    return lmr_mat_out_of(data, rows, cols);
+}
+
+static lmr_mat in_of(const double *data, size_t rows, size_t cols)
+{
+    return lmr_mat_of(data, rows, cols);
+}
+
+/* An upstream gradient that must be rows x cols: LMR_EINVAL, LMR_EDIM,
+ * LMR_ENONFINITE (spec/api.md#error-order, group 2). */
+static enum lmr_status check_upstream(lmr_mat upstream, size_t rows,
+                                      size_t cols)
+{
+    if (lmr_mat_missing(upstream))
+        return LMR_EINVAL;
+    if (upstream.rows != rows || upstream.cols != cols)
+        return LMR_EDIM;
+    if (lmr_check_finite_mat(upstream) != LMR_OK)
+        return LMR_ENONFINITE;
+    return LMR_OK;
+}
+
+/* Non-zero unless out is rows x cols. */
+static int out_wrong(lmr_mat_out out, size_t rows, size_t cols)
+{
+    return out.rows != rows || out.cols != cols;
+}
+
+/* Three outputs (the common case dh, then two weight gradients): each for
+ * LMR_EINVAL, then each for LMR_EDIM against shapes (3, 2). */
+static enum lmr_status check_three_outputs(lmr_mat_out a, lmr_mat_out b,
+                                           lmr_mat_out c,
+                                           const size_t (*shapes)[2])
+{
+    if (lmr_mat_out_missing(a) || lmr_mat_out_missing(b) ||
+        lmr_mat_out_missing(c))
+        return LMR_EINVAL;
+    if (out_wrong(a, shapes[0][0], shapes[0][1]) ||
+        out_wrong(b, shapes[1][0], shapes[1][1]) ||
+        out_wrong(c, shapes[2][0], shapes[2][1]))
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+/* Non-zero when the view has no elements (an absent optional matrix). */
+static int mat_empty(lmr_mat m)
+{
+    return m.rows == 0 || m.cols == 0;
 }
 
 /* ---- partial tying ------------------------------------------------------ */
@@ -132,20 +167,33 @@ static void split_columns(double *left, double *right, const double *in,
     }
 }
 
-int lmr_head_partial_backward(double *dh, double *dE, double *dF,
-                              const double *h, const double *E,
-                              const double *F, const double *dlogits,
-                              size_t n, size_t vocab, size_t d, size_t k)
+/* The outputs of the partial backward; dF has no columns when k = vocab
+ * (then it may be the empty view). */
+static enum lmr_status check_partial_outputs(lmr_mat_out dh, lmr_mat_out dE,
+                                             lmr_mat_out dF, size_t n,
+                                             size_t vocab, size_t d, size_t k)
 {
-    if (E == NULL || dE == NULL || (k < vocab && (F == NULL || dF == NULL)) ||
-        (n > 0 && (dh == NULL || dlogits == NULL)))
+    if (lmr_mat_out_missing(dh) || lmr_mat_out_missing(dE) ||
+        lmr_mat_out_missing(dF))
         return LMR_EINVAL;
-    if (k > vocab)
-        return LMR_EDOMAIN;
-    const size_t sizes[][2] = {{n, vocab}, {n, d}, {vocab, d}, {d, vocab - k}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
-    int status = lmr_check_table(E, vocab, d); /* every row, as the forward */
+    int dF_fits = k == vocab ? dF.cols == 0 && (dF.rows == d || dF.rows == 0)
+                             : !out_wrong(dF, d, vocab - k);
+    if (out_wrong(dh, n, d) || out_wrong(dE, vocab, d) || !dF_fits)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_head_partial_backward(lmr_mat_out dh, lmr_mat_out dE,
+                                          lmr_mat_out dF, lmr_mat h,
+                                          lmr_mat E, lmr_mat F,
+                                          lmr_mat dlogits, int64_t k_param)
+{
+    enum lmr_status status = lmr_head_partial_check(h, E, F, k_param);
+    size_t n = h.rows, d = h.cols, vocab = E.rows, k = (size_t)k_param;
+    if (status == LMR_OK)
+        status = check_upstream(dlogits, n, vocab);
+    if (status == LMR_OK)
+        status = check_partial_outputs(dh, dE, dF, n, vocab, d, k);
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
@@ -155,24 +203,24 @@ int lmr_head_partial_backward(double *dh, double *dE, double *dF,
     double *dh_free = pool_take(&pool, n, d);          /* (n,d) */
     double *dE_part = pool_take(&pool, vocab, d);      /* (vocab,d), rows >= k 0 */
     double *dF_part = pool_take(&pool, d, vocab - k);  /* (d,vocab-k) */
-    double *db_unused = pool_take(&pool, vocab - k, 1); /* (vocab-k) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
-        split_columns(dU_tied, dU_free, dlogits, n, vocab, k);
+        split_columns(dU_tied, dU_free, dlogits.data, n, vocab, k);
     if (status == LMR_OK && k > 0) /* rows 0..k-1 of E: the tied columns */
-        status = lmr_head_tied_backward(
-            lmr_mat_out_of(dh_sum, n, d), lmr_mat_out_of(dE_part, k, d),
-            lmr_mat_of(h, n, d), lmr_mat_of(E, k, d), lmr_mat_of(dU_tied, n, k));
+        status = lmr_head_tied_backward(out_of(dh_sum, n, d),
+                                        out_of(dE_part, k, d), h,
+                                        in_of(E.data, k, d),
+                                        in_of(dU_tied, n, k));
     if (status == LMR_OK && k < vocab)
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(dh_free, n, d), lmr_mat_out_of(dF_part, d, vocab - k),
-            lmr_vec_out_of(db_unused, vocab - k), lmr_mat_of(h, n, d),
-            lmr_mat_of(F, d, vocab - k), lmr_mat_of(dU_free, n, vocab - k));
+        status = lmr_head_untied_backward(out_of(dh_free, n, d),
+                                          out_of(dF_part, d, vocab - k),
+                                          lmr_vec_out_of(NULL, 0), h, F,
+                                          in_of(dU_free, n, vocab - k));
     if (status == LMR_OK) {
         add_into(dh_sum, dh_free, n * d);
-        copy_out(dh, dh_sum, n * d);
-        copy_out(dE, dE_part, vocab * d);
-        copy_out(dF, dF_part, d * (vocab - k));
+        copy_out(dh.data, dh_sum, n * d);
+        copy_out(dE.data, dE_part, vocab * d);
+        copy_out(dF.data, dF_part, d * (vocab - k));
     }
     pool_free(&pool);
     return status;
@@ -180,18 +228,18 @@ int lmr_head_partial_backward(double *dh, double *dE, double *dF,
 
 /* ---- transformed tying -------------------------------------------------- */
 
-int lmr_head_transformed_backward(double *dh, double *dT, double *dE,
-                                  const double *h, const double *T,
-                                  const double *E, const double *dlogits,
-                                  size_t n, size_t vocab, size_t d)
+enum lmr_status lmr_head_transformed_backward(lmr_mat_out dh, lmr_mat_out dT,
+                                              lmr_mat_out dE, lmr_mat h,
+                                              lmr_mat T, lmr_mat E,
+                                              lmr_mat dlogits)
 {
-    if (T == NULL || E == NULL || dT == NULL || dE == NULL ||
-        (n > 0 && (dh == NULL || dlogits == NULL)))
-        return LMR_EINVAL;
-    const size_t sizes[][2] = {{n, vocab}, {n, d}, {vocab, d}, {d, d}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
-    int status = lmr_check_table(E, vocab, d); /* the forward's first check */
+    enum lmr_status status = lmr_head_transformed_check(h, T, E);
+    size_t n = h.rows, d = h.cols, vocab = E.rows;
+    const size_t shapes[3][2] = {{n, d}, {d, d}, {vocab, d}};
+    if (status == LMR_OK)
+        status = check_upstream(dlogits, n, vocab);
+    if (status == LMR_OK)
+        status = check_three_outputs(dh, dT, dE, shapes);
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
@@ -200,25 +248,22 @@ int lmr_head_transformed_backward(double *dh, double *dT, double *dE,
     double *dh_part = pool_take(&pool, n, d);   /* (n,d) */
     double *dT_part = pool_take(&pool, d, d);   /* (d,d) */
     double *dE_part = pool_take(&pool, vocab, d); /* (vocab,d) */
-    double *db_unused = pool_take(&pool, d, 1); /* (d) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* validates h and T */
-        status = lmr_head_untied(lmr_mat_out_of(q, n, d), lmr_mat_of(h, n, d),
-                                 lmr_mat_of(T, d, d), lmr_vec_absent());
+    if (status == LMR_OK)
+        status = lmr_head_untied(out_of(q, n, d), h, T, lmr_vec_absent());
     if (status == LMR_OK) /* r = dU E, dE = dU^T q */
-        status = lmr_head_tied_backward(
-            lmr_mat_out_of(r, n, d), lmr_mat_out_of(dE_part, vocab, d),
-            lmr_mat_of(q, n, d), lmr_mat_of(E, vocab, d),
-            lmr_mat_of(dlogits, n, vocab));
+        status = lmr_head_tied_backward(out_of(r, n, d),
+                                        out_of(dE_part, vocab, d),
+                                        in_of(q, n, d), E, dlogits);
     if (status == LMR_OK) /* dh = r T^T, dT = h^T r */
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dT_part, d, d),
-            lmr_vec_out_of(db_unused, d), lmr_mat_of(h, n, d),
-            lmr_mat_of(T, d, d), lmr_mat_of(r, n, d));
+        status = lmr_head_untied_backward(out_of(dh_part, n, d),
+                                          out_of(dT_part, d, d),
+                                          lmr_vec_out_of(NULL, 0), h, T,
+                                          in_of(r, n, d));
     if (status == LMR_OK) {
-        copy_out(dh, dh_part, n * d);
-        copy_out(dT, dT_part, d * d);
-        copy_out(dE, dE_part, vocab * d);
+        copy_out(dh.data, dh_part, n * d);
+        copy_out(dT.data, dT_part, d * d);
+        copy_out(dE.data, dE_part, vocab * d);
     }
     pool_free(&pool);
     return status;
@@ -226,22 +271,28 @@ int lmr_head_transformed_backward(double *dh, double *dT, double *dE,
 
 /* ---- adaptive tying ----------------------------------------------------- */
 
-int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
-                               double *dalpha, const double *h,
-                               const double *E, const double *F, double alpha,
-                               const double *dlogits, size_t n, size_t vocab,
-                               size_t d)
+/* The outputs of the adaptive backward. */
+static enum lmr_status check_adaptive_outputs(const lmr_head_adaptive_grads *g,
+                                              size_t n, size_t vocab, size_t d)
 {
-    if (E == NULL || F == NULL || dE == NULL || dF == NULL || dalpha == NULL ||
-        (n > 0 && (dh == NULL || dlogits == NULL)))
+    const size_t shapes[3][2] = {{n, d}, {vocab, d}, {d, vocab}};
+    if (g == NULL || g->dalpha == NULL)
         return LMR_EINVAL;
-    if (isnan(alpha))
-        return LMR_ENONFINITE;
-    if (!(alpha >= 0.0 && alpha <= 1.0))
-        return LMR_EDOMAIN;
-    const size_t sizes[][2] = {{n, vocab}, {n, d}, {vocab, d}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
+    return check_three_outputs(g->dh, g->dE, g->dF, shapes);
+}
+
+enum lmr_status lmr_head_adaptive_backward(const lmr_head_adaptive_grads *grads,
+                                           lmr_mat h, lmr_mat E, lmr_mat F,
+                                           lmr_mat dlogits, double alpha)
+{
+    enum lmr_status status = lmr_head_adaptive_check(h, E, F, alpha);
+    size_t n = h.rows, d = h.cols, vocab = E.rows;
+    if (status == LMR_OK)
+        status = check_upstream(dlogits, n, vocab);
+    if (status == LMR_OK)
+        status = check_adaptive_outputs(grads, n, vocab, d);
+    if (status != LMR_OK)
+        return status;
     scratch_pool pool = {0};
     double *u_tied = pool_take(&pool, n, vocab);  /* (n,vocab): h E^T */
     double *u_free = pool_take(&pool, n, vocab);  /* (n,vocab): h F */
@@ -249,36 +300,32 @@ int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
     double *dh_free = pool_take(&pool, n, d);     /* (n,d): dU F^T */
     double *dE_tied = pool_take(&pool, vocab, d); /* (vocab,d): dU^T h */
     double *dF_free = pool_take(&pool, d, vocab); /* (d,vocab): h^T dU */
-    double *db_unused = pool_take(&pool, vocab, 1); /* (vocab) */
-    int status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* the forward's two heads: validate h, E, F */
-        status = lmr_head_tied(lmr_mat_out_of(u_tied, n, vocab),
-                               lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d));
+    status = pool.failed ? LMR_ENOMEM : LMR_OK;
+    if (status == LMR_OK) /* the forward's two heads */
+        status = lmr_head_tied(out_of(u_tied, n, vocab), h, E);
     if (status == LMR_OK)
-        status = lmr_head_untied(lmr_mat_out_of(u_free, n, vocab),
-                                 lmr_mat_of(h, n, d), lmr_mat_of(F, d, vocab),
+        status = lmr_head_untied(out_of(u_free, n, vocab), h, F,
                                  lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_head_tied_backward(
-            lmr_mat_out_of(dh_tied, n, d), lmr_mat_out_of(dE_tied, vocab, d),
-            lmr_mat_of(h, n, d), lmr_mat_of(E, vocab, d),
-            lmr_mat_of(dlogits, n, vocab));
+        status = lmr_head_tied_backward(out_of(dh_tied, n, d),
+                                        out_of(dE_tied, vocab, d), h, E,
+                                        dlogits);
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(dh_free, n, d), lmr_mat_out_of(dF_free, d, vocab),
-            lmr_vec_out_of(db_unused, vocab), lmr_mat_of(h, n, d),
-            lmr_mat_of(F, d, vocab), lmr_mat_of(dlogits, n, vocab));
+        status = lmr_head_untied_backward(out_of(dh_free, n, d),
+                                          out_of(dF_free, d, vocab),
+                                          lmr_vec_out_of(NULL, 0), h, F,
+                                          dlogits);
     if (status == LMR_OK) {
         double alpha_sum = 0.0; /* sum dU (h E^T - h F) */
         for (size_t i = 0; i < n * vocab; i++)
-            alpha_sum += dlogits[i] * (u_tied[i] - u_free[i]);
+            alpha_sum += dlogits.data[i] * (u_tied[i] - u_free[i]);
         for (size_t i = 0; i < n * d; i++)
-            dh[i] = alpha * dh_tied[i] + (1.0 - alpha) * dh_free[i];
+            grads->dh.data[i] = alpha * dh_tied[i] + (1.0 - alpha) * dh_free[i];
         for (size_t i = 0; i < vocab * d; i++) {
-            dE[i] = alpha * dE_tied[i];
-            dF[i] = (1.0 - alpha) * dF_free[i];
+            grads->dE.data[i] = alpha * dE_tied[i];
+            grads->dF.data[i] = (1.0 - alpha) * dF_free[i];
         }
-        *dalpha = alpha_sum;
+        *grads->dalpha = alpha_sum;
     }
     pool_free(&pool);
     return status;
@@ -287,59 +334,60 @@ int lmr_head_adaptive_backward(double *dh, double *dE, double *dF,
 /* ---- MLP head ----------------------------------------------------------- */
 
 /* The output layer's backward: dh1 (n,m) = dU W2^T, dW2 (m,vocab) and
- * db2 (vocab); or for the tied form (W2 NULL, m = d) dh1 = dU E and
- * dW2 holds dE (vocab,d). h1: (n,m); dlogits: (n,vocab). */
-static int mlp_output_backward(double *dh1, double *dW2, double *db2,
-                               const double *h1, const double *W2,
-                               const double *E, const double *dlogits,
-                               size_t n, size_t vocab, size_t m)
+ * db2 (vocab); or for the tied form (m = d) dh1 = dU E and dout holds dE
+ * (vocab,d). h1: (n,m); dlogits: (n,vocab). */
+static enum lmr_status mlp_output_backward(double *dh1, double *dout,
+                                           double *db2, const double *h1,
+                                           const lmr_head_mlp_weights *w,
+                                           lmr_mat dlogits)
 {
-    if (W2 != NULL)
-        return lmr_head_untied_backward(
-            lmr_mat_out_of(dh1, n, m), lmr_mat_out_of(dW2, m, vocab),
-            lmr_vec_out_of(db2, vocab), lmr_mat_of(h1, n, m),
-            lmr_mat_of(W2, m, vocab), lmr_mat_of(dlogits, n, vocab));
-    int status = lmr_head_tied_backward(
-        lmr_mat_out_of(dh1, n, m), lmr_mat_out_of(dW2, vocab, m),
-        lmr_mat_of(h1, n, m), lmr_mat_of(E, vocab, m),
-        lmr_mat_of(dlogits, n, vocab));
+    size_t n = dlogits.rows, vocab = dlogits.cols, m = w->W1.cols;
+    if (!mat_empty(w->W2))
+        return lmr_head_untied_backward(out_of(dh1, n, m), out_of(dout, m, vocab),
+                                        lmr_vec_out_of(db2, vocab),
+                                        in_of(h1, n, m), w->W2, dlogits);
+    enum lmr_status status = lmr_head_tied_backward(out_of(dh1, n, m),
+                                                    out_of(dout, vocab, m),
+                                                    in_of(h1, n, m), w->E,
+                                                    dlogits);
     if (status == LMR_OK)
-        column_sums(db2, dlogits, n, vocab);
+        column_sums(db2, dlogits.data, n, vocab);
     return status;
 }
 
-/* Pointers, sizes and b2 (the forward checks b2 in both forms). */
-static int check_mlp_backward(const double *dh, const double *dW1,
-                              const double *db1, const double *dW2,
-                              const double *dE, const double *db2,
-                              const double *W1, const double *W2,
-                              const double *E, const double *b2,
-                              const double *dlogits, size_t n, size_t vocab,
-                              size_t d, size_t m)
+/* The outputs of the MLP backward: dW2 in the untied form, dE in the tied. */
+static enum lmr_status check_mlp_outputs(const lmr_head_mlp_grads *g,
+                                         size_t n, size_t vocab, size_t d,
+                                         size_t m, int tied)
 {
-    if (W1 == NULL || (W2 == NULL && E == NULL) || dW1 == NULL ||
-        db1 == NULL || db2 == NULL || (W2 != NULL ? dW2 : dE) == NULL ||
-        (n > 0 && (dh == NULL || dlogits == NULL)))
+    if (g == NULL)
         return LMR_EINVAL;
-    if (m == 0 || (W2 == NULL && m != d))
+    lmr_mat_out dout = tied ? g->dE : g->dW2;
+    if (lmr_mat_out_missing(g->dh) || lmr_mat_out_missing(g->dW1) ||
+        lmr_vec_out_missing(g->db1) || lmr_mat_out_missing(dout) ||
+        lmr_vec_out_missing(g->db2))
+        return LMR_EINVAL;
+    if (out_wrong(g->dh, n, d) || out_wrong(g->dW1, d, m) || g->db1.len != m ||
+        (tied ? out_wrong(dout, vocab, d) : out_wrong(dout, m, vocab)) ||
+        g->db2.len != vocab)
         return LMR_EDIM;
-    const size_t sizes[][2] = {{n, d}, {n, m}, {d, m}, {n, vocab}, {m, vocab}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
-    if (b2 != NULL && lmr_check_finite(b2, vocab) != LMR_OK)
-        return LMR_ENONFINITE;
     return LMR_OK;
 }
 
-int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
-                          double *dE, double *db2, const double *h,
-                          const double *W1, const double *b1,
-                          const double *W2, const double *E, const double *b2,
-                          const double *dlogits, size_t n, size_t vocab,
-                          size_t d, size_t m)
+enum lmr_status lmr_head_mlp_backward(const lmr_head_mlp_grads *grads,
+                                      lmr_mat h,
+                                      const lmr_head_mlp_weights *w,
+                                      lmr_mat dlogits)
 {
-    int status = check_mlp_backward(dh, dW1, db1, dW2, dE, db2, W1, W2, E, b2,
-                                    dlogits, n, vocab, d, m);
+    enum lmr_status status = lmr_head_mlp_check(h, w);
+    if (status != LMR_OK)
+        return status;
+    int tied = mat_empty(w->W2);
+    size_t n = h.rows, d = h.cols, m = w->W1.cols;
+    size_t vocab = tied ? w->E.rows : w->W2.cols;
+    status = check_upstream(dlogits, n, vocab);
+    if (status == LMR_OK)
+        status = check_mlp_outputs(grads, n, vocab, d, m, tied);
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
@@ -352,28 +400,25 @@ int lmr_head_mlp_backward(double *dh, double *dW1, double *db1, double *dW2,
     double *dW1_part = pool_take(&pool, d, m);    /* (d,m) */
     double *db1_part = pool_take(&pool, m, 1);    /* (m) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* validates h, W1, b1 */
-        status = lmr_head_untied(lmr_mat_out_of(a, n, m), lmr_mat_of(h, n, d),
-                                 lmr_mat_of(W1, d, m),
-                                 b1 ? lmr_vec_of(b1, m) : lmr_vec_absent());
+    if (status == LMR_OK)
+        status = lmr_head_untied(out_of(a, n, m), h, w->W1, w->b1);
     for (size_t i = 0; status == LMR_OK && i < n * m; i++)
         h1[i] = a[i] > 0.0 ? a[i] : 0.0;
     if (status == LMR_OK)
-        status = mlp_output_backward(da, dout, db2_part, h1, W2, E, dlogits, n,
-                                     vocab, m);
+        status = mlp_output_backward(da, dout, db2_part, h1, w, dlogits);
     for (size_t i = 0; status == LMR_OK && i < n * m; i++)
         da[i] = a[i] > 0.0 ? da[i] : 0.0; /* ReLU'(0) = 0 */
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dW1_part, d, m),
-            lmr_vec_out_of(db1_part, m), lmr_mat_of(h, n, d),
-            lmr_mat_of(W1, d, m), lmr_mat_of(da, n, m));
+        status = lmr_head_untied_backward(out_of(dh_part, n, d),
+                                          out_of(dW1_part, d, m),
+                                          lmr_vec_out_of(db1_part, m), h, w->W1,
+                                          in_of(da, n, m));
     if (status == LMR_OK) {
-        copy_out(dh, dh_part, n * d);
-        copy_out(dW1, dW1_part, d * m);
-        copy_out(db1, db1_part, m);
-        copy_out(W2 != NULL ? dW2 : dE, dout, m * vocab);
-        copy_out(db2, db2_part, vocab);
+        copy_out(grads->dh.data, dh_part, n * d);
+        copy_out(grads->dW1.data, dW1_part, d * m);
+        copy_out(grads->db1.data, db1_part, m);
+        copy_out(tied ? grads->dE.data : grads->dW2.data, dout, m * vocab);
+        copy_out(grads->db2.data, db2_part, vocab);
     }
     pool_free(&pool);
     return status;
@@ -441,46 +486,60 @@ typedef struct {
     double *dh_part;   /* (n,d) */
     double *dW_all;    /* (K,d,vocab) */
     double *c;         /* (K): dL/dabar_k */
-    double *db_unused; /* (vocab) */
 } fixed_scratch;
 
 /* Component k of the fixed mixture: delta_k, then its head's backward.
  * h: (n,d); W_k: (d,vocab); G: (n,vocab). */
-static int fixed_component(fixed_scratch *s, size_t k, const double *h,
-                           const double *W_k, double abar, const double *G,
-                           size_t n, size_t vocab, size_t d)
+static enum lmr_status fixed_component(fixed_scratch *s, size_t k, lmr_mat h,
+                                       lmr_mat W_k, double abar, lmr_mat G)
 {
-    int status = lmr_head_untied(lmr_mat_out_of(s->work, n, vocab),
-                                 lmr_mat_of(h, n, d), lmr_mat_of(W_k, d, vocab),
-                                 lmr_vec_absent());
+    size_t n = h.rows, d = h.cols, vocab = W_k.cols;
+    enum lmr_status status = lmr_head_untied(out_of(s->work, n, vocab), h, W_k,
+                                             lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_log_softmax(lmr_mat_out_of(s->work, n, vocab),
-                                 lmr_mat_of(s->work, n, vocab), 1.0);
+        status = lmr_log_softmax(out_of(s->work, n, vocab),
+                                 in_of(s->work, n, vocab), 1.0);
     if (status != LMR_OK)
         return status;
     /* one weight abar for every row (stride 0); no rho needed */
-    s->c[k] = component_delta(s->work, NULL, 0, s->logy, G, &abar, 0, n, vocab);
-    status = lmr_head_untied_backward(
-        lmr_mat_out_of(s->dh_part, n, d),
-        lmr_mat_out_of(s->dW_all + k * d * vocab, d, vocab),
-        lmr_vec_out_of(s->db_unused, vocab), lmr_mat_of(h, n, d),
-        lmr_mat_of(W_k, d, vocab), lmr_mat_of(s->work, n, vocab));
+    s->c[k] = component_delta(s->work, NULL, 0, s->logy, G.data, &abar, 0, n,
+                              vocab);
+    status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
+                                      out_of(s->dW_all + k * d * vocab, d, vocab),
+                                      lmr_vec_out_of(NULL, 0), h, W_k,
+                                      in_of(s->work, n, vocab));
     if (status == LMR_OK)
         add_into(s->dh_sum, s->dh_part, n * d);
     return status;
 }
 
-int lmr_mos_fixed_backward(double *dh, double *dW, double *dalpha,
-                           const double *h, const double *W,
-                           const double *alpha, const double *dlogprobs,
-                           size_t n, size_t vocab, size_t d, size_t K)
+/* The outputs of the fixed mixture's backward. */
+static enum lmr_status check_fixed_outputs(lmr_mat_out dh, lmr_stack_out dW,
+                                           lmr_vec_out dalpha, lmr_mat h,
+                                           lmr_stack W)
 {
-    if (W == NULL || alpha == NULL || dW == NULL || dalpha == NULL ||
-        (n > 0 && (dh == NULL || dlogprobs == NULL)))
+    if (lmr_mat_out_missing(dh) || lmr_stack_out_missing(dW) ||
+        lmr_vec_out_missing(dalpha))
         return LMR_EINVAL;
-    const size_t sizes[][2] = {{n, vocab}, {n, d}, {K, d}, {K * d, vocab}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
+    if (out_wrong(dh, h.rows, h.cols) || dW.count != W.count ||
+        dW.rows != W.rows || dW.cols != W.cols || dalpha.len != W.count)
+        return LMR_EDIM;
+    return LMR_OK;
+}
+
+enum lmr_status lmr_mos_fixed_backward(lmr_mat_out dh, lmr_stack_out dW,
+                                       lmr_vec_out dalpha, lmr_mat h,
+                                       lmr_stack W, lmr_vec alpha,
+                                       lmr_mat dlogprobs)
+{
+    enum lmr_status status = lmr_mos_fixed_check(h, W, alpha);
+    size_t n = h.rows, d = h.cols, vocab = W.cols, K = W.count;
+    if (status == LMR_OK)
+        status = check_upstream(dlogprobs, n, vocab);
+    if (status == LMR_OK)
+        status = check_fixed_outputs(dh, dW, dalpha, h, W);
+    if (status != LMR_OK)
+        return status;
     scratch_pool pool = {0};
     fixed_scratch s = {.probs = pool_take(&pool, n, vocab),
                        .logy = pool_take(&pool, n, vocab),
@@ -488,23 +547,22 @@ int lmr_mos_fixed_backward(double *dh, double *dW, double *dalpha,
                        .dh_sum = pool_take(&pool, n, d),
                        .dh_part = pool_take(&pool, n, d),
                        .dW_all = pool_take(&pool, K * d, vocab),
-                       .c = pool_take(&pool, K, 1),
-                       .db_unused = pool_take(&pool, vocab, 1)};
-    int status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* validates every input as the forward does */
-        status = lmr_mos_fixed(s.probs, s.logy, h, W, alpha, n, vocab, d, K);
-    if (status == LMR_OK)
-        status = check_upstream(dlogprobs, n * vocab);
+                       .c = pool_take(&pool, K, 1)};
+    status = pool.failed ? LMR_ENOMEM : LMR_OK;
+    if (status == LMR_OK) /* log y, as the forward computes it */
+        status = lmr_mos_fixed(out_of(s.probs, n, vocab),
+                               out_of(s.logy, n, vocab), h, W, alpha);
     double total = 0.0;
     for (size_t k = 0; status == LMR_OK && k < K; k++)
-        total += alpha[k];
+        total += alpha.data[k];
     for (size_t k = 0; status == LMR_OK && k < K; k++)
-        status = fixed_component(&s, k, h, W + k * d * vocab, alpha[k] / total,
-                                 dlogprobs, n, vocab, d);
+        status = fixed_component(&s, k, h,
+                                 in_of(W.data + k * d * vocab, d, vocab),
+                                 alpha.data[k] / total, dlogprobs);
     if (status == LMR_OK) {
-        copy_out(dh, s.dh_sum, n * d);
-        copy_out(dW, s.dW_all, K * d * vocab);
-        weight_gradient(dalpha, s.c, alpha, K);
+        copy_out(dh.data, s.dh_sum, n * d);
+        copy_out(dW.data, s.dW_all, K * d * vocab);
+        weight_gradient(dalpha.data, s.c, alpha.data, K);
     }
     pool_free(&pool);
     return status;
@@ -514,8 +572,9 @@ int lmr_mos_fixed_backward(double *dh, double *dW, double *dalpha,
 
 /* Scratch of lmr_mos_gated_backward; the grads it becomes on success. */
 typedef struct {
-    double *probs;      /* (n,vocab): y, unused */
     double *logy;       /* (n,vocab): log y */
+    double *pi_logits;  /* (n,K): h W_pi */
+    double *log_pi;     /* (n,K): log softmax(h W_pi), the forward's mixing */
     double *pi;         /* (n,K): the gate's weights pi = softmax(h W_pi) */
     double *gates;      /* (K,n,d): g_k = tanh(h W_k + b_k) */
     double *work;       /* (K,n,vocab): log p_k, then delta_k */
@@ -530,82 +589,102 @@ typedef struct {
     double *db_comp;    /* (K,d) */
     double *dout;       /* dW_out (d,vocab) or dE (vocab,d) */
     double *db_out;     /* (vocab) */
-    double *db_pi_unused; /* (K) */
 } gated_scratch;
 
-/* The forward's intermediate values: pi, and g_k and log p_k of each
- * component (recomputed as lmr_mos_gated computes them). */
-static int gated_forward(gated_scratch *s, const double *h, const double *W_pi,
-                         const double *W_comp, const double *b_comp,
-                         const double *W_out, const double *E,
-                         const double *b_out, size_t n, size_t vocab, size_t d,
-                         size_t K)
+/* log y (n,vocab) = log sum_k exp(log pi_k + log p_k) with the largest term
+ * factored out, as lmr_mos_gated mixes its components. */
+static void gated_mix(gated_scratch *s, size_t n, size_t vocab, size_t K)
 {
-    int status = lmr_head_untied(lmr_mat_out_of(s->pi, n, K),
-                                 lmr_mat_of(h, n, d), lmr_mat_of(W_pi, d, K),
-                                 lmr_vec_absent());
+    for (size_t t = 0; t < n; t++)
+        for (size_t v = 0; v < vocab; v++) {
+            double largest = -INFINITY, sum = 0.0;
+            for (size_t k = 0; k < K; k++)
+                largest = fmax(largest, s->log_pi[t * K + k] +
+                               s->work[(k * n + t) * vocab + v]);
+            for (size_t k = 0; k < K; k++) {
+                double term = s->log_pi[t * K + k] +
+                              s->work[(k * n + t) * vocab + v];
+                sum += exp(term - largest);
+            }
+            s->logy[t * vocab + v] = largest + log(sum);
+        }
+}
+
+/* The forward's values, computed once as lmr_mos_gated computes them:
+ * log pi (which the forward mixes with) and pi (which the gate's gradient
+ * uses), and g_k and log p_k of each component; then log y. */
+static enum lmr_status gated_forward(gated_scratch *s, lmr_mat h,
+                                     const lmr_mos_gated_params *p)
+{
+    size_t n = h.rows, d = h.cols, K = p->W_pi.cols;
+    int tied = mat_empty(p->W_out);
+    size_t vocab = tied ? p->E.rows : p->W_out.cols;
+    enum lmr_status status = lmr_head_untied(out_of(s->pi_logits, n, K), h,
+                                             p->W_pi, lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_softmax(lmr_mat_out_of(s->pi, n, K),
-                             lmr_mat_of(s->pi, n, K), 1.0);
+        status = lmr_log_softmax(out_of(s->log_pi, n, K),
+                                 in_of(s->pi_logits, n, K), 1.0);
+    if (status == LMR_OK)
+        status = lmr_softmax(out_of(s->pi, n, K), in_of(s->pi_logits, n, K),
+                             1.0);
     for (size_t k = 0; status == LMR_OK && k < K; k++) {
         double *gate = s->gates + k * n * d;         /* g_k: (n,d) */
         double *block = s->work + k * n * vocab;     /* l_k, then log p_k */
-        status = lmr_head_untied(
-            lmr_mat_out_of(gate, n, d), lmr_mat_of(h, n, d),
-            lmr_mat_of(W_comp + k * d * d, d, d),
-            b_comp ? lmr_vec_of(b_comp + k * d, d) : lmr_vec_absent());
+        status = lmr_head_untied(out_of(gate, n, d), h,
+                                 in_of(p->W_comp.data + k * d * d, d, d),
+                                 lmr_vec_of(p->b_comp.data + k * d, d));
         for (size_t i = 0; status == LMR_OK && i < n * d; i++)
             gate[i] = tanh(gate[i]);
-        if (status == LMR_OK && W_out != NULL)
-            status = lmr_head_untied(
-                lmr_mat_out_of(block, n, vocab), lmr_mat_of(gate, n, d),
-                lmr_mat_of(W_out, d, vocab),
-                b_out ? lmr_vec_of(b_out, vocab) : lmr_vec_absent());
+        if (status == LMR_OK && !tied)
+            status = lmr_head_untied(out_of(block, n, vocab), in_of(gate, n, d),
+                                     p->W_out, p->b_out);
         else if (status == LMR_OK)
-            status = lmr_head_tied(lmr_mat_out_of(block, n, vocab),
-                                   lmr_mat_of(gate, n, d),
-                                   lmr_mat_of(E, vocab, d));
-        for (size_t t = 0; status == LMR_OK && !W_out && b_out && t < n; t++)
-            add_into(block + t * vocab, b_out, vocab);
+            status = lmr_head_tied(out_of(block, n, vocab), in_of(gate, n, d),
+                                   p->E);
+        for (size_t t = 0; status == LMR_OK && tied && p->b_out.len && t < n; t++)
+            add_into(block + t * vocab, p->b_out.data, vocab);
         if (status == LMR_OK)
-            status = lmr_log_softmax(lmr_mat_out_of(block, n, vocab),
-                                     lmr_mat_of(block, n, vocab), 1.0);
+            status = lmr_log_softmax(out_of(block, n, vocab),
+                                     in_of(block, n, vocab), 1.0);
     }
+    if (status == LMR_OK)
+        gated_mix(s, n, vocab, K);
     return status;
 }
 
 /* Component k through the shared output layer and its own tanh layer:
  * accumulates dW_out (or dE), db_out, dW_comp[k], db_comp[k] and dh. */
-static int gated_component(gated_scratch *s, size_t k, const double *h,
-                           const double *W_comp_k, const double *W_out,
-                           const double *E, size_t n, size_t vocab, size_t d)
+static enum lmr_status gated_component(gated_scratch *s, size_t k, lmr_mat h,
+                                       const lmr_mos_gated_params *p)
 {
-    const double *gate = s->gates + k * n * d;      /* g_k: (n,d) */
-    const double *delta = s->work + k * n * vocab;  /* delta_k: (n,vocab) */
-    int status;
-    if (W_out != NULL)
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(s->dg, n, d), lmr_mat_out_of(s->dout_part, d, vocab),
-            lmr_vec_out_of(s->dbout_part, vocab), lmr_mat_of(gate, n, d),
-            lmr_mat_of(W_out, d, vocab), lmr_mat_of(delta, n, vocab));
+    size_t n = h.rows, d = h.cols;
+    int tied = mat_empty(p->W_out);
+    size_t vocab = tied ? p->E.rows : p->W_out.cols;
+    lmr_mat gate = in_of(s->gates + k * n * d, n, d);        /* g_k: (n,d) */
+    lmr_mat delta = in_of(s->work + k * n * vocab, n, vocab); /* delta_k */
+    enum lmr_status status;
+    if (!tied)
+        status = lmr_head_untied_backward(out_of(s->dg, n, d),
+                                          out_of(s->dout_part, d, vocab),
+                                          lmr_vec_out_of(s->dbout_part, vocab),
+                                          gate, p->W_out, delta);
     else
-        status = lmr_head_tied_backward(
-            lmr_mat_out_of(s->dg, n, d), lmr_mat_out_of(s->dout_part, vocab, d),
-            lmr_mat_of(gate, n, d), lmr_mat_of(E, vocab, d),
-            lmr_mat_of(delta, n, vocab));
+        status = lmr_head_tied_backward(out_of(s->dg, n, d),
+                                        out_of(s->dout_part, vocab, d), gate,
+                                        p->E, delta);
     if (status != LMR_OK)
         return status;
-    if (W_out == NULL)
-        column_sums(s->dbout_part, delta, n, vocab);
+    if (tied)
+        column_sums(s->dbout_part, delta.data, n, vocab);
     add_into(s->dout, s->dout_part, vocab * d);
     add_into(s->db_out, s->dbout_part, vocab);
     for (size_t i = 0; i < n * d; i++)
-        s->dg[i] *= 1.0 - gate[i] * gate[i]; /* dc_k = dg_k (1 - g_k^2) */
-    status = lmr_head_untied_backward(
-        lmr_mat_out_of(s->dh_part, n, d),
-        lmr_mat_out_of(s->dW_comp + k * d * d, d, d),
-        lmr_vec_out_of(s->db_comp + k * d, d), lmr_mat_of(h, n, d),
-        lmr_mat_of(W_comp_k, d, d), lmr_mat_of(s->dg, n, d));
+        s->dg[i] *= 1.0 - gate.data[i] * gate.data[i]; /* dc_k = dg_k (1 - g_k^2) */
+    status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
+                                      out_of(s->dW_comp + k * d * d, d, d),
+                                      lmr_vec_out_of(s->db_comp + k * d, d), h,
+                                      in_of(p->W_comp.data + k * d * d, d, d),
+                                      in_of(s->dg, n, d));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
@@ -613,9 +692,9 @@ static int gated_component(gated_scratch *s, size_t k, const double *h,
 
 /* The gate: rho (n,K) becomes dL/d(gate logits) = rho - pi sum rho, then
  * dW_pi and dh through h W_pi. */
-static int gated_gate(gated_scratch *s, const double *h, const double *W_pi,
-                      size_t n, size_t d, size_t K)
+static enum lmr_status gated_gate(gated_scratch *s, lmr_mat h, lmr_mat W_pi)
 {
+    size_t n = h.rows, d = h.cols, K = W_pi.cols;
     for (size_t t = 0; t < n; t++) {
         double *rho_row = s->rho + t * K;      /* rho[t,:] */
         const double *pi_row = s->pi + t * K;  /* pi[t,:] */
@@ -625,37 +704,44 @@ static int gated_gate(gated_scratch *s, const double *h, const double *W_pi,
         for (size_t k = 0; k < K; k++)
             rho_row[k] -= pi_row[k] * rho_sum;
     }
-    int status = lmr_head_untied_backward(
-        lmr_mat_out_of(s->dh_part, n, d), lmr_mat_out_of(s->dW_pi, d, K),
-        lmr_vec_out_of(s->db_pi_unused, K), lmr_mat_of(h, n, d),
-        lmr_mat_of(W_pi, d, K), lmr_mat_of(s->rho, n, K));
+    enum lmr_status status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
+                                                      out_of(s->dW_pi, d, K),
+                                                      lmr_vec_out_of(NULL, 0),
+                                                      h, W_pi,
+                                                      in_of(s->rho, n, K));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
 }
 
-/* Pointers, and every size product the scratch needs. */
-static int check_gated_backward(const lmr_mos_gated_grads *grads,
-                                const double *W_out, const double *dlogprobs,
-                                size_t n, size_t vocab, size_t d, size_t K)
+/* The outputs of the gated backward: dW_out untied, dE tied. */
+static enum lmr_status check_gated_outputs(const lmr_mos_gated_grads *g,
+                                           size_t n, size_t vocab, size_t d,
+                                           size_t K, int tied)
 {
-    if (grads == NULL || grads->dW_pi == NULL || grads->dW_comp == NULL ||
-        grads->db_comp == NULL || grads->db_out == NULL ||
-        (W_out != NULL ? grads->dW_out : grads->dE) == NULL ||
-        (n > 0 && (grads->dh == NULL || dlogprobs == NULL)))
+    if (g == NULL)
         return LMR_EINVAL;
-    const size_t sizes[][2] = {{n, vocab}, {n, d},         {n, K},
-                               {vocab, d}, {K, d},         {K * d, d},
-                               {K, n},     {K * n, vocab}, {K * n, d}};
-    return check_counts(sizes, PAIRS(sizes));
+    lmr_mat_out dout = tied ? g->dE : g->dW_out;
+    if (lmr_mat_out_missing(g->dh) || lmr_mat_out_missing(g->dW_pi) ||
+        lmr_stack_out_missing(g->dW_comp) || lmr_mat_out_missing(g->db_comp) ||
+        lmr_mat_out_missing(dout) || lmr_vec_out_missing(g->db_out))
+        return LMR_EINVAL;
+    if (out_wrong(g->dh, n, d) || out_wrong(g->dW_pi, d, K) ||
+        g->dW_comp.count != K || g->dW_comp.rows != d || g->dW_comp.cols != d ||
+        out_wrong(g->db_comp, K, d) ||
+        (tied ? out_wrong(dout, vocab, d) : out_wrong(dout, d, vocab)) ||
+        g->db_out.len != vocab)
+        return LMR_EDIM;
+    return LMR_OK;
 }
 
 /* Allocates the scratch of lmr_mos_gated_backward from pool. */
 static gated_scratch gated_scratch_take(scratch_pool *pool, size_t n,
                                         size_t vocab, size_t d, size_t K)
 {
-    gated_scratch s = {.probs = pool_take(pool, n, vocab),
-                       .logy = pool_take(pool, n, vocab),
+    gated_scratch s = {.logy = pool_take(pool, n, vocab),
+                       .pi_logits = pool_take(pool, n, K),
+                       .log_pi = pool_take(pool, n, K),
                        .pi = pool_take(pool, n, K),
                        .gates = pool_take(pool, K * n, d),
                        .work = pool_take(pool, K * n, vocab),
@@ -669,79 +755,88 @@ static gated_scratch gated_scratch_take(scratch_pool *pool, size_t n,
                        .dW_comp = pool_take(pool, K * d, d),
                        .db_comp = pool_take(pool, K, d),
                        .dout = pool_take(pool, vocab, d),
-                       .db_out = pool_take(pool, vocab, 1),
-                       .db_pi_unused = pool_take(pool, K, 1)};
+                       .db_out = pool_take(pool, vocab, 1)};
     return s;
 }
 
 /* Copies the gradients out of the scratch s into grads. */
 static void gated_publish(const lmr_mos_gated_grads *grads,
-                          const gated_scratch *s, const double *W_out,
-                          size_t n, size_t vocab, size_t d, size_t K)
+                          const gated_scratch *s, int tied, size_t n,
+                          size_t vocab, size_t d, size_t K)
 {
-    copy_out(grads->dh, s->dh, n * d);
-    copy_out(grads->dW_pi, s->dW_pi, d * K);
-    copy_out(grads->dW_comp, s->dW_comp, K * d * d);
-    copy_out(grads->db_comp, s->db_comp, K * d);
-    copy_out(W_out != NULL ? grads->dW_out : grads->dE, s->dout, vocab * d);
-    copy_out(grads->db_out, s->db_out, vocab);
+    copy_out(grads->dh.data, s->dh, n * d);
+    copy_out(grads->dW_pi.data, s->dW_pi, d * K);
+    copy_out(grads->dW_comp.data, s->dW_comp, K * d * d);
+    copy_out(grads->db_comp.data, s->db_comp, K * d);
+    copy_out(tied ? grads->dE.data : grads->dW_out.data, s->dout, vocab * d);
+    copy_out(grads->db_out.data, s->db_out, vocab);
 }
 
-int lmr_mos_gated_backward(const lmr_mos_gated_grads *grads, const double *h,
-                           const double *W_pi, const double *W_comp,
-                           const double *b_comp, const double *W_out,
-                           const double *E, const double *b_out,
-                           const double *dlogprobs, size_t n, size_t vocab,
-                           size_t d, size_t K)
+enum lmr_status lmr_mos_gated_backward(const lmr_mos_gated_grads *grads,
+                                       lmr_mat h,
+                                       const lmr_mos_gated_params *p,
+                                       lmr_mat dlogprobs)
 {
-    int status = check_gated_backward(grads, W_out, dlogprobs, n, vocab, d, K);
+    enum lmr_status status = lmr_mos_gated_check(h, p);
+    if (status != LMR_OK)
+        return status;
+    int tied = mat_empty(p->W_out);
+    size_t n = h.rows, d = h.cols, K = p->W_pi.cols;
+    size_t vocab = tied ? p->E.rows : p->W_out.cols;
+    status = check_upstream(dlogprobs, n, vocab);
+    if (status == LMR_OK)
+        status = check_gated_outputs(grads, n, vocab, d, K, tied);
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
     gated_scratch s = gated_scratch_take(&pool, n, vocab, d, K);
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* validates every input as the forward does */
-        status = lmr_mos_gated(s.probs, s.logy, h, W_pi, W_comp, b_comp, W_out,
-                               E, b_out, n, vocab, d, K);
     if (status == LMR_OK)
-        status = check_upstream(dlogprobs, n * vocab);
-    if (status == LMR_OK)
-        status = gated_forward(&s, h, W_pi, W_comp, b_comp, W_out, E, b_out, n,
-                               vocab, d, K);
+        status = gated_forward(&s, h, p);
     for (size_t k = 0; status == LMR_OK && k < K; k++) {
         component_delta(s.work + k * n * vocab, s.rho + k, K, s.logy,
-                        dlogprobs, s.pi + k, K, n, vocab);
-        status = gated_component(&s, k, h, W_comp + k * d * d, W_out, E, n,
-                                 vocab, d);
+                        dlogprobs.data, s.pi + k, K, n, vocab);
+        status = gated_component(&s, k, h, p);
     }
     if (status == LMR_OK)
-        status = gated_gate(&s, h, W_pi, n, d, K);
+        status = gated_gate(&s, h, p->W_pi);
     if (status == LMR_OK)
-        gated_publish(grads, &s, W_out, n, vocab, d, K);
+        gated_publish(grads, &s, tied, n, vocab, d, K);
     pool_free(&pool);
     return status;
 }
 
 /* ---- soft tying ----------------------------------------------------------- */
 
-int lmr_soft_tie_loss_backward(double *dh, double *dE, double *dW,
-                               const double *h, const double *E,
-                               const double *W, const int64_t *targets,
-                               size_t n, size_t vocab, size_t d, double lambda,
-                               enum lmr_reduction reduction,
-                               int64_t ignore_index, double dloss)
+/* The scalar upstream dloss (1): LMR_EINVAL, LMR_EDIM, LMR_ENONFINITE. */
+static enum lmr_status check_dloss(lmr_vec dloss)
 {
-    lmr_soft_tie forward;
-    if (dE == NULL || dW == NULL || (n > 0 && dh == NULL))
+    if (lmr_vec_missing(dloss))
         return LMR_EINVAL;
-    const size_t sizes[][2] = {{n, vocab}, {n, d}, {vocab, d}};
-    if (check_counts(sizes, PAIRS(sizes)) != LMR_OK)
-        return LMR_EOVERFLOW;
-    /* validates every input as the forward does */
-    int status = lmr_soft_tie_loss(&forward, h, E, W, targets, n, vocab, d,
-                                   lambda, reduction, ignore_index);
-    if (status == LMR_OK && !isfinite(dloss))
-        status = LMR_ENONFINITE;
+    if (dloss.len != 1)
+        return LMR_EDIM;
+    return isfinite(dloss.data[0]) ? LMR_OK : LMR_ENONFINITE;
+}
+
+enum lmr_status lmr_soft_tie_loss_backward(const lmr_soft_tie_grads *grads,
+                                           lmr_mat h,
+                                           const lmr_soft_tie_weights *w,
+                                           lmr_ids targets, lmr_vec dloss,
+                                           double lambda,
+                                           enum lmr_reduction reduction,
+                                           int64_t ignore_index)
+{
+    enum lmr_status status = lmr_soft_tie_loss_check(h, w, targets, lambda,
+                                                     reduction, ignore_index);
+    if (status == LMR_OK)
+        status = check_dloss(dloss);
+    if (status != LMR_OK)
+        return status;
+    size_t n = h.rows, d = h.cols, vocab = w->E.rows;
+    const size_t shapes[3][2] = {{n, d}, {vocab, d}, {d, vocab}};
+    if (grads == NULL)
+        return LMR_EINVAL;
+    status = check_three_outputs(grads->dh, grads->dE, grads->dW, shapes);
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
@@ -749,25 +844,24 @@ int lmr_soft_tie_loss_backward(double *dh, double *dE, double *dW,
     double *dlogits = pool_take(&pool, n, vocab);  /* (n,vocab): D */
     double *dh_part = pool_take(&pool, n, d);      /* (n,d): D W^T */
     double *dW_part = pool_take(&pool, d, vocab);  /* (d,vocab): h^T D */
-    double *db_unused = pool_take(&pool, vocab, 1); /* (vocab) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
-        status = lmr_head_untied(lmr_mat_out_of(logits, n, vocab),
-                                 lmr_mat_of(h, n, d), lmr_mat_of(W, d, vocab),
+        status = lmr_head_untied(out_of(logits, n, vocab), h, w->W,
                                  lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_cross_entropy_backward(
-            lmr_mat_out_of(dlogits, n, vocab), lmr_mat_of(logits, n, vocab),
-            lmr_ids_of(targets, n), lmr_vec_of(&dloss, 1), reduction,
-            ignore_index);
+        status = lmr_cross_entropy_backward(out_of(dlogits, n, vocab),
+                                            in_of(logits, n, vocab), targets,
+                                            dloss, reduction, ignore_index);
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(
-            lmr_mat_out_of(dh_part, n, d), lmr_mat_out_of(dW_part, d, vocab),
-            lmr_vec_out_of(db_unused, vocab), lmr_mat_of(h, n, d),
-            lmr_mat_of(W, d, vocab), lmr_mat_of(dlogits, n, vocab));
+        status = lmr_head_untied_backward(out_of(dh_part, n, d),
+                                          out_of(dW_part, d, vocab),
+                                          lmr_vec_out_of(NULL, 0), h, w->W,
+                                          in_of(dlogits, n, vocab));
     if (status == LMR_OK) {
-        double pull = 2.0 * lambda * dloss; /* the penalty's force per unit gap */
-        copy_out(dh, dh_part, n * d);
+        const double *E = w->E.data, *W = w->W.data;
+        double *dE = grads->dE.data, *dW = grads->dW.data;
+        double pull = 2.0 * lambda * dloss.data[0]; /* the penalty's force per unit gap */
+        copy_out(grads->dh.data, dh_part, n * d);
         for (size_t v = 0; v < vocab; v++)
             for (size_t j = 0; j < d; j++) {
                 double gap = E[v * d + j] - W[j * vocab + v]; /* E - W^T */

@@ -165,43 +165,42 @@ enum lmr_status lmr_logit_lens_logits(lmr_stack_out normalised,
 
 /* ---- the head variants (lmr_variants.c) ---------------------------------- */
 
-/* Transformed tying's hidden state q = h T (n,d), which the tied head then
- * unembeds. T is (d,d). Errors: those of lmr_head_untied. */
+/* Transformed tying's hidden state q = h T (n,d) into hT, which the tied
+ * head then unembeds; h (n,d), T (d,d). Errors: those of lmr_head_untied,
+ * and LMR_EDIM for a T that is not square. */
 LMR_API
-int lmr_head_transformed_hidden(double *hT, const double *h, const double *T,
-                                size_t n, size_t d);
+enum lmr_status lmr_head_transformed_hidden(lmr_mat_out hT, lmr_mat h,
+                                            lmr_mat T);
 
 /* Adaptive tying's two logits, tied = h E^T and untied = h F (n,vocab each),
- * which it mixes as alpha tied + (1 - alpha) untied. Errors: those of the
- * two heads. */
+ * which it mixes as alpha tied + (1 - alpha) untied. Errors: those of
+ * lmr_head_adaptive_check without alpha, then the outputs'. */
 LMR_API
-int lmr_head_adaptive_parts(double *tied, double *untied, const double *h,
-                            const double *E, const double *F, size_t n,
-                            size_t vocab, size_t d);
+enum lmr_status lmr_head_adaptive_parts(lmr_mat_out tied, lmr_mat_out untied,
+                                        lmr_mat h, lmr_mat E, lmr_mat F);
 
 /* The MLP head's pre-activation pre = h W1 + b1 and hidden = ReLU(pre),
- * (n,m) each; b1 (m) or NULL. Errors: those of lmr_head_untied; LMR_EDIM
- * (m = 0). */
+ * (n,m) each; h (n,d), W1 (d,m), b1 (m) or lmr_vec_absent(). Errors: those
+ * of lmr_head_untied; LMR_EDIM (m = 0). */
 LMR_API
-int lmr_head_mlp_hidden(double *pre, double *hidden, const double *h,
-                        const double *W1, const double *b1, size_t n,
-                        size_t d, size_t m);
+enum lmr_status lmr_head_mlp_hidden(lmr_mat_out pre, lmr_mat_out hidden,
+                                    lmr_mat h, lmr_mat W1, lmr_vec b1);
 
 /* The fixed mixture's weights as logs, log(alpha_k / sum_j alpha_j), into
  * log_weight (K), and each component's log softmax(h W_k) into components
  * (K,n,vocab); lmr_mos_fixed mixes them as log sum_k exp(log_weight_k +
  * components_k). Errors: those of lmr_mos_fixed. */
 LMR_API
-int lmr_mos_fixed_components(double *log_weight, double *components,
-                             const double *h, const double *W,
-                             const double *alpha, size_t n, size_t vocab,
-                             size_t d, size_t K);
+enum lmr_status lmr_mos_fixed_components(lmr_vec_out log_weight,
+                                         lmr_stack_out components, lmr_mat h,
+                                         lmr_stack W, lmr_vec alpha);
 
 /* The gated mixture's weights as logs, log softmax(h W_pi), into log_pi
- * (n,K); W_pi is (d,K). Errors: those of lmr_head_untied; LMR_EDIM (K = 0). */
+ * (n,K); h (n,d), W_pi (d,K). Errors: those of lmr_head_untied; LMR_EDIM
+ * (K = 0). */
 LMR_API
-int lmr_mos_gated_weights(double *log_pi, const double *h, const double *W_pi,
-                          size_t n, size_t d, size_t K);
+enum lmr_status lmr_mos_gated_weights(lmr_mat_out log_pi, lmr_mat h,
+                                      lmr_mat W_pi);
 
 #ifdef __cplusplus
 }

@@ -484,16 +484,18 @@ static double variant_loss(const void *context)
 {
     const struct variant_case *c = context;
     double logits[MAX_VALUES]; /* (n,vocab) */
+    lmr_mat_out out = lmr_mat_out_of(logits, c->n, c->vocab);
+    lmr_mat h = lmr_mat_of(c->h, c->n, c->d), E = lmr_mat_of(c->E, c->vocab, c->d);
     int status;
     if (c->kind == 0)
-        status = lmr_head_partial(logits, c->h, c->E, c->F, c->n, c->vocab,
-                                  c->d, c->k);
+        status = lmr_head_partial(out, h, E,
+                                  lmr_mat_of(c->F, c->d, c->vocab - c->k),
+                                  (int64_t)c->k);
     else if (c->kind == 1)
-        status = lmr_head_transformed(logits, c->h, c->T, c->E, c->n, c->vocab,
-                                      c->d);
+        status = lmr_head_transformed(out, h, lmr_mat_of(c->T, c->d, c->d), E);
     else
-        status = lmr_head_adaptive(logits, c->h, c->E, c->F, *c->alpha, c->n,
-                                   c->vocab, c->d);
+        status = lmr_head_adaptive(out, h, E, lmr_mat_of(c->F, c->d, c->vocab),
+                                   *c->alpha);
     return status == LMR_OK ? weighted_sum(c->dU, logits, c->n * c->vocab) : NAN;
 }
 
@@ -511,8 +513,14 @@ static void partial_case_run(size_t k)
     fill_random(dU, VN * VVOCAB, 1.0, 0.0);
     snprintf(name, sizeof name, "lmr_head_partial_backward (k = %zu)", k);
     struct variant_case c = {h, E, F, NULL, NULL, dU, VN, VVOCAB, VD, k, 0};
-    if (!call_ok(lmr_head_partial_backward(dh, dE, dF, h, E, F, dU, VN, VVOCAB,
-                                           VD, k), name))
+    if (!call_ok(lmr_head_partial_backward(lmr_mat_out_of(dh, VN, VD),
+                                           lmr_mat_out_of(dE, VVOCAB, VD),
+                                           lmr_mat_out_of(dF, VD, VVOCAB - k),
+                                           lmr_mat_of(h, VN, VD),
+                                           lmr_mat_of(E, VVOCAB, VD),
+                                           lmr_mat_of(F, VD, VVOCAB - k),
+                                           lmr_mat_of(dU, VN, VVOCAB),
+                                           (int64_t)k), name))
         return;
     snprintf(what, sizeof what, "%s: dh", name);
     check_gradient(variant_loss, &c, h, dh, VN * VD, what);
@@ -546,8 +554,13 @@ static void test_transformed_gradients(void)
     fill_random(E, VVOCAB * VD, 1.0, 0.0);
     fill_random(dU, VN * VVOCAB, 1.0, 0.0);
     struct variant_case c = {h, E, NULL, T, NULL, dU, VN, VVOCAB, VD, 0, 1};
-    if (!call_ok(lmr_head_transformed_backward(dh, dT, dE, h, T, E, dU, VN,
-                                               VVOCAB, VD),
+    if (!call_ok(lmr_head_transformed_backward(lmr_mat_out_of(dh, VN, VD),
+                                               lmr_mat_out_of(dT, VD, VD),
+                                               lmr_mat_out_of(dE, VVOCAB, VD),
+                                               lmr_mat_of(h, VN, VD),
+                                               lmr_mat_of(T, VD, VD),
+                                               lmr_mat_of(E, VVOCAB, VD),
+                                               lmr_mat_of(dU, VN, VVOCAB)),
                  "lmr_head_transformed_backward"))
         return;
     check_gradient(variant_loss, &c, h, dh, VN * VD, "lmr_head_transformed_backward: dh");
@@ -565,8 +578,12 @@ static void test_adaptive_gradients(void)
     fill_random(F, VD * VVOCAB, 1.0, 0.0);
     fill_random(dU, VN * VVOCAB, 1.0, 0.0);
     struct variant_case c = {h, E, F, NULL, &alpha, dU, VN, VVOCAB, VD, 0, 2};
-    if (call_ok(lmr_head_adaptive_backward(dh, dE, dF, &dalpha, h, E, F, alpha,
-                                           dU, VN, VVOCAB, VD),
+    lmr_head_adaptive_grads grads = {lmr_mat_out_of(dh, VN, VD),
+                                     lmr_mat_out_of(dE, VVOCAB, VD),
+                                     lmr_mat_out_of(dF, VD, VVOCAB), &dalpha};
+    lmr_mat hv = lmr_mat_of(h, VN, VD), Ev = lmr_mat_of(E, VVOCAB, VD);
+    lmr_mat Fv = lmr_mat_of(F, VD, VVOCAB), dUv = lmr_mat_of(dU, VN, VVOCAB);
+    if (call_ok(lmr_head_adaptive_backward(&grads, hv, Ev, Fv, dUv, alpha),
                 "lmr_head_adaptive_backward (alpha = 0.3)")) {
         check_gradient(variant_loss, &c, h, dh, VN * VD, "lmr_head_adaptive_backward: dh");
         check_gradient(variant_loss, &c, E, dE, VVOCAB * VD,
@@ -578,14 +595,11 @@ static void test_adaptive_gradients(void)
     }
     /* alpha = 1 is the tied head */
     double tied_dh[VN * VD], tied_dE[VVOCAB * VD];
-    int status = lmr_head_adaptive_backward(dh, dE, dF, &dalpha, h, E, F, 1.0,
-                                            dU, VN, VVOCAB, VD);
+    int status = lmr_head_adaptive_backward(&grads, hv, Ev, Fv, dUv, 1.0);
     if (status == LMR_OK)
         status = lmr_head_tied_backward(lmr_mat_out_of(tied_dh, VN, VD),
-                                        lmr_mat_out_of(tied_dE, VVOCAB, VD),
-                                        lmr_mat_of(h, VN, VD),
-                                        lmr_mat_of(E, VVOCAB, VD),
-                                        lmr_mat_of(dU, VN, VVOCAB));
+                                        lmr_mat_out_of(tied_dE, VVOCAB, VD), hv,
+                                        Ev, dUv);
     tap_ok(status == LMR_OK && same_values(dh, tied_dh, VN * VD) &&
            same_values(dE, tied_dE, VVOCAB * VD) && all_zero(dF, VD * VVOCAB),
            "lmr_head_adaptive_backward with alpha = 1 equals the tied head (dF = 0)");
@@ -599,12 +613,25 @@ struct mlp_case {
     size_t n, vocab, d, m;
 };
 
+/* The weights of c as views: W2 NULL is the tied form. */
+static lmr_head_mlp_weights mlp_weights(const struct mlp_case *c, int with_bias)
+{
+    lmr_head_mlp_weights w = {
+        lmr_mat_of(c->W1, c->d, c->m),
+        with_bias ? lmr_vec_of(c->b1, c->m) : lmr_vec_absent(),
+        c->W2 ? lmr_mat_of(c->W2, c->m, c->vocab) : lmr_mat_of(NULL, 0, 0),
+        c->W2 ? lmr_mat_of(NULL, 0, 0) : lmr_mat_of(c->E, c->vocab, c->d),
+        with_bias ? lmr_vec_of(c->b2, c->vocab) : lmr_vec_absent()};
+    return w;
+}
+
 static double mlp_loss(const void *context)
 {
     const struct mlp_case *c = context;
     double logits[MAX_VALUES]; /* (n,vocab) */
-    int status = lmr_head_mlp(logits, c->h, c->W1, c->b1, c->W2, c->E, c->b2,
-                              c->n, c->vocab, c->d, c->m);
+    lmr_head_mlp_weights w = mlp_weights(c, 1);
+    int status = lmr_head_mlp(lmr_mat_out_of(logits, c->n, c->vocab),
+                              lmr_mat_of(c->h, c->n, c->d), &w);
     return status == LMR_OK ? weighted_sum(c->dU, logits, c->n * c->vocab) : NAN;
 }
 
@@ -628,11 +655,14 @@ static void mlp_case_run(int tied, int with_bias)
     snprintf(name, sizeof name, "lmr_head_mlp_backward (%s, %s)",
              tied ? "tied" : "untied", with_bias ? "biases" : "no biases");
     struct mlp_case c = {h, W1, b1, tied ? NULL : W2, E, b2, dU, N, VOCAB, D, m};
-    int status = lmr_head_mlp_backward(dh, dW1, db1, tied ? NULL : dW2,
-                                       tied ? dE : NULL, db2, h, W1,
-                                       with_bias ? b1 : NULL, tied ? NULL : W2,
-                                       tied ? E : NULL, with_bias ? b2 : NULL,
-                                       dU, N, VOCAB, D, m);
+    lmr_head_mlp_weights w = mlp_weights(&c, with_bias);
+    lmr_head_mlp_grads grads = {
+        lmr_mat_out_of(dh, N, D), lmr_mat_out_of(dW1, D, m), lmr_vec_out_of(db1, m),
+        tied ? lmr_mat_out_of(NULL, 0, 0) : lmr_mat_out_of(dW2, m, VOCAB),
+        tied ? lmr_mat_out_of(dE, VOCAB, D) : lmr_mat_out_of(NULL, 0, 0),
+        lmr_vec_out_of(db2, VOCAB)};
+    int status = lmr_head_mlp_backward(&grads, lmr_mat_of(h, N, D), &w,
+                                       lmr_mat_of(dU, N, VOCAB));
     if (!call_ok(status, name))
         return;
     struct { double *param; const double *grad; size_t count; const char *label; } checks[] = {
@@ -666,17 +696,33 @@ struct mixture_case {
     size_t n, vocab, d, K;
 };
 
+/* The gated parameters of c as views: W_out NULL is the tied form. */
+static lmr_mos_gated_params gated_params(const struct mixture_case *c,
+                                         int use_b_out)
+{
+    size_t d = c->d, K = c->K, vocab = c->vocab;
+    lmr_mos_gated_params p = {
+        lmr_mat_of(c->W_pi, d, K), lmr_stack_of(c->W_comp, K, d, d),
+        lmr_mat_of(c->b_comp, K, d),
+        c->W_out ? lmr_mat_of(c->W_out, d, vocab) : lmr_mat_of(NULL, 0, 0),
+        c->W_out ? lmr_mat_of(NULL, 0, 0) : lmr_mat_of(c->E, vocab, d),
+        use_b_out ? lmr_vec_of(c->b_out, vocab) : lmr_vec_absent()};
+    return p;
+}
+
 static double mixture_loss(const void *context)
 {
     const struct mixture_case *c = context;
     double probs[MAX_VALUES], logprobs[MAX_VALUES]; /* (n,vocab) */
+    lmr_mat_out p = lmr_mat_out_of(probs, c->n, c->vocab);
+    lmr_mat_out lp = lmr_mat_out_of(logprobs, c->n, c->vocab);
+    lmr_mat h = lmr_mat_of(c->h, c->n, c->d);
+    lmr_mos_gated_params params = gated_params(c, c->use_b_out);
     int status = c->gated
-                     ? lmr_mos_gated(probs, logprobs, c->h, c->W_pi, c->W_comp,
-                                     c->b_comp, c->W_out, c->E,
-                                     c->use_b_out ? c->b_out : NULL, c->n,
-                                     c->vocab, c->d, c->K)
-                     : lmr_mos_fixed(probs, logprobs, c->h, c->W, c->alpha, c->n,
-                                     c->vocab, c->d, c->K);
+                     ? lmr_mos_gated(p, lp, h, &params)
+                     : lmr_mos_fixed(p, lp, h,
+                                     lmr_stack_of(c->W, c->K, c->d, c->vocab),
+                                     lmr_vec_of(c->alpha, c->K));
     return status == LMR_OK ? weighted_sum(c->G, logprobs, c->n * c->vocab) : NAN;
 }
 
@@ -713,8 +759,13 @@ static void fixed_case_run(int zero_weight)
     const char *name = zero_weight ? "lmr_mos_fixed_backward (a zero weight)"
                                    : "lmr_mos_fixed_backward";
     char what[128];
-    if (!call_ok(lmr_mos_fixed_backward(dh, dW, dalpha, h, W, alpha, G, MN,
-                                        MVOCAB, MD, MK), name))
+    if (!call_ok(lmr_mos_fixed_backward(lmr_mat_out_of(dh, MN, MD),
+                                        lmr_stack_out_of(dW, MK, MD, MVOCAB),
+                                        lmr_vec_out_of(dalpha, MK),
+                                        lmr_mat_of(h, MN, MD),
+                                        lmr_stack_of(W, MK, MD, MVOCAB),
+                                        lmr_vec_of(alpha, MK),
+                                        lmr_mat_of(G, MN, MVOCAB)), name))
         return;
     snprintf(what, sizeof what, "%s: dh", name);
     check_gradient(mixture_loss, &c, h, dh, MN * MD, what);
@@ -760,12 +811,15 @@ static void gated_case_run(int tied, int use_b_out)
     struct mixture_case c = {h, NULL, NULL, W_pi, W_comp, b_comp,
                              tied ? NULL : W_out, E, b_out, 1, 1,
                              G, MN, MVOCAB, MD, K};
-    lmr_mos_gated_grads grads = {dh, dW_pi, dW_comp, db_comp,
-                                 tied ? NULL : dW_out, tied ? dE : NULL, db_out};
-    if (!call_ok(lmr_mos_gated_backward(&grads, h, W_pi, W_comp, b_comp,
-                                        tied ? NULL : W_out, E,
-                                        use_b_out ? b_out : NULL, G, MN, MVOCAB,
-                                        MD, K), name))
+    lmr_mos_gated_grads grads = {
+        lmr_mat_out_of(dh, MN, MD), lmr_mat_out_of(dW_pi, MD, K),
+        lmr_stack_out_of(dW_comp, K, MD, MD), lmr_mat_out_of(db_comp, K, MD),
+        tied ? lmr_mat_out_of(NULL, 0, 0) : lmr_mat_out_of(dW_out, MD, MVOCAB),
+        tied ? lmr_mat_out_of(dE, MVOCAB, MD) : lmr_mat_out_of(NULL, 0, 0),
+        lmr_vec_out_of(db_out, MVOCAB)};
+    lmr_mos_gated_params params = gated_params(&c, use_b_out);
+    if (!call_ok(lmr_mos_gated_backward(&grads, lmr_mat_of(h, MN, MD), &params,
+                                        lmr_mat_of(G, MN, MVOCAB)), name))
         return;
     struct { double *param; const double *grad; size_t count; const char *label; } checks[] = {
         {h, dh, MN * MD, "dh"},
@@ -804,9 +858,11 @@ static double soft_tie_loss(const void *context)
 {
     const struct soft_tie_case *c = context;
     lmr_soft_tie out;
-    int status = lmr_soft_tie_loss(&out, c->h, c->E, c->W, c->targets, c->n,
-                                   c->vocab, c->d, c->lambda, c->reduction,
-                                   IGNORE);
+    lmr_soft_tie_weights w = {lmr_mat_of(c->E, c->vocab, c->d),
+                              lmr_mat_of(c->W, c->d, c->vocab)};
+    int status = lmr_soft_tie_loss(&out, lmr_mat_of(c->h, c->n, c->d), &w,
+                                   lmr_ids_of(c->targets, c->n), c->lambda,
+                                   c->reduction, IGNORE);
     return status == LMR_OK ? c->dloss * out.loss : NAN;
 }
 
@@ -822,9 +878,14 @@ static void soft_tie_case_run(enum lmr_reduction reduction, const char *label)
     fill_random(W, D * VOCAB, 1.0, 0.0);
     struct soft_tie_case c = {h, E, W, targets, N, VOCAB, D, 0.3, 0.75, reduction};
     snprintf(name, sizeof name, "lmr_soft_tie_loss_backward (%s)", label);
-    if (!call_ok(lmr_soft_tie_loss_backward(dh, dE, dW, h, E, W, targets, N,
-                                            VOCAB, D, c.lambda, reduction,
-                                            IGNORE, c.dloss), name))
+    lmr_soft_tie_grads grads = {lmr_mat_out_of(dh, N, D),
+                                lmr_mat_out_of(dE, VOCAB, D),
+                                lmr_mat_out_of(dW, D, VOCAB)};
+    lmr_soft_tie_weights w = {lmr_mat_of(E, VOCAB, D), lmr_mat_of(W, D, VOCAB)};
+    if (!call_ok(lmr_soft_tie_loss_backward(&grads, lmr_mat_of(h, N, D), &w,
+                                            lmr_ids_of(targets, N),
+                                            lmr_vec_of(&c.dloss, 1), c.lambda,
+                                            reduction, IGNORE), name))
         return;
     snprintf(what, sizeof what, "%s: dh", name);
     check_gradient(soft_tie_loss, &c, h, dh, N * D, what);
@@ -1891,9 +1952,13 @@ static struct partial_args partial_defaults(void)
 static int run_partial(const void *context, struct outputs *out)
 {
     const struct partial_args *a = context;
-    return lmr_head_partial_backward(out->slot[0], out->slot[1], out->slot[2],
-                                     a->h, a->E, a->F, a->dU, a->n, a->vocab,
-                                     a->d, a->k);
+    size_t free_cols = a->k <= a->vocab ? a->vocab - a->k : 0; /* F's width */
+    return lmr_head_partial_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->d),
+        lmr_mat_out_of(out->slot[1], a->vocab, a->d),
+        lmr_mat_out_of(out->slot[2], a->d, free_cols), lmr_mat_of(a->h, a->n, a->d),
+        lmr_mat_of(a->E, a->vocab, a->d), lmr_mat_of(a->F, a->d, free_cols),
+        lmr_mat_of(a->dU, a->n, a->vocab), (int64_t)a->k);
 }
 
 static void test_partial_errors(void)
@@ -1960,14 +2025,22 @@ static struct transformed_args transformed_defaults(int adaptive)
 static int run_transformed(const void *context, struct outputs *out)
 {
     const struct transformed_args *a = context;
-    if (a->adaptive)
-        return lmr_head_adaptive_backward(out->slot[0], out->slot[1],
-                                          out->slot[2], out->slot[3], a->h, a->E,
-                                          a->F, a->alpha, a->dU, a->n, a->vocab,
-                                          a->d);
-    return lmr_head_transformed_backward(out->slot[0], out->slot[1],
-                                         out->slot[2], a->h, a->T, a->E, a->dU,
-                                         a->n, a->vocab, a->d);
+    lmr_mat h = lmr_mat_of(a->h, a->n, a->d), E = lmr_mat_of(a->E, a->vocab, a->d);
+    lmr_mat dU = lmr_mat_of(a->dU, a->n, a->vocab);
+    if (a->adaptive) {
+        lmr_head_adaptive_grads grads = {
+            lmr_mat_out_of(out->slot[0], a->n, a->d),
+            lmr_mat_out_of(out->slot[1], a->vocab, a->d),
+            lmr_mat_out_of(out->slot[2], a->d, a->vocab), out->slot[3]};
+        return lmr_head_adaptive_backward(&grads, h, E,
+                                          lmr_mat_of(a->F, a->d, a->vocab), dU,
+                                          a->alpha);
+    }
+    return lmr_head_transformed_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->d),
+        lmr_mat_out_of(out->slot[1], a->d, a->d),
+        lmr_mat_out_of(out->slot[2], a->vocab, a->d), h,
+        lmr_mat_of(a->T, a->d, a->d), E, dU);
 }
 
 static void test_transformed_errors(int adaptive)
@@ -2044,14 +2117,24 @@ static struct mlp_args mlp_defaults(int tied)
     return args;
 }
 
-/* slots: 0 dh, 1 dW1, 2 db1, 3 dW2, 4 dE, 5 db2 */
+/* slots: 0 dh, 1 dW1, 2 db1, 3 dW2, 4 dE, 5 db2. W2 NULL: the tied form
+ * (W2 the empty view); a bias NULL: absent. */
 static int run_mlp(const void *context, struct outputs *out)
 {
     const struct mlp_args *a = context;
-    return lmr_head_mlp_backward(out->slot[0], out->slot[1], out->slot[2],
-                                 out->slot[3], out->slot[4], out->slot[5], a->h,
-                                 a->W1, a->b1, a->W2, a->E, a->b2, a->dU, a->n,
-                                 a->vocab, a->d, a->m);
+    size_t n = a->n, vocab = a->vocab, d = a->d, m = a->m;
+    lmr_head_mlp_weights w = {
+        lmr_mat_of(a->W1, d, m),
+        a->b1 ? lmr_vec_of(a->b1, m) : lmr_vec_absent(),
+        a->W2 ? lmr_mat_of(a->W2, m, vocab) : lmr_mat_of(NULL, 0, 0),
+        lmr_mat_of(a->E, vocab, d),
+        a->b2 ? lmr_vec_of(a->b2, vocab) : lmr_vec_absent()};
+    lmr_head_mlp_grads grads = {
+        lmr_mat_out_of(out->slot[0], n, d), lmr_mat_out_of(out->slot[1], d, m),
+        lmr_vec_out_of(out->slot[2], m), lmr_mat_out_of(out->slot[3], m, vocab),
+        lmr_mat_out_of(out->slot[4], vocab, d), lmr_vec_out_of(out->slot[5], vocab)};
+    return lmr_head_mlp_backward(&grads, lmr_mat_of(a->h, n, d), &w,
+                                 lmr_mat_of(a->dU, n, vocab));
 }
 
 static void test_mlp_errors(void)
@@ -2127,9 +2210,12 @@ static struct fixed_args fixed_defaults(void)
 static int run_fixed(const void *context, struct outputs *out)
 {
     const struct fixed_args *a = context;
-    return lmr_mos_fixed_backward(out->slot[0], out->slot[1], out->slot[2], a->h,
-                                  a->W, a->alpha, a->G, a->n, a->vocab, a->d,
-                                  a->K);
+    return lmr_mos_fixed_backward(
+        lmr_mat_out_of(out->slot[0], a->n, a->d),
+        lmr_stack_out_of(out->slot[1], a->K, a->d, a->vocab),
+        lmr_vec_out_of(out->slot[2], a->K), lmr_mat_of(a->h, a->n, a->d),
+        lmr_stack_of(a->W, a->K, a->d, a->vocab), lmr_vec_of(a->alpha, a->K),
+        lmr_mat_of(a->G, a->n, a->vocab));
 }
 
 static void test_fixed_errors(void)
@@ -2188,16 +2274,33 @@ static struct gated_args gated_defaults(int tied)
     return args;
 }
 
+/* The parameters of a as views: W_out NULL is the tied form. */
+static lmr_mos_gated_params gated_view(const struct gated_args *a)
+{
+    size_t vocab = a->vocab, d = a->d, K = a->K;
+    lmr_mos_gated_params p = {
+        lmr_mat_of(a->W_pi, d, K), lmr_stack_of(a->W_comp, K, d, d),
+        lmr_mat_of(a->b_comp, K, d),
+        a->W_out ? lmr_mat_of(a->W_out, d, vocab) : lmr_mat_of(NULL, 0, 0),
+        lmr_mat_of(a->E, vocab, d),
+        a->b_out ? lmr_vec_of(a->b_out, vocab) : lmr_vec_absent()};
+    return p;
+}
+
 /* slots: 0 dh, 1 dW_pi, 2 dW_comp, 3 db_comp, 4 dW_out, 5 dE, 6 db_out */
 static int run_gated(const void *context, struct outputs *out)
 {
     const struct gated_args *a = context;
-    lmr_mos_gated_grads grads = {out->slot[0], out->slot[1], out->slot[2],
-                                 out->slot[3], out->slot[4], out->slot[5],
-                                 out->slot[6]};
-    return lmr_mos_gated_backward(a->null_grads ? NULL : &grads, a->h, a->W_pi,
-                                  a->W_comp, a->b_comp, a->W_out, a->E,
-                                  a->b_out, a->G, a->n, a->vocab, a->d, a->K);
+    size_t n = a->n, vocab = a->vocab, d = a->d, K = a->K;
+    lmr_mos_gated_grads grads = {
+        lmr_mat_out_of(out->slot[0], n, d), lmr_mat_out_of(out->slot[1], d, K),
+        lmr_stack_out_of(out->slot[2], K, d, d), lmr_mat_out_of(out->slot[3], K, d),
+        lmr_mat_out_of(out->slot[4], d, vocab), lmr_mat_out_of(out->slot[5], vocab, d),
+        lmr_vec_out_of(out->slot[6], vocab)};
+    lmr_mos_gated_params p = gated_view(a);
+    return lmr_mos_gated_backward(a->null_grads ? NULL : &grads,
+                                  lmr_mat_of(a->h, n, d), &p,
+                                  lmr_mat_of(a->G, n, vocab));
 }
 
 static void test_gated_errors(void)
@@ -2269,10 +2372,15 @@ static struct soft_tie_args soft_tie_defaults(void)
 static int run_soft_tie(const void *context, struct outputs *out)
 {
     const struct soft_tie_args *a = context;
-    return lmr_soft_tie_loss_backward(out->slot[0], out->slot[1], out->slot[2],
-                                      a->h, a->E, a->W, a->targets, a->n,
-                                      a->vocab, a->d, a->lambda, a->reduction,
-                                      IGNORE, a->dloss);
+    size_t n = a->n, vocab = a->vocab, d = a->d;
+    lmr_soft_tie_grads grads = {lmr_mat_out_of(out->slot[0], n, d),
+                                lmr_mat_out_of(out->slot[1], vocab, d),
+                                lmr_mat_out_of(out->slot[2], d, vocab)};
+    lmr_soft_tie_weights w = {lmr_mat_of(a->E, vocab, d), lmr_mat_of(a->W, d, vocab)};
+    return lmr_soft_tie_loss_backward(&grads, lmr_mat_of(a->h, n, d), &w,
+                                      lmr_ids_of(a->targets, n),
+                                      lmr_vec_of(&a->dloss, 1), a->lambda,
+                                      a->reduction, IGNORE);
 }
 
 static void test_soft_tie_errors(void)

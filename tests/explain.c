@@ -510,7 +510,9 @@ static void check_transformed(verdict *v, const checked_case *k)
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     double *q = zeros(n * d), *u = zeros(n * vocab);
     int ok = q && u &&
-             lmr_head_transformed_hidden(q, h->f64, in(k, "T")->f64, n, d) == LMR_OK &&
+             lmr_head_transformed_hidden(lmr_mat_out_of(q, n, d),
+                                         lmr_mat_of(h->f64, n, d),
+                                         lmr_mat_of(in(k, "T")->f64, d, d)) == LMR_OK &&
              lmr_head_tied(lmr_mat_out_of(u, n, vocab),
                            lmr_mat_of(quantity(k, "q"), n, d),
                            lmr_mat_of(E->f64, vocab, d)) == LMR_OK;
@@ -529,9 +531,12 @@ static void check_adaptive(verdict *v, const checked_case *k)
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     double alpha = number(k, "alpha");
     double *a = zeros(n * vocab), *b = zeros(n * vocab);
-    int ok = a && b && lmr_head_adaptive_parts(a, b, h->f64, E->f64,
-                                               in(k, "F")->f64, n, vocab,
-                                               d) == LMR_OK;
+    int ok = a && b && lmr_head_adaptive_parts(lmr_mat_out_of(a, n, vocab),
+                                               lmr_mat_out_of(b, n, vocab),
+                                               lmr_mat_of(h->f64, n, d),
+                                               lmr_mat_of(E->f64, vocab, d),
+                                               lmr_mat_of(in(k, "F")->f64, d,
+                                                          vocab)) == LMR_OK;
     expect_true(v, ok, "lmr_head_adaptive_parts accepts the case");
     const double *logits = out_f64(k, "logits");
     for (size_t i = 0; ok && logits && i < n * vocab; i++) {
@@ -556,22 +561,20 @@ static void check_mlp(verdict *v, const checked_case *k)
     size_t vocab = tied ? W2->shape[0] : W2->shape[1];
     double *a = zeros(n * m), *h1 = zeros(n * m), *u = zeros(n * vocab);
     int ok = a && h1 && u &&
-             lmr_head_mlp_hidden(a, h1, h->f64, W1->f64, b1 ? b1->f64 : NULL,
-                                 n, d, m) == LMR_OK;
+             lmr_head_mlp_hidden(lmr_mat_out_of(a, n, m), lmr_mat_out_of(h1, n, m),
+                                 lmr_mat_of(h->f64, n, d), lmr_mat_of(W1->f64, d, m),
+                                 b1 ? lmr_vec_of(b1->f64, m) : lmr_vec_absent()) == LMR_OK;
     expect_true(v, ok, "lmr_head_mlp_hidden accepts the case");
     if (ok) {
         expect_array(v, quantity(k, "a"), a, n * m, "a");
         expect_array(v, quantity(k, "h1"), h1, n * m, "h1");
         for (size_t i = 0; i < n * m; i++)
             expect_same(v, h1[i], a[i] > 0.0 ? a[i] : 0.0, "h1 = ReLU(a)", i);
-        ok = tied ? lmr_head_tied(lmr_mat_out_of(u, n, vocab),
-                                  lmr_mat_of(quantity(k, "h1"), n, d),
-                                  lmr_mat_of(W2->f64, vocab, d))
-                  : lmr_head_untied(lmr_mat_out_of(u, n, vocab),
-                                    lmr_mat_of(quantity(k, "h1"), n, m),
-                                    lmr_mat_of(W2->f64, m, vocab),
-                                    b2 ? lmr_vec_of(b2->f64, vocab)
-                                       : lmr_vec_absent());
+        lmr_mat_out logits = lmr_mat_out_of(u, n, vocab);
+        lmr_mat hidden = lmr_mat_of(quantity(k, "h1"), n, m);
+        ok = tied ? lmr_head_tied(logits, hidden, lmr_mat_of(W2->f64, vocab, d))
+                  : lmr_head_untied(logits, hidden, lmr_mat_of(W2->f64, m, vocab),
+                                    b2 ? lmr_vec_of(b2->f64, vocab) : lmr_vec_absent());
         ok = ok == LMR_OK;
     }
     for (size_t t = 0; ok && tied && b2 && t < n; t++)
@@ -620,9 +623,11 @@ static void check_mos_fixed(verdict *v, const checked_case *k)
     size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
     double *log_w = zeros(K), *log_p = zeros(K * n * vocab);
     int ok = log_w && log_p &&
-             lmr_mos_fixed_components(log_w, log_p, h->f64, W->f64,
-                                      in(k, "alpha")->f64, n, vocab, d,
-                                      K) == LMR_OK;
+             lmr_mos_fixed_components(lmr_vec_out_of(log_w, K),
+                                      lmr_stack_out_of(log_p, K, n, vocab),
+                                      lmr_mat_of(h->f64, n, d),
+                                      lmr_stack_of(W->f64, K, d, vocab),
+                                      lmr_vec_of(in(k, "alpha")->f64, K)) == LMR_OK;
     expect_true(v, ok, "lmr_mos_fixed_components accepts the case");
     if (ok) {
         expect_array(v, quantity(k, "log abar"), log_w, K, "log abar");
@@ -639,8 +644,9 @@ static void check_mos_gated(verdict *v, const checked_case *k)
     const vec_array *h = in(k, "h"), *W_pi = in(k, "W_pi");
     size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
     double *log_pi = zeros(n * K);
-    int ok = log_pi && lmr_mos_gated_weights(log_pi, h->f64, W_pi->f64, n, d,
-                                             K) == LMR_OK;
+    int ok = log_pi && lmr_mos_gated_weights(lmr_mat_out_of(log_pi, n, K),
+                                             lmr_mat_of(h->f64, n, d),
+                                             lmr_mat_of(W_pi->f64, d, K)) == LMR_OK;
     expect_true(v, ok, "lmr_mos_gated_weights accepts the case");
     if (ok)
         expect_array(v, quantity(k, "log pi"), log_pi, n * K, "log pi");

@@ -316,8 +316,12 @@ static int transformed_quantities(cli_quantities *q, const vec_file *file,
     size_t n = h->shape[0], d = h->shape[1];
     double *hT = add(q, "q", n * d);
     (void)file;
-    return hT && lmr_head_transformed_hidden(hT, h->f64, input(c, "T")->f64, n,
-                                             d) == LMR_OK ? 0 : -1;
+    const vec_array *T = input(c, "T");
+    return hT && lmr_head_transformed_hidden(lmr_mat_out_of(hT, n, d),
+                                             lmr_mat_of(h->f64, n, d),
+                                             lmr_mat_of(T->f64, T->shape[0],
+                                                        T->shape[1])) == LMR_OK
+               ? 0 : -1;
 }
 
 static int adaptive_quantities(cli_quantities *q, const vec_file *file,
@@ -327,9 +331,14 @@ static int adaptive_quantities(cli_quantities *q, const vec_file *file,
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     double *a = add(q, "a", n * vocab), *b = add(q, "b", n * vocab);
     (void)file;
-    return a && b && lmr_head_adaptive_parts(a, b, h->f64, E->f64,
-                                             input(c, "F")->f64, n, vocab,
-                                             d) == LMR_OK ? 0 : -1;
+    const vec_array *F = input(c, "F");
+    return a && b && lmr_head_adaptive_parts(lmr_mat_out_of(a, n, vocab),
+                                             lmr_mat_out_of(b, n, vocab),
+                                             lmr_mat_of(h->f64, n, d),
+                                             lmr_mat_of(E->f64, vocab, E->shape[1]),
+                                             lmr_mat_of(F->f64, F->shape[0],
+                                                        F->shape[1])) == LMR_OK
+               ? 0 : -1;
 }
 
 static int mlp_quantities(cli_quantities *q, const vec_file *file,
@@ -339,9 +348,13 @@ static int mlp_quantities(cli_quantities *q, const vec_file *file,
     size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
     double *a = add(q, "a", n * m), *h1 = add(q, "h1", n * m);
     (void)file;
-    return a && h1 && lmr_head_mlp_hidden(a, h1, h->f64, W1->f64,
-                                          b1 ? b1->f64 : NULL, n, d,
-                                          m) == LMR_OK ? 0 : -1;
+    return a && h1 && lmr_head_mlp_hidden(lmr_mat_out_of(a, n, m),
+                                          lmr_mat_out_of(h1, n, m),
+                                          lmr_mat_of(h->f64, n, d),
+                                          lmr_mat_of(W1->f64, W1->shape[0], m),
+                                          b1 ? lmr_vec_of(b1->f64, b1->count)
+                                             : lmr_vec_absent()) == LMR_OK
+               ? 0 : -1;
 }
 
 static int mos_fixed_quantities(cli_quantities *q, const vec_file *file,
@@ -353,9 +366,13 @@ static int mos_fixed_quantities(cli_quantities *q, const vec_file *file,
     double *log_p = add(q, "log p", K * n * vocab);
     (void)file;
     return log_abar && log_p &&
-           lmr_mos_fixed_components(log_abar, log_p, h->f64, W->f64,
-                                    input(c, "alpha")->f64, n, vocab, d,
-                                    K) == LMR_OK ? 0 : -1;
+           lmr_mos_fixed_components(lmr_vec_out_of(log_abar, K),
+                                    lmr_stack_out_of(log_p, K, n, vocab),
+                                    lmr_mat_of(h->f64, n, d),
+                                    lmr_stack_of(W->f64, K, W->shape[1], vocab),
+                                    lmr_vec_of(input(c, "alpha")->f64,
+                                               input(c, "alpha")->count)) == LMR_OK
+               ? 0 : -1;
 }
 
 static int mos_gated_quantities(cli_quantities *q, const vec_file *file,
@@ -365,8 +382,11 @@ static int mos_gated_quantities(cli_quantities *q, const vec_file *file,
     size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
     double *log_pi = add(q, "log pi", n * K);
     (void)file;
-    return log_pi && lmr_mos_gated_weights(log_pi, h->f64, W_pi->f64, n, d,
-                                           K) == LMR_OK ? 0 : -1;
+    return log_pi && lmr_mos_gated_weights(lmr_mat_out_of(log_pi, n, K),
+                                           lmr_mat_of(h->f64, n, d),
+                                           lmr_mat_of(W_pi->f64, W_pi->shape[0],
+                                                      K)) == LMR_OK
+               ? 0 : -1;
 }
 
 /* soft_tie_loss: the untied head's logits u = h W (n,vocab), as the op

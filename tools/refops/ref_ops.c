@@ -396,41 +396,37 @@ int ref_optional_input(const vec_ctx *ctx, const char *name, size_t ndim,
     return *out != NULL ? vec_input(ctx, name, VEC_F64, ndim, out) : 0;
 }
 
+lmr_mat ref_optional_mat(const vec_array *array)
+{
+    return array != NULL ? ref_mat(array) : lmr_mat_of(NULL, 0, 0);
+}
+
 static int run_head_partial(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *h, *E, *F;
-    size_t k;
+    int64_t k;
+    lmr_mat_out logits;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
-        ref_optional_input(ctx, "F", 2, &F) || op_param_size(ctx, "k", &k))
+        ref_optional_input(ctx, "F", 2, &F) || op_param_int64(ctx, "k", &k))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], E->shape[0], &logits))
         return -1;
-    int shapes_agree = E->shape[1] == d &&
-        (F == NULL ? k == vocab
-                   : (F->shape[0] == d && k <= vocab && F->shape[1] == vocab - k));
-    result->status = k > vocab ? LMR_EDOMAIN
-        : !shapes_agree ? LMR_EDIM
-        : lmr_head_partial(logits->f64, h->f64, E->f64, F ? F->f64 : NULL, n,
-                           vocab, d, k);
+    result->status = lmr_head_partial(logits, ref_mat(h), ref_mat(E),
+                                      ref_optional_mat(F), k);
     return 0;
 }
 
 static int run_head_transformed(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *h, *T, *E;
+    lmr_mat_out logits;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "T", VEC_F64, 2, &T) ||
         vec_input(ctx, "E", VEC_F64, 2, &E))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], E->shape[0], &logits))
         return -1;
-    int shapes_agree = T->shape[0] == d && T->shape[1] == d && E->shape[1] == d;
-    result->status = shapes_agree
-        ? lmr_head_transformed(logits->f64, h->f64, T->f64, E->f64, n, vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_transformed(logits, ref_mat(h), ref_mat(T),
+                                          ref_mat(E));
     return 0;
 }
 
@@ -438,26 +434,24 @@ static int run_head_adaptive(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *h, *E, *F;
     double alpha;
+    lmr_mat_out logits;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "F", VEC_F64, 2, &F) ||
         op_param_double(ctx, "alpha", &alpha))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], E->shape[0], &logits))
         return -1;
-    int shapes_agree = E->shape[1] == d && F->shape[0] == d && F->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_adaptive(logits->f64, h->f64, E->f64, F->f64, alpha, n, vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_adaptive(logits, ref_mat(h), ref_mat(E),
+                                       ref_mat(F), alpha);
     return 0;
 }
 
-static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
+int ref_read_mlp_weights(const vec_ctx *ctx, lmr_head_mlp_weights *weights,
+                         size_t *vocab)
 {
-    const vec_array *h, *W1, *b1, *W2, *E, *b2;
+    const vec_array *W1, *b1, *W2, *E, *b2;
     int tied;
-    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W1", VEC_F64, 2, &W1) ||
+    if (vec_input(ctx, "W1", VEC_F64, 2, &W1) ||
         ref_optional_input(ctx, "b1", 1, &b1) || ref_optional_input(ctx, "W2", 2, &W2) ||
         ref_optional_input(ctx, "E", 2, &E) || ref_optional_input(ctx, "b2", 1, &b2) ||
         op_param_bool(ctx, "tied", &tied))
@@ -465,60 +459,58 @@ static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
     if (tied ? E == NULL : W2 == NULL)
         return vec_fail(ctx, tied ? "inputs.E" : "inputs.W2",
                         "required input is missing");
-    size_t n = h->shape[0], d = h->shape[1], m = W1->shape[1];
-    size_t vocab = tied ? E->shape[0] : W2->shape[1];
-    ref_output *logits = ref_add_output(ctx, result, "logits", VEC_F64, n, vocab);
-    if (logits == NULL)
+    weights->W1 = ref_mat(W1);
+    weights->b1 = ref_vec(b1);
+    weights->W2 = tied ? lmr_mat_of(NULL, 0, 0) : ref_mat(W2);
+    weights->E = tied ? ref_mat(E) : lmr_mat_of(NULL, 0, 0);
+    weights->b2 = ref_vec(b2);
+    *vocab = tied ? E->shape[0] : W2->shape[1];
+    return 0;
+}
+
+static int run_head_mlp(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h;
+    lmr_head_mlp_weights weights;
+    lmr_mat_out logits;
+    size_t vocab;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) || ref_read_mlp_weights(ctx, &weights, &vocab))
         return -1;
-    int shapes_agree = W1->shape[0] == d && (b1 == NULL || b1->shape[0] == m) &&
-        (b2 == NULL || b2->shape[0] == vocab) &&
-        (tied ? E->shape[1] == d : W2->shape[0] == m);
-    result->status = shapes_agree
-        ? lmr_head_mlp(logits->f64, h->f64, W1->f64, b1 ? b1->f64 : NULL,
-                       tied ? NULL : W2->f64, tied ? E->f64 : NULL,
-                       b2 ? b2->f64 : NULL, n, vocab, d, m)
-        : LMR_EDIM;
+    if (ref_add_mat_out(ctx, result, "logits", h->shape[0], vocab, &logits))
+        return -1;
+    result->status = lmr_head_mlp(logits, ref_mat(h), &weights);
     return 0;
 }
 
 /* probs and logprobs (n, vocab) of a mixture. */
 static int add_mixture_outputs(const vec_ctx *ctx, ref_result *result,
-                               size_t n, size_t vocab, double **probs,
-                               double **logprobs)
+                               size_t n, size_t vocab, lmr_mat_out *probs,
+                               lmr_mat_out *logprobs)
 {
-    ref_output *p = ref_add_output(ctx, result, "probs", VEC_F64, n, vocab);
-    ref_output *lp = p ? ref_add_output(ctx, result, "logprobs", VEC_F64, n, vocab)
-                       : NULL;
-    if (lp == NULL)
-        return -1;
-    *probs = p->f64;
-    *logprobs = lp->f64;
-    return 0;
+    return ref_add_mat_out(ctx, result, "probs", n, vocab, probs) ||
+           ref_add_mat_out(ctx, result, "logprobs", n, vocab, logprobs);
 }
 
 static int run_mos_fixed(const vec_ctx *ctx, ref_result *result)
 {
     const vec_array *h, *W, *alpha;
-    double *probs, *logprobs;
+    lmr_mat_out probs, logprobs;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 3, &W) ||
         vec_input(ctx, "alpha", VEC_F64, 1, &alpha))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
-    if (add_mixture_outputs(ctx, result, n, vocab, &probs, &logprobs))
+    if (add_mixture_outputs(ctx, result, h->shape[0], W->shape[2], &probs, &logprobs))
         return -1;
-    int shapes_agree = W->shape[1] == d && alpha->shape[0] == K;
-    result->status = shapes_agree
-        ? lmr_mos_fixed(probs, logprobs, h->f64, W->f64, alpha->f64, n, vocab, d, K)
-        : LMR_EDIM;
+    result->status = lmr_mos_fixed(probs, logprobs, ref_mat(h), ref_stack(W),
+                                   ref_vec(alpha));
     return 0;
 }
 
-static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
+int ref_read_mos_gated_params(const vec_ctx *ctx, lmr_mos_gated_params *params,
+                              size_t *vocab)
 {
-    const vec_array *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out;
-    double *probs, *logprobs;
+    const vec_array *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out;
     int tied;
-    if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W_pi", VEC_F64, 2, &W_pi) ||
+    if (vec_input(ctx, "W_pi", VEC_F64, 2, &W_pi) ||
         vec_input(ctx, "W_comp", VEC_F64, 3, &W_comp) ||
         vec_input(ctx, "b_comp", VEC_F64, 2, &b_comp) ||
         ref_optional_input(ctx, "W_out", 2, &W_out) || ref_optional_input(ctx, "E", 2, &E) ||
@@ -528,20 +520,28 @@ static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
     if (tied ? E == NULL : W_out == NULL)
         return vec_fail(ctx, tied ? "inputs.E" : "inputs.W_out",
                         "required input is missing");
-    size_t n = h->shape[0], d = h->shape[1], K = W_pi->shape[1];
-    size_t vocab = tied ? E->shape[0] : W_out->shape[1];
-    if (add_mixture_outputs(ctx, result, n, vocab, &probs, &logprobs))
+    params->W_pi = ref_mat(W_pi);
+    params->W_comp = ref_stack(W_comp);
+    params->b_comp = ref_mat(b_comp);
+    params->W_out = tied ? lmr_mat_of(NULL, 0, 0) : ref_mat(W_out);
+    params->E = tied ? ref_mat(E) : lmr_mat_of(NULL, 0, 0);
+    params->b_out = ref_vec(b_out);
+    *vocab = tied ? E->shape[0] : W_out->shape[1];
+    return 0;
+}
+
+static int run_mos_gated(const vec_ctx *ctx, ref_result *result)
+{
+    const vec_array *h;
+    lmr_mos_gated_params params;
+    lmr_mat_out probs, logprobs;
+    size_t vocab;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) ||
+        ref_read_mos_gated_params(ctx, &params, &vocab))
         return -1;
-    int shapes_agree = W_pi->shape[0] == d && W_comp->shape[0] == K &&
-        W_comp->shape[1] == d && W_comp->shape[2] == d && b_comp->shape[0] == K &&
-        b_comp->shape[1] == d && (b_out == NULL || b_out->shape[0] == vocab) &&
-        (tied ? E->shape[1] == d : W_out->shape[0] == d);
-    result->status = shapes_agree
-        ? lmr_mos_gated(probs, logprobs, h->f64, W_pi->f64, W_comp->f64,
-                        b_comp->f64, tied ? NULL : W_out->f64,
-                        tied ? E->f64 : NULL, b_out ? b_out->f64 : NULL, n,
-                        vocab, d, K)
-        : LMR_EDIM;
+    if (add_mixture_outputs(ctx, result, h->shape[0], vocab, &probs, &logprobs))
+        return -1;
+    result->status = lmr_mos_gated(probs, logprobs, ref_mat(h), &params);
     return 0;
 }
 
@@ -559,19 +559,16 @@ static int run_soft_tie_loss(const vec_ctx *ctx, ref_result *result)
         op_param_word(ctx, "reduction", &reduction_name) ||
         op_param_int64(ctx, "ignore_index", &ignore_index))
         return -1;
-    size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
     static const char *const names[] = {"loss", "cross_entropy", "penalty"};
     ref_output *outputs[3];
     for (size_t i = 0; i < 3; i++)
         if ((outputs[i] = ref_add_output(ctx, result, names[i], VEC_F64, 1, 1)) == NULL)
             return -1;
-    int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
-                       W->shape[1] == vocab && targets->shape[0] == n;
-    result->status = shapes_agree
-        ? lmr_soft_tie_loss(&values, h->f64, E->f64, W->f64, targets->i64, n,
-                            vocab, d, lambda, ref_reduction_named(reduction_name),
-                            ignore_index)
-        : LMR_EDIM;
+    lmr_soft_tie_weights weights = {ref_mat(E), ref_mat(W)};
+    result->status = lmr_soft_tie_loss(&values, ref_mat(h), &weights,
+                                       ref_ids(targets), lambda,
+                                       ref_reduction_named(reduction_name),
+                                       ignore_index);
     outputs[0]->f64[0] = values.loss;
     outputs[1]->f64[0] = values.cross_entropy;
     outputs[2]->f64[0] = values.penalty;

@@ -197,134 +197,97 @@ static int run_cross_entropy_backward(const vec_ctx *ctx, ref_result *result)
 
 static int run_head_partial_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dE", "dF"};
     const vec_array *h, *E, *F, *dU;
-    double *out[3];
-    size_t k;
+    lmr_mat_out dh, dE, dF;
+    int64_t k;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         ref_optional_input(ctx, "F", 2, &F) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
-        op_param_size(ctx, "k", &k))
+        op_param_int64(ctx, "k", &k))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t free_cols = k <= vocab ? vocab - k : 0;
-    size_t rows[] = {n, vocab, d}, cols[] = {d, d, free_cols};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &dh) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &dE) ||
+        ref_add_mat_out(ctx, result, "dF", d, F ? F->shape[1] : 0, &dF))
         return -1;
-    int shapes_agree = E->shape[1] == d && dU->shape[0] == n &&
-        dU->shape[1] == vocab &&
-        (F == NULL ? k == vocab
-                   : (F->shape[0] == d && F->shape[1] == free_cols));
-    result->status = k > vocab ? LMR_EDOMAIN
-        : !shapes_agree ? LMR_EDIM
-        : lmr_head_partial_backward(out[0], out[1], out[2], h->f64, E->f64,
-                                    F ? F->f64 : NULL, dU->f64, n, vocab, d, k);
+    result->status = lmr_head_partial_backward(dh, dE, dF, ref_mat(h), ref_mat(E),
+                                               ref_optional_mat(F), ref_mat(dU), k);
     return 0;
 }
 
 static int run_head_transformed_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dT", "dE"};
     const vec_array *h, *T, *E, *dU;
-    double *out[3];
+    lmr_mat_out dh, dT, dE;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "T", VEC_F64, 2, &T) ||
         vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t rows[] = {n, d, vocab}, cols[] = {d, d, d};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &dh) ||
+        ref_add_mat_out(ctx, result, "dT", d, d, &dT) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &dE))
         return -1;
-    int shapes_agree = T->shape[0] == d && T->shape[1] == d && E->shape[1] == d &&
-                       dU->shape[0] == n && dU->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_transformed_backward(out[0], out[1], out[2], h->f64, T->f64,
-                                        E->f64, dU->f64, n, vocab, d)
-        : LMR_EDIM;
+    result->status = lmr_head_transformed_backward(dh, dT, dE, ref_mat(h),
+                                                   ref_mat(T), ref_mat(E),
+                                                   ref_mat(dU));
     return 0;
 }
 
 static int run_head_adaptive_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dE", "dF", "dalpha"};
     const vec_array *h, *E, *F, *dU;
-    double alpha, *out[4];
+    lmr_head_adaptive_grads grads;
+    lmr_vec_out dalpha;
+    double alpha;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "F", VEC_F64, 2, &F) ||
         vec_input(ctx, "dlogits", VEC_F64, 2, &dU) ||
         op_param_double(ctx, "alpha", &alpha))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t rows[] = {n, vocab, d, 1}, cols[] = {d, d, vocab, 1};
-    if (add_outputs(ctx, result, 4, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &grads.dh) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &grads.dE) ||
+        ref_add_mat_out(ctx, result, "dF", d, vocab, &grads.dF) ||
+        ref_add_vec_out(ctx, result, "dalpha", 1, &dalpha))
         return -1;
-    int shapes_agree = E->shape[1] == d && F->shape[0] == d &&
-        F->shape[1] == vocab && dU->shape[0] == n && dU->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_adaptive_backward(out[0], out[1], out[2], out[3], h->f64,
-                                     E->f64, F->f64, alpha, dU->f64, n, vocab, d)
-        : LMR_EDIM;
-    return 0;
-}
-
-/* The MLP head's inputs, as read from a case. */
-typedef struct {
-    const vec_array *h, *W1, *b1, *W2, *E, *b2, *dU;
-    int tied;
-} mlp_case;
-
-static int read_mlp(const vec_ctx *ctx, mlp_case *in)
-{
-    if (vec_input(ctx, "h", VEC_F64, 2, &in->h) ||
-        vec_input(ctx, "W1", VEC_F64, 2, &in->W1) ||
-        ref_optional_input(ctx, "b1", 1, &in->b1) ||
-        ref_optional_input(ctx, "W2", 2, &in->W2) ||
-        ref_optional_input(ctx, "E", 2, &in->E) ||
-        ref_optional_input(ctx, "b2", 1, &in->b2) ||
-        vec_input(ctx, "dlogits", VEC_F64, 2, &in->dU) ||
-        op_param_bool(ctx, "tied", &in->tied))
-        return -1;
-    if (in->tied ? in->E == NULL : in->W2 == NULL)
-        return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W2",
-                        "required input is missing");
+    grads.dalpha = dalpha.data;
+    result->status = lmr_head_adaptive_backward(&grads, ref_mat(h), ref_mat(E),
+                                                ref_mat(F), ref_mat(dU), alpha);
     return 0;
 }
 
 static int run_head_mlp_backward(const vec_ctx *ctx, ref_result *result)
 {
-    mlp_case in;
-    if (read_mlp(ctx, &in))
+    const vec_array *h, *dU;
+    lmr_head_mlp_weights weights;
+    lmr_head_mlp_grads grads;
+    size_t vocab;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) ||
+        ref_read_mlp_weights(ctx, &weights, &vocab) ||
+        vec_input(ctx, "dlogits", VEC_F64, 2, &dU))
         return -1;
-    size_t n = in.h->shape[0], d = in.h->shape[1], m = in.W1->shape[1];
-    size_t vocab = in.tied ? in.E->shape[0] : in.W2->shape[1];
-    const char *names[] = {"dh", "dW1", "db1", in.tied ? "dE" : "dW2", "db2"};
-    size_t rows[] = {n, d, m, in.tied ? vocab : m, vocab};
-    size_t cols[] = {d, m, 1, in.tied ? d : vocab, 1};
-    double *out[5];
-    if (add_outputs(ctx, result, 5, names, rows, cols, out))
+    int tied = weights.W2.rows == 0 || weights.W2.cols == 0;
+    size_t n = h->shape[0], d = h->shape[1], m = weights.W1.cols;
+    lmr_mat_out *dout = tied ? &grads.dE : &grads.dW2;
+    grads.dW2 = grads.dE = lmr_mat_out_of(NULL, 0, 0);
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &grads.dh) ||
+        ref_add_mat_out(ctx, result, "dW1", d, m, &grads.dW1) ||
+        ref_add_vec_out(ctx, result, "db1", m, &grads.db1) ||
+        ref_add_mat_out(ctx, result, tied ? "dE" : "dW2", tied ? vocab : m,
+                        tied ? d : vocab, dout) ||
+        ref_add_vec_out(ctx, result, "db2", vocab, &grads.db2))
         return -1;
-    int shapes_agree = in.W1->shape[0] == d &&
-        (in.b1 == NULL || in.b1->shape[0] == m) &&
-        (in.b2 == NULL || in.b2->shape[0] == vocab) &&
-        (in.tied ? in.E->shape[1] == d : in.W2->shape[0] == m) &&
-        in.dU->shape[0] == n && in.dU->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_head_mlp_backward(out[0], out[1], out[2], in.tied ? NULL : out[3],
-                                in.tied ? out[3] : NULL, out[4], in.h->f64,
-                                in.W1->f64, in.b1 ? in.b1->f64 : NULL,
-                                in.tied ? NULL : in.W2->f64,
-                                in.tied ? in.E->f64 : NULL,
-                                in.b2 ? in.b2->f64 : NULL, in.dU->f64, n, vocab,
-                                d, m)
-        : LMR_EDIM;
+    result->status = lmr_head_mlp_backward(&grads, ref_mat(h), &weights,
+                                           ref_mat(dU));
     return 0;
 }
 
 static int run_mos_fixed_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dW", "dalpha"};
     const vec_array *h, *W, *alpha, *G;
-    double *out[3];
+    lmr_mat_out dh;
+    lmr_vec_out dalpha;
     size_t inner;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "W", VEC_F64, 3, &W) ||
         vec_input(ctx, "alpha", VEC_F64, 1, &alpha) ||
@@ -333,91 +296,55 @@ static int run_mos_fixed_backward(const vec_ctx *ctx, ref_result *result)
     size_t n = h->shape[0], d = h->shape[1], K = W->shape[0], vocab = W->shape[2];
     if (inner_count(ctx, "dW", d, vocab, &inner))
         return -1;
-    size_t rows[] = {n, K, K}, cols[] = {d, inner, 1};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    double *dW = NULL;
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &dh) ||
+        (dW = ref_add_f64(ctx, result, "dW", K, inner)) == NULL ||
+        ref_add_vec_out(ctx, result, "dalpha", K, &dalpha))
         return -1;
-    int shapes_agree = W->shape[1] == d && alpha->shape[0] == K &&
-                       G->shape[0] == n && G->shape[1] == vocab;
-    result->status = shapes_agree
-        ? lmr_mos_fixed_backward(out[0], out[1], out[2], h->f64, W->f64,
-                                 alpha->f64, G->f64, n, vocab, d, K)
-        : LMR_EDIM;
+    result->status = lmr_mos_fixed_backward(dh, lmr_stack_out_of(dW, K, d, vocab),
+                                            dalpha, ref_mat(h), ref_stack(W),
+                                            ref_vec(alpha), ref_mat(G));
     return 0;
-}
-
-/* The gated mixture's inputs, as read from a case. */
-typedef struct {
-    const vec_array *h, *W_pi, *W_comp, *b_comp, *W_out, *E, *b_out, *G;
-    int tied;
-} mos_gated_case;
-
-static int read_mos_gated(const vec_ctx *ctx, mos_gated_case *in)
-{
-    if (vec_input(ctx, "h", VEC_F64, 2, &in->h) ||
-        vec_input(ctx, "W_pi", VEC_F64, 2, &in->W_pi) ||
-        vec_input(ctx, "W_comp", VEC_F64, 3, &in->W_comp) ||
-        vec_input(ctx, "b_comp", VEC_F64, 2, &in->b_comp) ||
-        ref_optional_input(ctx, "W_out", 2, &in->W_out) ||
-        ref_optional_input(ctx, "E", 2, &in->E) ||
-        ref_optional_input(ctx, "b_out", 1, &in->b_out) ||
-        vec_input(ctx, "dlogprobs", VEC_F64, 2, &in->G) ||
-        op_param_bool(ctx, "tied", &in->tied))
-        return -1;
-    if (in->tied ? in->E == NULL : in->W_out == NULL)
-        return vec_fail(ctx, in->tied ? "inputs.E" : "inputs.W_out",
-                        "required input is missing");
-    return 0;
-}
-
-static int mos_gated_shapes_agree(const mos_gated_case *in, size_t n, size_t d,
-                                  size_t K, size_t vocab)
-{
-    return in->W_pi->shape[0] == d && in->W_comp->shape[0] == K &&
-        in->W_comp->shape[1] == d && in->W_comp->shape[2] == d &&
-        in->b_comp->shape[0] == K && in->b_comp->shape[1] == d &&
-        (in->b_out == NULL || in->b_out->shape[0] == vocab) &&
-        (in->tied ? in->E->shape[1] == d : in->W_out->shape[0] == d) &&
-        in->G->shape[0] == n && in->G->shape[1] == vocab;
 }
 
 static int run_mos_gated_backward(const vec_ctx *ctx, ref_result *result)
 {
-    mos_gated_case in;
-    size_t inner;
-    if (read_mos_gated(ctx, &in))
+    const vec_array *h, *G;
+    lmr_mos_gated_params params;
+    lmr_mos_gated_grads grads;
+    size_t vocab, inner;
+    if (vec_input(ctx, "h", VEC_F64, 2, &h) ||
+        ref_read_mos_gated_params(ctx, &params, &vocab) ||
+        vec_input(ctx, "dlogprobs", VEC_F64, 2, &G))
         return -1;
-    size_t n = in.h->shape[0], d = in.h->shape[1], K = in.W_pi->shape[1];
-    size_t vocab = in.tied ? in.E->shape[0] : in.W_out->shape[1];
+    int tied = params.W_out.rows == 0 || params.W_out.cols == 0;
+    size_t n = h->shape[0], d = h->shape[1], K = params.W_pi.cols;
     if (inner_count(ctx, "dW_comp", d, d, &inner))
         return -1;
-    const char *names[] = {"dh", "dW_pi", "dW_comp", "db_comp",
-                           in.tied ? "dE" : "dW_out", "db_out"};
-    size_t rows[] = {n, d, K, K, in.tied ? vocab : d, vocab};
-    size_t cols[] = {d, K, inner, d, in.tied ? d : vocab, 1};
-    double *out[6];
-    if (add_outputs(ctx, result, 6, names, rows, cols, out))
+    lmr_mat_out *dout = tied ? &grads.dE : &grads.dW_out;
+    double *dW_comp = NULL;
+    grads.dW_out = grads.dE = lmr_mat_out_of(NULL, 0, 0);
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &grads.dh) ||
+        ref_add_mat_out(ctx, result, "dW_pi", d, K, &grads.dW_pi) ||
+        (dW_comp = ref_add_f64(ctx, result, "dW_comp", K, inner)) == NULL ||
+        ref_add_mat_out(ctx, result, "db_comp", K, d, &grads.db_comp) ||
+        ref_add_mat_out(ctx, result, tied ? "dE" : "dW_out", tied ? vocab : d,
+                        tied ? d : vocab, dout) ||
+        ref_add_vec_out(ctx, result, "db_out", vocab, &grads.db_out))
         return -1;
-    lmr_mos_gated_grads grads = {out[0], out[1], out[2], out[3],
-                                 in.tied ? NULL : out[4],
-                                 in.tied ? out[4] : NULL, out[5]};
-    result->status = mos_gated_shapes_agree(&in, n, d, K, vocab)
-        ? lmr_mos_gated_backward(&grads, in.h->f64, in.W_pi->f64,
-                                 in.W_comp->f64, in.b_comp->f64,
-                                 in.tied ? NULL : in.W_out->f64,
-                                 in.tied ? in.E->f64 : NULL,
-                                 in.b_out ? in.b_out->f64 : NULL, in.G->f64,
-                                 n, vocab, d, K)
-        : LMR_EDIM;
+    grads.dW_comp = lmr_stack_out_of(dW_comp, K, d, d);
+    result->status = lmr_mos_gated_backward(&grads, ref_mat(h), &params,
+                                            ref_mat(G));
     return 0;
 }
 
 static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
 {
-    static const char *const names[] = {"dh", "dE", "dW"};
     const vec_array *h, *E, *W, *targets, *dloss;
+    lmr_soft_tie_grads grads;
     enum lmr_reduction reduction;
     int64_t ignore_index;
-    double lambda, *out[3];
+    double lambda;
     if (vec_input(ctx, "h", VEC_F64, 2, &h) || vec_input(ctx, "E", VEC_F64, 2, &E) ||
         vec_input(ctx, "W", VEC_F64, 2, &W) ||
         vec_input(ctx, "targets", VEC_I64, 1, &targets) ||
@@ -426,20 +353,14 @@ static int run_soft_tie_loss_backward(const vec_ctx *ctx, ref_result *result)
         read_loss_params(ctx, &reduction, &ignore_index))
         return -1;
     size_t n = h->shape[0], d = h->shape[1], vocab = E->shape[0];
-    size_t rows[] = {n, vocab, d}, cols[] = {d, d, vocab};
-    if (add_outputs(ctx, result, 3, names, rows, cols, out))
+    if (ref_add_mat_out(ctx, result, "dh", n, d, &grads.dh) ||
+        ref_add_mat_out(ctx, result, "dE", vocab, d, &grads.dE) ||
+        ref_add_mat_out(ctx, result, "dW", d, vocab, &grads.dW))
         return -1;
-    /* reduction "none" is the reference's to reject (LMR_EDOMAIN), whatever
-     * the length of dloss */
-    size_t dloss_count = reduction == LMR_REDUCE_NONE ? dloss->shape[0] : 1;
-    int shapes_agree = E->shape[1] == d && W->shape[0] == d &&
-        W->shape[1] == vocab && targets->shape[0] == n &&
-        dloss->shape[0] == dloss_count && dloss_count > 0;
-    result->status = shapes_agree
-        ? lmr_soft_tie_loss_backward(out[0], out[1], out[2], h->f64, E->f64,
-                                     W->f64, targets->i64, n, vocab, d, lambda,
-                                     reduction, ignore_index, dloss->f64[0])
-        : LMR_EDIM;
+    lmr_soft_tie_weights weights = {ref_mat(E), ref_mat(W)};
+    result->status = lmr_soft_tie_loss_backward(&grads, ref_mat(h), &weights,
+                                                ref_ids(targets), ref_vec(dloss),
+                                                lambda, reduction, ignore_index);
     return 0;
 }
 

@@ -56,4 +56,17 @@ int ref_add_vec_out(const vec_ctx *ctx, ref_result *result, const char *name,
 int ref_add_ids_out(const vec_ctx *ctx, ref_result *result, const char *name,
                     size_t len, lmr_ids_out *view);
 
+/* ---- the head variants' inputs (tools/refops/ref_ops.c) ----------------- */
+
+/* A view of an optional matrix input: the empty view when array is NULL. */
+lmr_mat ref_optional_mat(const vec_array *array);
+
+/* The MLP head's weights, and the gated mixture's parameters, from a case:
+ * W2 (W_out) in the untied form and E in the tied one, the other left empty;
+ * *vocab from the output matrix. 0, or -1 after a message. */
+int ref_read_mlp_weights(const vec_ctx *ctx, lmr_head_mlp_weights *weights,
+                         size_t *vocab);
+int ref_read_mos_gated_params(const vec_ctx *ctx, lmr_mos_gated_params *params,
+                              size_t *vocab);
+
 #endif
