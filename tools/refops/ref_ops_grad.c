@@ -1,24 +1,13 @@
 /*
  * ref_ops_grad.c -- runners for the backward ops and the end-to-end tied
  * model (spec/gradients.md). Each: fetch the case's inputs, allocate the
- * named gradient outputs, check that the shapes agree (LMR_EDIM when they do
- * not, like any rejection by the reference), call ref/.
+ * named gradient outputs, call ref/ with views of the file's shapes (ref/
+ * judges whether they agree: spec/api.md#views).
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "ref_ops_internal.h"
-
-/* Allocates outputs names[0..count) of (rows[i], cols[i]) into out[i]. */
-static int add_outputs(const vec_ctx *ctx, ref_result *result, size_t count,
-                       const char *const *names, const size_t *rows,
-                       const size_t *cols, double **out)
-{
-    for (size_t i = 0; i < count; i++)
-        if ((out[i] = ref_add_f64(ctx, result, names[i], rows[i], cols[i])) == NULL)
-            return -1;
-    return 0;
-}
 
 /* rows * cols as the column count of a 3-D output (k, rows, cols); 0 with a
  * message when it overflows. */
