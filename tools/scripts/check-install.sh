@@ -16,10 +16,12 @@ root="$tmp/root$prefix"
 
 # 1. The exported symbols. A declaration in an installed header starts at
 # column 0 with its return type and names an lmr_ function; LMR_API stands
-# alone on the line above it (ref/lmr_api.h).
+# alone on the line above it (ref/lmr_api.h). The static inline view
+# constructors of lmr_view.h are defined in the header, not exported.
 headers="$root/include/lmref"
 awk '
     /^LMR_API$/ { marked = 1; next }
+    /^static inline / { marked = 0; next }
     /^[a-z].*[ *]lmr_[a-z0-9_]*\(/ {
         name = $0
         sub(/\(.*/, "", name)
