@@ -1371,6 +1371,107 @@ static int run_head(const void *context, struct outputs *out)
         lmr_mat_of(a->dU, a->n, a->vocab));
 }
 
+/* Two TAP lines: status is expected, and no buffer of out was written. */
+static void rejected_untouched(int status, int expected,
+                               const struct outputs *out, const char *what)
+{
+    expect_status(status, expected, what);
+    tap_ok(untouched(out), "%s: output not written", what);
+}
+
+/* The tied or untied head's backward on views; db is ignored when tied. */
+static int call_head_backward(int tied, lmr_mat_out dh, lmr_mat_out dweight,
+                              lmr_vec_out db, lmr_mat h, lmr_mat weight,
+                              lmr_mat dlogits)
+{
+    if (tied)
+        return lmr_head_tied_backward(dh, dweight, h, weight, dlogits);
+    return lmr_head_untied_backward(dh, dweight, db, h, weight, dlogits);
+}
+
+/* The weight's shape, (|V|,d) tied or (d,|V|) untied, with `extra` more
+ * along d. */
+static lmr_mat head_weight(int tied, const double *data, size_t extra)
+{
+    return tied ? lmr_mat_of(data, VOCAB, WIDTH + extra)
+                : lmr_mat_of(data, WIDTH + extra, VOCAB);
+}
+
+/* The shapes the views carry, and two problems in one call: the first in
+ * the order of spec/api.md#error-order wins. */
+static void test_head_shapes_and_order(int tied)
+{
+    const char *f = tied ? "lmr_head_tied_backward" : "lmr_head_untied_backward";
+    double weight_nan[GOOD_COUNT], upstream_nan[GOOD_COUNT], h_nan[GOOD_COUNT];
+    struct outputs out;
+    lmr_mat h = lmr_mat_of(GOOD, BATCH, WIDTH);
+    lmr_mat weight = head_weight(tied, GOOD + 3, 0);
+    lmr_mat dU = lmr_mat_of(GOOD + 11, BATCH, VOCAB);
+    lmr_mat bad_weight = head_weight(tied, good_with(weight_nan, 3 + 7, NAN) + 3, 0);
+    lmr_mat bad_dU = lmr_mat_of(good_with(upstream_nan, 11, INFINITY) + 11,
+                                BATCH, VOCAB);
+    lmr_mat bad_h = lmr_mat_of(good_with(h_nan, 0, NAN), BATCH, WIDTH);
+    fill_sentinels(&out);
+    lmr_mat_out dh = lmr_mat_out_of(out.slot[0], BATCH, WIDTH);
+    lmr_mat_out dweight = tied ? lmr_mat_out_of(out.slot[1], VOCAB, WIDTH)
+                               : lmr_mat_out_of(out.slot[1], WIDTH, VOCAB);
+    lmr_mat_out dweight_wrong = tied ? lmr_mat_out_of(out.slot[1], VOCAB + 1, WIDTH)
+                                     : lmr_mat_out_of(out.slot[1], WIDTH, VOCAB + 1);
+    lmr_mat_out dh_wrong = lmr_mat_out_of(out.slot[0], BATCH, WIDTH + 1);
+    lmr_vec_out db = lmr_vec_out_of(out.slot[2], VOCAB);
+
+    rejected_untouched(call_head_backward(tied, dh, dweight, db, h,
+                                          head_weight(tied, GOOD + 3, 1), dU),
+                       LMR_EDIM, &out, named(f, "weight disagrees with h's d"));
+    rejected_untouched(call_head_backward(tied, dh, dweight, db, h, weight,
+                                          lmr_mat_of(GOOD + 11, BATCH, VOCAB - 1)),
+                       LMR_EDIM, &out, named(f, "dlogits with |V| - 1 columns"));
+    rejected_untouched(call_head_backward(tied, dh, dweight, db, h, weight,
+                                          lmr_mat_of(GOOD + 11, BATCH - 1, VOCAB)),
+                       LMR_EDIM, &out, named(f, "dlogits with n - 1 rows"));
+    rejected_untouched(call_head_backward(tied, dh_wrong, dweight, db, h, weight,
+                                          dU),
+                       LMR_EDIM, &out, named(f, "dh not n x d"));
+    rejected_untouched(call_head_backward(tied, dh, dweight_wrong, db, h, weight,
+                                          dU),
+                       LMR_EDIM, &out, named(f, "weight gradient of another shape"));
+    rejected_untouched(call_head_backward(tied, dh, dweight, db, bad_h,
+                                          head_weight(tied, GOOD + 3, 1), dU),
+                       LMR_EDIM, &out,
+                       named(f, "order: the weight's shape before NaN in h"));
+    rejected_untouched(call_head_backward(tied, dh, dweight, db, h, bad_weight,
+                                          lmr_mat_of(GOOD + 11, BATCH, VOCAB - 1)),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: NaN in the weight before dlogits' shape"));
+    rejected_untouched(call_head_backward(tied, dh_wrong, dweight, db, h, weight,
+                                          bad_dU),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: +inf in dlogits before dh's shape"));
+    rejected_untouched(call_head_backward(tied, lmr_mat_out_of(NULL, BATCH, WIDTH),
+                                          dweight, db, h, weight,
+                                          lmr_mat_of(GOOD + 11, BATCH + 1, VOCAB)),
+                       LMR_EDIM, &out,
+                       named(f, "order: dlogits' shape before dh NULL"));
+    if (tied)
+        return;
+    rejected_untouched(call_head_backward(tied, dh, dweight,
+                                          lmr_vec_out_of(out.slot[2], VOCAB - 1),
+                                          h, weight, dU),
+                       LMR_EDIM, &out, named(f, "db of |V| - 1 entries"));
+    struct outputs without;
+    fill_sentinels(&without);
+    int with_db = call_head_backward(tied, dh, dweight, db, h, weight, dU);
+    int no_db = call_head_backward(
+        tied, lmr_mat_out_of(without.slot[0], BATCH, WIDTH),
+        lmr_mat_out_of(without.slot[1], WIDTH, VOCAB), lmr_vec_out_of(NULL, 0), h,
+        weight, dU);
+    tap_ok(with_db == LMR_OK && no_db == LMR_OK &&
+           same_values(out.buffer[0], without.buffer[0], BATCH * WIDTH) &&
+           same_values(out.buffer[1], without.buffer[1], WIDTH * VOCAB) &&
+           without.buffer[2][0] == SENTINEL,
+           "%s: db may be the empty view; dh and dW are the same", f);
+}
+
 static void test_head_errors(int tied)
 {
     const char *f = tied ? "lmr_head_tied_backward" : "lmr_head_untied_backward";
@@ -1431,6 +1532,7 @@ static void test_head_errors(int tied)
     expect_status(run_head(&a, &out), LMR_OK, named(f, "n = 0, NULL h and dlogits"));
     tap_ok(all_zero(out.buffer[1], VOCAB * WIDTH) && out.buffer[0][0] == SENTINEL,
            "%s: n = 0 gives a zero weight gradient", f);
+    test_head_shapes_and_order(tied);
 }
 
 /* ---- lmr_softmax_backward, lmr_log_softmax_backward --------------------------------------- */
@@ -1474,6 +1576,53 @@ static int run_softmax(const void *context, struct outputs *out)
                                 out->slot[1],
                                 lmr_mat_of(a->logits, a->n, a->vocab),
                                 lmr_mat_of(a->dY, a->n, a->vocab), a->tau);
+}
+
+/* The upstream gradient's and the output's shapes, and two problems in one
+ * call (spec/api.md#error-order). */
+static void test_softmax_shapes_and_order(int log_form)
+{
+    const char *f = log_form ? "lmr_log_softmax_backward" : "lmr_softmax_backward";
+    double upstream[BATCH * VOCAB];
+    struct outputs out;
+    fill_sentinels(&out);
+    lmr_mat logits = lmr_mat_of(MASKED_LOGITS, BATCH, VOCAB);
+    lmr_mat dY = lmr_mat_of(MASKED_UPSTREAM, BATCH, VOCAB);
+    lmr_mat dY_wide = lmr_mat_of(MASKED_UPSTREAM, BATCH - 1, VOCAB + 1);
+    lmr_mat_out dlogits = lmr_mat_out_of(out.slot[0], BATCH, VOCAB);
+    lmr_mat_out dlogits_wrong = lmr_mat_out_of(out.slot[0], BATCH, VOCAB - 1);
+    double *dtau = out.slot[1];
+    enum lmr_status (*op)(lmr_mat_out, double *, lmr_mat, lmr_mat, double) =
+        log_form ? lmr_log_softmax_backward : lmr_softmax_backward;
+
+    rejected_untouched(op(dlogits, dtau, logits, dY_wide, 1.0), LMR_EDIM, &out,
+                       named(f, "upstream (n-1) x (|V|+1), as many entries"));
+    rejected_untouched(op(dlogits, dtau, logits,
+                          lmr_mat_of(MASKED_UPSTREAM, BATCH, VOCAB - 1), 1.0),
+                       LMR_EDIM, &out, named(f, "upstream with |V| - 1 columns"));
+    rejected_untouched(op(dlogits_wrong, dtau, logits, dY, 1.0), LMR_EDIM, &out,
+                       named(f, "dlogits not n x |V|"));
+    rejected_untouched(op(dlogits, dtau, logits, dY_wide, 0.0), LMR_EDOMAIN,
+                       &out, named(f, "order: tau = 0 before the upstream's shape"));
+    copy_with(upstream, MASKED_UPSTREAM, BATCH * VOCAB, BATCH * VOCAB - 1, NAN);
+    rejected_untouched(op(dlogits_wrong, dtau, logits,
+                          lmr_mat_of(upstream, BATCH, VOCAB), 1.0),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: NaN upstream before dlogits' shape"));
+    rejected_untouched(op(dlogits, NULL, logits,
+                          lmr_mat_of(upstream, BATCH, VOCAB), 1.0),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: NaN upstream before dtau NULL"));
+    rejected_untouched(op(dlogits_wrong, NULL, logits, dY, 1.0), LMR_EINVAL,
+                       &out, named(f, "order: dtau NULL before dlogits' shape"));
+    if (!log_form)
+        return;
+    copy_with(upstream, MASKED_UPSTREAM, BATCH * VOCAB, 1, 0.5);
+    rejected_untouched(op(dlogits_wrong, dtau, logits,
+                          lmr_mat_of(upstream, BATCH, VOCAB), 1.0),
+                       LMR_EDOMAIN, &out,
+                       named(f, "order: upstream at a masked logit before "
+                                "dlogits' shape"));
 }
 
 static void test_softmax_errors(int log_form)
@@ -1539,6 +1688,7 @@ static void test_softmax_errors(int log_form)
     expect_status(run_softmax(&a, &out), LMR_OK, named(f, "n = 0, NULL logits"));
     tap_ok(out.buffer[1][0] == 0.0 && out.buffer[0][0] == SENTINEL,
            "%s: n = 0 gives dtau = 0", f);
+    test_softmax_shapes_and_order(log_form);
 }
 
 /* ---- lmr_cross_entropy_backward ------------------------------------------------------ */
@@ -1568,6 +1718,91 @@ static int run_cross_entropy(const void *context, struct outputs *out)
         lmr_mat_of(a->logits, a->n, a->vocab), lmr_ids_of(a->targets, a->n),
         lmr_vec_of(a->dloss, a->reduction == LMR_REDUCE_NONE ? a->n : 1),
         a->reduction, a->ignore_index);
+}
+
+/* The shapes of targets, dloss and dlogits, two problems in one call
+ * (spec/api.md#error-order), and lmr_cross_entropy_weights's views. */
+static void test_cross_entropy_shapes_and_order(void)
+{
+    const char *f = "lmr_cross_entropy_backward";
+    double dloss_nan[BATCH], weights[BATCH + 1];
+    int64_t targets_bad[BATCH] = {2, VOCAB, 0}; /* (BATCH), one out of range */
+    int64_t targets_masked[BATCH] = {1, IGNORE, 0}; /* logit 1 of row 0 is -inf */
+    size_t counted = 0;
+    struct outputs out;
+    fill_sentinels(&out);
+    lmr_mat logits = lmr_mat_of(MASKED_LOGITS, BATCH, VOCAB);
+    lmr_ids targets = lmr_ids_of(GOOD_TARGETS, BATCH);
+    lmr_vec dloss_none = lmr_vec_of(GOOD + 1, BATCH), dloss_one = lmr_vec_of(GOOD + 1, 1);
+    lmr_mat_out dlogits = lmr_mat_out_of(out.slot[0], BATCH, VOCAB);
+    lmr_mat_out dlogits_wrong = lmr_mat_out_of(out.slot[0], VOCAB, BATCH);
+    copy_with(dloss_nan, GOOD + 1, BATCH, BATCH - 1, NAN);
+
+    rejected_untouched(lmr_cross_entropy_backward(dlogits, logits,
+                                                  lmr_ids_of(GOOD_TARGETS, BATCH - 1),
+                                                  dloss_one, LMR_REDUCE_SUM, IGNORE),
+                       LMR_EDIM, &out, named(f, "targets of n - 1 entries"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits, logits, targets,
+                                                  lmr_vec_of(GOOD + 1, BATCH - 1),
+                                                  LMR_REDUCE_NONE, IGNORE),
+                       LMR_EDIM, &out, named(f, "none: dloss of n - 1 entries"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits, logits, targets,
+                                                  dloss_none, LMR_REDUCE_MEAN,
+                                                  IGNORE),
+                       LMR_EDIM, &out, named(f, "mean: dloss of n entries"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits_wrong, logits, targets,
+                                                  dloss_one, LMR_REDUCE_SUM, IGNORE),
+                       LMR_EDIM, &out, named(f, "dlogits |V| x n"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits, logits,
+                                                  lmr_ids_of(targets_bad, BATCH),
+                                                  dloss_none, LMR_REDUCE_SUM,
+                                                  IGNORE),
+                       LMR_EINDEX, &out,
+                       named(f, "order: a target out of range before dloss's length"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits_wrong, logits, targets,
+                                                  lmr_vec_of(dloss_nan, BATCH),
+                                                  LMR_REDUCE_NONE, IGNORE),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: NaN in dloss before dlogits' shape"));
+    rejected_untouched(lmr_cross_entropy_backward(lmr_mat_out_of(NULL, BATCH, VOCAB),
+                                                  logits,
+                                                  lmr_ids_of(targets_masked, BATCH),
+                                                  dloss_one, LMR_REDUCE_SUM, IGNORE),
+                       LMR_EDOMAIN, &out,
+                       named(f, "order: a counted target at a -inf logit before "
+                                "dlogits NULL"));
+    rejected_untouched(lmr_cross_entropy_backward(dlogits, logits,
+                                                  lmr_ids_of(targets_masked, BATCH),
+                                                  lmr_vec_of(dloss_nan + BATCH - 1, 1),
+                                                  LMR_REDUCE_SUM, IGNORE),
+                       LMR_ENONFINITE, &out,
+                       named(f, "order: NaN in dloss before a counted target at "
+                                "a -inf logit"));
+
+    f = "lmr_cross_entropy_weights";
+    expect_status(lmr_cross_entropy_weights(lmr_vec_out_of(weights, BATCH),
+                                            &counted, targets, dloss_one,
+                                            LMR_REDUCE_MEAN, IGNORE),
+                  LMR_OK, named(f, "valid call"));
+    tap_ok(counted == 2 && weights[1] == 0.0 && weights[0] == GOOD[1] / 2.0,
+           "%s: mean over 2 counted rows, 0 for the ignored one", f);
+    expect_status(lmr_cross_entropy_weights(lmr_vec_out_of(weights, BATCH + 1),
+                                            &counted, targets, dloss_one,
+                                            LMR_REDUCE_SUM, IGNORE),
+                  LMR_EDIM, named(f, "weights of n + 1 entries"));
+    expect_status(lmr_cross_entropy_weights(lmr_vec_out_of(weights, BATCH),
+                                            &counted, targets, dloss_one,
+                                            LMR_REDUCE_NONE, IGNORE),
+                  LMR_EDIM, named(f, "none: dloss of 1 entry"));
+    expect_status(lmr_cross_entropy_weights(lmr_vec_out_of(weights, BATCH),
+                                            &counted, targets, dloss_none,
+                                            (enum lmr_reduction)9, IGNORE),
+                  LMR_EDOMAIN,
+                  named(f, "order: an unknown reduction before dloss's length"));
+    expect_status(lmr_cross_entropy_weights(lmr_vec_out_of(weights, BATCH), NULL,
+                                            targets, lmr_vec_of(GOOD, 2),
+                                            LMR_REDUCE_SUM, IGNORE),
+                  LMR_EDIM, named(f, "order: dloss's length before counted NULL"));
 }
 
 static void test_cross_entropy_errors(void)
@@ -1635,6 +1870,7 @@ static void test_cross_entropy_errors(void)
     expect_status(run_cross_entropy(&a, &out), LMR_OK,
                   named(f, "n = 0 (none), every array NULL"));
     tap_ok(untouched(&out), "%s: n = 0 writes nothing", f);
+    test_cross_entropy_shapes_and_order();
 }
 
 /* ---- lmr_head_partial_backward ------------------------------------------------------- */

@@ -253,11 +253,66 @@ static void test_tied_null_and_empty(void)
     expect_rejected(run_tied(args, &out), LMR_OK, &out, "lmr_head_tied: n = 0");
 }
 
+/* The shapes the views carry (spec/api.md#views): each disagreement is
+ * LMR_EDIM from the library itself, and a call with two problems reports the
+ * first in the order of spec/api.md#error-order. */
+static void test_tied_shapes_and_order(void)
+{
+    struct outputs out;
+    double h_nan[BATCH * WIDTH], table_nan[VOCAB * WIDTH];
+    lmr_mat h = lmr_mat_of(GOOD_H, BATCH, WIDTH);
+    lmr_mat E = lmr_mat_of(TABLE_E, VOCAB, WIDTH);
+    lmr_mat E_wide = lmr_mat_of(TABLE_E, 2, 3); /* width 3, not d = 2 */
+    copy_with(h_nan, GOOD_H, BATCH * WIDTH, 0, NAN);
+    copy_with(table_nan, TABLE_E, VOCAB * WIDTH, VOCAB * WIDTH - 1, NAN);
+    lmr_mat h_bad = lmr_mat_of(h_nan, BATCH, WIDTH);
+    lmr_mat E_bad = lmr_mat_of(table_nan, VOCAB, WIDTH);
+
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH, 2), h,
+                                  E_wide),
+                    LMR_EDIM, &out, "lmr_head_tied: E.cols != h.cols");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                                  h, E),
+                    LMR_EDIM, &out, "lmr_head_tied: logits with |V| + 1 columns");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH - 1, VOCAB),
+                                  h, E),
+                    LMR_EDIM, &out, "lmr_head_tied: logits with n - 1 rows");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH, 2), h_bad,
+                                  E_wide),
+                    LMR_EDIM, &out,
+                    "lmr_head_tied order: E's width (EDIM) before NaN in h");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH, 2),
+                                  lmr_mat_of(NULL, BATCH, WIDTH), E_wide),
+                    LMR_EINVAL, &out,
+                    "lmr_head_tied order: h NULL (EINVAL) before E's width");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_tied(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                                  h, E_bad),
+                    LMR_ENONFINITE, &out,
+                    "lmr_head_tied order: NaN in E's last row before the "
+                    "logits' shape");
+    expect_status(lmr_head_tied(lmr_mat_out_of(NULL, BATCH, VOCAB), h, E_bad),
+                  LMR_ENONFINITE,
+                  "lmr_head_tied order: NaN in E before logits NULL");
+    expect_status(lmr_head_tied_check(h, E), LMR_OK,
+                  "lmr_head_tied_check: valid inputs");
+    expect_status(lmr_head_tied_check(h, E_bad), LMR_ENONFINITE,
+                  "lmr_head_tied_check: NaN in E's last row");
+    expect_status(lmr_head_tied_check(h, E_wide), LMR_EDIM,
+                  "lmr_head_tied_check: E.cols != h.cols");
+}
+
 static void test_head_tied(void)
 {
     test_tied_null_and_empty();
     test_tied_values();
     test_tied_sizes();
+    test_tied_shapes_and_order();
 }
 
 /* ---- lmr_head_untied ----------------------------------------------------- */
@@ -382,11 +437,65 @@ static void test_untied_null_and_empty(void)
     expect_rejected(run_untied(args, &out), LMR_OK, &out, "lmr_head_untied: n = 0");
 }
 
+/* As test_tied_shapes_and_order, for the untied head: W (d,|V|) and a
+ * present bias (|V|) must agree with h (n,d). */
+static void test_untied_shapes_and_order(void)
+{
+    struct outputs out;
+    double weight_nan[WIDTH * VOCAB], bias_nan[VOCAB];
+    lmr_mat h = lmr_mat_of(GOOD_H, BATCH, WIDTH);
+    lmr_mat W = lmr_mat_of(TABLE_W, WIDTH, VOCAB);
+    lmr_mat W_tall = lmr_mat_of(TABLE_W, 3, 2); /* 3 rows, not d = 2 */
+    lmr_vec b = lmr_vec_of(GOOD_BIAS, VOCAB);
+    lmr_vec b_short = lmr_vec_of(GOOD_BIAS, VOCAB - 1);
+    copy_with(weight_nan, TABLE_W, WIDTH * VOCAB, WIDTH * VOCAB - 1, NAN);
+    copy_with(bias_nan, GOOD_BIAS, VOCAB, VOCAB - 1, NAN);
+    lmr_mat W_bad = lmr_mat_of(weight_nan, WIDTH, VOCAB);
+    lmr_vec b_bad = lmr_vec_of(bias_nan, VOCAB);
+    lmr_mat_out logits = lmr_mat_out_of(NULL, 0, 0);
+
+    fill_sentinels(&out);
+    logits = lmr_mat_out_of(out.values, BATCH, 2);
+    expect_rejected(lmr_head_untied(logits, h, W_tall, lmr_vec_absent()),
+                    LMR_EDIM, &out, "lmr_head_untied: W.rows != h.cols");
+    fill_sentinels(&out);
+    logits = lmr_mat_out_of(out.values, BATCH, VOCAB);
+    expect_rejected(lmr_head_untied(logits, h, W, b_short), LMR_EDIM, &out,
+                    "lmr_head_untied: a bias of |V| - 1 entries");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_untied(lmr_mat_out_of(out.values, VOCAB, BATCH + 1),
+                                    h, W, b),
+                    LMR_EDIM, &out, "lmr_head_untied: logits not n x |V|");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_untied(logits, h, W_bad, b_short), LMR_EDIM, &out,
+                    "lmr_head_untied order: the bias's length (EDIM) before "
+                    "NaN in W");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_untied(lmr_mat_out_of(out.values, BATCH, 1), h, W,
+                                    b_bad),
+                    LMR_ENONFINITE, &out,
+                    "lmr_head_untied order: NaN in the bias before the "
+                    "logits' shape");
+    fill_sentinels(&out);
+    expect_rejected(lmr_head_untied(lmr_mat_out_of(out.values, BATCH, 1), h,
+                                    W_bad, b),
+                    LMR_ENONFINITE, &out,
+                    "lmr_head_untied order: NaN in W's last row before the "
+                    "logits' shape");
+    expect_status(lmr_head_untied_check(h, W, b), LMR_OK,
+                  "lmr_head_untied_check: valid inputs");
+    expect_status(lmr_head_untied_check(h, W, b_bad), LMR_ENONFINITE,
+                  "lmr_head_untied_check: NaN in the bias");
+    expect_status(lmr_head_untied_check(h, W, b_short), LMR_EDIM,
+                  "lmr_head_untied_check: a bias of another length");
+}
+
 static void test_head_untied(void)
 {
     test_untied_null_and_empty();
     test_untied_values();
     test_untied_sizes();
+    test_untied_shapes_and_order();
 }
 
 /* ---- bad logits, shared by every op that reads logits -------------------- */
@@ -556,6 +665,83 @@ static void rows_null_and_empty(struct rows_args args)
     expect_rejected(run_rows(args, &out), LMR_OK, &out, line);
 }
 
+/* The output's shape and the order of two problems (spec/api.md). */
+static void rows_shapes_and_order(struct rows_args args)
+{
+    struct outputs out;
+    char line[200];
+    double bad[BATCH * VOCAB];
+    lmr_mat logits = lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB);
+    copy_with(bad, GOOD_LOGITS, BATCH * VOCAB, BATCH * VOCAB - 1, NAN);
+    lmr_mat logits_bad = lmr_mat_of(bad, BATCH, VOCAB);
+
+    fill_sentinels(&out);
+    snprintf(line, sizeof line, "%s: output with |V| + 1 columns", args.name);
+    expect_rejected(args.op(lmr_mat_out_of(out.values, BATCH, VOCAB + 1),
+                            logits, 1.0),
+                    LMR_EDIM, &out, line);
+    fill_sentinels(&out);
+    snprintf(line, sizeof line, "%s: output with n + 1 rows", args.name);
+    expect_rejected(args.op(lmr_mat_out_of(out.values, BATCH + 1, VOCAB),
+                            logits, 1.0),
+                    LMR_EDIM, &out, line);
+    fill_sentinels(&out);
+    snprintf(line, sizeof line,
+             "%s order: tau = 0 (a parameter) before a NaN logit", args.name);
+    expect_rejected(args.op(lmr_mat_out_of(out.values, BATCH, VOCAB),
+                            logits_bad, 0.0),
+                    LMR_EDOMAIN, &out, line);
+    fill_sentinels(&out);
+    snprintf(line, sizeof line, "%s order: |V| = 0 before tau NaN", args.name);
+    expect_rejected(args.op(lmr_mat_out_of(out.values, BATCH, 0),
+                            lmr_mat_of(GOOD_LOGITS, BATCH, 0), NAN),
+                    LMR_EDIM, &out, line);
+    fill_sentinels(&out);
+    snprintf(line, sizeof line,
+             "%s order: a NaN logit before the output's shape", args.name);
+    expect_rejected(args.op(lmr_mat_out_of(out.values, BATCH, 1), logits_bad,
+                            1.0),
+                    LMR_ENONFINITE, &out, line);
+    snprintf(line, sizeof line,
+             "%s order: a NaN logit before the output NULL", args.name);
+    expect_status(args.op(lmr_mat_out_of(NULL, BATCH, VOCAB), logits_bad, 1.0),
+                  LMR_ENONFINITE, line);
+}
+
+/* lmr_softmax_check alone, and lmr_softmax_stats's optional outputs. */
+static void test_softmax_check_and_stats(void)
+{
+    lmr_softmax_row rows[BATCH];
+    double shifted[BATCH * VOCAB], exps[BATCH * VOCAB], bad[BATCH * VOCAB];
+    lmr_mat logits = lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_mat_out none = lmr_mat_out_of(NULL, 0, 0);
+    copy_with(bad, GOOD_LOGITS, BATCH * VOCAB, 0, INFINITY);
+    expect_status(lmr_softmax_check(logits, 0.5), LMR_OK,
+                  "lmr_softmax_check: valid logits and tau");
+    expect_status(lmr_softmax_check(lmr_mat_of(bad, BATCH, VOCAB), 0.5),
+                  LMR_ENONFINITE, "lmr_softmax_check: a +inf logit");
+    expect_status(lmr_softmax_check(logits, -1.0), LMR_EDOMAIN,
+                  "lmr_softmax_check: tau < 0");
+    expect_status(lmr_softmax_stats(rows, none, none, logits, 1.0), LMR_OK,
+                  "lmr_softmax_stats: empty views for shifted and exps");
+    expect_status(lmr_softmax_stats(rows, lmr_mat_out_of(shifted, BATCH, VOCAB),
+                                    lmr_mat_out_of(exps, BATCH, VOCAB),
+                                    logits, 1.0),
+                  LMR_OK, "lmr_softmax_stats: valid call");
+    expect_status(lmr_softmax_stats(rows, lmr_mat_out_of(shifted, BATCH, 2),
+                                    none, logits, 1.0),
+                  LMR_EDIM, "lmr_softmax_stats: shifted not n x |V|");
+    expect_status(lmr_softmax_stats(rows, none,
+                                    lmr_mat_out_of(exps, BATCH - 1, VOCAB),
+                                    logits, 1.0),
+                  LMR_EDIM, "lmr_softmax_stats: exps not n x |V|");
+    expect_status(lmr_softmax_stats(NULL, none, none, logits, 1.0),
+                  LMR_EINVAL, "lmr_softmax_stats: rows NULL, n > 0");
+    expect_status(lmr_softmax_stats(NULL, none, none, logits, 0.0),
+                  LMR_EDOMAIN,
+                  "lmr_softmax_stats order: tau = 0 before rows NULL");
+}
+
 static void test_rows(row_op op, const char *name)
 {
     struct rows_args args = rows_defaults(op, name);
@@ -564,6 +750,9 @@ static void test_rows(row_op op, const char *name)
     rows_bad_tau(args);
     rows_extreme_tau(args);
     rows_sizes(args);
+    rows_shapes_and_order(args);
+    if (op == lmr_softmax)
+        test_softmax_check_and_stats();
 }
 
 /* ---- lmr_cross_entropy --------------------------------------------------- */
@@ -777,6 +966,99 @@ static void test_entropy_all_ignored(void)
            "lmr_cross_entropy: all ignored, mean gives NaN");
 }
 
+/* The shapes and the order of two problems (spec/api.md). */
+static void test_entropy_shapes_and_order(void)
+{
+    struct outputs out;
+    double bad[BATCH * VOCAB];
+    int64_t bad_targets[BATCH] = {0, VOCAB, 2}; /* (BATCH), one out of range */
+    lmr_mat logits = lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_ids targets = lmr_ids_of(GOOD_TARGETS, BATCH);
+    lmr_ids short_targets = lmr_ids_of(GOOD_TARGETS, BATCH - 1);
+    copy_with(bad, GOOD_LOGITS, BATCH * VOCAB, BATCH * VOCAB - 1, NAN);
+    lmr_mat logits_bad = lmr_mat_of(bad, BATCH, VOCAB);
+    lmr_vec_out one = lmr_vec_out_of(out.values, 1);
+    lmr_vec_out per_row = lmr_vec_out_of(out.values, BATCH);
+
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(one, logits, short_targets,
+                                      LMR_REDUCE_MEAN, IGNORE),
+                    LMR_EDIM, &out, "lmr_cross_entropy: targets of n - 1 entries");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(lmr_vec_out_of(out.values, BATCH + 1),
+                                      logits, targets, LMR_REDUCE_NONE, IGNORE),
+                    LMR_EDIM, &out, "lmr_cross_entropy: none, loss of n + 1 entries");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(per_row, logits, targets, LMR_REDUCE_SUM,
+                                      IGNORE),
+                    LMR_EDIM, &out, "lmr_cross_entropy: sum, loss of n entries");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(one, logits_bad, short_targets,
+                                      LMR_REDUCE_MEAN, IGNORE),
+                    LMR_EDIM, &out,
+                    "lmr_cross_entropy order: targets' length (EDIM) before a "
+                    "NaN logit");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(one, logits, lmr_ids_of(bad_targets, BATCH),
+                                      (enum lmr_reduction)5, IGNORE),
+                    LMR_EDOMAIN, &out,
+                    "lmr_cross_entropy order: an unknown reduction before a "
+                    "target out of range");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(one, logits_bad, targets, LMR_REDUCE_MEAN,
+                                      1),
+                    LMR_EDOMAIN, &out,
+                    "lmr_cross_entropy order: ignore_index inside [0, |V|) "
+                    "before a NaN logit");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(one, logits_bad,
+                                      lmr_ids_of(bad_targets, BATCH),
+                                      LMR_REDUCE_MEAN, IGNORE),
+                    LMR_ENONFINITE, &out,
+                    "lmr_cross_entropy order: a NaN logit before a target out "
+                    "of range");
+    fill_sentinels(&out);
+    expect_rejected(lmr_cross_entropy(per_row, logits,
+                                      lmr_ids_of(bad_targets, BATCH),
+                                      LMR_REDUCE_MEAN, IGNORE),
+                    LMR_EINDEX, &out,
+                    "lmr_cross_entropy order: a target out of range before the "
+                    "loss's length");
+    expect_status(lmr_cross_entropy_check(logits, targets, LMR_REDUCE_NONE,
+                                          IGNORE),
+                  LMR_OK, "lmr_cross_entropy_check: valid inputs");
+    expect_status(lmr_cross_entropy_check(logits, lmr_ids_of(bad_targets, BATCH),
+                                          LMR_REDUCE_NONE, IGNORE),
+                  LMR_EINDEX, "lmr_cross_entropy_check: a target out of range");
+    expect_status(lmr_cross_entropy_check(logits, short_targets,
+                                          LMR_REDUCE_NONE, IGNORE),
+                  LMR_EDIM, "lmr_cross_entropy_check: targets of n - 1 entries");
+}
+
+/* lmr_cross_entropy_terms: the views of its outputs. */
+static void test_entropy_terms(void)
+{
+    double losses[BATCH + 1];
+    size_t counted = 0;
+    lmr_mat logits = lmr_mat_of(GOOD_LOGITS, BATCH, VOCAB);
+    lmr_ids targets = lmr_ids_of(GOOD_TARGETS, BATCH);
+    expect_status(lmr_cross_entropy_terms(lmr_vec_out_of(losses, BATCH),
+                                          &counted, logits, targets, IGNORE),
+                  LMR_OK, "lmr_cross_entropy_terms: valid call");
+    tap_ok(counted == 2, "lmr_cross_entropy_terms: 2 of 3 rows counted");
+    expect_status(lmr_cross_entropy_terms(lmr_vec_out_of(losses, BATCH + 1),
+                                          &counted, logits, targets, IGNORE),
+                  LMR_EDIM, "lmr_cross_entropy_terms: losses of n + 1 entries");
+    expect_status(lmr_cross_entropy_terms(lmr_vec_out_of(losses, BATCH), NULL,
+                                          logits, targets, IGNORE),
+                  LMR_EINVAL, "lmr_cross_entropy_terms: counted NULL");
+    expect_status(lmr_cross_entropy_terms(lmr_vec_out_of(losses, BATCH), NULL,
+                                          logits, targets, 0),
+                  LMR_EDOMAIN,
+                  "lmr_cross_entropy_terms order: ignore_index inside [0, |V|) "
+                  "before counted NULL");
+}
+
 static void test_cross_entropy(void)
 {
     struct outputs out;
@@ -789,6 +1071,8 @@ static void test_cross_entropy(void)
     test_entropy_null();
     test_entropy_empty();
     test_entropy_all_ignored();
+    test_entropy_shapes_and_order();
+    test_entropy_terms();
 }
 
 /* ---- lmr_argmax ---------------------------------------------------------- */
