@@ -1276,6 +1276,312 @@ static void test_compose_layernorm(void)
                     "lmr_compose_layernorm: n = 0");
 }
 
+/* ---- shapes that must agree, and spec/api.md#error-order -------------------
+ * Each call below has one shape problem the views carry (the library, not
+ * its caller, answers LMR_EDIM), or two problems at once, of which the one
+ * spec/api.md#error-order names first must be reported: EINVAL, EDIM,
+ * EOVERFLOW, the scalar parameters, the entries in parameter order, then
+ * the outputs. Every output stays unwritten. */
+
+/* out (OUT_CAPACITY) filled with the sentinel, as a (rows, cols) output. */
+static lmr_mat_out fresh_out(double *out, size_t rows, size_t cols)
+{
+    fill_sentinel(out);
+    return lmr_mat_out_of(out, rows, cols);
+}
+
+/* E (VOCAB, WIDTH) with a NaN in row 2, which no id of the tests reads. */
+static lmr_mat e_with_nan(double *buffer /* (VOCAB * WIDTH) */)
+{
+    copy_with(buffer, TABLE_E, VOCAB * WIDTH, 2 * WIDTH, NAN);
+    return lmr_mat_of(buffer, VOCAB, WIDTH);
+}
+
+/* P (MAX_LEN, WIDTH) with a NaN in row 2. */
+static lmr_mat p_with_nan(double *buffer /* (MAX_LEN * WIDTH) */)
+{
+    copy_with(buffer, TABLE_P, MAX_LEN * WIDTH, 2 * WIDTH, NAN);
+    return lmr_mat_of(buffer, MAX_LEN, WIDTH);
+}
+
+/* ids (BATCH) whose last one is bad_id, the others 0 and 1 */
+static lmr_ids ids_ending(int64_t *buffer /* (BATCH) */, int64_t bad_id)
+{
+    buffer[0] = 0;
+    buffer[1] = 1;
+    buffer[BATCH - 1] = bad_id;
+    return lmr_ids_of(buffer, BATCH);
+}
+
+static void test_lookup_order(void)
+{
+    double out[OUT_CAPACITY], nan_e[VOCAB * WIDTH];
+    int64_t ids[BATCH];
+    lmr_ids good = lmr_ids_of(GOOD_IDS, BATCH);
+    expect_rejected(lmr_embed_lookup(fresh_out(out, BATCH, WIDTH + 1),
+                                     e_view(), good),
+                    LMR_EDIM, out, "lmr_embed_lookup: out has d + 1 columns");
+    expect_rejected(lmr_embed_lookup(fresh_out(out, BATCH - 1, WIDTH),
+                                     e_view(), good),
+                    LMR_EDIM, out, "lmr_embed_lookup: out has n - 1 rows");
+    expect_rejected(lmr_embed_lookup(fresh_out(out, BATCH, WIDTH + 1),
+                                     e_view(), ids_ending(ids, VOCAB)),
+                    LMR_EINDEX, out,
+                    "lmr_embed_lookup: bad id and out's shape: the input first");
+    expect_rejected(lmr_embed_lookup(fresh_out(out, BATCH, WIDTH),
+                                     e_with_nan(nan_e), ids_ending(ids, -1)),
+                    LMR_ENONFINITE, out,
+                    "lmr_embed_lookup: NaN in E and a bad id: E first");
+    expect_rejected(lmr_embed_lookup(fresh_out(out, BATCH, WIDTH),
+                                     lmr_mat_of(NULL, VOCAB, WIDTH),
+                                     ids_ending(ids, -1)),
+                    LMR_EINVAL, out,
+                    "lmr_embed_lookup: E NULL and a bad id: EINVAL first");
+    expect_status(lmr_embed_lookup_check(e_with_nan(nan_e), good),
+                  LMR_ENONFINITE, "lmr_embed_lookup_check: NaN in E");
+    expect_status(lmr_embed_lookup_check(e_view(), good), LMR_OK,
+                  "lmr_embed_lookup_check: valid inputs");
+}
+
+static void test_onehot_order(void)
+{
+    double out[OUT_CAPACITY], nan_e[VOCAB * WIDTH];
+    double wide[BATCH * (VOCAB + 1)] = {0}; /* (BATCH, VOCAB + 1) one-hot */
+    double bad[BATCH * VOCAB];              /* (BATCH, VOCAB), row 0 all 0 */
+    for (size_t t = 0; t < BATCH; t++)
+        wide[t * (VOCAB + 1) + t] = 1.0;
+    copy_with(bad, GOOD_ONEHOT, BATCH * VOCAB, 2, 0.0);
+    expect_rejected(lmr_embed_onehot(fresh_out(out, BATCH, WIDTH), lmr_mat_of(wide, BATCH, VOCAB + 1),
+                                     e_view()),
+                    LMR_EDIM, out, "lmr_embed_onehot: onehot width |V| + 1");
+    expect_rejected(lmr_embed_onehot(fresh_out(out, BATCH, WIDTH - 1),
+                                     lmr_mat_of(GOOD_ONEHOT, BATCH, VOCAB),
+                                     e_view()),
+                    LMR_EDIM, out, "lmr_embed_onehot: out has d - 1 columns");
+    expect_rejected(lmr_embed_onehot(fresh_out(out, BATCH, WIDTH), lmr_mat_of(bad, BATCH, VOCAB),
+                                     e_with_nan(nan_e)),
+                    LMR_EDOMAIN, out,
+                    "lmr_embed_onehot: not one-hot and NaN in E: onehot first");
+    expect_rejected(lmr_embed_onehot(fresh_out(out, BATCH, WIDTH), lmr_mat_of(wide, BATCH, VOCAB + 1),
+                                     e_with_nan(nan_e)),
+                    LMR_EDIM, out,
+                    "lmr_embed_onehot: onehot width and NaN in E: EDIM first");
+    expect_rejected(lmr_embed_onehot(fresh_out(out, 1, 1),
+                                     lmr_mat_of(GOOD_ONEHOT, BATCH, VOCAB),
+                                     e_with_nan(nan_e)),
+                    LMR_ENONFINITE, out,
+                    "lmr_embed_onehot: NaN in E and out's shape: the input first");
+    expect_status(lmr_embed_onehot_check(lmr_mat_of(bad, BATCH, VOCAB),
+                                         e_view()),
+                  LMR_EDOMAIN, "lmr_embed_onehot_check: a row without a 1");
+}
+
+static void test_learned_order(void)
+{
+    double out[OUT_CAPACITY], nan_p[MAX_LEN * WIDTH];
+    int64_t positions[BATCH];
+    lmr_ids good = lmr_ids_of(GOOD_POSITIONS, BATCH);
+    expect_rejected(lmr_pos_learned(fresh_out(out, BATCH + 1, WIDTH),
+                                    p_view(), good),
+                    LMR_EDIM, out, "lmr_pos_learned: out has n + 1 rows");
+    expect_rejected(lmr_pos_learned(fresh_out(out, BATCH, WIDTH),
+                                    p_with_nan(nan_p),
+                                    ids_ending(positions, MAX_LEN)),
+                    LMR_ENONFINITE, out,
+                    "lmr_pos_learned: NaN in P and a bad position: P first");
+    expect_rejected(lmr_pos_learned(fresh_out(out, BATCH, 1), p_view(),
+                                    ids_ending(positions, -1)),
+                    LMR_EPOS, out,
+                    "lmr_pos_learned: bad position and out's shape: the input first");
+    expect_status(lmr_pos_learned_check(p_view(), ids_ending(positions, MAX_LEN)),
+                  LMR_EPOS, "lmr_pos_learned_check: position L");
+}
+
+static void test_sinusoid_order(void)
+{
+    double out[OUT_CAPACITY];
+    int64_t positions[BATCH];
+    lmr_ids good = lmr_ids_of(GOOD_POSITIONS, BATCH);
+    expect_rejected(lmr_pos_sinusoid(fresh_out(out, BATCH - 1, WIDTH),
+                                     good, BASE),
+                    LMR_EDIM, out, "lmr_pos_sinusoid: out has n - 1 rows");
+    expect_rejected(lmr_pos_sinusoid(fresh_out(out, BATCH, WIDTH),
+                                     ids_ending(positions, -1), NAN),
+                    LMR_ENONFINITE, out,
+                    "lmr_pos_sinusoid: base NaN and a bad position: base first");
+    expect_rejected(lmr_pos_sinusoid(fresh_out(out, BATCH, 0),
+                                     lmr_ids_of(NULL, BATCH), BASE),
+                    LMR_EINVAL, out,
+                    "lmr_pos_sinusoid: positions NULL and d = 0: EINVAL first");
+    expect_rejected(lmr_pos_sinusoid(fresh_out(out, BATCH + 1, WIDTH),
+                                     ids_ending(positions, -1), BASE),
+                    LMR_EPOS, out,
+                    "lmr_pos_sinusoid: bad position and out's shape: the input first");
+    expect_status(lmr_pos_sinusoid_check(good, 0, 1.0), LMR_EDIM,
+                  "lmr_pos_sinusoid_check: d = 0 and base 1: EDIM first");
+    expect_status(lmr_pos_sinusoid_check(good, WIDTH, BASE), LMR_OK,
+                  "lmr_pos_sinusoid_check: valid inputs");
+}
+
+static void test_layernorm_order(void)
+{
+    double out[OUT_CAPACITY], nan_x[BATCH * WIDTH], nan_beta[WIDTH];
+    const double long_gamma[WIDTH + 1] = {1.0, 2.0, 3.0};
+    copy_with(nan_x, GOOD_X, BATCH * WIDTH, 0, NAN);
+    copy_with(nan_beta, GOOD_BETA, WIDTH, 0, NAN);
+    lmr_mat x_nan = lmr_mat_of(nan_x, BATCH, WIDTH);
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), x_view(), lmr_vec_of(long_gamma, WIDTH + 1),
+                                  beta_view(), EPS),
+                    LMR_EDIM, out, "lmr_layernorm: gamma of length d + 1");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), x_view(), gamma_view(),
+                                  lmr_vec_of(GOOD_BETA, WIDTH - 1), EPS),
+                    LMR_EDIM, out, "lmr_layernorm: beta of length d - 1");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), x_view(), gamma_view(), lmr_vec_absent(),
+                                  EPS),
+                    LMR_EDIM, out, "lmr_layernorm: beta absent (it is required)");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH + 1),
+                                  x_view(), gamma_view(), beta_view(), EPS),
+                    LMR_EDIM, out, "lmr_layernorm: out has d + 1 columns");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), x_view(), lmr_vec_of(long_gamma, WIDTH + 1),
+                                  beta_view(), NAN),
+                    LMR_EDIM, out,
+                    "lmr_layernorm: gamma's length and eps NaN: EDIM first");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), x_nan, gamma_view(), beta_view(), 0.0),
+                    LMR_EDOMAIN, out,
+                    "lmr_layernorm: eps 0 and NaN in x: eps first");
+    expect_rejected(lmr_layernorm(fresh_out(out, BATCH, WIDTH), lmr_mat_of(NULL, BATCH, WIDTH),
+                                  lmr_vec_of(long_gamma, WIDTH + 1),
+                                  beta_view(), EPS),
+                    LMR_EINVAL, out,
+                    "lmr_layernorm: x NULL and gamma's length: EINVAL first");
+    expect_rejected(lmr_layernorm(fresh_out(out, 1, WIDTH), x_nan,
+                                  gamma_view(), beta_view(), EPS),
+                    LMR_ENONFINITE, out,
+                    "lmr_layernorm: NaN in x and out's shape: the input first");
+    expect_status(lmr_layernorm_check(x_view(), gamma_view(), lmr_vec_absent(),
+                                      EPS),
+                  LMR_OK, "lmr_layernorm_check: beta absent is not checked");
+    expect_status(lmr_layernorm_check(x_view(), gamma_view(),
+                                      lmr_vec_of(nan_beta, WIDTH), EPS),
+                  LMR_ENONFINITE, "lmr_layernorm_check: NaN in a present beta");
+    expect_status(lmr_layernorm_check(x_view(), gamma_view(),
+                                      lmr_vec_of(GOOD_BETA, 1), EPS),
+                  LMR_EDIM, "lmr_layernorm_check: a present beta of length 1");
+}
+
+static void test_compose_order(void)
+{
+    double out[OUT_CAPACITY], nan_e[VOCAB * WIDTH], nan_p[MAX_LEN * WIDTH];
+    int64_t ids[BATCH];
+    lmr_ids good = lmr_ids_of(GOOD_IDS, BATCH);
+    struct compose_args args = compose_learned_defaults();
+    lmr_positions learned = args.positions, sinusoid, odd;
+    sinusoid = compose_sinusoid_defaults().positions;
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH + 1), e_view(),
+                                good, &learned),
+                    LMR_EDIM, out, "lmr_compose: out has d + 1 columns");
+    odd = learned;
+    odd.kind = (enum lmr_position_kind)7;
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_with_nan(nan_e), good, &odd), LMR_EDOMAIN,
+                    out, "lmr_compose: unknown kind and NaN in E: the kind first");
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_with_nan(nan_e), ids_ending(ids, VOCAB),
+                                &learned),
+                    LMR_ENONFINITE, out,
+                    "lmr_compose: NaN in E and a bad id: E first");
+    odd = learned;
+    odd.table = p_with_nan(nan_p);
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_view(), ids_ending(ids, VOCAB), &odd),
+                    LMR_EINDEX, out,
+                    "lmr_compose: a bad id and NaN in P: the ids first");
+    odd.start = -1;
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_view(), good, &odd), LMR_ENONFINITE, out,
+                    "lmr_compose: NaN in P and start -1: P first");
+    odd = learned;
+    odd.table.cols = WIDTH + 1;
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_with_nan(nan_e), good, &odd), LMR_EDIM, out,
+                    "lmr_compose: P's width and NaN in E: EDIM first");
+    odd = sinusoid;
+    odd.base = NAN;
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), e_view(), ids_ending(ids, -1), &odd),
+                    LMR_ENONFINITE, out,
+                    "lmr_compose: base NaN and a bad id: base first");
+    expect_rejected(lmr_compose(fresh_out(out, BATCH, WIDTH), lmr_mat_of(TABLE_E, VOCAB, 0), good, NULL),
+                    LMR_EINVAL, out,
+                    "lmr_compose: positions NULL and d = 0: EINVAL first");
+    expect_rejected(lmr_compose(fresh_out(out, 2, 2), e_view(),
+                                ids_ending(ids, VOCAB), &sinusoid),
+                    LMR_EINDEX, out,
+                    "lmr_compose: a bad id and out's shape: the input first");
+    expect_status(lmr_compose_check(e_view(), good, &sinusoid), LMR_OK,
+                  "lmr_compose_check: valid inputs");
+}
+
+static void test_compose_layernorm_order(void)
+{
+    double out[OUT_CAPACITY], nan_e[VOCAB * WIDTH], nan_gamma[WIDTH];
+    const double short_gamma[1] = {1.0};
+    int64_t ids[BATCH];
+    lmr_ids good = lmr_ids_of(GOOD_IDS, BATCH);
+    lmr_positions learned = compose_learned_defaults().positions;
+    lmr_positions sinusoid = compose_sinusoid_defaults().positions;
+    copy_with(nan_gamma, GOOD_GAMMA, WIDTH, 1, NAN);
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_view(), good, &learned,
+                                          lmr_vec_of(short_gamma, 1),
+                                          beta_view(), EPS),
+                    LMR_EDIM, out, "lmr_compose_layernorm: gamma of length 1");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_view(), good, &learned,
+                                          gamma_view(),
+                                          lmr_vec_of(short_gamma, 1), EPS),
+                    LMR_EDIM, out, "lmr_compose_layernorm: beta of length 1");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_with_nan(nan_e), good, &learned,
+                                          lmr_vec_of(short_gamma, 1),
+                                          beta_view(), EPS),
+                    LMR_EDIM, out,
+                    "lmr_compose_layernorm: NaN in E and gamma's length: EDIM first");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_view(), ids_ending(ids, VOCAB),
+                                          &learned, gamma_view(), beta_view(),
+                                          NAN),
+                    LMR_ENONFINITE, out,
+                    "lmr_compose_layernorm: eps NaN and a bad id: eps first");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_view(), ids_ending(ids, VOCAB),
+                                          &learned, lmr_vec_of(nan_gamma, WIDTH),
+                                          beta_view(), EPS),
+                    LMR_EINDEX, out,
+                    "lmr_compose_layernorm: a bad id and NaN in gamma: the ids first");
+    sinusoid.base = 1.0;
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, WIDTH), e_view(), good, &sinusoid,
+                                          gamma_view(), beta_view(), NAN),
+                    LMR_EDOMAIN, out,
+                    "lmr_compose_layernorm: base 1 and eps NaN: positions first");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, 1),
+                                          e_view(), good, &learned,
+                                          gamma_view(), beta_view(), EPS),
+                    LMR_EDIM, out, "lmr_compose_layernorm: out has 1 column");
+    expect_rejected(lmr_compose_layernorm(fresh_out(out, BATCH, 1),
+                                          e_with_nan(nan_e), good, &learned,
+                                          gamma_view(), beta_view(), EPS),
+                    LMR_ENONFINITE, out,
+                    "lmr_compose_layernorm: NaN in E and out's shape: the input first");
+    expect_status(lmr_compose_layernorm_check(e_view(), good, &learned,
+                                              gamma_view(), lmr_vec_absent(),
+                                              EPS),
+                  LMR_EDIM, "lmr_compose_layernorm_check: beta is required");
+    expect_status(lmr_compose_layernorm_check(e_view(), good, &learned,
+                                              gamma_view(), beta_view(), EPS),
+                  LMR_OK, "lmr_compose_layernorm_check: valid inputs");
+}
+
+static void test_order(void)
+{
+    test_lookup_order();
+    test_onehot_order();
+    test_learned_order();
+    test_sinusoid_order();
+    test_layernorm_order();
+    test_compose_order();
+    test_compose_layernorm_order();
+}
+
 int main(void)
 {
     test_status_names();
@@ -1287,6 +1593,7 @@ int main(void)
     test_layernorm();
     test_compose();
     test_compose_layernorm();
+    test_order();
     tap_done();
     return tap_exit_status();
 }

@@ -1339,6 +1339,141 @@ static void test_layernorm_errors(void)
            out.buffer[0][0] == SENTINEL, "%s: n = 0 gives zero dgamma, dbeta", f);
 }
 
+/* ---- input side: shapes that must agree, and spec/api.md#error-order ------
+ * One shape problem the views carry, or two problems at once of which the
+ * one the order names first must be reported: the inputs (as the forward's
+ * check has them), then the upstream gradient, then the outputs. */
+
+/* out's buffers refilled with the sentinel; its slots are kept. */
+static struct outputs *fresh(struct outputs *out)
+{
+    for (size_t b = 0; b < OUT_BUFFERS; b++)
+        for (size_t i = 0; i < OUT_CAPACITY; i++)
+            out->buffer[b][i] = SENTINEL;
+    return out;
+}
+
+/* Two TAP lines: status is expected and no buffer of out was written. */
+static void expect_first(int status, int expected, const struct outputs *out,
+                         const char *what)
+{
+    expect_status(status, expected, what);
+    tap_ok(untouched(out), "%s: output not written", what);
+}
+
+/* The scatter-add of GOOD_IDS, its last index replaced by last_index, and
+ * dY into the (rows, WIDTH) gradient in out's slot 0. */
+static int scatter_call(int positions, struct outputs *out, size_t rows,
+                        int64_t last_index, lmr_mat dY)
+{
+    int64_t index[BATCH] = {GOOD_IDS[0], GOOD_IDS[1], last_index};
+    lmr_mat_out grad = lmr_mat_out_of(fresh(out)->slot[0], rows, WIDTH);
+    return positions
+               ? lmr_pos_learned_backward(grad, lmr_ids_of(index, BATCH), dY)
+               : lmr_embed_lookup_backward(grad, lmr_ids_of(index, BATCH), dY);
+}
+
+static void test_scatter_order(int positions)
+{
+    const char *f = positions ? "lmr_pos_learned_backward" : "lmr_embed_lookup_backward";
+    int bad_index = positions ? LMR_EPOS : LMR_EINDEX;
+    size_t rows = positions ? TABLE_LEN : VOCAB;
+    double buffer[GOOD_COUNT];
+    lmr_mat dY_nan = lmr_mat_of(good_with(buffer, 1, NAN), BATCH, WIDTH);
+    struct outputs out;
+    fill_sentinels(&out);
+    expect_first(scatter_call(positions, &out, rows, 0,
+                              lmr_mat_of(GOOD, BATCH + 1, WIDTH)),
+                 LMR_EDIM, &out, named(f, "dY has n + 1 rows"));
+    expect_first(scatter_call(positions, &out, rows, 0,
+                              lmr_mat_of(GOOD, BATCH, WIDTH + 1)),
+                 LMR_EDIM, &out, named(f, "dY has d + 1 columns"));
+    expect_first(scatter_call(positions, &out, rows, (int64_t)rows, dY_nan),
+                 bad_index, &out,
+                 named(f, "a bad index and NaN in dY: the index first"));
+    expect_first(scatter_call(positions, &out, rows, -1,
+                              lmr_mat_of(GOOD, BATCH, 1)),
+                 bad_index, &out,
+                 named(f, "a bad index and dY's shape: the index first"));
+    expect_first(scatter_call(positions, &out, 0, 0,
+                              lmr_mat_of(NULL, BATCH, WIDTH)),
+                 LMR_EDIM, &out,
+                 named(f, "no table rows and dY NULL: the inputs' EDIM first"));
+    out.slot[0] = NULL;
+    expect_first(scatter_call(positions, &out, rows, 0,
+                              lmr_mat_of(GOOD, BATCH - 1, WIDTH)),
+                 LMR_EDIM, &out,
+                 named(f, "dY's shape and the output NULL: dY first"));
+    expect_first(scatter_call(positions, &out, rows, 0, dY_nan),
+                 LMR_ENONFINITE, &out,
+                 named(f, "NaN in dY and the output NULL: dY first"));
+}
+
+/* LayerNorm's backward on GOOD: x (BATCH, WIDTH), gamma (gamma_len), dY,
+ * into dx (dx_cols wide), dgamma (WIDTH), dbeta (dbeta_len). */
+struct layernorm_views {
+    lmr_mat x, dY;
+    lmr_vec gamma;
+    size_t dx_cols, dbeta_len;
+    double eps;
+};
+
+static struct layernorm_views layernorm_views_default(void)
+{
+    struct layernorm_views v = {lmr_mat_of(GOOD, BATCH, WIDTH),
+                                lmr_mat_of(GOOD + 9, BATCH, WIDTH),
+                                lmr_vec_of(GOOD + 5, WIDTH), WIDTH, WIDTH, 1e-5};
+    return v;
+}
+
+static int layernorm_call(struct layernorm_views v, struct outputs *out)
+{
+    fresh(out);
+    return lmr_layernorm_backward(lmr_mat_out_of(out->slot[0], BATCH, v.dx_cols),
+                                  lmr_vec_out_of(out->slot[1], WIDTH),
+                                  lmr_vec_out_of(out->slot[2], v.dbeta_len),
+                                  v.x, v.gamma, v.dY, v.eps);
+}
+
+static void test_layernorm_backward_order(void)
+{
+    const char *f = "lmr_layernorm_backward";
+    double buffer[GOOD_COUNT];
+    struct outputs out;
+    struct layernorm_views v = layernorm_views_default();
+    fill_sentinels(&out);
+    v.gamma.len = WIDTH + 1;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out,
+                 named(f, "gamma of length d + 1"));
+    v.eps = NAN;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out,
+                 named(f, "gamma's length and eps NaN: EDIM first"));
+    v = layernorm_views_default();
+    v.dY.cols = WIDTH + 1;
+    v.dY.rows = 1;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out, named(f, "dY is 1 x (d + 1)"));
+    v = layernorm_views_default();
+    v.dx_cols = WIDTH + 1;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out, named(f, "dx has d + 1 columns"));
+    v = layernorm_views_default();
+    v.dbeta_len = 1;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out, named(f, "dbeta of length 1"));
+    v = layernorm_views_default();
+    v.eps = 0.0;
+    v.dY.data = good_with(buffer, 0, NAN);
+    expect_first(layernorm_call(v, &out), LMR_EDOMAIN, &out,
+                 named(f, "eps 0 and NaN in dY: eps first"));
+    v.eps = 1e-5;
+    v.dx_cols = 1;
+    expect_first(layernorm_call(v, &out), LMR_ENONFINITE, &out,
+                 named(f, "NaN in dY and dx's shape: dY first"));
+    v = layernorm_views_default();
+    v.dY.rows = BATCH - 1;
+    out.slot[1] = NULL;
+    expect_first(layernorm_call(v, &out), LMR_EDIM, &out,
+                 named(f, "dY's shape and dgamma NULL: dY first"));
+}
+
 /* ---- lmr_head_tied_backward, lmr_head_untied_backward ----------------------------------- */
 
 struct head_args {
@@ -2783,6 +2918,9 @@ int main(void)
     test_scatter_errors(0);
     test_scatter_errors(1);
     test_layernorm_errors();
+    test_scatter_order(0);
+    test_scatter_order(1);
+    test_layernorm_backward_order();
     test_head_errors(1);
     test_head_errors(0);
     test_softmax_errors(0);
