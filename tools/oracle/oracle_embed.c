@@ -13,6 +13,7 @@
 
 #include "oracle.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K of spec/tolerance.md#copy and spec/tolerance.md#compose. */
 static const double COPY_K = 1.0;
@@ -97,9 +98,9 @@ int oracle_embed_lookup(double *y, double *scale, double *k,
                         const double *E, const int64_t *ids,
                         size_t n, size_t V, size_t d)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(E, V, d, ids, n))
-        return -1;
-    if (!oracle_indices_below(ids, n, V))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_embed_lookup(oracle_mat(E, V, d), oracle_ints_of(ids, n))
+               != ORACLE_OK)
         return -1;
     copy_rows(y, scale, E, ids, n, d);
     *k = COPY_K;
@@ -111,9 +112,9 @@ int oracle_pos_learned(double *y, double *scale, double *k,
                        const double *P, const int64_t *positions,
                        size_t n, size_t L, size_t d)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(P, L, d, positions, n))
-        return -1;
-    if (!oracle_indices_below(positions, n, L))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_pos_learned(oracle_mat(P, L, d),
+                                    oracle_ints_of(positions, n)) != ORACLE_OK)
         return -1;
     copy_rows(y, scale, P, positions, n, d);
     *k = COPY_K;

@@ -27,6 +27,7 @@
 
 #include "oracle.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K = 2d + 8 of spec/tolerance.md#layernorm. */
 static double layernorm_k(size_t d)
@@ -201,11 +202,9 @@ int oracle_layernorm(double *y, double *scale, double *k,
                      const double *x, const double *gamma, const double *beta,
                      size_t n, size_t d, double eps)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !affine_ok(gamma, beta, d, eps))
-        return -1;
-    if (!oracle_table_fits(n, d) || (n > 0 && x == NULL))
-        return -1;
-    if (!oracle_all_finite(x, n * d))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_layernorm(oracle_mat(x, n, d), oracle_vec(gamma, d),
+                                  oracle_vec(beta, d), eps) != ORACLE_OK)
         return -1;
     mpfr_t *row = new_row(d);
     mpfr_t *deviation = new_row(d);

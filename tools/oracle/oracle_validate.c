@@ -848,3 +848,73 @@ enum oracle_status oracle_check_attention_weights_backward(
         return found;
     return upstream(dweights, 2, rows(Q), rows(K));
 }
+
+/* ---- the fused and end-to-end ops ---- */
+
+enum oracle_status oracle_check_linear_cross_entropy(
+    oracle_reals h, oracle_reals E, oracle_ints targets, oracle_reals dloss,
+    oracle_reduction_code reduction, int64_t ignore_index)
+{
+    size_t d = cols(h), V = rows(E);
+    const enum oracle_status found[] = {
+        has_data(h), has_data(E), ints_have_data(targets),
+        at_least_one(d), at_least_one(V), same_size(cols(E), d),
+        same_size(targets.len, rows(h)),
+        fits(h), fits(E), table_fits(rows(h), V),
+        reduction_known(reduction), ignore_index_outside(ignore_index, V),
+        finite_entries(h), finite_entries(E),
+        targets_in_range(targets, V, ignore_index)};
+    enum oracle_status status = first_of(found, RULE_COUNT(found));
+    if (status != ORACLE_OK)
+        return status;
+    return upstream(dloss, 1, loss_length(reduction, rows(h)), 0);
+}
+
+/* EDIM: the tied model's LayerNorm needs both gamma and beta (d) or
+ * neither. */
+static enum oracle_status affine_pair(oracle_reals gamma, oracle_reals beta,
+                                      size_t d)
+{
+    if (absent(gamma) && absent(beta))
+        return ORACLE_OK;
+    if (shape_is(gamma, 1, d, 0, 0) != ORACLE_OK)
+        return ORACLE_EDIM;
+    return shape_is(beta, 1, d, 0, 0);
+}
+
+/* eps, when the tied model has its LayerNorm. */
+static enum oracle_status optional_eps(oracle_reals gamma, double eps)
+{
+    return absent(gamma) ? ORACLE_OK : positive_scalar(eps);
+}
+
+enum oracle_status oracle_check_tied_lm(const oracle_tied_lm_views *in)
+{
+    size_t n = in->ids.len, V = rows(in->E), d = cols(in->E);
+    size_t L = rows(in->P);
+    const enum oracle_status found[] = {
+        ints_have_data(in->ids), ints_have_data(in->targets),
+        has_data(in->E), has_data(in->P), has_data(in->gamma),
+        has_data(in->beta), has_data(in->M),
+        at_least_one(V), at_least_one(d), at_least_one(L),
+        same_size(cols(in->P), d), L < n ? ORACLE_EDIM : ORACLE_OK,
+        same_size(in->targets.len, n), affine_pair(in->gamma, in->beta, d),
+        optional_shape_is(in->M, 2, d, d, 0),
+        fits(in->E), fits(in->P), fits(in->M), table_fits(n, V),
+        optional_eps(in->gamma, in->eps), reduction_scalar(in->reduction),
+        ignore_index_outside(in->ignore_index, V),
+        indices_below(in->ids, V, ORACLE_EINDEX),
+        targets_in_range(in->targets, V, in->ignore_index),
+        finite_entries(in->E), finite_entries(in->P),
+        finite_entries(in->gamma), finite_entries(in->beta),
+        finite_entries(in->M)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+size_t oracle_counted_targets(oracle_ints targets, int64_t ignore_index)
+{
+    size_t m = 0;
+    for (size_t t = 0; targets.data != NULL && t < targets.len; t++)
+        m += targets.data[t] != ignore_index;
+    return m;
+}

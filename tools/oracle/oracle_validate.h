@@ -239,4 +239,28 @@ enum oracle_status oracle_check_attention_weights_backward(
 int oracle_attention_key_masked(const int64_t *key_mask, size_t i, size_t j,
                                 size_t n_q, size_t n_k, int causal);
 
+/* ---- the fused and end-to-end ops ---- */
+
+/* spec/linear_cross_entropy.md: the tied head's rules on h (n, d) and
+ * E (V, d), cross_entropy's on targets (n), reduction and ignore_index,
+ * then dloss ((n) for "none", else (1)) as an upstream gradient. */
+enum oracle_status oracle_check_linear_cross_entropy(
+    oracle_reals h, oracle_reals E, oracle_ints targets, oracle_reals dloss,
+    oracle_reduction_code reduction, int64_t ignore_index);
+
+/* The tied model's inputs (spec/gradients.md#tied_lm): ids, targets (n);
+ * E (V, d); P (L, d) with L >= n; gamma, beta (d), both absent without
+ * the LayerNorm; M (d, d) or absent (the identity); reduction sum or mean. */
+typedef struct {
+    oracle_ints ids, targets;
+    oracle_reals E, P, gamma, beta, M;
+    double eps;
+    oracle_reduction_code reduction;
+    int64_t ignore_index;
+} oracle_tied_lm_views;
+enum oracle_status oracle_check_tied_lm(const oracle_tied_lm_views *in);
+
+/* The number of targets that are not ignore_index. targets: (n) */
+size_t oracle_counted_targets(oracle_ints targets, int64_t ignore_index);
+
 #endif
