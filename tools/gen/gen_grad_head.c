@@ -18,11 +18,11 @@
  *   non-target logits, dloss other than 1 (and per-row dloss for "none",
  *   non-zero on ignored rows too), one token, 53-bit logits.
  *
- * Bad input in every file: an upstream gradient of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward op's
- * errors (widths that disagree, non-finite weights, tau <= 0, +inf logits, a
- * row of only -inf, bad targets, a counted target whose logit is -inf,
- * log-softmax's non-zero upstream gradient at a masked logit).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c), then the backward's own: an upstream
+ * gradient of the wrong shape (LMR_EDIM) or with NaN or infinity
+ * (LMR_ENONFINITE), a counted target whose logit is -inf, log-softmax's
+ * non-zero upstream gradient at a masked logit.
  */
 #include <math.h>
 #include <stdint.h>

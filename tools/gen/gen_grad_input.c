@@ -11,10 +11,11 @@
  *   a constant row (zero variance), a large common offset (x = 1000 + a
  *   small spread), eps from 1e-12 to 1, gamma = 1, 53-bit rows.
  *
- * Bad input in every file: an upstream gradient dY of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward op's
- * own errors (bad ids or positions, an empty table, d = 0, bad eps, gamma of
- * the wrong length, NaN in x).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c: bad ids or positions, an empty table,
+ * d = 0, bad eps, gamma of the wrong length, non-finite x or gamma), then
+ * the backward's own: an upstream gradient dY of the wrong shape (LMR_EDIM)
+ * or with NaN or infinity (LMR_ENONFINITE).
  */
 #include <math.h>
 #include <stdint.h>

@@ -21,10 +21,11 @@
  * - soft_tie_loss_backward: lambda 0 and > 0, sum and mean, dloss 1 and
  *   other values, W = E^T (the penalty's gradient is 0), 53-bit inputs.
  *
- * Bad input in every file: an upstream gradient of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward
- * op's errors (k > |V|, alpha outside [0, 1], bad weights, shapes that
- * disagree, lambda < 0, reduction "none", ...).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c: k > |V|, alpha outside [0, 1], bad
+ * weights, shapes that disagree, lambda < 0, reduction "none", ...), then
+ * the backward's own: an upstream gradient of the wrong shape (LMR_EDIM)
+ * or with NaN or infinity (LMR_ENONFINITE).
  */
 #include <math.h>
 #include <stdint.h>
