@@ -213,7 +213,7 @@ int oracle_param_count(int64_t *untied, int64_t *tied, int64_t *saving,
 {
     if (!untied || !tied || !saving || !relative || !relative_scale || !k)
         return -1;
-    if (vocab < 1 || d < 1 || block_params < 0)
+    if (oracle_check_param_count(vocab, d, block_params) != ORACLE_OK)
         return -1;
     int64_t shared, tied_count, untied_count;
     if (!checked_product(&shared, vocab, d)

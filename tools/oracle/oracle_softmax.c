@@ -53,11 +53,6 @@ void oracle_numbers_free(mpfr_t *numbers, size_t count)
     free(numbers);
 }
 
-int oracle_tau_ok(double tau)
-{
-    return isfinite(tau) && tau > 0.0;
-}
-
 /* The arithmetic of a size with a number: x = x + v, x * v or x / v,
  * rounded in direction rnd (v is exact at ORACLE_PREC bits). */
 enum size_operation { ADD_SIZE, MUL_SIZE, DIV_SIZE };

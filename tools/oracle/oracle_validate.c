@@ -918,3 +918,228 @@ size_t oracle_counted_targets(oracle_ints targets, int64_t ignore_index)
         m += targets.data[t] != ignore_index;
     return m;
 }
+
+/* ---- the forward ops without a backward ---- */
+
+/* EDOMAIN: a one-hot matrix (n, V) with an entry other than 0 or 1, or a
+ * row without exactly one 1. */
+static enum oracle_status onehot_entries(oracle_reals onehot)
+{
+    size_t n = rows(onehot), V = cols(onehot);
+    if (onehot.data == NULL || count_of(onehot) == SIZE_MAX)
+        return ORACLE_OK;
+    for (size_t t = 0; t < n; t++) {
+        size_t ones = 0;
+        for (size_t v = 0; v < V; v++) {
+            double x = onehot.data[t * V + v];
+            if (x != 0.0 && x != 1.0)
+                return ORACLE_EDOMAIN;
+            ones += x == 1.0;
+        }
+        if (ones != 1)
+            return ORACLE_EDOMAIN;
+    }
+    return ORACLE_OK;
+}
+
+enum oracle_status oracle_check_embed_onehot(oracle_reals onehot,
+                                             oracle_reals E)
+{
+    size_t V = rows(E), d = cols(E);
+    const enum oracle_status found[] = {
+        has_data(onehot), has_data(E),
+        at_least_one(V), at_least_one(d), same_size(cols(onehot), V),
+        fits(onehot), fits(E), table_fits(rows(onehot), d),
+        onehot_entries(onehot), finite_entries(E)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+/* The largest position of spec/sinusoid.md: 2^53. */
+static const int64_t MAX_SINUSOID_POSITION = (int64_t)1 << 53;
+
+/* A base that must be finite and > 1: ENONFINITE, then EDOMAIN. */
+static enum oracle_status sinusoid_base(double base)
+{
+    if (!isfinite(base))
+        return ORACLE_ENONFINITE;
+    return base > 1.0 ? ORACLE_OK : ORACLE_EDOMAIN;
+}
+
+/* EPOS: a position outside [0, 2^53]. */
+static enum oracle_status sinusoid_positions(oracle_ints positions)
+{
+    for (size_t t = 0; positions.data != NULL && t < positions.len; t++)
+        if (positions.data[t] < 0
+            || positions.data[t] > MAX_SINUSOID_POSITION)
+            return ORACLE_EPOS;
+    return ORACLE_OK;
+}
+
+enum oracle_status oracle_check_pos_sinusoid(oracle_ints positions, size_t d,
+                                             double base)
+{
+    const enum oracle_status found[] = {
+        ints_have_data(positions), at_least_one(d),
+        table_fits(positions.len, d), sinusoid_base(base),
+        sinusoid_positions(positions)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+/* EPOS: the composite's positions start ... start + n - 1 leave the
+ * source: start < 0; past L rows (learned) or past 2^53 (sinusoidal). */
+static enum oracle_status composite_positions(
+    const oracle_position_views *pos, size_t n)
+{
+    if (pos->start < 0)
+        return ORACLE_EPOS;
+    uint64_t start = (uint64_t)pos->start;
+    uint64_t end = pos->learned ? (uint64_t)rows(pos->P)
+                                : (uint64_t)MAX_SINUSOID_POSITION + 1;
+    return (start <= end && (uint64_t)n <= end - start) ? ORACLE_OK
+                                                        : ORACLE_EPOS;
+}
+
+enum oracle_status oracle_check_compose(oracle_reals E, oracle_ints ids,
+                                        const oracle_position_views *pos)
+{
+    size_t V = rows(E), d = cols(E);
+    const enum oracle_status found[] = {
+        has_data(E), ints_have_data(ids), has_data(pos->P),
+        at_least_one(V), at_least_one(d),
+        pos->learned ? at_least_one(rows(pos->P)) : ORACLE_OK,
+        pos->learned ? same_size(cols(pos->P), d) : ORACLE_OK,
+        fits(E), fits(pos->P), table_fits(ids.len, d),
+        composite_positions(pos, ids.len),
+        pos->learned ? ORACLE_OK : sinusoid_base(pos->base),
+        finite_entries(E), indices_below(ids, V, ORACLE_EINDEX),
+        finite_entries(pos->P)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+enum oracle_status oracle_check_compose_layernorm(
+    oracle_reals E, oracle_ints ids, const oracle_position_views *pos,
+    oracle_reals gamma, oracle_reals beta, double eps)
+{
+    size_t d = cols(E);
+    const enum oracle_status found[] = {
+        has_data(gamma), has_data(beta),
+        shape_is(gamma, 1, d, 0, 0), shape_is(beta, 1, d, 0, 0),
+        positive_scalar(eps),
+        finite_entries(gamma), finite_entries(beta)};
+    enum oracle_status status = oracle_check_compose(E, ids, pos);
+    if (status != ORACLE_OK)
+        return status;
+    return first_of(found, RULE_COUNT(found));
+}
+
+enum oracle_status oracle_check_argmax(oracle_reals logits)
+{
+    const enum oracle_status found[] = {
+        has_data(logits), at_least_one(cols(logits)), fits(logits),
+        logit_entries(logits)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+/* top_p: ENONFINITE, then EDOMAIN outside (0, 1]. */
+static enum oracle_status nucleus_mass(double top_p)
+{
+    if (!isfinite(top_p))
+        return ORACLE_ENONFINITE;
+    return (top_p > 0.0 && top_p <= 1.0) ? ORACLE_OK : ORACLE_EDOMAIN;
+}
+
+/* The draws r of the sampler: ENONFINITE, then EDOMAIN outside [0, 1). */
+static enum oracle_status uniform_draws(oracle_reals r)
+{
+    enum oracle_status found = finite_entries(r);
+    if (found != ORACLE_OK)
+        return found;
+    for (size_t t = 0; r.data != NULL && t < count_of(r); t++)
+        if (r.data[t] < 0.0 || r.data[t] >= 1.0)
+            return ORACLE_EDOMAIN;
+    return ORACLE_OK;
+}
+
+enum oracle_status oracle_check_sample(oracle_reals logits, oracle_reals r,
+                                       double tau, int64_t top_k,
+                                       double top_p)
+{
+    const enum oracle_status found[] = {
+        has_data(logits), has_data(r),
+        at_least_one(cols(logits)), shape_is(r, 1, rows(logits), 0, 0),
+        fits(logits),
+        positive_scalar(tau), top_k < 0 ? ORACLE_EDOMAIN : ORACLE_OK,
+        nucleus_mass(top_p),
+        logit_entries(logits), uniform_draws(r)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+/* EDOMAIN: the lens' k outside [1, V]. */
+static enum oracle_status top_count(int64_t k, size_t V)
+{
+    return (k < 1 || (uint64_t)k > (uint64_t)V) ? ORACLE_EDOMAIN : ORACLE_OK;
+}
+
+enum oracle_status oracle_check_logit_lens(oracle_reals hidden,
+                                           oracle_reals E, oracle_reals gamma,
+                                           oracle_reals beta, int64_t k,
+                                           double eps)
+{
+    size_t layers = extent(hidden, 0), n = extent(hidden, 1);
+    size_t d = extent(hidden, 2), V = rows(E);
+    const enum oracle_status found[] = {
+        has_data(hidden), has_data(E), has_data(gamma), has_data(beta),
+        at_least_one(layers), at_least_one(d), at_least_one(V),
+        same_size(cols(E), d), affine_pair(gamma, beta, d),
+        fits(hidden), fits(E), table_fits(layers * n, V),
+        top_count(k, V), optional_eps(gamma, eps),
+        finite_entries(hidden), finite_entries(E), finite_entries(gamma),
+        finite_entries(beta)};
+    return first_of(found, RULE_COUNT(found));
+}
+
+/* 1 if a + b fits in int64 (a, b >= 0). */
+static int sum_fits(int64_t a, int64_t b)
+{
+    return a <= INT64_MAX - b;
+}
+
+enum oracle_status oracle_check_param_count(int64_t vocab, int64_t d,
+                                            int64_t block_params)
+{
+    if (vocab < 1 || d < 1 || block_params < 0)
+        return ORACLE_EDOMAIN;
+    if (vocab > INT64_MAX / d)
+        return ORACLE_EOVERFLOW;
+    int64_t shared = vocab * d;
+    if (!sum_fits(shared, block_params)
+        || !sum_fits(shared + block_params, shared))
+        return ORACLE_EOVERFLOW;
+    return ORACLE_OK;
+}
+
+/* The largest magnitude of a PCA input (spec/pca.md): 2^480. */
+static const double MAX_PCA_MAGNITUDE = 0x1p480;
+
+/* PCA's entries: ENONFINITE, then EDOMAIN beyond 2^480. */
+static enum oracle_status pca_entries(oracle_reals X)
+{
+    enum oracle_status found = finite_entries(X);
+    if (found != ORACLE_OK)
+        return found;
+    for (size_t i = 0; X.data != NULL && i < count_of(X); i++)
+        if (X.data[i] > MAX_PCA_MAGNITUDE || X.data[i] < -MAX_PCA_MAGNITUDE)
+            return ORACLE_EDOMAIN;
+    return ORACLE_OK;
+}
+
+enum oracle_status oracle_check_pca(oracle_reals X, int64_t k)
+{
+    size_t n = rows(X), d = cols(X), rank = n < d ? n : d;
+    const enum oracle_status found[] = {
+        has_data(X), n < 2 ? ORACLE_EDIM : ORACLE_OK, at_least_one(d),
+        fits(X), table_fits(d, d),
+        (k < 1 || (uint64_t)k > (uint64_t)rank) ? ORACLE_EDOMAIN : ORACLE_OK,
+        pca_entries(X)};
+    return first_of(found, RULE_COUNT(found));
+}

@@ -263,4 +263,52 @@ enum oracle_status oracle_check_tied_lm(const oracle_tied_lm_views *in);
 /* The number of targets that are not ignore_index. targets: (n) */
 size_t oracle_counted_targets(oracle_ints targets, int64_t ignore_index);
 
+/* ---- the forward ops without a backward ---- */
+
+/* spec/embedding.md#onehot: onehot (n, V); E (V, d). An entry of onehot
+ * other than 0 or 1 (a NaN included), or a row without exactly one 1, is
+ * EDOMAIN. */
+enum oracle_status oracle_check_embed_onehot(oracle_reals onehot,
+                                             oracle_reals E);
+/* spec/sinusoid.md: positions (n) in [0, 2^53]; d >= 1; base > 1 */
+enum oracle_status oracle_check_pos_sinusoid(oracle_ints positions, size_t d,
+                                             double base);
+
+/* The position source of spec/embedding.md#compose: learned (P (L, d)) or
+ * sinusoidal (base), from position start. */
+typedef struct {
+    int learned;
+    oracle_reals P; /* absent unless learned */
+    int64_t start;
+    double base;    /* sinusoidal only */
+} oracle_position_views;
+/* spec/embedding.md#compose: E (V, d); ids (n) */
+enum oracle_status oracle_check_compose(oracle_reals E, oracle_ints ids,
+                                        const oracle_position_views *pos);
+/* spec/layernorm.md#compose: compose's rules, then gamma, beta (d) and eps */
+enum oracle_status oracle_check_compose_layernorm(
+    oracle_reals E, oracle_ints ids, const oracle_position_views *pos,
+    oracle_reals gamma, oracle_reals beta, double eps);
+
+/* spec/sampling.md#argmax: logits (n, V) */
+enum oracle_status oracle_check_argmax(oracle_reals logits);
+/* spec/sampling.md#sample: logits (n, V); r (n) in [0, 1); tau > 0;
+ * top_k >= 0; top_p in (0, 1] */
+enum oracle_status oracle_check_sample(oracle_reals logits, oracle_reals r,
+                                       double tau, int64_t top_k,
+                                       double top_p);
+/* spec/logit_lens.md: hidden (N_l, n, d); E (V, d); gamma, beta (d), both
+ * absent without the final LayerNorm (then eps is not read); k in [1, V] */
+enum oracle_status oracle_check_logit_lens(oracle_reals hidden,
+                                           oracle_reals E, oracle_reals gamma,
+                                           oracle_reals beta, int64_t k,
+                                           double eps);
+/* spec/param_count.md: vocab, d >= 1, block_params >= 0 (EDOMAIN), then
+ * every count within 2^63 - 1 (EOVERFLOW). */
+enum oracle_status oracle_check_param_count(int64_t vocab, int64_t d,
+                                            int64_t block_params);
+/* spec/pca.md: X (n, d) with n >= 2, d >= 1; k in [1, min(n, d)]; finite
+ * entries of magnitude at most 2^480 */
+enum oracle_status oracle_check_pca(oracle_reals X, int64_t k);
+
 #endif
