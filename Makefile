@@ -123,7 +123,8 @@ REF_TESTS := errors properties errors_output properties_output errors_grad error
              errors_pca properties_pca
 ORACLE_TESTS := oracle_selfcheck oracle_head_selfcheck oracle_variants_selfcheck \
                 oracle_grad_selfcheck oracle_grad_variants_selfcheck \
-                oracle_attention_selfcheck oracle_pca_selfcheck
+                oracle_attention_selfcheck oracle_pca_selfcheck \
+                oracle_validate_selfcheck
 REFOPS_TESTS := vectors format gradcheck
 CLI_TESTS := cli op_table explain
 TESTS := $(patsubst %,$(T)/%.t,$(REF_TESTS) $(ORACLE_TESTS) $(REFOPS_TESTS) \

@@ -45,12 +45,29 @@ void gen_note(gen_file *file, const char *flag, const char *meaning)
     json_object_set_new(file->notes, flag, json_string(meaning));
 }
 
+const char gen_capture_dir[] = "(kept in memory)";
+
+/* The root of the last file written to gen_capture_dir, or NULL. */
+static json_t *captured_root;
+
+json_t *gen_take_captured(void)
+{
+    json_t *root = captured_root;
+    captured_root = NULL;
+    return root;
+}
+
 int gen_file_write(gen_file *file, const char *dir)
 {
     char path[4096], err[VEC_ERRLEN];
     json_object_set_new(file->root, "number_of_cases",
                         json_integer((json_int_t)json_array_size(file->cases)));
     json_object_set(file->root, "cases", file->cases);
+    if (dir == gen_capture_dir) { /* kept in memory, not written */
+        json_decref(captured_root);
+        captured_root = json_incref(file->root);
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/%s.json", dir, file->stem);
     if (vecw_write_file(file->root, path, err, sizeof err) != 0) {
         fprintf(stderr, "lmr-gen: %s\n", err);

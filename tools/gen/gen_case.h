@@ -42,8 +42,14 @@ void gen_file_init(gen_file *file, const char *op, const char *spec_ref);
 void gen_file_rename(gen_file *file, const char *stem);
 /* Explains a flag in the file's notes dictionary. */
 void gen_note(gen_file *file, const char *flag, const char *meaning);
-/* Writes the file to dir/<op>.json; 0, or -1 after printing the error. */
+/* Writes the file to dir/<op>.json; 0, or -1 after printing the error.
+ * With dir = gen_capture_dir the file is kept in memory instead, for
+ * gen_take_captured. */
 int gen_file_write(gen_file *file, const char *dir);
+extern const char gen_capture_dir[];
+/* The JSON of the last file written to gen_capture_dir (the caller's
+ * reference), or NULL; the next call returns NULL. */
+json_t *gen_take_captured(void);
 void gen_file_free(gen_file *file);
 
 /* Opens a case with id "<op>/<slug>". */

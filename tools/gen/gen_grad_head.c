@@ -18,11 +18,11 @@
  *   non-target logits, dloss other than 1 (and per-row dloss for "none",
  *   non-zero on ignored rows too), one token, 53-bit logits.
  *
- * Bad input in every file: an upstream gradient of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward op's
- * errors (widths that disagree, non-finite weights, tau <= 0, +inf logits, a
- * row of only -inf, bad targets, a counted target whose logit is -inf,
- * log-softmax's non-zero upstream gradient at a masked logit).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c), then the backward's own: an upstream
+ * gradient of the wrong shape (LMR_EDIM) or with NaN or infinity
+ * (LMR_ENONFINITE), a counted target whose logit is -inf, log-softmax's
+ * non-zero upstream gradient at a masked logit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_derive.h"
 #include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
@@ -190,16 +191,6 @@ static void head_invalid_cases(gen_file *file, int untied)
          2, 3, r, k, 2, 4, 2, NAN},
         {"inf-in-upstream", "+infinity in dlogits", "LMR_ENONFINITE",
          2, 3, r, k, 2, 4, 2, INFINITY},
-        {"width-mismatch", "h has d = 3, the weight another width", "LMR_EDIM",
-         2, 3, 4, 4, 2, 4, 0, 0},
-        {"zero-width", "d = 0", "LMR_EDIM", 2, 0, untied ? 0 : 4,
-         untied ? 4 : 0, 2, 4, 0, 0},
-        {"empty-vocabulary", "|V| = 0", "LMR_EDIM", 2, 3, untied ? 3 : 0,
-         untied ? 0 : 3, 2, 0, 0, 0},
-        {"nan-in-weight", "NaN in the weight matrix", "LMR_ENONFINITE",
-         2, 3, r, k, 2, 4, 1, NAN},
-        {"inf-in-h", "-infinity in h", "LMR_ENONFINITE", 2, 3, r, k, 2, 4, 0,
-         -INFINITY},
     };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
         head_invalid(file, &list[i], untied);
@@ -218,6 +209,8 @@ static int head_file(const char *dir, int untied)
     for (size_t i = 0; i < sizeof head_configs / sizeof head_configs[0] &&
                        status == 0; i++)
         status = head_case(&file, &head_configs[i], untied);
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     head_invalid_cases(&file, untied);
     if (status == 0)
         status = gen_file_write(&file, dir);
@@ -391,14 +384,6 @@ static const rows_invalid_config rows_invalid_configs[] = {
      {0.0, 0.5, 1.0}, 3, NAN, 0},
     {"inf-in-upstream", "+infinity in the upstream gradient", "LMR_ENONFINITE",
      1.0, {0.0, 0.5, 1.0}, 3, INFINITY, 0},
-    {"tau-zero", "tau = 0", "LMR_EDOMAIN", 0.0, {0.0, 0.5, 1.0}, 3, 0.5, 0},
-    {"tau-negative", "tau = -1", "LMR_EDOMAIN", -1.0, {0.0, 0.5, 1.0}, 3, 0.5,
-     0},
-    {"tau-nan", "tau NaN", "LMR_ENONFINITE", NAN, {0.0, 0.5, 1.0}, 3, 0.5, 0},
-    {"plus-infinity", "+inf is not a logit", "LMR_ENONFINITE", 1.0,
-     {0.0, INFINITY, 1.0}, 3, 0.5, 0},
-    {"all-masked", "a row of only -inf (with upstream gradient 0 there)",
-     "LMR_EDOMAIN", 1.0, {-INFINITY, -INFINITY, -INFINITY}, 3, 0.0, 0},
     {"upstream-at-masked", "dlogprobs = 0.5 at a masked logit: no finite loss "
      "depends on that output", "LMR_EDOMAIN", 1.0, {-INFINITY, 0.5, 1.0}, 3,
      0.5, 1},
@@ -445,6 +430,8 @@ static int rows_file(const char *dir, int take_log)
     for (size_t i = 0; i < sizeof rows_configs / sizeof rows_configs[0] &&
                        status == 0; i++)
         status = rows_case(&file, &rows_configs[i], take_log);
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (size_t i = 0; i < sizeof rows_invalid_configs / sizeof rows_invalid_configs[0]; i++)
         if (take_log || !rows_invalid_configs[i].log_only)
             rows_invalid(&file, &rows_invalid_configs[i], take_log);
@@ -667,18 +654,6 @@ static const ce_invalid_config ce_invalid_configs[] = {
     {"masked-target", "a counted target whose logit is -inf: infinite loss, "
      "no gradient", "LMR_EDOMAIN", "mean", -100, {0, 1}, 2, {1.0}, 1, 1,
      {0.5, -INFINITY, 1.0}},
-    {"target-equal-to-vocab", "target 3 with |V| = 3", "LMR_EINDEX", "mean",
-     -100, {0, 3}, 2, {1.0}, 1, 0, {0}},
-    {"target-negative", "target -5, not the ignore_index", "LMR_EINDEX",
-     "mean", -100, {-5, 1}, 2, {1.0}, 1, 0, {0}},
-    {"ignore-index-in-range", "ignore_index 1 would drop a real token",
-     "LMR_EDOMAIN", "mean", 1, {0, 2}, 2, {1.0}, 1, 0, {0}},
-    {"unknown-reduction", "reduction \"avg\"", "LMR_EDOMAIN", "avg", -100,
-     {0, 1}, 2, {1.0}, 1, 0, {0}},
-    {"targets-length", "one target for two rows", "LMR_EDIM", "sum", -100,
-     {0}, 1, {1.0}, 1, 0, {0}},
-    {"plus-infinity", "+inf is not a logit", "LMR_ENONFINITE", "sum", -100,
-     {0, 1}, 2, {1.0}, 1, 1, {0.0, 1.0, INFINITY}},
     {"masked-target-sum", "reduction sum, the second row's target masked: "
      "no gradient", "LMR_EDOMAIN", "sum", -100, {0, 2}, 2, {1.0}, 1, 1,
      {0.5, 1.0, -INFINITY}},
@@ -715,6 +690,8 @@ static int gen_cross_entropy_backward(const char *dir)
     for (size_t i = 0; i < sizeof ce_configs / sizeof ce_configs[0] &&
                        status == 0; i++)
         status = ce_case(&file, &ce_configs[i]);
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (size_t i = 0; i < sizeof ce_invalid_configs / sizeof ce_invalid_configs[0]; i++)
         ce_invalid(&file, &ce_invalid_configs[i]);
     if (status == 0)

@@ -11,10 +11,11 @@
  *   a constant row (zero variance), a large common offset (x = 1000 + a
  *   small spread), eps from 1e-12 to 1, gamma = 1, 53-bit rows.
  *
- * Bad input in every file: an upstream gradient dY of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward op's
- * own errors (bad ids or positions, an empty table, d = 0, bad eps, gamma of
- * the wrong length, NaN in x).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c: bad ids or positions, an empty table,
+ * d = 0, bad eps, gamma of the wrong length, non-finite x or gamma), then
+ * the backward's own: an upstream gradient dY of the wrong shape (LMR_EDIM)
+ * or with NaN or infinity (LMR_ENONFINITE).
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_derive.h"
 #include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
@@ -201,21 +203,8 @@ static void scatter_invalid(gen_file *file, enum scatter_op op,
 
 static void scatter_invalid_cases(gen_file *file, enum scatter_op op)
 {
-    static const int64_t good[3] = {0, 2, 2}, at_end[3] = {0, 4, 2};
-    static const int64_t negative[3] = {0, -1, 2};
+    static const int64_t good[3] = {0, 2, 2};
     int lookup = op == LOOKUP;
-    const char *index_status = lookup ? "LMR_EINDEX" : "LMR_EPOS";
-    scatter_invalid(file, op, "index-equal-to-rows", lookup
-                    ? "id 4 with |V| = 4" : "position 4 with max_len = 4",
-                    4, at_end, 3, 3, 4, 0, index_status);
-    scatter_invalid(file, op, "index-negative", lookup
-                    ? "id -1" : "position -1", 4, negative, 3, 3, 4, 0,
-                    index_status);
-    scatter_invalid(file, op, "empty-table", lookup
-                    ? "|V| = 0 (and no ids)" : "max_len = 0 (and no positions)",
-                    0, good, 0, 0, 4, 0, "LMR_EDIM");
-    scatter_invalid(file, op, "zero-width", "dY is 3 x 0: d = 0", 4, good, 3,
-                    3, 0, 0, "LMR_EDIM");
     scatter_invalid(file, op, "upstream-rows", lookup
                     ? "dY has 4 rows for 3 ids" : "dY has 4 rows for 3 positions",
                     4, good, 3, 4, 4, 0, "LMR_EDIM");
@@ -245,6 +234,8 @@ static int scatter_file(const char *dir, enum scatter_op op)
     gen_note(&file, "empty", "an empty batch (n = 0)");
     for (size_t i = 0; i < count && status == 0; i++)
         status = scatter_case(&file, op, &list[i]);
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     scatter_invalid_cases(&file, op);
     if (status == 0)
         status = gen_file_write(&file, dir);
@@ -428,17 +419,11 @@ static const struct {
     int bad_at;      /* 0: none; 1: x[1]; 2: dY[2] */
     double bad_value;
 } ln_invalid_configs[] = {
-    {"eps-zero", "eps = 0", "LMR_EDOMAIN", 0.0, 4, 4, 4, 0, 0},
-    {"eps-negative", "eps = -1e-5", "LMR_EDOMAIN", -1e-5, 4, 4, 4, 0, 0},
-    {"eps-nan", "eps NaN", "LMR_ENONFINITE", NAN, 4, 4, 4, 0, 0},
-    {"gamma-length", "gamma has d + 1 entries", "LMR_EDIM", 1e-5, 5, 4, 4, 0, 0},
-    {"zero-width", "d = 0: x and dY are 2 x 0", "LMR_EDIM", 1e-5, 0, 0, 0, 0, 0},
     {"upstream-shape", "dY is 2 x 5 for x of 2 x 4", "LMR_EDIM", 1e-5, 4, 5, 4,
      0, 0},
     {"nan-in-upstream", "NaN in dY", "LMR_ENONFINITE", 1e-5, 4, 4, 4, 2, NAN},
     {"inf-in-upstream", "+infinity in dY", "LMR_ENONFINITE", 1e-5, 4, 4, 4, 2,
      INFINITY},
-    {"nan-in-x", "NaN in x", "LMR_ENONFINITE", 1e-5, 4, 4, 4, 1, NAN},
 };
 
 static void ln_invalid_cases(gen_file *file)
@@ -480,6 +465,8 @@ static int gen_layernorm_backward(const char *dir)
     gen_note(&file, "empty", "an empty batch (n = 0)");
     for (size_t i = 0; i < count && status == 0; i++)
         status = ln_case(&file, &ln_configs[i]);
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     ln_invalid_cases(&file);
     if (status == 0)
         status = gen_file_write(&file, dir);

@@ -21,10 +21,11 @@
  * - soft_tie_loss_backward: lambda 0 and > 0, sum and mean, dloss 1 and
  *   other values, W = E^T (the penalty's gradient is 0), 53-bit inputs.
  *
- * Bad input in every file: an upstream gradient of the wrong shape
- * (LMR_EDIM) or with NaN or infinity (LMR_ENONFINITE), plus the forward
- * op's errors (k > |V|, alpha outside [0, 1], bad weights, shapes that
- * disagree, lambda < 0, reduction "none", ...).
+ * Bad input in every file: the forward op's invalid cases, derived from its
+ * generator (tools/gen/gen_derive.c: k > |V|, alpha outside [0, 1], bad
+ * weights, shapes that disagree, lambda < 0, reduction "none", ...), then
+ * the backward's own: an upstream gradient of the wrong shape (LMR_EDIM)
+ * or with NaN or infinity (LMR_ENONFINITE).
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "gen_case.h"
+#include "gen_derive.h"
 #include "gen_grad.h"
 #include "gen_ops.h"
 #include "gen_random.h"
@@ -170,12 +172,8 @@ static int gen_head_partial_backward(const char *dir)
     if (status == 0)
         status = partial_case(&file, "full-precision", "53-bit inputs, k = 3 "
                               "of 7", NULL, 3, 7, 6, 3, 36005, 1);
-    partial_invalid(&file, "k-above-vocab", "k = 6 > |V| = 5", 6, 0, 99, -1,
-                    "LMR_EDOMAIN");
-    partial_invalid(&file, "free-width", "F has |V| - k + 1 columns", 2, 4, 99,
-                    -1, "LMR_EDIM");
-    partial_invalid(&file, "nan-in-unshared-embedding", "NaN in a row of E "
-                    "past k", 2, 3, 13, -1, "LMR_ENONFINITE");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (int kind = 0; kind < 3; kind++)
         partial_invalid(&file, upstream_bad[kind].slug,
                         upstream_bad[kind].comment, 2, 3, 99, kind,
@@ -275,10 +273,8 @@ static int gen_head_transformed_backward(const char *dir)
     if (status == 0)
         status = transformed_case(&file, "full-precision", "53-bit inputs, "
                                   "d = 6", NULL, 3, 7, 6, 0, 37005, 1);
-    transformed_invalid(&file, "transform-not-square", "T is 3 x 4 for d = 3",
-                        4, 3, "LMR_EDIM");
-    transformed_invalid(&file, "nan-in-transform", "NaN in T", 3, 10,
-                        "LMR_ENONFINITE");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (int kind = 0; kind < 3; kind++)
         transformed_invalid(&file, upstream_bad[kind].slug,
                             upstream_bad[kind].comment, 3, kind,
@@ -355,16 +351,14 @@ static int gen_head_adaptive_backward(const char *dir)
         double alpha;
         size_t f_rows;
         int upstream_kind; /* -1: good dlogits */
-    } bad[] = {
-        {"alpha-above-one", "alpha = 1.5", "LMR_EDOMAIN", 1.5, 3, -1},
-        {"alpha-negative", "alpha = -0.1", "LMR_EDOMAIN", -0.1, 3, -1},
-        {"alpha-nan", "alpha NaN", "LMR_ENONFINITE", NAN, 3, -1},
-        {"free-shape", "F is (d + 1) x |V|", "LMR_EDIM", 0.5, 4, -1},
+    } bad[] = { /* the forward's own errors: gen_derive_invalid */
         {"upstream-shape", "dlogits has one column too many", "LMR_EDIM", 0.5,
          3, 0},
         {"nan-in-upstream", "NaN in dlogits", "LMR_ENONFINITE", 0.5, 3, 1},
         {"inf-in-upstream", "-infinity in dlogits", "LMR_ENONFINITE", 0.5, 3, 2},
     };
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gen_draws bag;
         gen_case c;
@@ -660,12 +654,8 @@ static int gen_head_mlp_backward(const char *dir)
     for (size_t i = 0; i < sizeof mlp_configs / sizeof mlp_configs[0] &&
                        status == 0; i++)
         status = mlp_case(&file, &mlp_configs[i]);
-    mlp_invalid(&file, "tied-width-mismatch", "tied form with m = 4, d = 3", 1,
-                4, 3, "LMR_EDIM");
-    mlp_invalid(&file, "bias-length", "b1 has 5 entries for m = 4", 0, 5, 3,
-                "LMR_EDIM");
-    mlp_invalid(&file, "nan-in-first-weight", "NaN in W1", 0, 4, 10,
-                "LMR_ENONFINITE");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (int kind = 0; kind < 3; kind++)
         mlp_invalid(&file, upstream_bad[kind].slug, upstream_bad[kind].comment,
                     0, 4, kind, upstream_bad[kind].status);
@@ -774,8 +764,6 @@ static void mixture_notes(gen_file *file)
 
 static int gen_mos_fixed_backward(const char *dir)
 {
-    static const double negative[2] = {1.5, -0.5}, zeros[2] = {0, 0};
-    static const double nan_weight[2] = {NAN, 1}, three[3] = {1, 1, 1};
     static const double good[2] = {1, 3};
     gen_file file;
     int status = 0;
@@ -785,14 +773,8 @@ static int gen_mos_fixed_backward(const char *dir)
     for (size_t i = 0; i < sizeof fixed_configs / sizeof fixed_configs[0] &&
                        status == 0; i++)
         status = fixed_case(&file, &fixed_configs[i]);
-    fixed_invalid(&file, "negative-weight", "weights 1.5, -0.5", negative, 2,
-                  -1, "LMR_EDOMAIN");
-    fixed_invalid(&file, "all-zero-weights", "weights 0, 0", zeros, 2, -1,
-                  "LMR_EDOMAIN");
-    fixed_invalid(&file, "nan-weight", "a NaN weight", nan_weight, 2, -1,
-                  "LMR_ENONFINITE");
-    fixed_invalid(&file, "weights-length", "3 weights for K = 2", three, 3, -1,
-                  "LMR_EDIM");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (int kind = 0; kind < 3; kind++)
         fixed_invalid(&file, upstream_bad[kind].slug, upstream_bad[kind].comment,
                       good, 2, kind, upstream_bad[kind].status);
@@ -957,9 +939,8 @@ static int gen_mos_gated_backward(const char *dir)
     for (size_t i = 0; i < sizeof gated_configs / sizeof gated_configs[0] &&
                        status == 0; i++)
         status = gated_case(&file, &gated_configs[i]);
-    gated_invalid(&file, "component-shape", "W_comp is K x d x (d + 1)", 11,
-                  "LMR_EDIM");
-    gated_invalid(&file, "nan-in-gate", "NaN in W_pi", 10, "LMR_ENONFINITE");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     for (int kind = 0; kind < 3; kind++)
         gated_invalid(&file, upstream_bad[kind].slug, upstream_bad[kind].comment,
                       kind, upstream_bad[kind].status);
@@ -1101,14 +1082,8 @@ static int gen_soft_tie_loss_backward(const char *dir)
     for (size_t i = 0; i < sizeof soft_configs / sizeof soft_configs[0] &&
                        status == 0; i++)
         status = soft_case(&file, &soft_configs[i]);
-    soft_invalid(&file, "lambda-negative", "lambda = -1", -1.0, "mean", 0, one,
-                 1, "LMR_EDOMAIN");
-    soft_invalid(&file, "lambda-nan", "lambda NaN", NAN, "mean", 0, one, 1,
-                 "LMR_ENONFINITE");
-    soft_invalid(&file, "reduction-none", "reduction none: the loss must be "
-                 "a scalar", 0.5, "none", 0, one, 2, "LMR_EDOMAIN");
-    soft_invalid(&file, "target-out-of-range", "target 4 with |V| = 4", 0.5,
-                 "mean", 4, one, 1, "LMR_EINDEX");
+    if (status == 0)
+        status = gen_derive_invalid(&file);
     soft_invalid(&file, "upstream-shape", "dloss has 2 entries", 0.5, "mean",
                  0, one, 2, "LMR_EDIM");
     soft_invalid(&file, "nan-in-upstream", "dloss NaN", 0.5, "sum", 0,

@@ -18,6 +18,7 @@
 
 #include "oracle_attention.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K of spec/tolerance.md#attention_weights. */
 static const double ATTENTION_K = 2.0;
@@ -25,39 +26,6 @@ static const double ATTENTION_K = 2.0;
 /* The extra roundings of a score beyond the dot product's d_k: two for
  * storing Q and K, four for the scaling and the stored score. */
 static const unsigned long SCORE_EXTRA_ROUNDINGS = 6;
-
-/* 1 if key j is masked for query i (spec/attention.md).
- * key_mask: (n_k) or NULL */
-static int key_masked(const int64_t *key_mask, size_t i, size_t j,
-                      size_t n_q, size_t n_k, int causal)
-{
-    if (key_mask != NULL && key_mask[j] == 0)
-        return 1;
-    /* j > i + (n_k - n_q), over the integers */
-    return causal && (uintmax_t)j + n_q > (uintmax_t)i + n_k;
-}
-
-/* 1 if the arguments are valid input of spec/attention.md (the rows'
- * masks are checked per row). */
-static int inputs_ok(const double *weights, const double *scale,
-                     const double *k, const double *Q, const double *K,
-                     const int64_t *key_mask, size_t n_q, size_t n_k,
-                     size_t d_k)
-{
-    if (d_k == 0 || n_k == 0 || K == NULL || (n_q > 0 && Q == NULL))
-        return 0;
-    if (!oracle_table_fits(n_q, d_k) || !oracle_table_fits(n_k, d_k)
-        || !oracle_table_fits(n_q, n_k))
-        return 0;
-    if (!oracle_outputs_ok(weights, scale, k, n_q * n_k))
-        return 0;
-    if (!oracle_all_finite(Q, n_q * d_k) || !oracle_all_finite(K, n_k * d_k))
-        return 0;
-    for (size_t j = 0; key_mask != NULL && j < n_k; j++)
-        if (key_mask[j] != 0 && key_mask[j] != 1)
-            return 0;
-    return 1;
-}
 
 /* What a row needs besides the softmax row itself. */
 typedef struct {
@@ -79,8 +47,8 @@ static int load_scores(oracle_softmax_row *row, score_state *st,
     for (size_t l = 0; l < d_k; l++)
         mpfr_set_d(st->q[l], Q[i * d_k + l], MPFR_RNDN); /* exact */
     for (size_t j = 0; j < n_k; j++) {
-        row->masked[j] = (unsigned char)key_masked(key_mask, i, j, n_q, n_k,
-                                                   causal);
+        row->masked[j] = (unsigned char)oracle_attention_key_masked(
+            key_mask, i, j, n_q, n_k, causal);
         if (row->masked[j])
             continue;
         kept++;
@@ -110,7 +78,12 @@ int oracle_attention_weights(double *weights, double *scale, double *k,
                              const int64_t *key_mask, size_t n_q, size_t n_k,
                              size_t d_k, int causal)
 {
-    if (!inputs_ok(weights, scale, k, Q, K, key_mask, n_q, n_k, d_k))
+    oracle_ints mask = key_mask != NULL ? oracle_ints_of(key_mask, n_k)
+                                        : oracle_ints_absent();
+    if (oracle_check_attention_weights(oracle_mat(Q, n_q, d_k),
+                                       oracle_mat(K, n_k, d_k), mask, causal)
+            != ORACLE_OK
+        || !oracle_outputs_ok(weights, scale, k, n_q * n_k))
         return -1;
     oracle_softmax_row row;
     if (oracle_softmax_row_init(&row, n_k) != 0)

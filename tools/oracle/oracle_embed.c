@@ -6,13 +6,13 @@
  * The copy ops do no arithmetic: their expected value is the input element
  * itself and their scale is its magnitude (spec/tolerance.md#copy, K = 1).
  */
-#include <math.h> /* isfinite only: a classification, not arithmetic */
 #include <stdint.h>
 
 #include <mpfr.h>
 
 #include "oracle.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K of spec/tolerance.md#copy and spec/tolerance.md#compose. */
 static const double COPY_K = 1.0;
@@ -25,22 +25,6 @@ int oracle_table_fits(size_t rows, size_t cols)
     return rows == 0 || cols <= SIZE_MAX / sizeof(double) / rows;
 }
 
-int oracle_all_finite(const double *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return 0;
-    return 1;
-}
-
-int oracle_indices_below(const int64_t *index, size_t n, size_t limit)
-{
-    for (size_t t = 0; t < n; t++)
-        if (index[t] < 0 || (uint64_t)index[t] >= (uint64_t)limit)
-            return 0;
-    return 1;
-}
-
 int oracle_outputs_ok(const double *y, const double *scale, const double *k,
                       size_t n)
 {
@@ -50,18 +34,6 @@ int oracle_outputs_ok(const double *y, const double *scale, const double *k,
 void oracle_set_size(mpfr_t x, size_t v)
 {
     mpfr_set_uj(x, (uintmax_t)v, MPFR_RNDN);
-}
-
-/* 1 if a table of shape (rows, d) and the (n, d) output are well formed:
- * sizes non-zero and in range, table present and finite, ids present. */
-static int table_ok(const double *table, size_t rows, size_t d,
-                    const int64_t *ids, size_t n)
-{
-    if (d == 0 || rows == 0 || table == NULL || (n > 0 && ids == NULL))
-        return 0;
-    if (!oracle_table_fits(rows, d) || !oracle_table_fits(n, d))
-        return 0;
-    return oracle_all_finite(table, rows * d);
 }
 
 /* ---- the copy ops ---- */
@@ -97,9 +69,9 @@ int oracle_embed_lookup(double *y, double *scale, double *k,
                         const double *E, const int64_t *ids,
                         size_t n, size_t V, size_t d)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(E, V, d, ids, n))
-        return -1;
-    if (!oracle_indices_below(ids, n, V))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_embed_lookup(oracle_mat(E, V, d), oracle_ints_of(ids, n))
+               != ORACLE_OK)
         return -1;
     copy_rows(y, scale, E, ids, n, d);
     *k = COPY_K;
@@ -111,9 +83,9 @@ int oracle_pos_learned(double *y, double *scale, double *k,
                        const double *P, const int64_t *positions,
                        size_t n, size_t L, size_t d)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !table_ok(P, L, d, positions, n))
-        return -1;
-    if (!oracle_indices_below(positions, n, L))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_pos_learned(oracle_mat(P, L, d),
+                                    oracle_ints_of(positions, n)) != ORACLE_OK)
         return -1;
     copy_rows(y, scale, P, positions, n, d);
     *k = COPY_K;
@@ -137,17 +109,6 @@ static int hot_column(const double *onehot_row, size_t V, size_t *hot)
     return ones == 1;
 }
 
-/* 1 if every row of onehot is a one-hot row.
- * onehot: (n, V) */
-static int onehot_ok(const double *onehot, size_t n, size_t V)
-{
-    size_t hot;
-    for (size_t t = 0; t < n; t++)
-        if (!hot_column(onehot + t * V, V, &hot))
-            return 0;
-    return 1;
-}
-
 /* spec/embedding.md#onehot. Contract: tools/oracle/oracle.h.
  * Y[t,j] = sum_v onehot[t,v] E[v,j] has the single non-zero term E[hot,j]
  * (E is finite), so it equals that entry; a zero sum is the real number 0,
@@ -156,11 +117,9 @@ int oracle_embed_onehot(double *y, double *scale, double *k,
                         const double *onehot, const double *E,
                         size_t n, size_t V, size_t d)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || (n > 0 && onehot == NULL))
-        return -1;
-    if (!oracle_table_fits(n, V) || !table_ok(E, V, d, NULL, 0))
-        return -1;
-    if (!oracle_table_fits(n, d) || !onehot_ok(onehot, n, V))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_embed_onehot(oracle_mat(onehot, n, V),
+                                     oracle_mat(E, V, d)) != ORACLE_OK)
         return -1;
     mpfr_t work;
     mpfr_init2(work, ORACLE_PREC);
@@ -178,38 +137,14 @@ int oracle_embed_onehot(double *y, double *scale, double *k,
     return 0;
 }
 
-/* ---- the composite input ---- */
-
-/* 1 if the learned table of pos covers positions start ... start+n-1. */
-static int learned_range_ok(const oracle_positions *pos, size_t n, size_t d)
+oracle_position_views oracle_position_views_of(const oracle_positions *pos,
+                                               size_t d)
 {
-    if (pos->P == NULL || pos->L == 0 || !oracle_table_fits(pos->L, d))
-        return 0;
-    if (!oracle_all_finite(pos->P, pos->L * d))
-        return 0;
-    uint64_t start = (uint64_t)pos->start;
-    return start <= pos->L && n <= pos->L - start;
-}
-
-/* 1 if start + n - 1 <= 2^53, the largest position of spec/sinusoid.md. */
-static int sinusoid_range_ok(int64_t start, size_t n)
-{
-    uint64_t end = (uint64_t)ORACLE_MAX_POSITION + 1; /* bound on start + n */
-    return (uint64_t)start <= end && (uint64_t)n <= end - (uint64_t)start;
-}
-
-int oracle_compose_inputs_ok(const double *E, const int64_t *ids,
-                             const oracle_positions *pos,
-                             size_t n, size_t V, size_t d)
-{
-    if (pos == NULL || !table_ok(E, V, d, ids, n))
-        return 0;
-    if (!oracle_indices_below(ids, n, V) || pos->start < 0)
-        return 0;
-    if (pos->learned)
-        return learned_range_ok(pos, n, d);
-    return oracle_sinusoid_params_ok(d, pos->base)
-           && sinusoid_range_ok(pos->start, n);
+    oracle_position_views views = {
+        pos->learned, pos->learned ? oracle_mat(pos->P, pos->L, d)
+                                   : oracle_absent(),
+        pos->start, pos->base};
+    return views;
 }
 
 void oracle_compose_begin(oracle_compose_state *state,
@@ -277,8 +212,11 @@ int oracle_compose(double *x, double *scale, double *k,
                    const oracle_positions *pos,
                    size_t n, size_t V, size_t d)
 {
-    if (!oracle_outputs_ok(x, scale, k, n)
-        || !oracle_compose_inputs_ok(E, ids, pos, n, V, d))
+    if (pos == NULL || !oracle_outputs_ok(x, scale, k, n))
+        return -1;
+    oracle_position_views views = oracle_position_views_of(pos, d);
+    if (oracle_check_compose(oracle_mat(E, V, d), oracle_ints_of(ids, n),
+                             &views) != ORACLE_OK)
         return -1;
     oracle_compose_state state;
     mpfr_t value, element_scale;

@@ -29,6 +29,7 @@
 
 #include "oracle_errnum.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* ---- errnum arrays and outputs ------------------------------------------ */
 
@@ -213,24 +214,20 @@ static int scatter_add(oracle_out out, const int64_t *index, const double *dY,
     return status;
 }
 
-/* 1 if the arguments of a scatter-add op are valid. */
-static int scatter_args_ok(oracle_out out, const int64_t *index,
-                           const double *dY, size_t n, size_t rows, size_t d)
+/* A table size as the checks take it: past INT64_MAX, 0 (an EDIM). */
+static int64_t size_argument(size_t size)
 {
-    if (!out_ok(out) || rows == 0 || d == 0)
-        return 0;
-    if (!oracle_table_fits(rows, d) || !oracle_table_fits(n, d))
-        return 0;
-    if (n > 0 && (index == NULL || dY == NULL))
-        return 0;
-    return oracle_indices_below(index, n, rows) && oracle_all_finite(dY, n * d);
+    return size <= (size_t)INT64_MAX ? (int64_t)size : 0;
 }
 
 /* spec/gradients.md#embed_lookup_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_embed_lookup_backward(oracle_out dE, const int64_t *ids,
                                  const double *dY, size_t n, size_t V, size_t d)
 {
-    if (!scatter_args_ok(dE, ids, dY, n, V, d))
+    if (!out_ok(dE)
+        || oracle_check_embed_lookup_backward(oracle_ints_of(ids, n),
+                                              oracle_mat(dY, n, d),
+                                              size_argument(V)) != ORACLE_OK)
         return -1;
     return scatter_add(dE, ids, dY, n, V, d);
 }
@@ -239,7 +236,10 @@ int oracle_embed_lookup_backward(oracle_out dE, const int64_t *ids,
 int oracle_pos_learned_backward(oracle_out dP, const int64_t *positions,
                                 const double *dY, size_t n, size_t L, size_t d)
 {
-    if (!scatter_args_ok(dP, positions, dY, n, L, d))
+    if (!out_ok(dP)
+        || oracle_check_pos_learned_backward(oracle_ints_of(positions, n),
+                                             oracle_mat(dY, n, d),
+                                             size_argument(L)) != ORACLE_OK)
         return -1;
     return scatter_add(dP, positions, dY, n, L, d);
 }
@@ -420,12 +420,6 @@ static void affine_sums_end(affine_sums *sums, oracle_out dgamma,
     free(sums->dbeta);
 }
 
-/* 1 if eps is a valid LayerNorm parameter: finite and > 0. */
-static int eps_ok(double eps)
-{
-    return isfinite(eps) && eps > 0.0;
-}
-
 /* Working rows of oracle_layernorm_backward. */
 typedef struct {
     errnum *x, *dY, *g, *dx; /* (d) each */
@@ -464,14 +458,11 @@ int oracle_layernorm_backward(oracle_out dx, oracle_out dgamma,
                               const double *gamma, const double *dY, size_t n,
                               size_t d, double eps)
 {
-    if (!out_ok(dx) || !out_ok(dgamma) || !out_ok(dbeta) || d == 0)
+    if (!out_ok(dx) || !out_ok(dgamma) || !out_ok(dbeta))
         return -1;
-    if (!oracle_table_fits(n, d) || gamma == NULL || !eps_ok(eps))
-        return -1;
-    if (n > 0 && (x == NULL || dY == NULL))
-        return -1;
-    if (!oracle_all_finite(x, n * d) || !oracle_all_finite(dY, n * d) ||
-        !oracle_all_finite(gamma, d))
+    if (oracle_check_layernorm_backward(oracle_mat(x, n, d),
+                                        oracle_vec(gamma, d),
+                                        oracle_mat(dY, n, d), eps) != ORACLE_OK)
         return -1;
 
     layernorm_work w;
@@ -512,24 +503,15 @@ int oracle_layernorm_backward(oracle_out dx, oracle_out dgamma,
 
 /* ---- heads --------------------------------------------------------------- */
 
-/* 1 if the sizes of a head with n rows, |V| = V and width d fit. */
-static int head_sizes_ok(size_t n, size_t V, size_t d)
-{
-    return V > 0 && d > 0 && oracle_table_fits(n, d) &&
-           oracle_table_fits(V, d) && oracle_table_fits(n, V);
-}
-
 /* spec/gradients.md#head_tied_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_head_tied_backward(oracle_out dh, oracle_out dE, const double *h,
                               const double *E, const double *dU, size_t n,
                               size_t V, size_t d)
 {
-    if (!out_ok(dh) || !out_ok(dE) || !head_sizes_ok(n, V, d) || E == NULL)
+    if (!out_ok(dh) || !out_ok(dE))
         return -1;
-    if (n > 0 && (h == NULL || dU == NULL))
-        return -1;
-    if (!oracle_all_finite(h, n * d) || !oracle_all_finite(E, V * d) ||
-        !oracle_all_finite(dU, n * V))
+    if (oracle_check_head_tied_backward(oracle_mat(h, n, d), oracle_mat(E, V, d),
+                                        oracle_mat(dU, n, V)) != ORACLE_OK)
         return -1;
 
     errnum result;
@@ -557,12 +539,11 @@ int oracle_head_untied_backward(oracle_out dh, oracle_out dW, oracle_out db,
                                 const double *h, const double *W,
                                 const double *dU, size_t n, size_t V, size_t d)
 {
-    if (!out_ok(dh) || !out_ok(dW) || !out_ok(db) || !head_sizes_ok(n, V, d))
+    if (!out_ok(dh) || !out_ok(dW) || !out_ok(db))
         return -1;
-    if (W == NULL || (n > 0 && (h == NULL || dU == NULL)))
-        return -1;
-    if (!oracle_all_finite(h, n * d) || !oracle_all_finite(W, d * V) ||
-        !oracle_all_finite(dU, n * V))
+    if (oracle_check_head_untied_backward(oracle_mat(h, n, d),
+                                          oracle_mat(W, d, V),
+                                          oracle_mat(dU, n, V)) != ORACLE_OK)
         return -1;
 
     errnum result, term;
@@ -708,25 +689,6 @@ static void softmax_row_forward(softmax_row *row, const errnum *tau,
             errnum_div(&row->y[i], &row->y[i], &row->S);
 }
 
-/* 1 if every row of logits is allowed (spec/softmax.md: finite or −∞, at
- * least one finite entry per row). logits: (n, V) */
-static int logit_rows_ok(const double *logits, size_t n, size_t V)
-{
-    for (size_t t = 0; t < n; t++) {
-        size_t finite = 0;
-        for (size_t i = 0; i < V; i++) {
-            double u = logits[t * V + i];
-            if (isnan(u) || (isinf(u) && u > 0))
-                return 0;
-            if (isfinite(u))
-                finite++;
-        }
-        if (finite == 0)
-            return 0;
-    }
-    return 1;
-}
-
 /* ---- softmax and log-softmax backward ---------------------------------- */
 
 /* One row of dlogits: softmax (take_log 0) or log-softmax (1), into
@@ -793,33 +755,22 @@ static void softmax_backward_row(errnum *dlogits, errnum_sum *dtau_sum,
     errnum_clear(&term);
 }
 
-/* 1 if the upstream gradient of log-softmax is 0 at every masked entry.
- * logits, G: (n, V) */
-static int masked_gradients_zero(const double *logits, const double *G,
-                                 size_t n, size_t V)
-{
-    for (size_t k = 0; k < n * V; k++)
-        if (isinf(logits[k]) && G[k] != 0.0)
-            return 0;
-    return 1;
-}
-
 /* spec/gradients.md#softmax_backward and #log_softmax_backward.
  * Contract: tools/oracle/oracle_grad.h. */
 int oracle_softmax_backward(oracle_out dlogits, oracle_out dtau,
                             const double *logits, const double *G, size_t n,
                             size_t V, double tau, int take_log)
 {
-    if (!out_ok(dlogits) || !out_ok(dtau) || V == 0)
+    if (!out_ok(dlogits) || !out_ok(dtau) || (take_log != 0 && take_log != 1))
         return -1;
-    if (!oracle_table_fits(n, V) || !oracle_tau_ok(tau) ||
-        (take_log != 0 && take_log != 1))
-        return -1;
-    if (n > 0 && (logits == NULL || G == NULL))
-        return -1;
-    if (!logit_rows_ok(logits, n, V) || !oracle_all_finite(G, n * V))
-        return -1;
-    if (take_log && !masked_gradients_zero(logits, G, n, V))
+    oracle_reals logit_view = oracle_mat(logits, n, V);
+    oracle_reals upstream_view = oracle_mat(G, n, V);
+    enum oracle_status checked =
+        take_log ? oracle_check_log_softmax_backward(logit_view, upstream_view,
+                                                     tau)
+                 : oracle_check_softmax_backward(logit_view, upstream_view,
+                                                 tau);
+    if (checked != ORACLE_OK)
         return -1;
 
     softmax_row row;
@@ -884,38 +835,6 @@ static int counted(int64_t target, int64_t ignore_index)
     return target != ignore_index;
 }
 
-/* 1 if ignore_index lies outside [0, V) and every target is in [0, V) or
- * ignore_index (spec/softmax.md#cross_entropy); *m receives the number of
- * counted targets. targets: (n) */
-static int targets_ok(const int64_t *targets, size_t n, size_t V,
-                      int64_t ignore_index, size_t *m)
-{
-    if (ignore_index >= 0 && (uint64_t)ignore_index < (uint64_t)V)
-        return 0;
-    *m = 0;
-    for (size_t t = 0; t < n; t++) {
-        if (!counted(targets[t], ignore_index))
-            continue;
-        if (targets[t] < 0 || (uint64_t)targets[t] >= (uint64_t)V)
-            return 0;
-        (*m)++;
-    }
-    return 1;
-}
-
-/* 1 if no counted row has a masked (−∞) target logit.
- * logits: (n, V); targets: (n) */
-static int counted_targets_finite(const double *logits,
-                                  const int64_t *targets, size_t n, size_t V,
-                                  int64_t ignore_index)
-{
-    for (size_t t = 0; t < n; t++)
-        if (counted(targets[t], ignore_index) &&
-            isinf(logits[t * V + (size_t)targets[t]]))
-            return 0;
-    return 1;
-}
-
 /* dlogits_i = w · (y_i − 1[i = target]) for one counted row. The
  * subtraction is made only at the target: elsewhere it subtracts an exact
  * 0, which no arithmetic rounds. Masked entries are exactly 0.
@@ -959,13 +878,6 @@ static void row_weight(errnum *weight, const double *dloss, size_t t,
     }
 }
 
-/* 1 if reduction is one of the three of spec/softmax.md. */
-static int reduction_ok(enum oracle_reduction reduction)
-{
-    return reduction == ORACLE_REDUCE_NONE || reduction == ORACLE_REDUCE_SUM ||
-           reduction == ORACLE_REDUCE_MEAN;
-}
-
 /* spec/gradients.md#cross_entropy_backward. Contract: tools/oracle/oracle_grad.h. */
 int oracle_cross_entropy_backward(oracle_out dlogits, const double *logits,
                                   const int64_t *targets, const double *dloss,
@@ -973,19 +885,14 @@ int oracle_cross_entropy_backward(oracle_out dlogits, const double *logits,
                                   enum oracle_reduction reduction,
                                   int64_t ignore_index)
 {
-    size_t m = 0;
-    if (!out_ok(dlogits) || V == 0 || !oracle_table_fits(n, V) ||
-        !reduction_ok(reduction))
-        return -1;
     size_t dloss_count = (reduction == ORACLE_REDUCE_NONE) ? n : 1;
-    if ((n > 0 && (logits == NULL || targets == NULL)) ||
-        (dloss_count > 0 && dloss == NULL))
+    if (!out_ok(dlogits)
+        || oracle_check_cross_entropy_backward(
+               oracle_mat(logits, n, V), oracle_ints_of(targets, n),
+               oracle_vec(dloss, dloss_count), reduction, ignore_index)
+               != ORACLE_OK)
         return -1;
-    if (!oracle_all_finite(dloss, dloss_count) ||
-        !logit_rows_ok(logits, n, V) ||
-        !targets_ok(targets, n, V, ignore_index, &m) ||
-        !counted_targets_finite(logits, targets, n, V, ignore_index))
-        return -1;
+    size_t m = oracle_counted_targets(oracle_ints_of(targets, n), ignore_index);
 
     softmax_row row;
     if (softmax_row_init(&row, V) != 0)
@@ -1033,28 +940,17 @@ static int tied_lm_args_ok(const oracle_tied_lm_outputs *out,
         !out_ok(out->dE_output) || !out_ok(out->dP) || !out_ok(out->dgamma) ||
         !out_ok(out->dbeta))
         return 0;
-    size_t n = in->n, V = in->V, d = in->d, L = in->L;
-    if (V == 0 || d == 0 || L == 0 || n > L || !head_sizes_ok(n, V, d) ||
-        !oracle_table_fits(L, d) || !oracle_table_fits(d, d))
+    size_t n = in->n, V = in->V, d = in->d;
+    oracle_tied_lm_views views = {
+        oracle_ints_of(in->ids, n), oracle_ints_of(in->targets, n),
+        oracle_mat(in->E, V, d), oracle_mat(in->P, in->L, d),
+        oracle_optional_vec(in->gamma, d), oracle_optional_vec(in->beta, d),
+        oracle_optional_mat(in->M, d, d), in->eps, in->reduction,
+        in->ignore_index};
+    if (oracle_check_tied_lm(&views) != ORACLE_OK)
         return 0;
-    if (in->reduction != ORACLE_REDUCE_SUM &&
-        in->reduction != ORACLE_REDUCE_MEAN)
-        return 0;
-    if (in->E == NULL || in->P == NULL ||
-        (n > 0 && (in->ids == NULL || in->targets == NULL)))
-        return 0;
-    if ((in->gamma == NULL) != (in->beta == NULL))
-        return 0;
-    if (!oracle_all_finite(in->E, V * d) || !oracle_all_finite(in->P, L * d))
-        return 0;
-    if (in->gamma != NULL &&
-        (!oracle_all_finite(in->gamma, d) || !oracle_all_finite(in->beta, d) ||
-         !eps_ok(in->eps)))
-        return 0;
-    if (in->M != NULL && !oracle_all_finite(in->M, d * d))
-        return 0;
-    return oracle_indices_below(in->ids, n, V) &&
-           targets_ok(in->targets, n, V, in->ignore_index, m);
+    *m = oracle_counted_targets(views.targets, in->ignore_index);
+    return 1;
 }
 
 /* Every intermediate of tied_lm, each (rows, columns) row-major. Z, H, dZ
@@ -1330,43 +1226,6 @@ int oracle_tied_lm(const oracle_tied_lm_outputs *out,
 
 /* ---- attention weights backward ------------------------------------------ */
 
-/* 1 if key j is masked for query i (spec/attention.md).
- * key_mask: (n_k) or NULL */
-static int attention_key_masked(const int64_t *key_mask, size_t i, size_t j,
-                                size_t n_q, size_t n_k, int causal)
-{
-    if (key_mask != NULL && key_mask[j] == 0)
-        return 1;
-    return causal && (uintmax_t)j + n_q > (uintmax_t)i + n_k;
-}
-
-/* 1 if the inputs are valid (spec/attention.md, spec/gradients.md), every
- * row keeping a key. Q: (n_q, d_k); K: (n_k, d_k); G: (n_q, n_k) */
-static int attention_inputs_ok(const double *Q, const double *K,
-                               const int64_t *key_mask, const double *G,
-                               size_t n_q, size_t n_k, size_t d_k, int causal)
-{
-    if (d_k == 0 || n_k == 0 || K == NULL || (n_q > 0 && (Q == NULL || G == NULL)))
-        return 0;
-    if (!oracle_table_fits(n_q, d_k) || !oracle_table_fits(n_k, d_k) ||
-        !oracle_table_fits(n_q, n_k))
-        return 0;
-    if (!oracle_all_finite(Q, n_q * d_k) || !oracle_all_finite(K, n_k * d_k) ||
-        !oracle_all_finite(G, n_q * n_k))
-        return 0;
-    for (size_t j = 0; key_mask != NULL && j < n_k; j++)
-        if (key_mask[j] != 0 && key_mask[j] != 1)
-            return 0;
-    for (size_t i = 0; i < n_q; i++) {
-        size_t kept = 0;
-        for (size_t j = 0; j < n_k; j++)
-            kept += !attention_key_masked(key_mask, i, j, n_q, n_k, causal);
-        if (kept == 0)
-            return 0;
-    }
-    return 1;
-}
-
 /* Row i's weights: u_j = (Q[i,:] . K[j,:]) / root for the unmasked keys,
  * then softmax's forward of computed logits (tau = 1). */
 static void attention_row_forward(softmax_row *row, const double *Q,
@@ -1375,7 +1234,7 @@ static void attention_row_forward(softmax_row *row, const double *Q,
                                   int causal, const errnum *root)
 {
     for (size_t j = 0; j < row->V; j++) {
-        row->masked[j] = (unsigned char)attention_key_masked(key_mask, i, j,
+        row->masked[j] = (unsigned char)oracle_attention_key_masked(key_mask, i, j,
                                                              n_q, row->V, causal);
         if (row->masked[j]) {
             errnum_exact(&row->u[j], 0.0);
@@ -1481,8 +1340,12 @@ int oracle_attention_weights_backward(oracle_out dQ, oracle_out dK,
                                       size_t n_q, size_t n_k, size_t d_k,
                                       int causal)
 {
-    if (!out_ok(dQ) || !out_ok(dK) ||
-        !attention_inputs_ok(Q, K, key_mask, G, n_q, n_k, d_k, causal))
+    oracle_ints mask = key_mask != NULL ? oracle_ints_of(key_mask, n_k)
+                                        : oracle_ints_absent();
+    if (!out_ok(dQ) || !out_ok(dK)
+        || oracle_check_attention_weights_backward(
+               oracle_mat(Q, n_q, d_k), oracle_mat(K, n_k, d_k), mask,
+               oracle_mat(G, n_q, n_k), causal) != ORACLE_OK)
         return -1;
     softmax_row row;
     if (softmax_row_init(&row, n_k) != 0)
@@ -1527,17 +1390,17 @@ int oracle_attention_weights_backward(oracle_out dQ, oracle_out dK,
 static int lce_args_ok(oracle_out loss, oracle_out dh, oracle_out dE,
                        const oracle_lce_inputs *in, size_t *m)
 {
-    if (in == NULL || !out_ok(loss) || !out_ok(dh) || !out_ok(dE) ||
-        !reduction_ok(in->reduction) || !head_sizes_ok(in->n, in->V, in->d))
+    if (in == NULL || !out_ok(loss) || !out_ok(dh) || !out_ok(dE))
         return 0;
     size_t n = in->n, dloss_count = in->reduction == ORACLE_REDUCE_NONE ? n : 1;
-    if (in->E == NULL || (n > 0 && (in->h == NULL || in->targets == NULL)) ||
-        (dloss_count > 0 && in->dloss == NULL))
+    oracle_ints targets = oracle_ints_of(in->targets, n);
+    if (oracle_check_linear_cross_entropy(
+            oracle_mat(in->h, n, in->d), oracle_mat(in->E, in->V, in->d),
+            targets, oracle_vec(in->dloss, dloss_count), in->reduction,
+            in->ignore_index) != ORACLE_OK)
         return 0;
-    return oracle_all_finite(in->h, n * in->d) &&
-           oracle_all_finite(in->E, in->V * in->d) &&
-           oracle_all_finite(in->dloss, dloss_count) &&
-           targets_ok(in->targets, n, in->V, in->ignore_index, m);
+    *m = oracle_counted_targets(targets, in->ignore_index);
+    return 1;
 }
 
 /* ---- exact sums for dyadic inputs (linear_cross_entropy) ---------------- */

@@ -37,6 +37,7 @@
 #include "oracle_errnum.h"
 #include "oracle_grad.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* ---- a pool of errnum arrays, released together ---- */
 
@@ -319,39 +320,6 @@ static void mixture_logit_gradient(errnum *delta, errnum *omega_G,
 
 /* ---- argument checks ---- */
 
-/* 1 if the common sizes of a head with n rows are valid and its tables fit:
- * h (n, d), E (V, d), logits (n, V). */
-static int head_sizes_ok(size_t n, size_t V, size_t d)
-{
-    return d > 0 && V > 0 && oracle_table_fits(n, d)
-           && oracle_table_fits(V, d) && oracle_table_fits(n, V);
-}
-
-/* 1 if values (count) is given (or count is 0) and every element is
- * finite. */
-static int table_ok(const double *values, size_t count)
-{
-    if (count == 0)
-        return 1;
-    return values != NULL && oracle_all_finite(values, count);
-}
-
-/* 1 if every target is ignore_index or in [0, V), and ignore_index is not a
- * token id (spec/softmax.md#cross_entropy). targets: (n) */
-static int targets_ok(const int64_t *targets, size_t n, size_t V,
-                      int64_t ignore_index)
-{
-    if (ignore_index >= 0 && (uint64_t)ignore_index < (uint64_t)V)
-        return 0;
-    if (n > 0 && targets == NULL)
-        return 0;
-    for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index
-            && (targets[t] < 0 || (uint64_t)targets[t] >= (uint64_t)V))
-            return 0;
-    return 1;
-}
-
 /* ---- partial tying ---- */
 
 /* W (d, V) with column v = E[v, :] for v < k and F[:, v - k] for v >= k.
@@ -373,11 +341,12 @@ int oracle_head_partial_backward(oracle_out dh, oracle_out dE, oracle_out dF,
                                  const double *F, const double *dU, size_t n,
                                  size_t V, size_t d, size_t k)
 {
-    if (!head_sizes_ok(n, V, d) || k > V || !out_ok(dh) || !out_ok(dE)
-        || !out_ok(dF))
+    if (k > V || !out_ok(dh) || !out_ok(dE) || !out_ok(dF))
         return -1;
-    if (!table_ok(h, n * d) || E == NULL || !table_ok(E, V * d)
-        || !table_ok(F, d * (V - k)) || !table_ok(dU, n * V))
+    if (oracle_check_head_partial_backward(
+            oracle_mat(h, n, d), oracle_mat(E, V, d),
+            oracle_optional_mat(F, d, V - k), oracle_mat(dU, n, V),
+            (int64_t)k) != ORACLE_OK)
         return -1;
     pool p;
     pool_begin(&p);
@@ -423,11 +392,11 @@ int oracle_head_transformed_backward(oracle_out dh, oracle_out dT,
                                      const double *dU, size_t n, size_t V,
                                      size_t d)
 {
-    if (!head_sizes_ok(n, V, d) || !oracle_table_fits(d, d) || !out_ok(dh)
-        || !out_ok(dT) || !out_ok(dE))
+    if (!out_ok(dh) || !out_ok(dT) || !out_ok(dE))
         return -1;
-    if (!table_ok(h, n * d) || T == NULL || !table_ok(T, d * d) || E == NULL
-        || !table_ok(E, V * d) || !table_ok(dU, n * V))
+    if (oracle_check_head_transformed_backward(
+            oracle_mat(h, n, d), oracle_mat(T, d, d), oracle_mat(E, V, d),
+            oracle_mat(dU, n, V)) != ORACLE_OK)
         return -1;
     pool p;
     pool_begin(&p);
@@ -537,13 +506,11 @@ int oracle_head_adaptive_backward(oracle_out dh, oracle_out dE, oracle_out dF,
                                   double alpha, const double *dU, size_t n,
                                   size_t V, size_t d)
 {
-    if (!head_sizes_ok(n, V, d) || !out_ok(dh) || !out_ok(dE) || !out_ok(dF)
-        || !out_ok(dalpha))
+    if (!out_ok(dh) || !out_ok(dE) || !out_ok(dF) || !out_ok(dalpha))
         return -1;
-    if (isnan(alpha) || alpha < 0.0 || alpha > 1.0)
-        return -1;
-    if (!table_ok(h, n * d) || E == NULL || !table_ok(E, V * d) || F == NULL
-        || !table_ok(F, d * V) || !table_ok(dU, n * V))
+    if (oracle_check_head_adaptive_backward(
+            oracle_mat(h, n, d), oracle_mat(E, V, d), oracle_mat(F, d, V),
+            oracle_mat(dU, n, V), alpha) != ORACLE_OK)
         return -1;
     pool p;
     pool_begin(&p);
@@ -579,20 +546,18 @@ int oracle_head_adaptive_backward(oracle_out dh, oracle_out dE, oracle_out dF,
 /* 1 if the inputs of the MLP head are valid. */
 static int mlp_inputs_ok(const oracle_mlp_inputs *in)
 {
-    if (in == NULL || !head_sizes_ok(in->n, in->V, in->d) || in->m == 0
-        || !oracle_table_fits(in->d, in->m) || !oracle_table_fits(in->n, in->m)
-        || !oracle_table_fits(in->m, in->V))
+    if (in == NULL)
         return 0;
-    if (in->W2 == NULL && (in->E == NULL || in->m != in->d))
-        return 0;
-    if (in->W1 == NULL || !table_ok(in->h, in->n * in->d)
-        || !table_ok(in->W1, in->d * in->m) || !table_ok(in->dU, in->n * in->V))
-        return 0;
-    if (in->W2 != NULL ? !table_ok(in->W2, in->m * in->V)
-                       : !table_ok(in->E, in->V * in->d))
-        return 0;
-    return (in->b1 == NULL || table_ok(in->b1, in->m))
-           && (in->b2 == NULL || table_ok(in->b2, in->V));
+    size_t n = in->n, V = in->V, d = in->d, m = in->m;
+    int tied = in->W2 == NULL;
+    oracle_mlp_views views = {
+        oracle_mat(in->h, n, d), oracle_mat(in->W1, d, m),
+        oracle_optional_vec(in->b1, m),
+        tied ? oracle_absent() : oracle_mat(in->W2, m, V),
+        tied ? oracle_mat(in->E, V, d) : oracle_absent(),
+        oracle_optional_vec(in->b2, V), tied};
+    return oracle_check_head_mlp_backward(&views, oracle_mat(in->dU, n, V))
+           == ORACLE_OK;
 }
 
 /* The quantities of the MLP head's backward. */
@@ -799,32 +764,17 @@ int oracle_head_mlp_backward(oracle_out dh, oracle_out dW1, oracle_out db1,
 
 /* ---- mixture of softmaxes, fixed weights ---- */
 
-/* 1 if the weights are finite, >= 0 and not all 0. alpha: (K) */
-static int weights_ok(const double *alpha, size_t K)
-{
-    int any_positive = 0;
-    for (size_t k = 0; k < K; k++) {
-        if (!isfinite(alpha[k]) || alpha[k] < 0.0)
-            return 0;
-        if (alpha[k] > 0.0)
-            any_positive = 1;
-    }
-    return any_positive;
-}
-
 /* 1 if the arguments of oracle_mos_fixed_backward are valid. */
 static int mos_fixed_args_ok(oracle_out dh, oracle_out dW, oracle_out dalpha,
                              const double *h, const double *W,
                              const double *alpha, const double *G, size_t n,
                              size_t V, size_t d, size_t K)
 {
-    if (!head_sizes_ok(n, V, d) || K == 0 || !oracle_table_fits(K, d)
-        || !oracle_table_fits(K * d, V) || !oracle_table_fits(n * K, V)
-        || !out_ok(dh) || !out_ok(dW) || !out_ok(dalpha))
+    if (!out_ok(dh) || !out_ok(dW) || !out_ok(dalpha))
         return 0;
-    if (W == NULL || alpha == NULL || !weights_ok(alpha, K))
-        return 0;
-    return table_ok(h, n * d) && table_ok(W, K * d * V) && table_ok(G, n * V);
+    return oracle_check_mos_fixed_backward(
+               oracle_mat(h, n, d), oracle_stack(W, K, d, V),
+               oracle_vec(alpha, K), oracle_mat(G, n, V)) == ORACLE_OK;
 }
 
 /* The quantities of the fixed mixture's backward. */
@@ -1009,26 +959,20 @@ static int mos_gated_args_ok(const oracle_mos_gated_outputs *out,
 {
     if (out == NULL || in == NULL)
         return 0;
-    size_t n = in->n, V = in->V, d = in->d, K = in->K;
-    if (!head_sizes_ok(n, V, d) || K == 0 || !oracle_table_fits(K, d)
-        || !oracle_table_fits(K * d, d) || !oracle_table_fits(n * K, V)
-        || !oracle_table_fits(n * K, d))
-        return 0;
     if (!out_ok(out->dh) || !out_ok(out->dW_pi) || !out_ok(out->dW_comp)
         || !out_ok(out->db_comp) || !out_ok(out->dW_out) || !out_ok(out->dE)
         || !out_ok(out->db_out))
         return 0;
-    if (in->W_pi == NULL || in->W_comp == NULL || in->b_comp == NULL
-        || (in->W_out == NULL && in->E == NULL))
-        return 0;
-    if (in->W_out != NULL ? !table_ok(in->W_out, d * V)
-                          : !table_ok(in->E, V * d))
-        return 0;
-    if (in->b_out != NULL && !table_ok(in->b_out, V))
-        return 0;
-    return table_ok(in->h, n * d) && table_ok(in->W_pi, d * K)
-           && table_ok(in->W_comp, K * d * d) && table_ok(in->b_comp, K * d)
-           && table_ok(in->G, n * V);
+    size_t n = in->n, V = in->V, d = in->d, K = in->K;
+    int tied = in->W_out == NULL;
+    oracle_mos_gated_views views = {
+        oracle_mat(in->h, n, d), oracle_mat(in->W_pi, d, K),
+        oracle_stack(in->W_comp, K, d, d), oracle_mat(in->b_comp, K, d),
+        tied ? oracle_absent() : oracle_mat(in->W_out, d, V),
+        tied ? oracle_mat(in->E, V, d) : oracle_absent(),
+        oracle_optional_vec(in->b_out, V), tied};
+    return oracle_check_mos_gated_backward(&views, oracle_mat(in->G, n, V))
+           == ORACLE_OK;
 }
 
 /* The quantities of the gated mixture's backward. */
@@ -1379,15 +1323,12 @@ int oracle_soft_tie_loss_backward(oracle_out dh, oracle_out dE, oracle_out dW,
                                   enum oracle_reduction reduction,
                                   int64_t ignore_index, double dloss)
 {
-    if (!head_sizes_ok(n, V, d) || !out_ok(dh) || !out_ok(dE) || !out_ok(dW))
+    if (!out_ok(dh) || !out_ok(dE) || !out_ok(dW))
         return -1;
-    if (reduction != ORACLE_REDUCE_SUM && reduction != ORACLE_REDUCE_MEAN)
-        return -1;
-    if (!isfinite(lambda) || lambda < 0.0 || !isfinite(dloss)
-        || !targets_ok(targets, n, V, ignore_index))
-        return -1;
-    if (!table_ok(h, n * d) || E == NULL || !table_ok(E, V * d) || W == NULL
-        || !table_ok(W, d * V))
+    if (oracle_check_soft_tie_loss_backward(
+            oracle_mat(h, n, d), oracle_mat(E, V, d), oracle_mat(W, d, V),
+            oracle_ints_of(targets, n), oracle_vec(&dloss, 1), lambda,
+            reduction, ignore_index) != ORACLE_OK)
         return -1;
     pool p;
     pool_begin(&p);

@@ -18,6 +18,7 @@
 
 #include "oracle_head.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* Room for the sum of up to 2^64 terms, and one bit of slack. */
 static const mpfr_prec_t DOT_SUM_BITS = 66;
@@ -106,24 +107,6 @@ typedef struct {
     const double *bias; /* (V) or NULL */
 } head_weights;
 
-/* 1 if h (n, d), the weight table (V, d) and the output (n, V) are well
- * formed and finite. */
-static int head_inputs_ok(const double *logits, const double *scale,
-                          const double *k, const double *h, const double *w,
-                          const double *bias, size_t n, size_t V, size_t d)
-{
-    if (d == 0 || V == 0 || w == NULL || (n > 0 && h == NULL))
-        return 0;
-    if (!oracle_table_fits(n, d) || !oracle_table_fits(V, d)
-        || !oracle_table_fits(n, V))
-        return 0;
-    if (!oracle_outputs_ok(logits, scale, k, n * V))
-        return 0;
-    if (bias != NULL && !oracle_all_finite(bias, V))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(w, V * d);
-}
-
 /* logits[t, v] = sum_j h[t, j] w(j, v) (+ bias[v]) rounded once, and
  * scale[t, v] = sum_j |h[t, j] w(j, v)| (+ |bias[v]|) rounded upward.
  * Returns -1 if memory runs out.
@@ -171,7 +154,9 @@ int oracle_head_tied(double *logits, double *scale, double *k,
                      const double *h, const double *E,
                      size_t n, size_t V, size_t d)
 {
-    if (!head_inputs_ok(logits, scale, k, h, E, NULL, n, V, d))
+    if (oracle_check_head_tied(oracle_mat(h, n, d), oracle_mat(E, V, d))
+            != ORACLE_OK
+        || !oracle_outputs_ok(logits, scale, k, n * V))
         return -1;
     head_weights weights = {E, d, 1, NULL};
     if (head_logits(logits, scale, h, &weights, n, V, d) != 0)
@@ -187,7 +172,9 @@ int oracle_head_untied(double *logits, double *scale, double *k,
                        const double *h, const double *W, const double *b,
                        size_t n, size_t V, size_t d)
 {
-    if (!head_inputs_ok(logits, scale, k, h, W, b, n, V, d))
+    if (oracle_check_head_untied(oracle_mat(h, n, d), oracle_mat(W, d, V),
+                                 oracle_optional_vec(b, V)) != ORACLE_OK
+        || !oracle_outputs_ok(logits, scale, k, n * V))
         return -1;
     head_weights weights = {W, 1, V, b};
     if (head_logits(logits, scale, h, &weights, n, V, d) != 0)
@@ -226,7 +213,7 @@ int oracle_param_count(int64_t *untied, int64_t *tied, int64_t *saving,
 {
     if (!untied || !tied || !saving || !relative || !relative_scale || !k)
         return -1;
-    if (vocab < 1 || d < 1 || block_params < 0)
+    if (oracle_check_param_count(vocab, d, block_params) != ORACLE_OK)
         return -1;
     int64_t shared, tied_count, untied_count;
     if (!checked_product(&shared, vocab, d)

@@ -15,22 +15,12 @@
 
 #include "oracle.h"
 #include "oracle_head.h"
-
-/* The largest position of spec/sinusoid.md: 2^53. */
-#define ORACLE_MAX_POSITION ((int64_t)1 << 53)
+#include "oracle_validate.h"
 
 /* ---- argument checks (tools/oracle/oracle_embed.c) ---- */
 
 /* 1 if a rows x cols table of doubles has a byte size that fits in size_t. */
 int oracle_table_fits(size_t rows, size_t cols);
-
-/* 1 if every element is finite.
- * values: (count) */
-int oracle_all_finite(const double *values, size_t count);
-
-/* 1 if 0 <= index[t] < limit for every t.
- * index: (n) */
-int oracle_indices_below(const int64_t *index, size_t n, size_t limit);
 
 /* 1 if the output arguments of an op with n rows can be written. */
 int oracle_outputs_ok(const double *y, const double *scale, const double *k,
@@ -40,9 +30,6 @@ int oracle_outputs_ok(const double *y, const double *scale, const double *k,
 void oracle_set_size(mpfr_t x, size_t v);
 
 /* ---- sinusoidal encoding (tools/oracle/oracle_sinusoid.c) ---- */
-
-/* 1 if d and base are valid parameters of spec/sinusoid.md. */
-int oracle_sinusoid_params_ok(size_t d, double base);
 
 /* Inits log_base at ORACLE_PREC bits and sets it to ln(base). The caller
  * clears it. */
@@ -69,11 +56,10 @@ typedef struct {
     mpfr_t token_scale;    /* scratch: |c E[w, j]| */
 } oracle_compose_state;
 
-/* 1 if the inputs of spec/embedding.md#compose are valid.
- * E: (V, d); ids: (n) */
-int oracle_compose_inputs_ok(const double *E, const int64_t *ids,
-                             const oracle_positions *pos,
-                             size_t n, size_t V, size_t d);
+/* The position source pos of a composite of width d as the checks of
+ * tools/oracle/oracle_validate.h take it. */
+oracle_position_views oracle_position_views_of(const oracle_positions *pos,
+                                               size_t d);
 
 /* Prepares state for a composite of width d; undo with oracle_compose_end.
  * pos must stay valid until then. */
@@ -109,9 +95,6 @@ mpfr_t *oracle_numbers_new(size_t count);
 
 /* numbers: (count) from oracle_numbers_new, or NULL */
 void oracle_numbers_free(mpfr_t *numbers, size_t count);
-
-/* 1 if tau is a valid temperature: finite and > 0. */
-int oracle_tau_ok(double tau);
 
 /* One row of spec/softmax.md, evaluated exactly (see tools/oracle/oracle_softmax.c).
  * The caller fills u and masked (or uses oracle_softmax_row_load), then

@@ -19,7 +19,6 @@
  * with A = (1/d) sum_k |x_k| and S_c = 0 for the plain LayerNorm.
  */
 #include <limits.h>
-#include <math.h> /* isfinite only: a classification, not arithmetic */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -27,6 +26,7 @@
 
 #include "oracle.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K = 2d + 8 of spec/tolerance.md#layernorm. */
 static double layernorm_k(size_t d)
@@ -183,29 +183,14 @@ static void normalise_row(double *y_row, double *scale_row, mpfr_t *x,
     mpfr_clears(r, gain, z, y, gamma_j, beta_j, (mpfr_ptr)0);
 }
 
-/* 1 if the LayerNorm parameters are valid: d >= 1, gamma and beta present
- * and finite, eps finite and > 0.
- * gamma, beta: (d) */
-static int affine_ok(const double *gamma, const double *beta, size_t d,
-                     double eps)
-{
-    if (d == 0 || gamma == NULL || beta == NULL)
-        return 0;
-    if (!isfinite(eps) || !(eps > 0.0))
-        return 0;
-    return oracle_all_finite(gamma, d) && oracle_all_finite(beta, d);
-}
-
 /* spec/layernorm.md. Contract: tools/oracle/oracle.h. */
 int oracle_layernorm(double *y, double *scale, double *k,
                      const double *x, const double *gamma, const double *beta,
                      size_t n, size_t d, double eps)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !affine_ok(gamma, beta, d, eps))
-        return -1;
-    if (!oracle_table_fits(n, d) || (n > 0 && x == NULL))
-        return -1;
-    if (!oracle_all_finite(x, n * d))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_layernorm(oracle_mat(x, n, d), oracle_vec(gamma, d),
+                                  oracle_vec(beta, d), eps) != ORACLE_OK)
         return -1;
     mpfr_t *row = new_row(d);
     mpfr_t *deviation = new_row(d);
@@ -258,9 +243,13 @@ int oracle_compose_layernorm(double *y, double *scale, double *k,
                              const double *gamma, const double *beta,
                              size_t n, size_t V, size_t d, double eps)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || !affine_ok(gamma, beta, d, eps))
+    if (pos == NULL || !oracle_outputs_ok(y, scale, k, n))
         return -1;
-    if (!oracle_compose_inputs_ok(E, ids, pos, n, V, d))
+    oracle_position_views views = oracle_position_views_of(pos, d);
+    if (oracle_check_compose_layernorm(oracle_mat(E, V, d),
+                                       oracle_ints_of(ids, n), &views,
+                                       oracle_vec(gamma, d),
+                                       oracle_vec(beta, d), eps) != ORACLE_OK)
         return -1;
     mpfr_t *row = new_row(d);
     mpfr_t *deviation = new_row(d);

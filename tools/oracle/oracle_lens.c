@@ -29,7 +29,6 @@
  * the expected token is acceptable.
  */
 #include <limits.h>
-#include <math.h> /* isfinite only: a classification, not arithmetic */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -383,10 +382,14 @@ static int lens_args_ok(const double *probs, const double *probs_scale,
                         size_t L, size_t n)
 {
     size_t V = in->V, d = in->d, top_k = in->top_k;
-    if (L == 0 || d == 0 || V == 0 || top_k < 1 || top_k > V)
+    if (top_k > (size_t)INT64_MAX || !oracle_table_fits(L, n)
+        || oracle_check_logit_lens(
+               oracle_stack(in->hidden, L, n, d), oracle_mat(in->E, V, d),
+               oracle_optional_vec(in->gamma, d),
+               oracle_optional_vec(in->beta, d), (int64_t)top_k, in->eps)
+               != ORACLE_OK)
         return 0;
-    if (!oracle_table_fits(L, n) || !oracle_table_fits(L * n, d)
-        || !oracle_table_fits(L * n, V) || !oracle_table_fits(V, d)
+    if (!oracle_table_fits(L * n, top_k)
         || !oracle_table_fits(L * n * top_k, ORACLE_CLASS_COUNT))
         return 0;
     size_t rows = L * n;
@@ -396,15 +399,7 @@ static int lens_args_ok(const double *probs, const double *probs_scale,
         || (rows > 0 && (top_tokens == NULL || choices == NULL
                          || in->hidden == NULL)))
         return 0;
-    if ((in->gamma == NULL) != (in->beta == NULL))
-        return 0;
-    if (in->gamma != NULL
-        && (!isfinite(in->eps) || !(in->eps > 0.0)
-            || !oracle_all_finite(in->gamma, d)
-            || !oracle_all_finite(in->beta, d)))
-        return 0;
-    return oracle_all_finite(in->hidden, rows * d)
-           && oracle_all_finite(in->E, V * d);
+    return 1;
 }
 
 /* spec/logit_lens.md. Contract: tools/oracle/oracle_head.h.

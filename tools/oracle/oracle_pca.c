@@ -26,9 +26,6 @@
 /* u of fp64, fp32, bf16, fp16 (spec/tolerance.md#precision-classes) */
 static const double class_u[CLASSES] = {0x1p-53, 0x1p-24, 0x1p-8, 0x1p-11};
 
-/* The largest |x| of spec/pca.md. */
-#define MAX_ABS 0x1p480
-
 typedef struct {
     size_t n, d, k;
     mpfr_t *mean;   /* (d): mu */
@@ -43,17 +40,13 @@ typedef struct {
     mpfr_t norm_c, norm_a, s_e, total, k_e, q_cap, tiny, t1, t2, t3;
 } pca_state;
 
+/* 1 if the inputs are valid (tools/oracle/oracle_validate.c) and the
+ * outputs can be written. */
 static int inputs_ok(const oracle_pca_outputs *out, const double *X,
                      size_t n, size_t d, size_t k)
 {
-    if (out == NULL || X == NULL || n < 2 || d < 1 || k < 1 ||
-        k > (n < d ? n : d) || !oracle_table_fits(n, d) ||
-        !oracle_table_fits(d, d) || !oracle_all_finite(X, n * d))
-        return 0;
-    for (size_t i = 0; i < n * d; i++)
-        if (X[i] > MAX_ABS || X[i] < -MAX_ABS)
-            return 0;
-    return 1;
+    return out != NULL && k <= (size_t)INT64_MAX
+           && oracle_check_pca(oracle_mat(X, n, d), (int64_t)k) == ORACLE_OK;
 }
 
 static void state_clear(pca_state *st)

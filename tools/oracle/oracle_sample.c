@@ -137,19 +137,6 @@ static int choices_single(oracle_choices *choice, int64_t expected)
 
 /* ---- argmax ---- */
 
-/* 1 if a row of logits is valid (spec/softmax.md): no NaN or +inf, at
- * least one finite entry. row: (V) */
-static int logit_row_ok(const double *row, size_t V)
-{
-    size_t finite = 0;
-    for (size_t i = 0; i < V; i++) {
-        if (isnan(row[i]) || row[i] == INFINITY)
-            return 0;
-        finite += isfinite(row[i]) ? 1 : 0;
-    }
-    return finite > 0;
-}
-
 /* The lowest index of the maximal entry of a valid row. row: (V) */
 static size_t lowest_argmax(const double *row, size_t V)
 {
@@ -204,12 +191,9 @@ static int index_outputs_ok(const int64_t *token,
 int oracle_argmax(int64_t *token, oracle_choices *choices,
                   const double *logits, size_t n, size_t V)
 {
-    if (V == 0 || !oracle_table_fits(n, V) || (n > 0 && logits == NULL)
+    if (oracle_check_argmax(oracle_mat(logits, n, V)) != ORACLE_OK
         || !index_outputs_ok(token, choices, n))
         return -1;
-    for (size_t t = 0; t < n; t++)
-        if (!logit_row_ok(logits + t * V, V))
-            return -1;
     unsigned char *acceptable = malloc(V);
     if (acceptable == NULL)
         return -1;
@@ -599,20 +583,6 @@ static int token_choices(oracle_choices *choice, sample_row *row, double r,
 
 /* ---- sample ---- */
 
-/* 1 if the parameters of spec/sampling.md#sample are valid.
- * r: (n) */
-static int sample_params_ok(const double *r, size_t n, double tau,
-                            int64_t top_k, double top_p)
-{
-    if (!oracle_tau_ok(tau) || top_k < 0 || !isfinite(top_p)
-        || !(top_p > 0.0) || top_p > 1.0)
-        return 0;
-    for (size_t t = 0; t < n; t++)
-        if (!isfinite(r[t]) || r[t] < 0.0 || r[t] >= 1.0)
-            return 0;
-    return 1;
-}
-
 /* spec/sampling.md#sample. Contract: tools/oracle/oracle_head.h.
  * probs, scale: (n, V); token: (n); choices: (n * ORACLE_CLASS_COUNT);
  * logits: (n, V); r: (n) */
@@ -621,15 +591,12 @@ int oracle_sample(double *probs, double *scale, double *k, int64_t *token,
                   const double *logits, const double *r, size_t n, size_t V,
                   double tau, int64_t top_k, double top_p)
 {
-    if (V == 0 || !oracle_table_fits(n, V) || stable_classes == NULL
+    if (oracle_check_sample(oracle_mat(logits, n, V), oracle_vec(r, n), tau,
+                            top_k, top_p) != ORACLE_OK
+        || stable_classes == NULL
         || !oracle_outputs_ok(probs, scale, k, n * V)
-        || !index_outputs_ok(token, choices, n)
-        || (n > 0 && (logits == NULL || r == NULL))
-        || !sample_params_ok(r, n, tau, top_k, top_p))
+        || !index_outputs_ok(token, choices, n))
         return -1;
-    for (size_t t = 0; t < n; t++)
-        if (!logit_row_ok(logits + t * V, V))
-            return -1;
     sample_row row;
     if (sample_row_init(&row, V) != 0)
         return -1;

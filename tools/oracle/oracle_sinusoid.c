@@ -11,7 +11,6 @@
  * Scale (spec/tolerance.md#sinusoid): s = 1 + |theta| (1 + |ln omega_i|),
  * K = 4.
  */
-#include <math.h> /* isfinite only: a classification, not arithmetic */
 #include <stdint.h>
 
 #include <mpfr.h>
@@ -20,11 +19,6 @@
 #include "oracle_internal.h"
 
 static const double SINUSOID_K = 4.0;
-
-int oracle_sinusoid_params_ok(size_t d, double base)
-{
-    return d >= 1 && isfinite(base) && base > 1.0;
-}
 
 void oracle_sinusoid_init_log_base(mpfr_t log_base, double base)
 {
@@ -70,26 +64,14 @@ void oracle_sinusoid_element(mpfr_t value, mpfr_t scale, int64_t p, size_t j,
     mpfr_clears(log_omega, angle, position, (mpfr_ptr)0);
 }
 
-/* 1 if 0 <= positions[t] <= 2^53 for every t.
- * positions: (n) */
-static int positions_ok(const int64_t *positions, size_t n)
-{
-    for (size_t t = 0; t < n; t++)
-        if (positions[t] < 0 || positions[t] > ORACLE_MAX_POSITION)
-            return 0;
-    return 1;
-}
-
 /* spec/sinusoid.md. Contract: tools/oracle/oracle.h. */
 int oracle_pos_sinusoid(double *y, double *scale, double *k,
                         const int64_t *positions, size_t n, size_t d,
                         double base)
 {
-    if (!oracle_outputs_ok(y, scale, k, n) || (n > 0 && positions == NULL))
-        return -1;
-    if (!oracle_sinusoid_params_ok(d, base) || !oracle_table_fits(n, d))
-        return -1;
-    if (!positions_ok(positions, n))
+    if (!oracle_outputs_ok(y, scale, k, n)
+        || oracle_check_pos_sinusoid(oracle_ints_of(positions, n), d, base)
+               != ORACLE_OK)
         return -1;
     mpfr_t log_base, value, element_scale;
     oracle_sinusoid_init_log_base(log_base, base);

@@ -23,6 +23,7 @@
 
 #include "oracle_head.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K of spec/tolerance.md#softmax, #log_softmax and #cross_entropy. */
 static const double SOFTMAX_K = 2.0;
@@ -50,11 +51,6 @@ void oracle_numbers_free(mpfr_t *numbers, size_t count)
     for (size_t i = 0; i < count; i++)
         mpfr_clear(numbers[i]);
     free(numbers);
-}
-
-int oracle_tau_ok(double tau)
-{
-    return isfinite(tau) && tau > 0.0;
 }
 
 /* The arithmetic of a size with a number: x = x + v, x * v or x / v,
@@ -287,17 +283,6 @@ static void log_probability_scale(mpfr_t scale, const oracle_softmax_row *row,
     mpfr_clear(magnitude);
 }
 
-/* 1 if an n x V array of logits and its outputs can be used: sizes, the
- * pointers, and the byte size of the table. */
-static int logits_shape_ok(const double *out, const double *scale,
-                           const double *k, const double *logits, size_t n,
-                           size_t V)
-{
-    if (V == 0 || !oracle_table_fits(n, V))
-        return 0;
-    return oracle_outputs_ok(out, scale, k, n * V) && (n == 0 || logits);
-}
-
 /* ---- the ops ---- */
 
 /* spec/softmax.md#softmax. Contract: tools/oracle/oracle_head.h.
@@ -305,7 +290,8 @@ static int logits_shape_ok(const double *out, const double *scale,
 int oracle_softmax(double *probs, double *scale, double *k,
                    const double *logits, size_t n, size_t V, double tau)
 {
-    if (!logits_shape_ok(probs, scale, k, logits, n, V) || !oracle_tau_ok(tau))
+    if (oracle_check_softmax(oracle_mat(logits, n, V), tau) != ORACLE_OK
+        || !oracle_outputs_ok(probs, scale, k, n * V))
         return -1;
     oracle_softmax_row row;
     if (oracle_softmax_row_init(&row, V) != 0)
@@ -332,8 +318,8 @@ int oracle_softmax(double *probs, double *scale, double *k,
 int oracle_log_softmax(double *logprobs, double *scale, double *k,
                        const double *logits, size_t n, size_t V, double tau)
 {
-    if (!logits_shape_ok(logprobs, scale, k, logits, n, V)
-        || !oracle_tau_ok(tau))
+    if (oracle_check_log_softmax(oracle_mat(logits, n, V), tau) != ORACLE_OK
+        || !oracle_outputs_ok(logprobs, scale, k, n * V))
         return -1;
     oracle_softmax_row row;
     if (oracle_softmax_row_init(&row, V) != 0)
@@ -374,20 +360,6 @@ typedef struct {
     mpfr_t total;       /* L = sum of the counted finite losses */
     mpfr_t total_scale; /* sum_t s_t, rounded upward */
 } loss_sum;
-
-/* 1 if every target is ignore_index or in [0, V), and ignore_index is not a
- * token id. targets: (n) */
-static int targets_ok(const int64_t *targets, size_t n, size_t V,
-                      int64_t ignore_index)
-{
-    if (ignore_index >= 0 && (uint64_t)ignore_index < (uint64_t)V)
-        return 0;
-    for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index
-            && (targets[t] < 0 || (uint64_t)targets[t] >= (uint64_t)V))
-            return 0;
-    return 1;
-}
 
 /* The loss of one counted position with target c: loss = log S - z_c and
  * scale = s^{log_softmax}_c, or loss = +inf with scale 0 if c is masked.
@@ -452,13 +424,10 @@ int oracle_cross_entropy(double *loss, double *scale, double *k,
                          int64_t ignore_index)
 {
     int per_position = reduction == ORACLE_REDUCE_NONE;
-    if (reduction != ORACLE_REDUCE_NONE && reduction != ORACLE_REDUCE_SUM
-        && reduction != ORACLE_REDUCE_MEAN)
-        return -1;
-    if (V == 0 || !oracle_table_fits(n, V) || (n > 0 && logits == NULL)
-        || !oracle_outputs_ok(loss, scale, k, per_position ? n : 1)
-        || (n > 0 && targets == NULL)
-        || !targets_ok(targets, n, V, ignore_index))
+    if (oracle_check_cross_entropy(oracle_mat(logits, n, V),
+                                   oracle_ints_of(targets, n), reduction,
+                                   ignore_index) != ORACLE_OK
+        || !oracle_outputs_ok(loss, scale, k, per_position ? n : 1))
         return -1;
     oracle_softmax_row row;
     if (oracle_softmax_row_init(&row, V) != 0)

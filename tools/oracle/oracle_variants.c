@@ -42,6 +42,7 @@
 
 #include "oracle_variants.h"
 #include "oracle_internal.h"
+#include "oracle_validate.h"
 
 /* K of spec/tolerance.md#variants for the mixtures and the soft-tying
  * outputs. */
@@ -89,14 +90,6 @@ static void load_row(mpfr_t *x, const double *row, size_t d)
 {
     for (size_t j = 0; j < d; j++)
         mpfr_set_d(x[j], row[j], MPFR_RNDN); /* exact */
-}
-
-/* 1 if the common sizes of a head with n rows are valid and their tables
- * fit in memory: h (n, d), E or W (V, d), logits (n, V). */
-static int head_sizes_ok(size_t n, size_t V, size_t d)
-{
-    return d > 0 && V > 0 && oracle_table_fits(n, d)
-           && oracle_table_fits(V, d) && oracle_table_fits(n, V);
 }
 
 /* ---- matrices read in place ---- */
@@ -219,13 +212,12 @@ static int partial_args_ok(const double *logits, const double *scale,
                            const double *E, const double *F, size_t n,
                            size_t V, size_t d, size_t k)
 {
-    if (!head_sizes_ok(n, V, d) || k > V || E == NULL
-        || (n > 0 && h == NULL) || (k < V && F == NULL))
+    if (k > V)
         return 0;
-    if (!oracle_outputs_ok(logits, scale, k_tol, n * V))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(E, V * d)
-           && (k == V || oracle_all_finite(F, d * (V - k)));
+    oracle_reals free_columns = oracle_optional_mat(F, d, V - k);
+    return oracle_check_head_partial(oracle_mat(h, n, d), oracle_mat(E, V, d),
+                                     free_columns, (int64_t)k) == ORACLE_OK
+           && oracle_outputs_ok(logits, scale, k_tol, n * V);
 }
 
 /* spec/variants.md#partial, K = d + 2, s = sum_j |h_j w_jv| with w the
@@ -272,13 +264,10 @@ static int transformed_args_ok(const double *logits, const double *scale,
                                const double *T, const double *E, size_t n,
                                size_t V, size_t d)
 {
-    if (!head_sizes_ok(n, V, d) || !oracle_table_fits(d, d) || T == NULL
-        || E == NULL || (n > 0 && h == NULL))
-        return 0;
-    if (!oracle_outputs_ok(logits, scale, k_tol, n * V))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(T, d * d)
-           && oracle_all_finite(E, V * d);
+    return oracle_check_head_transformed(oracle_mat(h, n, d),
+                                         oracle_mat(T, d, d),
+                                         oracle_mat(E, V, d)) == ORACLE_OK
+           && oracle_outputs_ok(logits, scale, k_tol, n * V);
 }
 
 /* The working vectors of one row of the transformed head. */
@@ -373,15 +362,9 @@ static int adaptive_args_ok(const double *logits, const double *scale,
                             const double *E, const double *F, double alpha,
                             size_t n, size_t V, size_t d)
 {
-    if (!head_sizes_ok(n, V, d) || E == NULL || F == NULL
-        || (n > 0 && h == NULL))
-        return 0;
-    if (!oracle_outputs_ok(logits, scale, k_tol, n * V))
-        return 0;
-    if (isnan(alpha) || alpha < 0.0 || alpha > 1.0)
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(E, V * d)
-           && oracle_all_finite(F, d * V);
+    return oracle_check_head_adaptive(oracle_mat(h, n, d), oracle_mat(E, V, d),
+                                      oracle_mat(F, d, V), alpha) == ORACLE_OK
+           && oracle_outputs_ok(logits, scale, k_tol, n * V);
 }
 
 /* Inits weight at 53 bits to alpha and one_minus to 1 - alpha, exactly:
@@ -471,20 +454,14 @@ static int mlp_args_ok(const double *logits, const double *scale,
                        const double *E, const double *b2, size_t n, size_t V,
                        size_t d, size_t m)
 {
-    if (!head_sizes_ok(n, V, d) || m == 0 || !oracle_table_fits(d, m)
-        || !oracle_table_fits(m, V) || W1 == NULL || (n > 0 && h == NULL))
-        return 0;
-    if (W2 == NULL && (E == NULL || m != d))
-        return 0;
-    if (!oracle_outputs_ok(logits, scale, k_tol, n * V))
-        return 0;
-    if ((b1 != NULL && !oracle_all_finite(b1, m))
-        || (b2 != NULL && !oracle_all_finite(b2, V)))
-        return 0;
-    if (W2 != NULL ? !oracle_all_finite(W2, m * V)
-                   : !oracle_all_finite(E, V * d))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(W1, d * m);
+    int tied = W2 == NULL;
+    oracle_mlp_views in = {
+        oracle_mat(h, n, d), oracle_mat(W1, d, m), oracle_optional_vec(b1, m),
+        tied ? oracle_absent() : oracle_mat(W2, m, V),
+        tied ? oracle_mat(E, V, d) : oracle_absent(),
+        oracle_optional_vec(b2, V), tied};
+    return oracle_check_head_mlp(&in) == ORACLE_OK
+           && oracle_outputs_ok(logits, scale, k_tol, n * V);
 }
 
 /* The working vectors of one row of the MLP head. */
@@ -811,20 +788,6 @@ static void load_logits(oracle_softmax_row *row, mpfr_t *lambda, mpfr_t *x,
 
 /* ---- mixture with fixed weights ---- */
 
-/* 1 if alpha is a valid weight vector: finite, >= 0, not all 0.
- * alpha: (K) */
-static int weights_ok(const double *alpha, size_t K)
-{
-    int any_positive = 0;
-    for (size_t k = 0; k < K; k++) {
-        if (!isfinite(alpha[k]) || alpha[k] < 0.0)
-            return 0;
-        if (alpha[k] > 0.0)
-            any_positive = 1;
-    }
-    return any_positive;
-}
-
 /* 1 if the arguments of oracle_mos_fixed are valid. */
 static int mos_fixed_args_ok(const double *probs, const double *probs_scale,
                              const double *logprobs, const double *log_scale,
@@ -832,15 +795,10 @@ static int mos_fixed_args_ok(const double *probs, const double *probs_scale,
                              const double *W, const double *alpha, size_t n,
                              size_t V, size_t d, size_t K)
 {
-    if (!head_sizes_ok(n, V, d) || K == 0 || !oracle_table_fits(K, d)
-        || !oracle_table_fits(K * d, V) || !oracle_table_fits(K, V)
-        || W == NULL || alpha == NULL || (n > 0 && h == NULL))
-        return 0;
-    if (!mixture_outputs_ok(probs, probs_scale, logprobs, log_scale, k_tol,
-                            n * V))
-        return 0;
-    return weights_ok(alpha, K) && oracle_all_finite(h, n * d)
-           && oracle_all_finite(W, K * d * V);
+    return oracle_check_mos_fixed(oracle_mat(h, n, d), oracle_stack(W, K, d, V),
+                                  oracle_vec(alpha, K)) == ORACLE_OK
+           && mixture_outputs_ok(probs, probs_scale, logprobs, log_scale,
+                                 k_tol, n * V);
 }
 
 /* Sets the weights of mix to alpha-bar_k = alpha_k / sum_j alpha_j (the sum
@@ -963,22 +921,16 @@ static int mos_gated_args_ok(const double *probs, const double *probs_scale,
                              const double *E, const double *b_out, size_t n,
                              size_t V, size_t d, size_t K)
 {
-    if (!head_sizes_ok(n, V, d) || K == 0 || !oracle_table_fits(K, d)
-        || !oracle_table_fits(K * d, d) || !oracle_table_fits(K, V)
-        || W_pi == NULL || W_comp == NULL || b_comp == NULL
-        || (W_out == NULL && E == NULL) || (n > 0 && h == NULL))
-        return 0;
-    if (!mixture_outputs_ok(probs, probs_scale, logprobs, log_scale, k_tol,
-                            n * V))
-        return 0;
-    if (W_out != NULL ? !oracle_all_finite(W_out, d * V)
-                      : !oracle_all_finite(E, V * d))
-        return 0;
-    if (b_out != NULL && !oracle_all_finite(b_out, V))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(W_pi, d * K)
-           && oracle_all_finite(W_comp, K * d * d)
-           && oracle_all_finite(b_comp, K * d);
+    int tied = W_out == NULL;
+    oracle_mos_gated_views in = {
+        oracle_mat(h, n, d), oracle_mat(W_pi, d, K),
+        oracle_stack(W_comp, K, d, d), oracle_mat(b_comp, K, d),
+        tied ? oracle_absent() : oracle_mat(W_out, d, V),
+        tied ? oracle_mat(E, V, d) : oracle_absent(),
+        oracle_optional_vec(b_out, V), tied};
+    return oracle_check_mos_gated(&in) == ORACLE_OK
+           && mixture_outputs_ok(probs, probs_scale, logprobs, log_scale,
+                                 k_tol, n * V);
 }
 
 /* The working state of oracle_mos_gated. */
@@ -1164,20 +1116,6 @@ int oracle_mos_gated(double *probs, double *probs_scale, double *logprobs,
 
 /* ---- soft-tying regulariser ---- */
 
-/* 1 if every target is ignore_index or in [0, V), and ignore_index is not a
- * token id (spec/softmax.md#cross_entropy). targets: (n) */
-static int targets_ok(const int64_t *targets, size_t n, size_t V,
-                      int64_t ignore_index)
-{
-    if (ignore_index >= 0 && (uint64_t)ignore_index < (uint64_t)V)
-        return 0;
-    for (size_t t = 0; t < n; t++)
-        if (targets[t] != ignore_index
-            && (targets[t] < 0 || (uint64_t)targets[t] >= (uint64_t)V))
-            return 0;
-    return 1;
-}
-
 /* 1 if the arguments of oracle_soft_tie_loss are valid. The outputs are
  * single numbers, so the reduction must be sum or mean. */
 static int soft_tie_args_ok(const double *loss, const double *loss_scale,
@@ -1190,19 +1128,13 @@ static int soft_tie_args_ok(const double *loss, const double *loss_scale,
                             enum oracle_reduction reduction,
                             int64_t ignore_index)
 {
-    if (!head_sizes_ok(n, V, d) || E == NULL || W == NULL
-        || (n > 0 && (h == NULL || targets == NULL)))
-        return 0;
     if (!loss || !loss_scale || !cross_entropy || !ce_scale || !penalty
         || !penalty_scale || !k_tol)
         return 0;
-    if (reduction != ORACLE_REDUCE_SUM && reduction != ORACLE_REDUCE_MEAN)
-        return 0;
-    if (!isfinite(lambda) || lambda < 0.0
-        || !targets_ok(targets, n, V, ignore_index))
-        return 0;
-    return oracle_all_finite(h, n * d) && oracle_all_finite(E, V * d)
-           && oracle_all_finite(W, d * V);
+    return oracle_check_soft_tie_loss(oracle_mat(h, n, d), oracle_mat(E, V, d),
+                                      oracle_mat(W, d, V),
+                                      oracle_ints_of(targets, n), lambda,
+                                      reduction, ignore_index) == ORACLE_OK;
 }
 
 /* The counted losses of the batch. */
