@@ -94,7 +94,17 @@ static int has_layernorm(const lmr_tied_lm_model *m)
 /* Non-zero when the model has a middle matrix M. */
 static int has_middle(const lmr_tied_lm_model *m)
 {
-    return m->M.rows > 0 || m->M.cols > 0;
+    return m->middle == LMR_MIDDLE_MATRIX;
+}
+
+/* Non-zero when M's shape is not the one middle asks for (an unknown
+ * middle asks for none: check_params reports it). */
+static int middle_shape_wrong(const lmr_tied_lm_model *m, size_t d)
+{
+    int M_empty = m->M.rows == 0 && m->M.cols == 0;
+    if (m->middle == LMR_MIDDLE_MATRIX)
+        return m->M.rows != d || m->M.cols != d;
+    return m->middle == LMR_MIDDLE_IDENTITY && !M_empty;
 }
 
 /* LMR_EINVAL, LMR_EDIM and LMR_EOVERFLOW for the model's views. */
@@ -111,7 +121,7 @@ static int check_views(const lmr_tied_lm_model *m)
         return LMR_EDIM;
     if (has_layernorm(m) && (m->gamma.len != d || m->beta.len != d))
         return LMR_EDIM;
-    if (has_middle(m) && (m->M.rows != d || m->M.cols != d))
+    if (middle_shape_wrong(m, d))
         return LMR_EDIM;
     if (lmr_mat_too_big(m->E) || lmr_mat_too_big(m->P) ||
         lmr_mat_too_big(m->M) || lmr_mat_too_big(lmr_mat_of(NULL, n, vocab)) ||
@@ -121,12 +131,14 @@ static int check_views(const lmr_tied_lm_model *m)
     return LMR_OK;
 }
 
-/* eps (with LayerNorm), the reduction, then ignore_index. */
+/* eps (with LayerNorm), the middle, the reduction, then ignore_index. */
 static int check_params(const lmr_tied_lm_model *m)
 {
     if (has_layernorm(m) && !isfinite(m->eps))
         return LMR_ENONFINITE;
     if (has_layernorm(m) && !(m->eps > 0.0))
+        return LMR_EDOMAIN;
+    if (m->middle != LMR_MIDDLE_IDENTITY && m->middle != LMR_MIDDLE_MATRIX)
         return LMR_EDOMAIN;
     if (m->reduction != LMR_REDUCE_SUM && m->reduction != LMR_REDUCE_MEAN)
         return LMR_EDOMAIN; /* NONE: the op needs a scalar loss */

@@ -18,8 +18,15 @@
 extern "C" {
 #endif
 
+/* What sits between the (normalised) input and the head. */
+enum lmr_middle {
+    LMR_MIDDLE_IDENTITY = 0, /* H = Z; M is empty */
+    LMR_MIDDLE_MATRIX = 1    /* H = Z M; M is d x d */
+};
+
 /* The model: X = E[ids] + P[0:n]; Z = LayerNorm(X) when gamma is given, else
- * X; H = Z M when M is given, else Z; logits = H E^T; loss = CE(logits).
+ * X; H = Z M with middle MATRIX, Z with IDENTITY; logits = H E^T;
+ * loss = CE(logits).
  * n comes from ids, vocab and d from E, max_len from P. */
 typedef struct {
     lmr_ids ids;     /* (n) */
@@ -28,10 +35,11 @@ typedef struct {
     lmr_mat P;       /* (max_len,d), max_len >= n */
     lmr_vec gamma;   /* (d), or empty: no LayerNorm */
     lmr_vec beta;    /* (d) with gamma, else empty */
-    lmr_mat M;       /* (d,d), or empty: the identity */
+    lmr_mat M;       /* (d,d) with middle MATRIX, else empty */
     double eps;      /* LayerNorm's (read only with gamma) */
     enum lmr_reduction reduction; /* SUM or MEAN */
     int64_t ignore_index;
+    enum lmr_middle middle; /* IDENTITY (the zero value) or MATRIX */
 } lmr_tied_lm_model;
 
 /* What lmr_tied_lm returns. dgamma and dbeta are empty without LayerNorm. */
@@ -49,10 +57,11 @@ typedef struct {
  * The model's inputs and parameters.
  * Errors, in this order: LMR_EINVAL (model NULL, or a view with elements
  * and no data); LMR_EDIM (vocab or d is 0, targets.len != n, P.cols != d,
- * max_len < n, gamma or beta not of length d while the other is given, a
- * given M not d x d); LMR_EOVERFLOW (an input, or the (n,vocab) logits);
- * eps as lmr_layernorm (with LayerNorm); LMR_EDOMAIN (reduction NONE or
- * unknown: the op needs a scalar loss; ignore_index in [0, vocab));
+ * max_len < n, gamma or beta not of length d while the other is given, M
+ * not d x d with middle MATRIX, M not empty with IDENTITY); LMR_EOVERFLOW
+ * (an input, or the (n,vocab) logits); eps as lmr_layernorm (with
+ * LayerNorm); LMR_EDOMAIN (middle unknown; reduction NONE or unknown: the
+ * op needs a scalar loss; ignore_index in [0, vocab));
  * LMR_EINDEX (an id, then a target other than ignore_index, outside
  * [0, vocab)); LMR_ENONFINITE (an entry of E, P (every row, read or not),
  * gamma, beta, then M).

@@ -1082,7 +1082,8 @@ static void lm_case_run(int layernorm, int matrix, enum lmr_reduction reduction)
     struct lm_case c = {{lmr_ids_of(ids, LN), lmr_ids_of(targets, LN),
                          lmr_mat_of(E, LVOCAB, LD), lmr_mat_of(P, LMAX_LEN, LD),
                          lmr_vec_of(gamma, norm), lmr_vec_of(beta, norm),
-                         lmr_mat_of(M, middle, middle), 1e-3, reduction, IGNORE},
+                         lmr_mat_of(M, middle, middle), 1e-3, reduction, IGNORE,
+                         matrix ? LMR_MIDDLE_MATRIX : LMR_MIDDLE_IDENTITY},
                         E, E, P, gamma, beta};
     lmr_tied_lm_grads grads = {
         lmr_vec_out_of(&loss, 1), lmr_mat_out_of(dE, LVOCAB, LD),
@@ -2577,6 +2578,7 @@ struct tied_lm_args {
     int64_t ignore_index;
     size_t targets_len, p_width, gamma_len, beta_len, m_rows, m_cols;
     int null_out, null_model; /* pass out = NULL, model = NULL */
+    enum lmr_middle middle;
 };
 
 /* With LayerNorm and M; P has TABLE_LEN rows for BATCH positions. */
@@ -2585,7 +2587,8 @@ static struct tied_lm_args tied_lm_defaults(void)
     struct tied_lm_args args = {
         GOOD_IDS, GOOD_TARGETS, GOOD, GOOD + 8, GOOD + 16, GOOD + 18,
         GOOD + 20, BATCH, VOCAB, WIDTH, TABLE_LEN, 1e-5, LMR_REDUCE_MEAN,
-        IGNORE, BATCH, WIDTH, WIDTH, WIDTH, WIDTH, WIDTH, 0, 0};
+        IGNORE, BATCH, WIDTH, WIDTH, WIDTH, WIDTH, WIDTH, 0, 0,
+        LMR_MIDDLE_MATRIX};
     return args;
 }
 
@@ -2598,7 +2601,7 @@ static lmr_tied_lm_model tied_lm_model_of(const struct tied_lm_args *a)
         lmr_vec_of(a->gamma, a->gamma ? a->gamma_len : 0),
         lmr_vec_of(a->beta, a->beta ? a->beta_len : 0),
         lmr_mat_of(a->M, a->M ? a->m_rows : 0, a->M ? a->m_cols : 0),
-        a->eps, a->reduction, a->ignore_index};
+        a->eps, a->reduction, a->ignore_index, a->middle};
     return model;
 }
 
@@ -2671,6 +2674,19 @@ static void test_tied_lm_shapes_and_order(void)
     rejects(run_tied_lm, &a, LMR_EDIM, named(f, "M is d x (d + 1)"));
     a.reduction = LMR_REDUCE_NONE;
     rejects(run_tied_lm, &a, LMR_EDIM, named(f, "M misshapen and reduction none: EDIM first"));
+    a = tied_lm_defaults();
+    a.middle = LMR_MIDDLE_IDENTITY;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "middle identity with an M given"));
+    a = tied_lm_defaults();
+    a.middle = LMR_MIDDLE_MATRIX;
+    a.M = NULL;
+    rejects(run_tied_lm, &a, LMR_EDIM, named(f, "middle matrix without M"));
+    a = tied_lm_defaults();
+    a.middle = (enum lmr_middle)2;
+    a.M = NULL;
+    rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "an unknown middle"));
+    a.E = good_with(buffer, 0, NAN);
+    rejects(run_tied_lm, &a, LMR_EDOMAIN, named(f, "an unknown middle and NaN in E: the middle first"));
     a = tied_lm_defaults();
     a.E = good_with(buffer, 0, NAN);
     a.ignore_index = 0;

@@ -382,10 +382,19 @@ static int run_linear_cross_entropy(const vec_ctx *ctx, ref_result *result)
 
 /* ---- the tied model end to end ----------------------------------------- */
 
-/* Reads tied_lm's case into model; *status is LMR_OK, or LMR_EDOMAIN for
- * an unknown middle (a word of the file that names no model). */
-static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
-                        int *status)
+/* The middle a word of the file names; an unknown word gives a value
+ * lmr_tied_lm_check rejects (LMR_EDOMAIN). */
+static enum lmr_middle middle_named(const char *name)
+{
+    if (strcmp(name, "identity") == 0)
+        return LMR_MIDDLE_IDENTITY;
+    if (strcmp(name, "matrix") == 0)
+        return LMR_MIDDLE_MATRIX;
+    return (enum lmr_middle)-1;
+}
+
+/* Reads tied_lm's case into model. */
+static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model)
 {
     const vec_array *ids, *targets, *E, *P, *gamma = NULL, *beta = NULL, *M = NULL;
     const char *middle, *reduction;
@@ -403,7 +412,8 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
     if (layernorm && (vec_input(ctx, "gamma", VEC_F64, 1, &gamma) ||
                       vec_input(ctx, "beta", VEC_F64, 1, &beta)))
         return -1;
-    if (strcmp(middle, "matrix") == 0 && vec_input(ctx, "M", VEC_F64, 2, &M))
+    model->middle = middle_named(middle);
+    if (model->middle == LMR_MIDDLE_MATRIX && vec_input(ctx, "M", VEC_F64, 2, &M))
         return -1;
     model->ids = ref_ids(ids);
     model->targets = ref_ids(targets);
@@ -413,17 +423,13 @@ static int read_tied_lm(const vec_ctx *ctx, lmr_tied_lm_model *model,
     model->beta = ref_vec(beta);
     model->M = M ? ref_mat(M) : lmr_mat_of(NULL, 0, 0); /* absent: identity */
     model->reduction = ref_reduction_named(reduction);
-    int known_middle = strcmp(middle, "matrix") == 0 ||
-                       strcmp(middle, "identity") == 0;
-    *status = known_middle ? LMR_OK : LMR_EDOMAIN;
     return 0;
 }
 
 static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
 {
     lmr_tied_lm_model model;
-    int status = LMR_OK;
-    if (read_tied_lm(ctx, &model, &status))
+    if (read_tied_lm(ctx, &model))
         return -1;
     size_t vocab = model.E.rows, d = model.E.cols;
     lmr_tied_lm_grads grads = {.dgamma = {NULL, 0}, .dbeta = {NULL, 0}};
@@ -437,7 +443,7 @@ static int run_tied_lm(const vec_ctx *ctx, ref_result *result)
         (ref_add_vec_out(ctx, result, "dgamma", d, &grads.dgamma) ||
          ref_add_vec_out(ctx, result, "dbeta", d, &grads.dbeta)))
         return -1;
-    result->status = status == LMR_OK ? (int)lmr_tied_lm(&grads, &model) : status;
+    result->status = lmr_tied_lm(&grads, &model);
     return 0;
 }
 
