@@ -78,7 +78,7 @@ LINK = $(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 LIB_SRC := $(wildcard ref/*.c)
 LIB_OBJ := $(LIB_SRC:ref/%.c=$(B)/ref/%.o)
 # Installed headers: every ref/*.h except the library's internal ones.
-INTERNAL_HEADERS := ref/lmr_check.h ref/lmr_layernorm_stats.h
+INTERNAL_HEADERS := ref/lmr_check.h ref/lmr_layernorm_stats.h ref/lmr_mixture.h
 PUBLIC_HEADERS := $(filter-out $(INTERNAL_HEADERS),$(wildcard ref/*.h))
 LIB_A := $(B)/liblmref.a
 LIB_SO := $(B)/liblmref.so.0

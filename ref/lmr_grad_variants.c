@@ -40,6 +40,7 @@
 #include "lmr_check.h"
 #include "lmr_grad_head.h"
 #include "lmr_head.h"
+#include "lmr_mixture.h"
 #include "lmr_status.h"
 #include "lmr_variants.h"
 
@@ -479,35 +480,27 @@ static void weight_gradient(double *dalpha, const double *c,
 
 /* Scratch of lmr_mos_fixed_backward. */
 typedef struct {
-    double *probs;     /* (n,vocab): y, unused */
-    double *logy;      /* (n,vocab): log y */
-    double *work;      /* (n,vocab): log p_k, then delta_k */
-    double *dh_sum;    /* (n,d) */
-    double *dh_part;   /* (n,d) */
-    double *dW_all;    /* (K,d,vocab) */
-    double *c;         /* (K): dL/dabar_k */
+    lmr_mos_fixed_parts forward; /* the forward's quantities, computed once */
+    double *dh_sum;              /* (n,d) */
+    double *dh_part;             /* (n,d) */
+    double *dW_all;              /* (K,d,vocab) */
+    double *c;                   /* (K): dL/dabar_k */
 } fixed_scratch;
 
-/* Component k of the fixed mixture: delta_k, then its head's backward.
+/* Component k of the fixed mixture: delta_k, written over its log p_k in the
+ * forward's components, then its head's backward.
  * h: (n,d); W_k: (d,vocab); G: (n,vocab). */
 static enum lmr_status fixed_component(fixed_scratch *s, size_t k, lmr_mat h,
                                        lmr_mat W_k, double abar, lmr_mat G)
 {
     size_t n = h.rows, d = h.cols, vocab = W_k.cols;
-    enum lmr_status status = lmr_head_untied(out_of(s->work, n, vocab), h, W_k,
-                                             lmr_vec_absent());
-    if (status == LMR_OK)
-        status = lmr_log_softmax(out_of(s->work, n, vocab),
-                                 in_of(s->work, n, vocab), 1.0);
-    if (status != LMR_OK)
-        return status;
+    double *work = s->forward.components + k * n * vocab; /* (n,vocab) */
     /* one weight abar for every row (stride 0); no rho needed */
-    s->c[k] = component_delta(s->work, NULL, 0, s->logy, G.data, &abar, 0, n,
-                              vocab);
-    status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
-                                      out_of(s->dW_all + k * d * vocab, d, vocab),
-                                      lmr_vec_out_of(NULL, 0), h, W_k,
-                                      in_of(s->work, n, vocab));
+    s->c[k] = component_delta(work, NULL, 0, s->forward.logprobs, G.data, &abar,
+                              0, n, vocab);
+    enum lmr_status status = lmr_head_untied_backward(
+        out_of(s->dh_part, n, d), out_of(s->dW_all + k * d * vocab, d, vocab),
+        lmr_vec_out_of(NULL, 0), h, W_k, in_of(work, n, vocab));
     if (status == LMR_OK)
         add_into(s->dh_sum, s->dh_part, n * d);
     return status;
@@ -541,17 +534,17 @@ enum lmr_status lmr_mos_fixed_backward(lmr_mat_out dh, lmr_stack_out dW,
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
-    fixed_scratch s = {.probs = pool_take(&pool, n, vocab),
-                       .logy = pool_take(&pool, n, vocab),
-                       .work = pool_take(&pool, n, vocab),
+    fixed_scratch s = {.forward = {.components = pool_take(&pool, K * n, vocab),
+                                   .log_weight = pool_take(&pool, n ? n : 1, K),
+                                   .probs = pool_take(&pool, n, vocab),
+                                   .logprobs = pool_take(&pool, n, vocab)},
                        .dh_sum = pool_take(&pool, n, d),
                        .dh_part = pool_take(&pool, n, d),
                        .dW_all = pool_take(&pool, K * d, vocab),
                        .c = pool_take(&pool, K, 1)};
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
-    if (status == LMR_OK) /* log y, as the forward computes it */
-        status = lmr_mos_fixed(out_of(s.probs, n, vocab),
-                               out_of(s.logy, n, vocab), h, W, alpha);
+    if (status == LMR_OK) /* log p_k and log y, as the forward computes them */
+        status = lmr_mos_fixed_compute(&s.forward, h, W, alpha);
     double total = 0.0;
     for (size_t k = 0; status == LMR_OK && k < K; k++)
         total += alpha.data[k];

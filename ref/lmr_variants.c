@@ -14,6 +14,7 @@
 #include "lmr_check.h"
 #include "lmr_head.h"
 #include "lmr_intermediates.h"
+#include "lmr_mixture.h"
 #include "lmr_status.h"
 
 /* calloc of rows*cols doubles (at least one), NULL on failure or overflow. */
@@ -496,6 +497,20 @@ enum lmr_status lmr_mos_fixed_components(lmr_vec_out log_weight,
     return fixed_components(log_weight.data, components.data, h, W, alpha);
 }
 
+enum lmr_status lmr_mos_fixed_compute(const lmr_mos_fixed_parts *parts,
+                                      lmr_mat h, lmr_stack W, lmr_vec alpha)
+{
+    size_t n = h.rows, vocab = W.cols, K = W.count;
+    enum lmr_status status = fixed_components(parts->log_weight,
+                                              parts->components, h, W, alpha);
+    for (size_t t = 1; status == LMR_OK && t < n; t++) /* the same each row */
+        memcpy(parts->log_weight + t * K, parts->log_weight, K * sizeof(double));
+    if (status == LMR_OK)
+        mix_components(parts->probs, parts->logprobs, parts->components,
+                       parts->log_weight, n, vocab, K);
+    return status;
+}
+
 enum lmr_status lmr_mos_fixed(lmr_mat_out probs, lmr_mat_out logprobs,
                               lmr_mat h, lmr_stack W, lmr_vec alpha)
 {
@@ -505,21 +520,20 @@ enum lmr_status lmr_mos_fixed(lmr_mat_out probs, lmr_mat_out logprobs,
     if (status != LMR_OK)
         return status;
     size_t n = h.rows, vocab = W.cols, K = W.count;
-    double *components = scratch(K * n, vocab); /* (K,n,vocab) log-probs */
-    double *log_weight = scratch(n ? n : 1, K); /* (n,K), row 0 even if n = 0 */
-    double *p = scratch(n, vocab), *lp = scratch(n, vocab);
-    status = (components && log_weight && p && lp) ? LMR_OK : LMR_ENOMEM;
+    lmr_mos_fixed_parts parts = {
+        .components = scratch(K * n, vocab),
+        .log_weight = scratch(n ? n : 1, K), /* row 0 even if n = 0 */
+        .probs = scratch(n, vocab),
+        .logprobs = scratch(n, vocab)};
+    status = (parts.components && parts.log_weight && parts.probs &&
+              parts.logprobs) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = fixed_components(log_weight, components, h, W, alpha);
-    for (size_t t = 1; status == LMR_OK && t < n; t++) /* the same each row */
-        memcpy(log_weight + t * K, log_weight, K * sizeof(double));
-    if (status == LMR_OK)
-        mix_components(p, lp, components, log_weight, n, vocab, K);
-    status = publish_pair(probs, logprobs, p, lp, status);
-    free(components);
-    free(log_weight);
-    free(p);
-    free(lp);
+        status = lmr_mos_fixed_compute(&parts, h, W, alpha);
+    status = publish_pair(probs, logprobs, parts.probs, parts.logprobs, status);
+    free(parts.components);
+    free(parts.log_weight);
+    free(parts.probs);
+    free(parts.logprobs);
     return status;
 }
 
