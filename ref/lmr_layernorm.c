@@ -30,6 +30,13 @@
 #include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
+enum lmr_status lmr_layernorm_eps_problem(double eps)
+{
+    if (!isfinite(eps))
+        return LMR_ENONFINITE;
+    return eps > 0.0 ? LMR_OK : LMR_EDOMAIN;
+}
+
 enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
                                       const lmr_layernorm_args *args)
 {
@@ -52,11 +59,7 @@ enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
             return LMR_EOVERFLOW;
         break;
     case LMR_CHECK_PARAMS:
-        if (!isfinite(args->eps))
-            return LMR_ENONFINITE;
-        if (!(args->eps > 0.0))
-            return LMR_EDOMAIN;
-        break;
+        return lmr_layernorm_eps_problem(args->eps);
     case LMR_CHECK_ENTRIES:
         if ((x && lmr_check_finite_mat(*x) != LMR_OK) ||
             (gamma && lmr_check_finite_vec(*gamma) != LMR_OK) ||

@@ -33,6 +33,12 @@ typedef struct {
 enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
                                       const lmr_layernorm_args *args);
 
+/* LayerNorm's rule for eps, the one copy of it in ref/ (the logit lens and
+ * the tied model, which normalise with LayerNorm, call it too): LMR_OK for
+ * a finite eps > 0, LMR_ENONFINITE for a NaN or an infinity, else
+ * LMR_EDOMAIN. */
+enum lmr_status lmr_layernorm_eps_problem(double eps);
+
 /* The statistics of row (d) into *stats (lmr_intermediates.h): the mean,
  * the biased variance and r = 1/sqrt(var + eps), both sums left to right in
  * double; rows whose deviations exceed 2^500 are rescaled before squaring. */

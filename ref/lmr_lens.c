@@ -18,6 +18,7 @@
 #include "lmr_head.h"
 #include "lmr_intermediates.h"
 #include "lmr_layernorm.h"
+#include "lmr_layernorm_stats.h"
 #include "lmr_softmax.h"
 #include "lmr_status.h"
 
@@ -73,14 +74,6 @@ static int check_lens_views(lmr_stack hidden, lmr_mat E, lmr_vec gamma,
     return LMR_OK;
 }
 
-/* eps of the LayerNorm (spec/layernorm.md): finite, then > 0. */
-static int check_eps(double eps)
-{
-    if (!isfinite(eps))
-        return LMR_ENONFINITE;
-    return eps > 0.0 ? LMR_OK : LMR_EDOMAIN;
-}
-
 enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E,
                                      lmr_vec gamma, lmr_vec beta,
                                      int64_t top_k, double eps)
@@ -89,7 +82,7 @@ enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E,
     if (status == LMR_OK && (top_k < 1 || (uint64_t)top_k > E.rows))
         status = LMR_EDOMAIN;
     if (status == LMR_OK && has_layernorm(gamma, beta))
-        status = check_eps(eps);
+        status = lmr_layernorm_eps_problem(eps);
     if (status == LMR_OK)
         status = lmr_check_finite_stack(hidden);
     if (status == LMR_OK)

@@ -32,6 +32,7 @@
 #include "lmr_grad_input.h"
 #include "lmr_head.h"
 #include "lmr_layernorm.h"
+#include "lmr_layernorm_stats.h"
 #include "lmr_status.h"
 
 /* The scratch arrays of one call. */
@@ -134,10 +135,9 @@ static int check_views(const lmr_tied_lm_model *m)
 /* eps (with LayerNorm), the middle, the reduction, then ignore_index. */
 static int check_params(const lmr_tied_lm_model *m)
 {
-    if (has_layernorm(m) && !isfinite(m->eps))
-        return LMR_ENONFINITE;
-    if (has_layernorm(m) && !(m->eps > 0.0))
-        return LMR_EDOMAIN;
+    int status = has_layernorm(m) ? lmr_layernorm_eps_problem(m->eps) : LMR_OK;
+    if (status != LMR_OK)
+        return status;
     if (m->middle != LMR_MIDDLE_IDENTITY && m->middle != LMR_MIDDLE_MATRIX)
         return LMR_EDOMAIN;
     if (m->reduction != LMR_REDUCE_SUM && m->reduction != LMR_REDUCE_MEAN)
