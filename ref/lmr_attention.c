@@ -141,8 +141,8 @@ static int compute_weights(double *weights, lmr_mat Q, lmr_mat K,
     return status;
 }
 
-enum lmr_status lmr_attention_weights(lmr_mat_out weights, lmr_mat Q,
-                                      lmr_mat K, lmr_ids key_mask, int causal)
+enum lmr_status lmr_attention_weights(lmr_mat_out weights, lmr_mat Q, lmr_mat K,
+                                      lmr_ids key_mask, int causal)
 {
     int status = lmr_attention_weights_check(Q, K, key_mask, causal);
     if (status == LMR_OK && lmr_mat_out_missing(weights))
@@ -178,8 +178,8 @@ static void backward_row(double *dQ, double *dK, const double *A,
 
 /* LMR_EINVAL, LMR_EDIM, LMR_ENONFINITE for dweights (n_q,n_k), then
  * LMR_EINVAL and LMR_EDIM for dQ (n_q,d_k) and dK (n_k,d_k). */
-static int check_backward(lmr_mat_out dQ, lmr_mat_out dK, lmr_mat Q,
-                          lmr_mat K, lmr_mat dweights)
+static int check_backward(lmr_mat_out dQ, lmr_mat_out dK, lmr_mat Q, lmr_mat K,
+                          lmr_mat dweights)
 {
     if (lmr_mat_missing(dweights))
         return LMR_EINVAL;
@@ -216,8 +216,8 @@ enum lmr_status lmr_attention_weights_backward(lmr_mat_out dQ, lmr_mat_out dK,
             memset(dQ.data, 0, n_q * d_k * sizeof *dQ.data);
         memset(dK.data, 0, n_k * d_k * sizeof *dK.data);
         for (size_t i = 0; i < n_q; i++)
-            backward_row(dQ.data, dK.data, A, dweights.data, Q.data, K.data,
-                         i, n_k, d_k);
+            backward_row(dQ.data, dK.data, A, dweights.data, Q.data, K.data, i,
+                         n_k, d_k);
         for (size_t k = 0; k < n_q * d_k; k++)
             dQ.data[k] /= root;
         for (size_t k = 0; k < n_k * d_k; k++)

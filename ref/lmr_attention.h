@@ -49,9 +49,8 @@ enum lmr_status lmr_attention_weights_check(lmr_mat Q, lmr_mat K,
  * unless LMR_OK.
  */
 LMR_API
-enum lmr_status lmr_attention_weights(lmr_mat_out weights, lmr_mat Q,
-                                      lmr_mat K, lmr_ids key_mask,
-                                      int causal);
+enum lmr_status lmr_attention_weights(lmr_mat_out weights, lmr_mat Q, lmr_mat K,
+                                      lmr_ids key_mask, int causal);
 
 /*
  * The backward of lmr_attention_weights (spec/gradients.md): with

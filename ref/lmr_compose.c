@@ -74,8 +74,8 @@ static enum lmr_status positions_problem(enum lmr_check_class problem,
 /* The problem of class `problem` of compose's inputs (lmr_compose_check);
  * an unknown kind of positions is not looked at before LMR_CHECK_PARAMS,
  * which rejects it. */
-static enum lmr_status compose_problem(enum lmr_check_class problem,
-                                       lmr_mat E, lmr_ids ids,
+static enum lmr_status compose_problem(enum lmr_check_class problem, lmr_mat E,
+                                       lmr_ids ids,
                                        const lmr_positions *positions)
 {
     enum lmr_status status = LMR_OK;
@@ -112,8 +112,8 @@ enum lmr_status lmr_compose_check(lmr_mat E, lmr_ids ids,
                                   const lmr_positions *positions)
 {
     for (int problem = 0; problem < LMR_CHECK_CLASSES; problem++) {
-        enum lmr_status status =
-            compose_problem((enum lmr_check_class)problem, E, ids, positions);
+        enum lmr_status status = compose_problem((enum lmr_check_class)problem,
+                                                 E, ids, positions);
         if (status != LMR_OK)
             return status;
     }
@@ -121,8 +121,8 @@ enum lmr_status lmr_compose_check(lmr_mat E, lmr_ids ids,
 }
 
 /* Adds the position term of position p to row (d). */
-static void add_position(double *row, const lmr_positions *positions,
-                         int64_t p, size_t d)
+static void add_position(double *row, const lmr_positions *positions, int64_t p,
+                         size_t d)
 {
     if (positions->kind == LMR_POSITIONS_LEARNED) {
         const double *p_row = positions->table.data + (size_t)p * d; /* row p */
@@ -142,7 +142,7 @@ static void compose_rows(double *out, lmr_mat E, lmr_ids ids,
     size_t d = E.cols;
     double scale = positions->scale_by_sqrt_d ? sqrt((double)d) : 1.0;
     for (size_t t = 0; t < ids.len; t++) {
-        double *row = out + t * d;                          /* row t of out */
+        double *row = out + t * d; /* row t of out */
         const double *token = E.data + (size_t)ids.data[t] * d; /* E[ids[t]] */
         for (size_t j = 0; j < d; j++)
             row[j] = scale * token[j];
@@ -192,8 +192,8 @@ enum lmr_status lmr_compose_layernorm(lmr_mat_out out, lmr_mat E, lmr_ids ids,
                                       lmr_vec gamma, lmr_vec beta, double eps)
 {
     size_t n = ids.len, d = E.cols;
-    enum lmr_status status =
-        lmr_compose_layernorm_check(E, ids, positions, gamma, beta, eps);
+    enum lmr_status status = lmr_compose_layernorm_check(E, ids, positions,
+                                                         gamma, beta, eps);
     if (status == LMR_OK)
         status = check_out(out, n, d);
     if (status != LMR_OK || n == 0)

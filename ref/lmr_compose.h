@@ -18,17 +18,17 @@ extern "C" {
 #endif
 
 enum lmr_position_kind {
-    LMR_POSITIONS_LEARNED = 0,  /* rows of a learned table P */
-    LMR_POSITIONS_SINUSOID = 1  /* the sinusoidal encoding */
+    LMR_POSITIONS_LEARNED = 0, /* rows of a learned table P */
+    LMR_POSITIONS_SINUSOID = 1 /* the sinusoidal encoding */
 };
 
 /* Where the position term comes from, and how the token term is scaled. */
 typedef struct {
     enum lmr_position_kind kind;
-    lmr_mat table;         /* learned: P (max_len, d); else not read */
-    double base;           /* sinusoid: frequency base, > 1 */
-    int64_t start;         /* position of the first token, >= 0 */
-    int scale_by_sqrt_d;   /* non-zero: multiply E[w] by sqrt(d) */
+    lmr_mat table;       /* learned: P (max_len, d); else not read */
+    double base;         /* sinusoid: frequency base, > 1 */
+    int64_t start;       /* position of the first token, >= 0 */
+    int scale_by_sqrt_d; /* non-zero: multiply E[w] by sqrt(d) */
 } lmr_positions;
 
 /*

@@ -125,10 +125,10 @@ enum lmr_status lmr_embed_onehot(lmr_mat_out out, lmr_mat onehot, lmr_mat E)
     if (status != LMR_OK || onehot.rows == 0)
         return status;
     {
-        gsl_matrix_const_view O =
-            gsl_matrix_const_view_array(onehot.data, onehot.rows, onehot.cols);
-        gsl_matrix_const_view W =
-            gsl_matrix_const_view_array(E.data, E.rows, E.cols);
+        gsl_matrix_const_view O = gsl_matrix_const_view_array(
+            onehot.data, onehot.rows, onehot.cols);
+        gsl_matrix_const_view W = gsl_matrix_const_view_array(E.data, E.rows,
+                                                              E.cols);
         gsl_matrix_view Y = gsl_matrix_view_array(out.data, out.rows, out.cols);
         /* Y = 1 * O E + 0 * Y; gslcblas skips the zero products, and with
          * beta = 0 it overwrites Y without reading it. */

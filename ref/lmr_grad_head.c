@@ -124,15 +124,17 @@ enum lmr_status lmr_head_tied_backward(lmr_mat_out dh, lmr_mat_out dE,
     for (size_t t = 0; t < n; t++)
         for (size_t v = 0; v < vocab; v++) {
             double upstream = dlogits.data[t * vocab + v]; /* dU[t,v] */
-            add_scaled(dh.data + t * d, upstream, E.data + v * d, d); /* dh[t,:] += . E[v,:] */
-            add_scaled(dE.data + v * d, upstream, h.data + t * d, d); /* dE[v,:] += . h[t,:] */
+            /* dh[t,:] += . E[v,:] */
+            add_scaled(dh.data + t * d, upstream, E.data + v * d, d);
+            /* dE[v,:] += . h[t,:] */
+            add_scaled(dE.data + v * d, upstream, h.data + t * d, d);
         }
     return LMR_OK;
 }
 
 enum lmr_status lmr_head_untied_backward(lmr_mat_out dh, lmr_mat_out dW,
-                                         lmr_vec_out db, lmr_mat h,
-                                         lmr_mat W, lmr_mat dlogits)
+                                         lmr_vec_out db, lmr_mat h, lmr_mat W,
+                                         lmr_mat dlogits)
 {
     size_t n = h.rows, vocab = W.cols, d = h.cols;
     enum lmr_status status = lmr_head_untied_check(h, W, lmr_vec_absent());
@@ -155,8 +157,9 @@ enum lmr_status lmr_head_untied_backward(lmr_mat_out dh, lmr_mat_out dW,
         if (keep_db)
             add_scaled(db.data, 1.0, upstream, vocab);
         for (size_t j = 0; j < d; j++) {
-            const double *row = W.data + j * vocab;              /* W[j,:] */
-            dh.data[t * d + j] = dot(upstream, row, vocab);      /* dU[t,:] . W[j,:] */
+            const double *row = W.data + j * vocab; /* W[j,:] */
+            /* dU[t,:] . W[j,:] */
+            dh.data[t * d + j] = dot(upstream, row, vocab);
             add_scaled(dW.data + j * vocab, h.data[t * d + j], upstream, vocab);
         }
     }
@@ -226,8 +229,7 @@ static double temperature_share(const double *dlogits_row,
 }
 
 enum lmr_status lmr_softmax_backward(lmr_mat_out dlogits, double *dtau,
-                                     lmr_mat logits, lmr_mat dprobs,
-                                     double tau)
+                                     lmr_mat logits, lmr_mat dprobs, double tau)
 {
     size_t n = logits.rows, vocab = logits.cols;
     double *work; /* (n,vocab): y, then overwritten row by row with dlogits */
@@ -237,9 +239,10 @@ enum lmr_status lmr_softmax_backward(lmr_mat_out dlogits, double *dtau,
         return status;
     double tau_sum = 0.0;
     for (size_t t = 0; t < n; t++) {
-        double *row = work + t * vocab;                /* y[t,:] -> dlogits[t,:] */
-        const double *G = dprobs.data + t * vocab;     /* dprobs[t,:] */
-        double weighted = dot(row, G, vocab);          /* sum_j y_j G_j */
+        /* y[t,:] -> dlogits[t,:] */
+        double *row = work + t * vocab;
+        const double *G = dprobs.data + t * vocab; /* dprobs[t,:] */
+        double weighted = dot(row, G, vocab);      /* sum_j y_j G_j */
         for (size_t i = 0; i < vocab; i++)
             row[i] = row[i] * (G[i] - weighted) / tau; /* y_i = 0 if masked */
         tau_sum += temperature_share(row, logits.data + t * vocab, vocab, tau);
@@ -260,7 +263,7 @@ enum lmr_status lmr_log_softmax_backward(lmr_mat_out dlogits, double *dtau,
         return status;
     double tau_sum = 0.0;
     for (size_t t = 0; t < n; t++) {
-        double *row = work + t * vocab;            /* y[t,:] -> dlogits[t,:] */
+        double *row = work + t * vocab; /* y[t,:] -> dlogits[t,:] */
         const double *G = dlogprobs.data + t * vocab; /* dlogprobs[t,:] */
         const double *u = logits.data + t * vocab;    /* logits[t,:] */
         double G_sum = 0.0;                           /* Gamma = sum_j G_j */
@@ -284,8 +287,8 @@ static size_t dloss_length(enum lmr_reduction reduction, size_t n)
 
 /* dloss (n for NONE, else 1) as an upstream gradient: LMR_EINVAL, LMR_EDIM,
  * LMR_ENONFINITE. */
-static enum lmr_status check_dloss(lmr_vec dloss,
-                                   enum lmr_reduction reduction, size_t n)
+static enum lmr_status check_dloss(lmr_vec dloss, enum lmr_reduction reduction,
+                                   size_t n)
 {
     if (lmr_vec_missing(dloss))
         return LMR_EINVAL;
@@ -301,8 +304,8 @@ static enum lmr_status check_cross_entropy_backward(
     enum lmr_reduction reduction, int64_t ignore_index)
 {
     size_t n = logits.rows, vocab = logits.cols;
-    enum lmr_status status = lmr_cross_entropy_check(logits, targets,
-                                                     reduction, ignore_index);
+    enum lmr_status status = lmr_cross_entropy_check(logits, targets, reduction,
+                                                     ignore_index);
     if (status == LMR_OK)
         status = check_dloss(dloss, reduction, n);
     if (status != LMR_OK)
@@ -339,9 +342,8 @@ static size_t row_weights(double *weights, const int64_t *targets,
     return counted;
 }
 
-enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
-                                          size_t *counted, lmr_ids targets,
-                                          lmr_vec dloss,
+enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights, size_t *counted,
+                                          lmr_ids targets, lmr_vec dloss,
                                           enum lmr_reduction reduction,
                                           int64_t ignore_index)
 {
@@ -361,14 +363,13 @@ enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
         return LMR_EINVAL;
     if (weights.len != n)
         return LMR_EDIM;
-    *counted = row_weights(weights.data, targets.data, dloss.data, n,
-                           reduction, ignore_index);
+    *counted = row_weights(weights.data, targets.data, dloss.data, n, reduction,
+                           ignore_index);
     return LMR_OK;
 }
 
-enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits,
-                                           lmr_mat logits, lmr_ids targets,
-                                           lmr_vec dloss,
+enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits, lmr_mat logits,
+                                           lmr_ids targets, lmr_vec dloss,
                                            enum lmr_reduction reduction,
                                            int64_t ignore_index)
 {
@@ -380,8 +381,8 @@ enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits,
     double *work = scratch(n, vocab); /* (n,vocab): y, then dlogits */
     double *weights = scratch(n, 1);  /* (n): w_t */
     status = work && weights
-        ? lmr_softmax(lmr_mat_out_of(work, n, vocab), logits, 1.0)
-        : LMR_ENOMEM;
+                 ? lmr_softmax(lmr_mat_out_of(work, n, vocab), logits, 1.0)
+                 : LMR_ENOMEM;
     if (status == LMR_OK) {
         row_weights(weights, targets.data, dloss.data, n, reduction,
                     ignore_index);

@@ -40,8 +40,8 @@ enum lmr_status lmr_head_tied_backward(lmr_mat_out dh, lmr_mat_out dE,
  * Check: lmr_head_untied_check with no bias. */
 LMR_API
 enum lmr_status lmr_head_untied_backward(lmr_mat_out dh, lmr_mat_out dW,
-                                         lmr_vec_out db, lmr_mat h,
-                                         lmr_mat W, lmr_mat dlogits);
+                                         lmr_vec_out db, lmr_mat h, lmr_mat W,
+                                         lmr_mat dlogits);
 
 /* y = softmax(logits/tau); dlogits = y (dprobs - sum y dprobs)/tau (n,vocab);
  * *dtau = -sum dlogits * (logits - rowmax)/tau over the batch (an output:
@@ -67,9 +67,8 @@ enum lmr_status lmr_log_softmax_backward(lmr_mat_out dlogits, double *dtau,
  * logit is -inf (the loss is infinite), after dloss's checks and before the
  * output's. */
 LMR_API
-enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits,
-                                           lmr_mat logits, lmr_ids targets,
-                                           lmr_vec dloss,
+enum lmr_status lmr_cross_entropy_backward(lmr_mat_out dlogits, lmr_mat logits,
+                                           lmr_ids targets, lmr_vec dloss,
                                            enum lmr_reduction reduction,
                                            int64_t ignore_index);
 

@@ -97,8 +97,8 @@ static enum lmr_status check_layernorm_backward(lmr_mat_out dx,
                                                 double eps)
 {
     size_t d = x.cols;
-    enum lmr_status status =
-        lmr_layernorm_check(x, gamma, lmr_vec_absent(), eps);
+    enum lmr_status status = lmr_layernorm_check(x, gamma, lmr_vec_absent(),
+                                                 eps);
     if (status != LMR_OK)
         return status;
     if (lmr_mat_missing(dY))
@@ -144,8 +144,8 @@ enum lmr_status lmr_layernorm_backward(lmr_mat_out dx, lmr_vec_out dgamma,
                                        lmr_vec_out dbeta, lmr_mat x,
                                        lmr_vec gamma, lmr_mat dY, double eps)
 {
-    enum lmr_status status =
-        check_layernorm_backward(dx, dgamma, dbeta, x, gamma, dY, eps);
+    enum lmr_status status = check_layernorm_backward(dx, dgamma, dbeta, x,
+                                                      gamma, dY, eps);
     if (status != LMR_OK)
         return status;
     size_t n = x.rows, d = x.cols;

@@ -150,10 +150,7 @@ static enum lmr_status check_three_outputs(lmr_mat_out a, lmr_mat_out b,
 }
 
 /* Non-zero when the view has no elements (an absent optional matrix). */
-static int mat_empty(lmr_mat m)
-{
-    return m.rows == 0 || m.cols == 0;
-}
+static int mat_empty(lmr_mat m) { return m.rows == 0 || m.cols == 0; }
 
 /* ---- partial tying ------------------------------------------------------ */
 
@@ -185,9 +182,9 @@ static enum lmr_status check_partial_outputs(lmr_mat_out dh, lmr_mat_out dE,
 }
 
 enum lmr_status lmr_head_partial_backward(lmr_mat_out dh, lmr_mat_out dE,
-                                          lmr_mat_out dF, lmr_mat h,
-                                          lmr_mat E, lmr_mat F,
-                                          lmr_mat dlogits, int64_t k_param)
+                                          lmr_mat_out dF, lmr_mat h, lmr_mat E,
+                                          lmr_mat F, lmr_mat dlogits,
+                                          int64_t k_param)
 {
     enum lmr_status status = lmr_head_partial_check(h, E, F, k_param);
     size_t n = h.rows, d = h.cols, vocab = E.rows, k = (size_t)k_param;
@@ -198,25 +195,24 @@ enum lmr_status lmr_head_partial_backward(lmr_mat_out dh, lmr_mat_out dE,
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
-    double *dU_tied = pool_take(&pool, n, k);          /* (n,k) */
-    double *dU_free = pool_take(&pool, n, vocab - k);  /* (n,vocab-k) */
-    double *dh_sum = pool_take(&pool, n, d);           /* (n,d) */
-    double *dh_free = pool_take(&pool, n, d);          /* (n,d) */
-    double *dE_part = pool_take(&pool, vocab, d);      /* (vocab,d), rows >= k 0 */
-    double *dF_part = pool_take(&pool, d, vocab - k);  /* (d,vocab-k) */
+    double *dU_tied = pool_take(&pool, n, k);         /* (n,k) */
+    double *dU_free = pool_take(&pool, n, vocab - k); /* (n,vocab-k) */
+    double *dh_sum = pool_take(&pool, n, d);          /* (n,d) */
+    double *dh_free = pool_take(&pool, n, d);         /* (n,d) */
+    /* (vocab,d), rows >= k 0 */
+    double *dE_part = pool_take(&pool, vocab, d);
+    double *dF_part = pool_take(&pool, d, vocab - k); /* (d,vocab-k) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
         split_columns(dU_tied, dU_free, dlogits.data, n, vocab, k);
     if (status == LMR_OK && k > 0) /* rows 0..k-1 of E: the tied columns */
-        status = lmr_head_tied_backward(out_of(dh_sum, n, d),
-                                        out_of(dE_part, k, d), h,
-                                        in_of(E.data, k, d),
-                                        in_of(dU_tied, n, k));
+        status = lmr_head_tied_backward(
+            out_of(dh_sum, n, d), out_of(dE_part, k, d), h, in_of(E.data, k, d),
+            in_of(dU_tied, n, k));
     if (status == LMR_OK && k < vocab)
-        status = lmr_head_untied_backward(out_of(dh_free, n, d),
-                                          out_of(dF_part, d, vocab - k),
-                                          lmr_vec_out_of(NULL, 0), h, F,
-                                          in_of(dU_free, n, vocab - k));
+        status = lmr_head_untied_backward(
+            out_of(dh_free, n, d), out_of(dF_part, d, vocab - k),
+            lmr_vec_out_of(NULL, 0), h, F, in_of(dU_free, n, vocab - k));
     if (status == LMR_OK) {
         add_into(dh_sum, dh_free, n * d);
         copy_out(dh.data, dh_sum, n * d);
@@ -244,10 +240,10 @@ enum lmr_status lmr_head_transformed_backward(lmr_mat_out dh, lmr_mat_out dT,
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
-    double *q = pool_take(&pool, n, d);         /* (n,d): h T */
-    double *r = pool_take(&pool, n, d);         /* (n,d): dU E */
-    double *dh_part = pool_take(&pool, n, d);   /* (n,d) */
-    double *dT_part = pool_take(&pool, d, d);   /* (d,d) */
+    double *q = pool_take(&pool, n, d);           /* (n,d): h T */
+    double *r = pool_take(&pool, n, d);           /* (n,d): dU E */
+    double *dh_part = pool_take(&pool, n, d);     /* (n,d) */
+    double *dT_part = pool_take(&pool, d, d);     /* (d,d) */
     double *dE_part = pool_take(&pool, vocab, d); /* (vocab,d) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
@@ -257,10 +253,9 @@ enum lmr_status lmr_head_transformed_backward(lmr_mat_out dh, lmr_mat_out dT,
                                         out_of(dE_part, vocab, d),
                                         in_of(q, n, d), E, dlogits);
     if (status == LMR_OK) /* dh = r T^T, dT = h^T r */
-        status = lmr_head_untied_backward(out_of(dh_part, n, d),
-                                          out_of(dT_part, d, d),
-                                          lmr_vec_out_of(NULL, 0), h, T,
-                                          in_of(r, n, d));
+        status = lmr_head_untied_backward(
+            out_of(dh_part, n, d), out_of(dT_part, d, d),
+            lmr_vec_out_of(NULL, 0), h, T, in_of(r, n, d));
     if (status == LMR_OK) {
         copy_out(dh.data, dh_part, n * d);
         copy_out(dT.data, dT_part, d * d);
@@ -308,14 +303,12 @@ enum lmr_status lmr_head_adaptive_backward(const lmr_head_adaptive_grads *grads,
         status = lmr_head_untied(out_of(u_free, n, vocab), h, F,
                                  lmr_vec_absent());
     if (status == LMR_OK)
-        status = lmr_head_tied_backward(out_of(dh_tied, n, d),
-                                        out_of(dE_tied, vocab, d), h, E,
-                                        dlogits);
+        status = lmr_head_tied_backward(
+            out_of(dh_tied, n, d), out_of(dE_tied, vocab, d), h, E, dlogits);
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(out_of(dh_free, n, d),
-                                          out_of(dF_free, d, vocab),
-                                          lmr_vec_out_of(NULL, 0), h, F,
-                                          dlogits);
+        status = lmr_head_untied_backward(
+            out_of(dh_free, n, d), out_of(dF_free, d, vocab),
+            lmr_vec_out_of(NULL, 0), h, F, dlogits);
     if (status == LMR_OK) {
         double alpha_sum = 0.0; /* sum dU (h E^T - h F) */
         for (size_t i = 0; i < n * vocab; i++)
@@ -344,22 +337,21 @@ static enum lmr_status mlp_output_backward(double *dh1, double *dout,
 {
     size_t n = dlogits.rows, vocab = dlogits.cols, m = w->W1.cols;
     if (!mat_empty(w->W2))
-        return lmr_head_untied_backward(out_of(dh1, n, m), out_of(dout, m, vocab),
-                                        lmr_vec_out_of(db2, vocab),
-                                        in_of(h1, n, m), w->W2, dlogits);
-    enum lmr_status status = lmr_head_tied_backward(out_of(dh1, n, m),
-                                                    out_of(dout, vocab, m),
-                                                    in_of(h1, n, m), w->E,
-                                                    dlogits);
+        return lmr_head_untied_backward(
+            out_of(dh1, n, m), out_of(dout, m, vocab),
+            lmr_vec_out_of(db2, vocab), in_of(h1, n, m), w->W2, dlogits);
+    enum lmr_status status = lmr_head_tied_backward(
+        out_of(dh1, n, m), out_of(dout, vocab, m), in_of(h1, n, m), w->E,
+        dlogits);
     if (status == LMR_OK)
         column_sums(db2, dlogits.data, n, vocab);
     return status;
 }
 
 /* The outputs of the MLP backward: dW2 in the untied form, dE in the tied. */
-static enum lmr_status check_mlp_outputs(const lmr_head_mlp_grads *g,
-                                         size_t n, size_t vocab, size_t d,
-                                         size_t m, int tied)
+static enum lmr_status check_mlp_outputs(const lmr_head_mlp_grads *g, size_t n,
+                                         size_t vocab, size_t d, size_t m,
+                                         int tied)
 {
     if (g == NULL)
         return LMR_EINVAL;
@@ -376,8 +368,7 @@ static enum lmr_status check_mlp_outputs(const lmr_head_mlp_grads *g,
 }
 
 enum lmr_status lmr_head_mlp_backward(const lmr_head_mlp_grads *grads,
-                                      lmr_mat h,
-                                      const lmr_head_mlp_weights *w,
+                                      lmr_mat h, const lmr_head_mlp_weights *w,
                                       lmr_mat dlogits)
 {
     enum lmr_status status = lmr_head_mlp_check(h, w);
@@ -392,14 +383,15 @@ enum lmr_status lmr_head_mlp_backward(const lmr_head_mlp_grads *grads,
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
-    double *a = pool_take(&pool, n, m);           /* (n,m): h W1 + b1 */
-    double *h1 = pool_take(&pool, n, m);          /* (n,m): ReLU(a) */
-    double *da = pool_take(&pool, n, m);          /* (n,m): dh1, then da */
-    double *dout = pool_take(&pool, m, vocab);    /* dW2 (m,vocab) or dE (vocab,d) */
+    double *a = pool_take(&pool, n, m);  /* (n,m): h W1 + b1 */
+    double *h1 = pool_take(&pool, n, m); /* (n,m): ReLU(a) */
+    double *da = pool_take(&pool, n, m); /* (n,m): dh1, then da */
+    /* dW2 (m,vocab) or dE (vocab,d) */
+    double *dout = pool_take(&pool, m, vocab);
     double *db2_part = pool_take(&pool, vocab, 1); /* (vocab) */
-    double *dh_part = pool_take(&pool, n, d);     /* (n,d) */
-    double *dW1_part = pool_take(&pool, d, m);    /* (d,m) */
-    double *db1_part = pool_take(&pool, m, 1);    /* (m) */
+    double *dh_part = pool_take(&pool, n, d);      /* (n,d) */
+    double *dW1_part = pool_take(&pool, d, m);     /* (d,m) */
+    double *db1_part = pool_take(&pool, m, 1);     /* (m) */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
         status = lmr_head_untied(out_of(a, n, m), h, w->W1, w->b1);
@@ -410,10 +402,9 @@ enum lmr_status lmr_head_mlp_backward(const lmr_head_mlp_grads *grads,
     for (size_t i = 0; status == LMR_OK && i < n * m; i++)
         da[i] = a[i] > 0.0 ? da[i] : 0.0; /* ReLU'(0) = 0 */
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(out_of(dh_part, n, d),
-                                          out_of(dW1_part, d, m),
-                                          lmr_vec_out_of(db1_part, m), h, w->W1,
-                                          in_of(da, n, m));
+        status = lmr_head_untied_backward(
+            out_of(dh_part, n, d), out_of(dW1_part, d, m),
+            lmr_vec_out_of(db1_part, m), h, w->W1, in_of(da, n, m));
     if (status == LMR_OK) {
         copy_out(grads->dh.data, dh_part, n * d);
         copy_out(grads->dW1.data, dW1_part, d * m);
@@ -444,7 +435,8 @@ static double component_delta(double *work, double *rho, size_t rho_stride,
 {
     double c = 0.0;
     for (size_t t = 0; t < n; t++) {
-        double *row = work + t * vocab;           /* log p_k[t,:] -> delta_k[t,:] */
+        /* log p_k[t,:] -> delta_k[t,:] */
+        double *row = work + t * vocab;
         const double *log_mix = logy + t * vocab; /* log y[t,:] */
         const double *G_row = G + t * vocab;      /* G[t,:] */
         double row_weight = weight[t * weight_stride];
@@ -593,7 +585,7 @@ static void gated_mix(gated_scratch *s, size_t n, size_t vocab, size_t K)
             double largest = -INFINITY, sum = 0.0;
             for (size_t k = 0; k < K; k++)
                 largest = fmax(largest, s->log_pi[t * K + k] +
-                               s->work[(k * n + t) * vocab + v]);
+                                            s->work[(k * n + t) * vocab + v]);
             for (size_t k = 0; k < K; k++) {
                 double term = s->log_pi[t * K + k] +
                               s->work[(k * n + t) * vocab + v];
@@ -621,8 +613,8 @@ static enum lmr_status gated_forward(gated_scratch *s, lmr_mat h,
         status = lmr_softmax(out_of(s->pi, n, K), in_of(s->pi_logits, n, K),
                              1.0);
     for (size_t k = 0; status == LMR_OK && k < K; k++) {
-        double *gate = s->gates + k * n * d;         /* g_k: (n,d) */
-        double *block = s->work + k * n * vocab;     /* l_k, then log p_k */
+        double *gate = s->gates + k * n * d;     /* g_k: (n,d) */
+        double *block = s->work + k * n * vocab; /* l_k, then log p_k */
         status = lmr_head_untied(out_of(gate, n, d), h,
                                  in_of(p->W_comp.data + k * d * d, d, d),
                                  lmr_vec_of(p->b_comp.data + k * d, d));
@@ -634,7 +626,8 @@ static enum lmr_status gated_forward(gated_scratch *s, lmr_mat h,
         else if (status == LMR_OK)
             status = lmr_head_tied(out_of(block, n, vocab), in_of(gate, n, d),
                                    p->E);
-        for (size_t t = 0; status == LMR_OK && tied && p->b_out.len && t < n; t++)
+        for (size_t t = 0; status == LMR_OK && tied && p->b_out.len && t < n;
+             t++)
             add_into(block + t * vocab, p->b_out.data, vocab);
         if (status == LMR_OK)
             status = lmr_log_softmax(out_of(block, n, vocab),
@@ -653,14 +646,13 @@ static enum lmr_status gated_component(gated_scratch *s, size_t k, lmr_mat h,
     size_t n = h.rows, d = h.cols;
     int tied = mat_empty(p->W_out);
     size_t vocab = tied ? p->E.rows : p->W_out.cols;
-    lmr_mat gate = in_of(s->gates + k * n * d, n, d);        /* g_k: (n,d) */
+    lmr_mat gate = in_of(s->gates + k * n * d, n, d);         /* g_k: (n,d) */
     lmr_mat delta = in_of(s->work + k * n * vocab, n, vocab); /* delta_k */
     enum lmr_status status;
     if (!tied)
-        status = lmr_head_untied_backward(out_of(s->dg, n, d),
-                                          out_of(s->dout_part, d, vocab),
-                                          lmr_vec_out_of(s->dbout_part, vocab),
-                                          gate, p->W_out, delta);
+        status = lmr_head_untied_backward(
+            out_of(s->dg, n, d), out_of(s->dout_part, d, vocab),
+            lmr_vec_out_of(s->dbout_part, vocab), gate, p->W_out, delta);
     else
         status = lmr_head_tied_backward(out_of(s->dg, n, d),
                                         out_of(s->dout_part, vocab, d), gate,
@@ -672,12 +664,12 @@ static enum lmr_status gated_component(gated_scratch *s, size_t k, lmr_mat h,
     add_into(s->dout, s->dout_part, vocab * d);
     add_into(s->db_out, s->dbout_part, vocab);
     for (size_t i = 0; i < n * d; i++)
-        s->dg[i] *= 1.0 - gate.data[i] * gate.data[i]; /* dc_k = dg_k (1 - g_k^2) */
-    status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
-                                      out_of(s->dW_comp + k * d * d, d, d),
-                                      lmr_vec_out_of(s->db_comp + k * d, d), h,
-                                      in_of(p->W_comp.data + k * d * d, d, d),
-                                      in_of(s->dg, n, d));
+        /* dc_k = dg_k (1 - g_k^2) */
+        s->dg[i] *= 1.0 - gate.data[i] * gate.data[i];
+    status = lmr_head_untied_backward(
+        out_of(s->dh_part, n, d), out_of(s->dW_comp + k * d * d, d, d),
+        lmr_vec_out_of(s->db_comp + k * d, d), h,
+        in_of(p->W_comp.data + k * d * d, d, d), in_of(s->dg, n, d));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
@@ -689,19 +681,17 @@ static enum lmr_status gated_gate(gated_scratch *s, lmr_mat h, lmr_mat W_pi)
 {
     size_t n = h.rows, d = h.cols, K = W_pi.cols;
     for (size_t t = 0; t < n; t++) {
-        double *rho_row = s->rho + t * K;      /* rho[t,:] */
-        const double *pi_row = s->pi + t * K;  /* pi[t,:] */
+        double *rho_row = s->rho + t * K;     /* rho[t,:] */
+        const double *pi_row = s->pi + t * K; /* pi[t,:] */
         double rho_sum = 0.0;
         for (size_t k = 0; k < K; k++)
             rho_sum += rho_row[k];
         for (size_t k = 0; k < K; k++)
             rho_row[k] -= pi_row[k] * rho_sum;
     }
-    enum lmr_status status = lmr_head_untied_backward(out_of(s->dh_part, n, d),
-                                                      out_of(s->dW_pi, d, K),
-                                                      lmr_vec_out_of(NULL, 0),
-                                                      h, W_pi,
-                                                      in_of(s->rho, n, K));
+    enum lmr_status status = lmr_head_untied_backward(
+        out_of(s->dh_part, n, d), out_of(s->dW_pi, d, K),
+        lmr_vec_out_of(NULL, 0), h, W_pi, in_of(s->rho, n, K));
     if (status == LMR_OK)
         add_into(s->dh, s->dh_part, n * d);
     return status;
@@ -766,8 +756,7 @@ static void gated_publish(const lmr_mos_gated_grads *grads,
 }
 
 enum lmr_status lmr_mos_gated_backward(const lmr_mos_gated_grads *grads,
-                                       lmr_mat h,
-                                       const lmr_mos_gated_params *p,
+                                       lmr_mat h, const lmr_mos_gated_params *p,
                                        lmr_mat dlogprobs)
 {
     enum lmr_status status = lmr_mos_gated_check(h, p);
@@ -811,13 +800,10 @@ static enum lmr_status check_dloss(lmr_vec dloss)
     return isfinite(dloss.data[0]) ? LMR_OK : LMR_ENONFINITE;
 }
 
-enum lmr_status lmr_soft_tie_loss_backward(const lmr_soft_tie_grads *grads,
-                                           lmr_mat h,
-                                           const lmr_soft_tie_weights *w,
-                                           lmr_ids targets, lmr_vec dloss,
-                                           double lambda,
-                                           enum lmr_reduction reduction,
-                                           int64_t ignore_index)
+enum lmr_status lmr_soft_tie_loss_backward(
+    const lmr_soft_tie_grads *grads, lmr_mat h, const lmr_soft_tie_weights *w,
+    lmr_ids targets, lmr_vec dloss, double lambda, enum lmr_reduction reduction,
+    int64_t ignore_index)
 {
     enum lmr_status status = lmr_soft_tie_loss_check(h, w, targets, lambda,
                                                      reduction, ignore_index);
@@ -833,10 +819,10 @@ enum lmr_status lmr_soft_tie_loss_backward(const lmr_soft_tie_grads *grads,
     if (status != LMR_OK)
         return status;
     scratch_pool pool = {0};
-    double *logits = pool_take(&pool, n, vocab);   /* (n,vocab): h W */
-    double *dlogits = pool_take(&pool, n, vocab);  /* (n,vocab): D */
-    double *dh_part = pool_take(&pool, n, d);      /* (n,d): D W^T */
-    double *dW_part = pool_take(&pool, d, vocab);  /* (d,vocab): h^T D */
+    double *logits = pool_take(&pool, n, vocab);  /* (n,vocab): h W */
+    double *dlogits = pool_take(&pool, n, vocab); /* (n,vocab): D */
+    double *dh_part = pool_take(&pool, n, d);     /* (n,d): D W^T */
+    double *dW_part = pool_take(&pool, d, vocab); /* (d,vocab): h^T D */
     status = pool.failed ? LMR_ENOMEM : LMR_OK;
     if (status == LMR_OK)
         status = lmr_head_untied(out_of(logits, n, vocab), h, w->W,
@@ -846,14 +832,14 @@ enum lmr_status lmr_soft_tie_loss_backward(const lmr_soft_tie_grads *grads,
                                             in_of(logits, n, vocab), targets,
                                             dloss, reduction, ignore_index);
     if (status == LMR_OK)
-        status = lmr_head_untied_backward(out_of(dh_part, n, d),
-                                          out_of(dW_part, d, vocab),
-                                          lmr_vec_out_of(NULL, 0), h, w->W,
-                                          in_of(dlogits, n, vocab));
+        status = lmr_head_untied_backward(
+            out_of(dh_part, n, d), out_of(dW_part, d, vocab),
+            lmr_vec_out_of(NULL, 0), h, w->W, in_of(dlogits, n, vocab));
     if (status == LMR_OK) {
         const double *E = w->E.data, *W = w->W.data;
         double *dE = grads->dE.data, *dW = grads->dW.data;
-        double pull = 2.0 * lambda * dloss.data[0]; /* the penalty's force per unit gap */
+        /* the penalty's force per unit gap */
+        double pull = 2.0 * lambda * dloss.data[0];
         copy_out(grads->dh.data, dh_part, n * d);
         for (size_t v = 0; v < vocab; v++)
             for (size_t j = 0; j < d; j++) {

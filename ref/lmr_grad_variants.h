@@ -31,9 +31,9 @@ extern "C" {
  * columns (and may be the empty view) when k = vocab. dlogits: (n,vocab). */
 LMR_API
 enum lmr_status lmr_head_partial_backward(lmr_mat_out dh, lmr_mat_out dE,
-                                          lmr_mat_out dF, lmr_mat h,
-                                          lmr_mat E, lmr_mat F,
-                                          lmr_mat dlogits, int64_t k);
+                                          lmr_mat_out dF, lmr_mat h, lmr_mat E,
+                                          lmr_mat F, lmr_mat dlogits,
+                                          int64_t k);
 
 /* dh (n,d); dT (d,d); dE (vocab,d). dlogits: (n,vocab). */
 LMR_API
@@ -114,13 +114,10 @@ typedef struct {
  * LMR_EDOMAIN, from the check, before dloss is looked at). grads NULL is
  * LMR_EINVAL. */
 LMR_API
-enum lmr_status lmr_soft_tie_loss_backward(const lmr_soft_tie_grads *grads,
-                                           lmr_mat h,
-                                           const lmr_soft_tie_weights *weights,
-                                           lmr_ids targets, lmr_vec dloss,
-                                           double lambda,
-                                           enum lmr_reduction reduction,
-                                           int64_t ignore_index);
+enum lmr_status lmr_soft_tie_loss_backward(
+    const lmr_soft_tie_grads *grads, lmr_mat h,
+    const lmr_soft_tie_weights *weights, lmr_ids targets, lmr_vec dloss,
+    double lambda, enum lmr_reduction reduction, int64_t ignore_index);
 
 #ifdef __cplusplus
 }

@@ -150,7 +150,8 @@ enum lmr_status lmr_head_tied(lmr_mat_out logits, lmr_mat h, lmr_mat E)
     if (scratch == NULL)
         return later_problem(LMR_ENOMEM, E, lmr_vec_absent());
     for (size_t v = 0; v < vocab; v++) {
-        const double *row = E.data + v * d; /* E[v,:], the embedding of token v */
+        /* E[v,:], the embedding of token v */
+        const double *row = E.data + v * d;
         if (lmr_check_finite(row, d) != LMR_OK) {
             free(scratch);
             return LMR_ENONFINITE;

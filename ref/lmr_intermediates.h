@@ -76,8 +76,7 @@ typedef struct {
  */
 LMR_API
 enum lmr_status lmr_softmax_stats(lmr_softmax_row *rows, lmr_mat_out shifted,
-                                  lmr_mat_out exps, lmr_mat logits,
-                                  double tau);
+                                  lmr_mat_out exps, lmr_mat logits, double tau);
 
 /* The cross-entropy of each row into losses (n): log S - z_{c_t}, 0 for a
  * row whose target is ignore_index; *counted = the number of other rows.
@@ -100,9 +99,8 @@ enum lmr_status lmr_cross_entropy_terms(lmr_vec_out losses, size_t *counted,
  * (weights with elements and no data, counted NULL), LMR_EDIM (weights not
  * of length n). */
 LMR_API
-enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights,
-                                          size_t *counted, lmr_ids targets,
-                                          lmr_vec dloss,
+enum lmr_status lmr_cross_entropy_weights(lmr_vec_out weights, size_t *counted,
+                                          lmr_ids targets, lmr_vec dloss,
                                           enum lmr_reduction reduction,
                                           int64_t ignore_index);
 
@@ -130,12 +128,12 @@ typedef struct {
                                elsewhere (lmr_sample's probs) */
     lmr_vec_out cdf;        /* C_i = the running sum of q in index order,
                                i <= token */
-    size_t ranked;      /* the number of unmasked tokens */
-    size_t top_k_kept;  /* after top-k (ranked when top_k is 0 or >= ranked) */
-    size_t kept;        /* after top-p */
-    double top_k_mass;  /* sum of p over the first top_k_kept ranked tokens */
-    double kept_mass;   /* sum of p over the kept tokens (q's divisor) */
-    int64_t token;      /* the smallest i with r < C_i (lmr_sample's token) */
+    size_t ranked;          /* the number of unmasked tokens */
+    size_t top_k_kept; /* after top-k (ranked when top_k is 0 or >= ranked) */
+    size_t kept;       /* after top-p */
+    double top_k_mass; /* sum of p over the first top_k_kept ranked tokens */
+    double kept_mass;  /* sum of p over the kept tokens (q's divisor) */
+    int64_t token;     /* the smallest i with r < C_i (lmr_sample's token) */
 } lmr_sample_trace;
 
 /* Samples one row of logits (vocab) with uniform r as lmr_sample does,

@@ -76,8 +76,8 @@ enum lmr_status lmr_layernorm_problem(enum lmr_check_class problem,
 static enum lmr_status check_args(const lmr_layernorm_args *args)
 {
     for (int problem = 0; problem < LMR_CHECK_CLASSES; problem++) {
-        enum lmr_status status =
-            lmr_layernorm_problem((enum lmr_check_class)problem, args);
+        enum lmr_status status = lmr_layernorm_problem(
+            (enum lmr_check_class)problem, args);
         if (status != LMR_OK)
             return status;
     }
@@ -90,8 +90,8 @@ static int absent(lmr_vec v) { return v.data == NULL && v.len == 0; }
 enum lmr_status lmr_layernorm_check(lmr_mat x, lmr_vec gamma, lmr_vec beta,
                                     double eps)
 {
-    lmr_layernorm_args args = {&x, &gamma, absent(beta) ? NULL : &beta,
-                               x.cols, eps};
+    lmr_layernorm_args args = {&x, &gamma, absent(beta) ? NULL : &beta, x.cols,
+                               eps};
     return check_args(&args);
 }
 
@@ -173,8 +173,8 @@ double lmr_layernorm_normalised(double x, const lmr_layernorm_row *row)
 
 /* Normalises one row: out_row and in_row are (d), may alias. */
 static void normalise_row(double *out_row, const double *in_row,
-                          const double *gamma, const double *beta,
-                          size_t d, double eps)
+                          const double *gamma, const double *beta, size_t d,
+                          double eps)
 {
     lmr_layernorm_row stats;
     lmr_layernorm_row_stats(in_row, d, eps, &stats);

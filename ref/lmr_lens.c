@@ -38,9 +38,9 @@ static void top_tokens_of_row(int64_t *tokens, const double *logits,
     for (size_t m = 0; m < top_k; m++) {
         size_t best = vocab; /* none yet */
         for (size_t i = 0; i < vocab; i++) {
-            int eligible = m == 0 || ranks_after(logits[i], i,
-                                                 logits[tokens[m - 1]],
-                                                 (size_t)tokens[m - 1]);
+            int eligible = m == 0 ||
+                           ranks_after(logits[i], i, logits[tokens[m - 1]],
+                                       (size_t)tokens[m - 1]);
             if (eligible && (best == vocab ||
                              ranks_after(logits[best], best, logits[i], i)))
                 best = i;
@@ -74,9 +74,8 @@ static int check_lens_views(lmr_stack hidden, lmr_mat E, lmr_vec gamma,
     return LMR_OK;
 }
 
-enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E,
-                                     lmr_vec gamma, lmr_vec beta,
-                                     int64_t top_k, double eps)
+enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E, lmr_vec gamma,
+                                     lmr_vec beta, int64_t top_k, double eps)
 {
     int status = check_lens_views(hidden, E, gamma, beta);
     if (status == LMR_OK && (top_k < 1 || (uint64_t)top_k > E.rows))
@@ -113,8 +112,8 @@ static int lens_layer(lmr_mat_out probs, int64_t *tokens, double *top_probs,
                       size_t top_k, double eps)
 {
     size_t n = probs.rows, vocab = probs.cols;
-    int status = lens_layer_logits(probs, x, E, gamma, beta,
-                                   eps); /* logits for now */
+    /* probs holds the logits for now */
+    int status = lens_layer_logits(probs, x, E, gamma, beta, eps);
     for (size_t t = 0; status == LMR_OK && t < n; t++)
         top_tokens_of_row(tokens + t * top_k, probs.data + t * vocab, vocab,
                           top_k);
@@ -161,12 +160,12 @@ enum lmr_status lmr_logit_lens(const lmr_logit_lens_outputs *out,
     if (x == NULL)
         return LMR_ENOMEM;
     for (size_t l = 0; status == LMR_OK && l < layers; l++) {
-        memcpy(x, hidden.data + l * n * d, n * d * sizeof(double)); /* layer l */
-        status = lens_layer(lmr_mat_out_of(out->probs.data + l * n * vocab, n,
-                                           vocab),
-                            out->top_tokens.data + l * n * k,
-                            out->top_probs.data + l * n * k,
-                            lmr_mat_out_of(x, n, d), E, gamma, beta, k, eps);
+        memcpy(x, hidden.data + l * n * d,
+               n * d * sizeof(double)); /* layer l */
+        status = lens_layer(
+            lmr_mat_out_of(out->probs.data + l * n * vocab, n, vocab),
+            out->top_tokens.data + l * n * k, out->top_probs.data + l * n * k,
+            lmr_mat_out_of(x, n, d), E, gamma, beta, k, eps);
     }
     free(x);
     return (enum lmr_status)status;
@@ -181,8 +180,8 @@ enum lmr_status lmr_logit_lens_logits(lmr_stack_out normalised,
     int status = lmr_logit_lens_check(hidden, E, gamma, beta, 1, eps);
     size_t layers = hidden.count, n = hidden.rows, d = hidden.cols;
     size_t vocab = E.rows;
-    if (status == LMR_OK && (lmr_stack_out_missing(normalised) ||
-                             lmr_stack_out_missing(logits)))
+    if (status == LMR_OK &&
+        (lmr_stack_out_missing(normalised) || lmr_stack_out_missing(logits)))
         status = LMR_EINVAL;
     if (status == LMR_OK &&
         (normalised.count != layers || normalised.rows != n ||

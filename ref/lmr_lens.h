@@ -21,9 +21,9 @@ extern "C" {
 
 /* Where lmr_logit_lens writes; every array has the shape in its comment. */
 typedef struct {
-    lmr_stack_out probs;      /* (layers,n,vocab) */
-    lmr_ids_out top_tokens;   /* (layers*n*top_k): (layers,n,top_k) row-major */
-    lmr_stack_out top_probs;  /* (layers,n,top_k) */
+    lmr_stack_out probs;     /* (layers,n,vocab) */
+    lmr_ids_out top_tokens;  /* (layers*n*top_k): (layers,n,top_k) row-major */
+    lmr_stack_out top_probs; /* (layers,n,top_k) */
 } lmr_logit_lens_outputs;
 
 /*
@@ -38,9 +38,8 @@ typedef struct {
  * LMR_ENONFINITE (an entry of hidden, E, gamma, then beta).
  */
 LMR_API
-enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E,
-                                     lmr_vec gamma, lmr_vec beta,
-                                     int64_t top_k, double eps);
+enum lmr_status lmr_logit_lens_check(lmr_stack hidden, lmr_mat E, lmr_vec gamma,
+                                     lmr_vec beta, int64_t top_k, double eps);
 
 /*
  * For each layer l and position t: x = hidden[l,t,:], optionally

@@ -85,9 +85,9 @@ enum lmr_status lmr_linear_cross_entropy_check(lmr_mat h, lmr_mat E,
 }
 
 /* dloss (n for NONE, else 1), then the outputs (dE may be empty). */
-static int check_upstream_and_outputs(const lmr_linear_cross_entropy_outputs *out,
-                                      lmr_mat h, lmr_mat E, lmr_vec dloss,
-                                      enum lmr_reduction reduction)
+static int check_upstream_and_outputs(
+    const lmr_linear_cross_entropy_outputs *out, lmr_mat h, lmr_mat E,
+    lmr_vec dloss, enum lmr_reduction reduction)
 {
     size_t n = h.rows, d = h.cols, vocab = E.rows;
     size_t loss_count = reduction == LMR_REDUCE_NONE ? n : 1;
@@ -101,8 +101,7 @@ static int check_upstream_and_outputs(const lmr_linear_cross_entropy_outputs *ou
         lmr_mat_out_missing(out->dh) || lmr_mat_out_missing(out->dE))
         return LMR_EINVAL;
     int dE_wanted = out->dE.rows > 0 || out->dE.cols > 0;
-    if (out->loss.len != loss_count || out->dh.rows != n ||
-        out->dh.cols != d ||
+    if (out->loss.len != loss_count || out->dh.rows != n || out->dh.cols != d ||
         (dE_wanted && (out->dE.rows != vocab || out->dE.cols != d)))
         return LMR_EDIM;
     return LMR_OK;
@@ -289,9 +288,9 @@ enum lmr_status lmr_linear_cross_entropy(
         /* pass 2: the loss, then D chunk by chunk into dh and dE */
         write_loss(loss, &s.state, targets.data, n, reduction, ignore_index);
         size_t counted;
+        /* the arguments were checked above */
         lmr_cross_entropy_weights(lmr_vec_out_of(s.weights, n), &counted,
-                                  targets, dloss, reduction,
-                                  ignore_index); /* checked above */
+                                  targets, dloss, reduction, ignore_index);
         if (n > 0)
             memset(dh, 0, n * d * sizeof(double));
         for (size_t first = 0; first < vocab; first += LMR_LCE_CHUNK) {

@@ -15,10 +15,10 @@ extern "C" {
 #endif
 
 typedef struct {
-    int64_t untied;      /* 2 |V| d + B */
-    int64_t tied;        /* |V| d + B */
-    int64_t saving;      /* |V| d */
-    double relative;     /* saving / untied */
+    int64_t untied;  /* 2 |V| d + B */
+    int64_t tied;    /* |V| d + B */
+    int64_t saving;  /* |V| d */
+    double relative; /* saving / untied */
 } lmr_param_counts;
 
 /*

@@ -101,7 +101,8 @@ static int right_singular_vectors(double *W, double *s, const double *Y,
     gsl_matrix_view A = gsl_matrix_view_array(work, rows, d);
     gsl_matrix_view Q = gsl_matrix_view_array(W, d, d);
     gsl_vector_view S = gsl_vector_view_array(s, d);
-    return gsl_linalg_SV_decomp_jacobi(&A.matrix, &Q.matrix, &S.vector) ? -1 : 0;
+    return gsl_linalg_SV_decomp_jacobi(&A.matrix, &Q.matrix, &S.vector) ? -1
+                                                                        : 0;
 }
 
 /* The sign rule of spec/pca.md: v (d) times -1 when its entry of largest
@@ -129,8 +130,8 @@ static double total_variance(const double *Y, size_t n, size_t d)
 /* The outputs from the centred rows Y (n, d), W's columns (d, d) and the
  * singular values s (d). */
 static void write_outputs(const lmr_pca_outputs *out, const double *Y,
-                          const double *W, const double *s, size_t n,
-                          size_t d, size_t k)
+                          const double *W, const double *s, size_t n, size_t d,
+                          size_t k)
 {
     double T = total_variance(Y, n, d);
     for (size_t i = 0; i < k; i++) {
@@ -142,7 +143,7 @@ static void write_outputs(const lmr_pca_outputs *out, const double *Y,
         out->ratios.data[i] = T > 0.0 ? out->variances.data[i] / T : 0.0;
     }
     for (size_t t = 0; t < n; t++) {
-        const double *y = Y + t * d;               /* row t of (n, d) */
+        const double *y = Y + t * d;                  /* row t of (n, d) */
         double *z = out->projections.data + t * k;    /* row t of (n, k) */
         double *r = out->reconstruction.data + t * d; /* row t of (n, d) */
         for (size_t j = 0; j < d; j++)
@@ -179,7 +180,8 @@ enum lmr_status lmr_pca(const lmr_pca_outputs *out, lmr_mat X, int64_t k)
     } else {
         centre_rows(out->mean.data, Y, X.data, n, d);
         if (right_singular_vectors(W, s, Y, n, d, work) != 0)
-            status = LMR_ENOMEM; /* GSL fails only on bad sizes, excluded above */
+            /* GSL fails only on bad sizes, excluded above */
+            status = LMR_ENOMEM;
         else
             write_outputs(out, Y, W, s, n, d, width);
     }

@@ -128,8 +128,7 @@ static void keep_only(double *q, size_t vocab, const ranked_token *order,
 
 /* The smallest i with r < sum_{j<=i} q_j (q is (vocab)); the running sums
  * go into cdf (vocab, up to the token) unless it is NULL. */
-static int64_t inverse_cdf(const double *q, size_t vocab, double r,
-                           double *cdf)
+static int64_t inverse_cdf(const double *q, size_t vocab, double r, double *cdf)
 {
     double cumulative = 0.0;
     size_t last_kept = 0;
@@ -222,9 +221,8 @@ enum lmr_status lmr_sample_check(lmr_mat logits, lmr_vec r, double tau,
     return (enum lmr_status)status;
 }
 
-enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token,
-                           lmr_mat logits, lmr_vec r, double tau,
-                           int64_t top_k, double top_p)
+enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token, lmr_mat logits,
+                           lmr_vec r, double tau, int64_t top_k, double top_p)
 {
     size_t n = logits.rows, vocab = logits.cols;
     int status = lmr_sample_check(logits, r, tau, top_k, top_p);
@@ -240,7 +238,7 @@ enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token,
     if (order == NULL)
         return LMR_ENOMEM;
     lmr_softmax(probs, logits, tau); /* checked above: succeeds */
-    for (size_t t = 0; t < n; t++) /* row t */
+    for (size_t t = 0; t < n; t++)   /* row t */
         token.data[t] = sample_row(probs.data + t * vocab, order,
                                    logits.data + t * vocab, r.data[t], vocab,
                                    top_k, top_p, NULL);
@@ -298,8 +296,8 @@ enum lmr_status lmr_rank_tokens(lmr_ids_out order, size_t *ranked,
         status = LMR_EDIM;
     if (status != LMR_OK)
         return (enum lmr_status)status;
-    ranked_token *work = malloc(vocab * sizeof *work);  /* (vocab) */
-    double *unused = calloc(vocab, sizeof(double));     /* (vocab) */
+    ranked_token *work = malloc(vocab * sizeof *work); /* (vocab) */
+    double *unused = calloc(vocab, sizeof(double));    /* (vocab) */
     if (work != NULL && unused != NULL) {
         *ranked = rank_tokens(work, logits.data, unused, vocab);
         for (size_t m = 0; m < *ranked; m++)

@@ -62,9 +62,8 @@ enum lmr_status lmr_sample_check(lmr_mat logits, lmr_vec r, double tau,
  * array of vocab entries).
  */
 LMR_API
-enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token,
-                           lmr_mat logits, lmr_vec r, double tau,
-                           int64_t top_k, double top_p);
+enum lmr_status lmr_sample(lmr_mat_out probs, lmr_ids_out token, lmr_mat logits,
+                           lmr_vec r, double tau, int64_t top_k, double top_p);
 
 #ifdef __cplusplus
 }

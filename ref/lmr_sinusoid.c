@@ -42,8 +42,7 @@ double lmr_pos_sinusoid_element(int64_t p, size_t j, size_t d, double base)
     return (j % 2 == 0) ? sin(angle) : cos(angle);
 }
 
-enum lmr_status lmr_pos_sinusoid_check(lmr_ids positions, size_t d,
-                                       double base)
+enum lmr_status lmr_pos_sinusoid_check(lmr_ids positions, size_t d, double base)
 {
     if (lmr_ids_missing(positions))
         return LMR_EINVAL;
@@ -75,7 +74,7 @@ enum lmr_status lmr_pos_sinusoid(lmr_mat_out out, lmr_ids positions,
         return LMR_EDIM;
     for (size_t t = 0; t < positions.len; t++)
         for (size_t j = 0; j < d; j++) /* row t starts at t*d */
-            out.data[t * d + j] =
-                lmr_pos_sinusoid_element(positions.data[t], j, d, base);
+            out.data[t * d + j] = lmr_pos_sinusoid_element(positions.data[t], j,
+                                                           d, base);
     return LMR_OK;
 }

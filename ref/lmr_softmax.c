@@ -118,8 +118,9 @@ enum lmr_status lmr_softmax(lmr_mat_out probs, lmr_mat logits, double tau)
         const double *row = logits.data + t * vocab; /* row t of logits */
         lmr_softmax_row stats = row_stats(row, vocab, tau);
         for (size_t i = 0; i < vocab; i++)
-            probs.data[t * vocab + i] =
-                exp(shifted_logit(row[i], stats.max, tau)) / stats.sum;
+            probs.data[t * vocab + i] = exp(shifted_logit(row[i], stats.max,
+                                                          tau)) /
+                                        stats.sum;
     }
     return status;
 }
@@ -133,8 +134,9 @@ enum lmr_status lmr_log_softmax(lmr_mat_out logprobs, lmr_mat logits,
         const double *row = logits.data + t * vocab; /* row t of logits */
         lmr_softmax_row stats = row_stats(row, vocab, tau);
         for (size_t i = 0; i < vocab; i++)
-            logprobs.data[t * vocab + i] =
-                shifted_logit(row[i], stats.max, tau) - stats.log_sum;
+            logprobs.data[t * vocab + i] = shifted_logit(row[i], stats.max,
+                                                         tau) -
+                                           stats.log_sum;
     }
     return status;
 }
@@ -214,13 +216,12 @@ static double position_loss(const double *row, size_t vocab, int64_t target)
 }
 
 enum lmr_status lmr_cross_entropy(lmr_vec_out loss, lmr_mat logits,
-                                  lmr_ids targets,
-                                  enum lmr_reduction reduction,
+                                  lmr_ids targets, enum lmr_reduction reduction,
                                   int64_t ignore_index)
 {
     size_t n = logits.rows, vocab = logits.cols;
-    enum lmr_status status = lmr_cross_entropy_check(logits, targets,
-                                                     reduction, ignore_index);
+    enum lmr_status status = lmr_cross_entropy_check(logits, targets, reduction,
+                                                     ignore_index);
     if (status != LMR_OK)
         return status;
     /* loss holds n entries under NONE (none when n = 0), else one */

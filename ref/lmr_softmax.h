@@ -82,8 +82,7 @@ enum lmr_status lmr_cross_entropy_check(lmr_mat logits, lmr_ids targets,
  */
 LMR_API
 enum lmr_status lmr_cross_entropy(lmr_vec_out loss, lmr_mat logits,
-                                  lmr_ids targets,
-                                  enum lmr_reduction reduction,
+                                  lmr_ids targets, enum lmr_reduction reduction,
                                   int64_t ignore_index);
 
 #ifdef __cplusplus

@@ -17,10 +17,12 @@ static const struct status_entry status_table[] = {
     {LMR_EOVERFLOW, "LMR_EOVERFLOW", "a product of sizes overflows size_t"},
     {LMR_EINDEX, "LMR_EINDEX", "a token id is outside [0, |V|)"},
     {LMR_EPOS, "LMR_EPOS", "a position is negative or beyond its limit"},
-    {LMR_ENONFINITE, "LMR_ENONFINITE", "NaN or infinity where a finite value is required"},
+    {LMR_ENONFINITE, "LMR_ENONFINITE",
+     "NaN or infinity where a finite value is required"},
     {LMR_EDOMAIN, "LMR_EDOMAIN", "a parameter is outside its documented range"},
     {LMR_ENOMEM, "LMR_ENOMEM", "out of memory"},
-    {LMR_ERANGE, "LMR_ERANGE", "an intermediate result overflows the double range"},
+    {LMR_ERANGE, "LMR_ERANGE",
+     "an intermediate result overflows the double range"},
 };
 
 static const struct status_entry *find_status(int code)

@@ -19,8 +19,9 @@ extern "C" {
 
 enum lmr_status {
     LMR_OK = 0,
-    LMR_EINVAL = 1,     /* a required pointer argument is NULL */
-    LMR_EDIM = 2,       /* a size is 0 where >= 1 is required, or two sizes disagree */
+    LMR_EINVAL = 1, /* a required pointer argument is NULL */
+    /* a size is 0 where >= 1 is required, or two sizes disagree */
+    LMR_EDIM = 2,
     LMR_EOVERFLOW = 3,  /* a product of sizes does not fit in size_t bytes */
     LMR_EINDEX = 4,     /* a token id is negative or >= |V| */
     LMR_EPOS = 5,       /* a position is negative or beyond the table/limit */

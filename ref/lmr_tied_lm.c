@@ -59,8 +59,8 @@ enum { SCRATCH_ARRAYS = 13 };
 static void scratch_assign(tied_lm_scratch *s, double **arrays)
 {
     double **fields[SCRATCH_ARRAYS] = {
-        &s->X,  &s->Z,        &s->H,         &s->logits, &s->dlogits,
-        &s->dH, &s->dZ,       &s->dX,        &s->dE_input, &s->dE_output,
+        &s->X,      &s->Z,     &s->H,        &s->logits,   &s->dlogits,
+        &s->dH,     &s->dZ,    &s->dX,       &s->dE_input, &s->dE_output,
         &s->dgamma, &s->dbeta, &s->dM_unused};
     for (size_t i = 0; i < SCRATCH_ARRAYS; i++)
         *fields[i] = arrays[i];
@@ -72,8 +72,8 @@ static int scratch_alloc(double **arrays, const lmr_tied_lm_model *model)
 {
     size_t n = model->ids.len, vocab = model->E.rows, d = model->E.cols;
     const size_t counts[SCRATCH_ARRAYS] = {
-        n * d, n * d, n * d, n * vocab, n * vocab, n * d, n * d, n * d,
-        vocab * d, vocab * d, d, d, d * d};
+        n * d, n * d,     n * d,     n * vocab, n * vocab, n * d, n * d,
+        n * d, vocab * d, vocab * d, d,         d,         d * d};
     int failed = 0;
     for (size_t i = 0; i < SCRATCH_ARRAYS; i++) {
         arrays[i] = calloc(counts[i] ? counts[i] : 1, sizeof(double));
@@ -184,8 +184,7 @@ enum lmr_status lmr_tied_lm_check(const lmr_tied_lm_model *model)
 }
 
 /* LMR_EINVAL, then LMR_EDIM, for the outputs. */
-static int check_grads(const lmr_tied_lm_grads *out,
-                       const lmr_tied_lm_model *m)
+static int check_grads(const lmr_tied_lm_grads *out, const lmr_tied_lm_model *m)
 {
     size_t vocab = m->E.rows, d = m->E.cols, norm = has_layernorm(m) ? d : 0;
     if (out == NULL || lmr_vec_out_missing(out->loss) ||
@@ -207,8 +206,10 @@ static int check_grads(const lmr_tied_lm_grads *out,
 static int tied_lm_forward(tied_lm_scratch *s, const lmr_tied_lm_model *m)
 {
     size_t n = m->ids.len, vocab = m->E.rows, d = m->E.cols;
-    lmr_positions positions = {.kind = LMR_POSITIONS_LEARNED, .table = m->P,
-                               .start = 0, .scale_by_sqrt_d = 0};
+    lmr_positions positions = {.kind = LMR_POSITIONS_LEARNED,
+                               .table = m->P,
+                               .start = 0,
+                               .scale_by_sqrt_d = 0};
     int status = lmr_compose(lmr_mat_out_of(s->X, n, d), m->E, m->ids,
                              &positions);
     if (!has_layernorm(m))

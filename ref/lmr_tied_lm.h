@@ -29,14 +29,14 @@ enum lmr_middle {
  * loss = CE(logits).
  * n comes from ids, vocab and d from E, max_len from P. */
 typedef struct {
-    lmr_ids ids;     /* (n) */
-    lmr_ids targets; /* (n) */
-    lmr_mat E;       /* (vocab,d) */
-    lmr_mat P;       /* (max_len,d), max_len >= n */
-    lmr_vec gamma;   /* (d), or empty: no LayerNorm */
-    lmr_vec beta;    /* (d) with gamma, else empty */
-    lmr_mat M;       /* (d,d) with middle MATRIX, else empty */
-    double eps;      /* LayerNorm's (read only with gamma) */
+    lmr_ids ids;                  /* (n) */
+    lmr_ids targets;              /* (n) */
+    lmr_mat E;                    /* (vocab,d) */
+    lmr_mat P;                    /* (max_len,d), max_len >= n */
+    lmr_vec gamma;                /* (d), or empty: no LayerNorm */
+    lmr_vec beta;                 /* (d) with gamma, else empty */
+    lmr_mat M;                    /* (d,d) with middle MATRIX, else empty */
+    double eps;                   /* LayerNorm's (read only with gamma) */
     enum lmr_reduction reduction; /* SUM or MEAN */
     int64_t ignore_index;
     enum lmr_middle middle; /* IDENTITY (the zero value) or MATRIX */

@@ -29,10 +29,7 @@ static double *scratch(size_t rows, size_t cols)
 /* ---- view helpers -------------------------------------------------------- */
 
 /* Non-zero when the view has no elements (an absent optional matrix). */
-static int mat_empty(lmr_mat m)
-{
-    return m.rows == 0 || m.cols == 0;
-}
+static int mat_empty(lmr_mat m) { return m.rows == 0 || m.cols == 0; }
 
 /* Non-zero unless out is rows x cols. */
 static int out_wrong(lmr_mat_out out, size_t rows, size_t cols)
@@ -57,8 +54,8 @@ static enum lmr_status check_out(lmr_mat_out out, size_t rows, size_t cols)
 }
 
 /* The status of two outputs: both for LMR_EINVAL, then both for LMR_EDIM. */
-static enum lmr_status check_out_pair(lmr_mat_out a, lmr_mat_out b,
-                                      size_t rows, size_t cols)
+static enum lmr_status check_out_pair(lmr_mat_out a, lmr_mat_out b, size_t rows,
+                                      size_t cols)
 {
     if (lmr_mat_out_missing(a) || lmr_mat_out_missing(b))
         return LMR_EINVAL;
@@ -109,8 +106,8 @@ enum lmr_status lmr_head_partial_check(lmr_mat h, lmr_mat E, lmr_mat F,
         return LMR_EOVERFLOW;
     if (!k_in_range)
         return LMR_EDOMAIN;
-    if (lmr_check_finite_mat(h) != LMR_OK || lmr_check_finite_mat(E) != LMR_OK ||
-        lmr_check_finite_mat(F) != LMR_OK)
+    if (lmr_check_finite_mat(h) != LMR_OK ||
+        lmr_check_finite_mat(E) != LMR_OK || lmr_check_finite_mat(F) != LMR_OK)
         return LMR_ENONFINITE;
     return LMR_OK;
 }
@@ -155,8 +152,8 @@ enum lmr_status lmr_head_transformed_check(lmr_mat h, lmr_mat T, lmr_mat E)
     if (lmr_mat_too_big(h) || lmr_mat_too_big(T) || lmr_mat_too_big(E) ||
         derived_too_big(h.rows, E.rows))
         return LMR_EOVERFLOW;
-    if (lmr_check_finite_mat(h) != LMR_OK || lmr_check_finite_mat(T) != LMR_OK ||
-        lmr_check_finite_mat(E) != LMR_OK)
+    if (lmr_check_finite_mat(h) != LMR_OK ||
+        lmr_check_finite_mat(T) != LMR_OK || lmr_check_finite_mat(E) != LMR_OK)
         return LMR_ENONFINITE;
     return LMR_OK;
 }
@@ -209,8 +206,8 @@ static enum lmr_status adaptive_shapes(lmr_mat h, lmr_mat E, lmr_mat F)
 /* The entries of adaptive tying's inputs: LMR_ENONFINITE. */
 static enum lmr_status adaptive_entries(lmr_mat h, lmr_mat E, lmr_mat F)
 {
-    if (lmr_check_finite_mat(h) != LMR_OK || lmr_check_finite_mat(E) != LMR_OK ||
-        lmr_check_finite_mat(F) != LMR_OK)
+    if (lmr_check_finite_mat(h) != LMR_OK ||
+        lmr_check_finite_mat(E) != LMR_OK || lmr_check_finite_mat(F) != LMR_OK)
         return LMR_ENONFINITE;
     return LMR_OK;
 }
@@ -263,8 +260,8 @@ enum lmr_status lmr_head_adaptive(lmr_mat_out logits, lmr_mat h, lmr_mat E,
     double *tied = scratch(n, vocab), *untied = scratch(n, vocab);
     status = (tied && untied) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK)
-        status = adaptive_parts(out_of(tied, n, vocab), out_of(untied, n, vocab),
-                                h, E, F);
+        status = adaptive_parts(out_of(tied, n, vocab),
+                                out_of(untied, n, vocab), h, E, F);
     for (size_t i = 0; status == LMR_OK && i < n * vocab; i++)
         logits.data[i] = alpha * tied[i] + (1.0 - alpha) * untied[i];
     free(tied);
@@ -275,10 +272,7 @@ enum lmr_status lmr_head_adaptive(lmr_mat_out logits, lmr_mat h, lmr_mat E,
 /* ---- MLP head --------------------------------------------------------- */
 
 /* ReLU; ReLU(0) = 0. */
-static double relu(double a)
-{
-    return a > 0.0 ? a : 0.0;
-}
+static double relu(double a) { return a > 0.0 ? a : 0.0; }
 
 /* hidden (n,m) = ReLU(h W1 + b1), and the pre-activation h W1 + b1 into
  * pre (n,m) unless it is NULL. */
@@ -343,7 +337,8 @@ enum lmr_status lmr_head_mlp_check(lmr_mat h, const lmr_head_mlp_weights *w)
         return LMR_EDIM;
     if (lmr_mat_too_big(h) || lmr_mat_too_big(w->W1) || lmr_mat_too_big(out) ||
         lmr_vec_too_big(w->b1) || lmr_vec_too_big(w->b2) ||
-        derived_too_big(h.rows, w->W1.cols) || derived_too_big(h.rows, mlp_vocab(w)))
+        derived_too_big(h.rows, w->W1.cols) ||
+        derived_too_big(h.rows, mlp_vocab(w)))
         return LMR_EOVERFLOW;
     if (lmr_check_finite_mat(h) != LMR_OK ||
         lmr_check_finite_mat(w->W1) != LMR_OK ||
@@ -370,8 +365,8 @@ enum lmr_status lmr_head_mlp(lmr_mat_out logits, lmr_mat h,
     if (status == LMR_OK)
         status = mlp_hidden(NULL, out_of(hidden, n, m), h, w->W1, w->b1);
     if (status == LMR_OK && !tied)
-        status = lmr_head_untied(out_of(out, n, vocab), lmr_mat_of(hidden, n, m),
-                                 w->W2, w->b2);
+        status = lmr_head_untied(out_of(out, n, vocab),
+                                 lmr_mat_of(hidden, n, m), w->W2, w->b2);
     else if (status == LMR_OK)
         status = lmr_head_tied(out_of(out, n, vocab), lmr_mat_of(hidden, n, m),
                                w->E);
@@ -402,8 +397,9 @@ static void mix_components(double *probs, double *logprobs,
         for (size_t v = 0; v < vocab; v++) {
             double largest = -INFINITY, sum = 0.0, mixture = 0.0;
             for (size_t k = 0; k < K; k++)
-                largest = fmax(largest, log_weight[t * K + k] +
-                               component_logprobs[(k * n + t) * vocab + v]);
+                largest = fmax(largest,
+                               log_weight[t * K + k] +
+                                   component_logprobs[(k * n + t) * vocab + v]);
             for (size_t k = 0; k < K; k++) {
                 double term = log_weight[t * K + k] +
                               component_logprobs[(k * n + t) * vocab + v];
@@ -453,7 +449,8 @@ enum lmr_status lmr_mos_fixed_check(lmr_mat h, lmr_stack W, lmr_vec alpha)
         derived_too_big(n, vocab) || derived_too_big(K, n) ||
         derived_too_big(K * n, vocab))
         return LMR_EOVERFLOW;
-    if (lmr_check_finite_mat(h) != LMR_OK || lmr_check_finite_stack(W) != LMR_OK)
+    if (lmr_check_finite_mat(h) != LMR_OK ||
+        lmr_check_finite_stack(W) != LMR_OK)
         return LMR_ENONFINITE;
     return check_weights(alpha);
 }
@@ -504,7 +501,8 @@ enum lmr_status lmr_mos_fixed_compute(const lmr_mos_fixed_parts *parts,
     enum lmr_status status = fixed_components(parts->log_weight,
                                               parts->components, h, W, alpha);
     for (size_t t = 1; status == LMR_OK && t < n; t++) /* the same each row */
-        memcpy(parts->log_weight + t * K, parts->log_weight, K * sizeof(double));
+        memcpy(parts->log_weight + t * K, parts->log_weight,
+               K * sizeof(double));
     if (status == LMR_OK)
         mix_components(parts->probs, parts->logprobs, parts->components,
                        parts->log_weight, n, vocab, K);
@@ -526,7 +524,9 @@ enum lmr_status lmr_mos_fixed(lmr_mat_out probs, lmr_mat_out logprobs,
         .probs = scratch(n, vocab),
         .logprobs = scratch(n, vocab)};
     status = (parts.components && parts.log_weight && parts.probs &&
-              parts.logprobs) ? LMR_OK : LMR_ENOMEM;
+              parts.logprobs)
+                 ? LMR_OK
+                 : LMR_ENOMEM;
     if (status == LMR_OK)
         status = lmr_mos_fixed_compute(&parts, h, W, alpha);
     status = publish_pair(probs, logprobs, parts.probs, parts.logprobs, status);
@@ -612,8 +612,8 @@ static enum lmr_status gated_component(double *block, double *gate, lmr_mat h,
     for (size_t i = 0; status == LMR_OK && i < n * d; i++)
         gate[i] = tanh(gate[i]);
     if (status == LMR_OK && !tied)
-        status = lmr_head_untied(out_of(block, n, vocab), lmr_mat_of(gate, n, d),
-                                 p->W_out, p->b_out);
+        status = lmr_head_untied(out_of(block, n, vocab),
+                                 lmr_mat_of(gate, n, d), p->W_out, p->b_out);
     else if (status == LMR_OK)
         status = lmr_head_tied(out_of(block, n, vocab), lmr_mat_of(gate, n, d),
                                p->E);
@@ -658,7 +658,8 @@ enum lmr_status lmr_mos_gated(lmr_mat_out probs, lmr_mat_out logprobs,
     size_t n = h.rows, d = h.cols, vocab = gated_vocab(p), K = p->W_pi.cols;
     double *components = scratch(K * n, vocab); /* (K,n,vocab) log-probs */
     double *log_pi = scratch(n, K);             /* (n,K) */
-    double *gate = scratch(n, d), *pr = scratch(n, vocab), *lp = scratch(n, vocab);
+    double *gate = scratch(n, d), *pr = scratch(n, vocab),
+           *lp = scratch(n, vocab);
     status = (components && log_pi && gate && pr && lp) ? LMR_OK : LMR_ENOMEM;
     if (status == LMR_OK)
         status = gate_log_weights(out_of(log_pi, n, K), h, p->W_pi);

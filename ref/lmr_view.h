@@ -116,8 +116,7 @@ static inline lmr_vec_out lmr_vec_out_of(double *data, size_t len)
     return view;
 }
 
-static inline lmr_mat_out lmr_mat_out_of(double *data, size_t rows,
-                                         size_t cols)
+static inline lmr_mat_out lmr_mat_out_of(double *data, size_t rows, size_t cols)
 {
     lmr_mat_out view = {data, rows, cols};
     return view;
