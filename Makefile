@@ -22,6 +22,8 @@
 #   make fuzz      each libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS
 #                  (default 60; make check runs them 10 s each)
 #   make vectors   regenerate vectors/ and its manifest (after a change)
+#   make format    clang-format ref/ with .clang-format; make format-check
+#                  fails on any difference (part of make check)
 #   make ops       rewrite tools/common/ops.json from the op table
 #   make protocol-tables  rewrite spec/protocol.md's generated tables
 #   make engines-check    the real engines (tools/engines/) against their
@@ -296,7 +298,8 @@ check:
 check-after-deps: independence-check ops-check test memcheck vectors-check exactness-check \
                   schema-check install-check runner-check report-check \
                   plots-check protocol-tables-check minimal-testee-check \
-                  engines-check testees-check sanitize fuzz-check bits-check
+                  engines-check testees-check sanitize fuzz-check bits-check \
+                  format-check
 
 # Every bundled correct testee (reference, NumPy, PyTorch) must pass in its
 # class, and every mutant of the NumPy testee (tools/testees/mutants.py) must
@@ -619,6 +622,26 @@ fuzz-check:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # make clean removes the sanitizer, fuzzing and bits-check builds too.
+# ---- formatting --------------------------------------------------------------
+# The library's sources follow .clang-format (applied once with make format);
+# format-check prints the first differences and fails when a file of ref/
+# would change. The tools and tests keep their hand layout.
+CLANG_FORMAT := clang-format-14
+FORMAT_SOURCES := $(wildcard ref/*.c ref/*.h)
+
+.PHONY: format format-check
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SOURCES)
+
+format-check:
+	@status=0; for f in $(FORMAT_SOURCES); do \
+	  if ! $(CLANG_FORMAT) $$f | cmp -s $$f -; then \
+	    echo "format-check: $$f differs from clang-format (make format):"; \
+	    $(CLANG_FORMAT) $$f | diff $$f - | head -8; status=1; fi; \
+	done; \
+	[ $$status -eq 0 ] && echo "format-check: the $(words $(FORMAT_SOURCES)) files of ref/ as clang-format writes them"; \
+	exit $$status
+
 .PHONY: clean-instrumented
 clean: clean-instrumented
 clean-instrumented:

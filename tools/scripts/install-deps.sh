@@ -6,11 +6,12 @@
 set -eu
 
 # gcc and clang-14 both build the reference (make bits-check compares them);
-# g++ builds the install check's C++ program.
+# g++ builds the install check's C++ program; clang-format-14 is make
+# format-check's formatter.
 PACKAGES="build-essential gcc g++ pkg-config libgsl-dev libmpfr-dev libgmp-dev \
 libjansson-dev valgrind perl python3 python3-jsonschema python3-numpy \
 python3-torch python3-matplotlib python3-pil python3-scipy chromium clang-14 \
-libclang-rt-14-dev"
+libclang-rt-14-dev clang-format-14"
 # Node and npm (the engine adapters, tools/engines/): the machine's own when
 # it has them (any packaging); Debian's only when there is no node at all,
 # since Debian's npm would conflict with another vendor's nodejs package.
