@@ -138,7 +138,7 @@ TAP_OBJ := $(T)/tap.o
 # (spec_pages.py) and spec/errors.md against ops.json, vectors and ref/
 # (spec_errors.py).
 PY_TESTS := tests/testees_validate.py tests/testees_fail_closed.py tests/coverage.py \
-            tests/spec_pages.py tests/spec_errors.py
+            tests/spec_pages.py tests/spec_errors.py tests/fuzz_seeds.py
 # Misbehaving (and one well-behaved) testees for tests/runner.t.
 TEST_TESTEES := $(T)/testees/replay
 

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """make-seeds.py -- writes the seed corpora of the fuzz harnesses
 (tests/fuzz/corpus/NAME/) from the vector files and the malformed fixtures.
-Run from the top of the tree; the seeds are committed, so this is needed
-only when a harness's input format or the vectors change a lot.
+Run from the top of the tree after a change to a harness's input format or
+to the vectors: the seeds are committed, and tests/fuzz_seeds.py (in make
+test) fails while they differ from what this script writes. An optional
+argument names another corpus directory to write (the test uses one).
 
   vecio      the malformed fixtures, two crafted files, and one in eight
              of the one-case files
@@ -17,6 +19,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 
 CORPUS = "tests/fuzz/corpus"
 MAX_SEED = 2500
@@ -118,6 +121,8 @@ def cli():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        CORPUS = sys.argv[1]
     vecio_and_reference()
     response()
     cli()
